@@ -1,0 +1,104 @@
+/*
+ * The block layer's public interface: a graph of nodes (BlockDriverState),
+ * each with a driver and named children (roles "file", "header").
+ *
+ * I/O calls are byte addressed, synchronous, and thread-safe: many threads may
+ * issue requests on the same node at once.  They return 0 or -errno.
+ * Open/create report failures through GError with QEMU-style messages.
+ */
+#ifndef BLOCK_BLOCK_H
+#define BLOCK_BLOCK_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include "qapi/qapi-types-block-core.h"
+
+typedef struct BlockDriverState BlockDriverState;
+
+/* Open flags */
+enum {
+    BDRV_O_RDWR        = (1 << 0),  /* open for writing (else read-only) */
+    BDRV_O_NOCACHE     = (1 << 1),  /* cache=none: O_DIRECT on files */
+    BDRV_O_NO_IO       = (1 << 2),  /* metadata only: no secret needed */
+    BDRV_O_FORCE_SHARE = (1 << 3),  /* do not take/honour image locks */
+    BDRV_O_NO_FLUSH    = (1 << 4),  /* cache=unsafe: ignore flushes */
+    BDRV_O_UNMAP       = (1 << 5),  /* discard=unmap */
+};
+
+/* Request flags */
+enum {
+    BDRV_REQ_FUA       = (1 << 0),  /* write through to stable storage */
+    BDRV_REQ_MAY_UNMAP = (1 << 1),  /* write-zeroes may punch holes */
+};
+
+/*
+ * Open a node graph from a QAPI options tree (what --blockdev, QMP
+ * blockdev-add, --image-opts and json: filenames all produce).  Children
+ * given as node-name references are looked up among existing nodes.
+ */
+BlockDriverState *bdrv_open_blockdev(BlockdevOptions *options, int flags,
+                                     GError **errp);
+
+/*
+ * Open the way qemu-img/qemu-io do with a plain filename: `filename` may be
+ * a path or "json:{...}"; `fmt` a driver name (NULL = probe: luks if the file
+ * starts with the LUKS magic, else raw); `opts` extra keyval options as a JSON
+ * object of strings (e.g. key-secret), may be NULL.
+ */
+BlockDriverState *bdrv_open(const char *filename, const char *fmt,
+                            JsonObject *opts, int flags, GError **errp);
+
+/* Parse an --image-opts / --blockdev string (keyval or json:) and open it. */
+BlockDriverState *bdrv_open_image_opts(const char *optstr, int flags,
+                                       GError **errp);
+
+void bdrv_ref(BlockDriverState *bs);
+void bdrv_unref(BlockDriverState *bs);   /* closes on last reference */
+
+int bdrv_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const struct iovec *iov, int niov, int flags);
+int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                 const struct iovec *iov, int niov, int flags);
+int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
+               void *buf, int flags);
+int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                const void *buf, int flags);
+int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       int flags);
+int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
+int bdrv_flush(BlockDriverState *bs);
+/* Virtual size in bytes, or -errno. */
+int64_t bdrv_getlength(BlockDriverState *bs);
+/* Bytes allocated on the host (files: st_blocks * 512), or -errno. */
+int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
+int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
+                  GError **errp);
+
+/* Request alignment in bytes (512 for O_DIRECT files, the luks sector size). */
+uint32_t bdrv_get_request_alignment(BlockDriverState *bs);
+
+const char *bdrv_get_node_name(BlockDriverState *bs);
+const char *bdrv_get_format_name(BlockDriverState *bs);   /* driver name */
+const char *bdrv_get_filename(BlockDriverState *bs);      /* leaf filename */
+bool bdrv_is_read_only(BlockDriverState *bs);
+BlockDriverState *bdrv_get_child(BlockDriverState *bs, const char *role);
+
+/* Image information as `qemu-img info` and query-named-block-nodes show it. */
+ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp);
+
+/* Format-specific amend (luks keyslots). */
+int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,
+               GError **errp);
+
+/* Create an image (blockdev-create semantics). */
+int bdrv_create_blockdev(BlockdevCreateOptions *options, GError **errp);
+
+/* Node registry: every node with a name can be found by it. */
+BlockDriverState *bdrv_find_node(const char *node_name);
+/* Iterate: pass NULL to get the first node. */
+BlockDriverState *bdrv_next_node(BlockDriverState *bs);
+
+#endif

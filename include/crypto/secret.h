@@ -1,0 +1,26 @@
+/*
+ * Secret objects: --object secret,id=ID,data=...|file=...[,format=raw|base64].
+ * Secrets are kept, by id, in a process-wide registry in locked memory.
+ * Binary data (a cryptsetup key file) is kept byte for byte.
+ */
+#ifndef QCRYPTO_SECRET_H
+#define QCRYPTO_SECRET_H
+
+#include <glib.h>
+#include "qemu/secmem.h"
+
+typedef enum { QCRYPTO_SECRET_FORMAT_RAW, QCRYPTO_SECRET_FORMAT_BASE64 } QCryptoSecretFormatKind;
+
+/* Exactly one of data and file must be given.  Fails on a duplicate id. */
+int qcrypto_secret_add(const char *id, const char *data, const char *file,
+                       QCryptoSecretFormatKind format, GError **errp);
+/* Add from an already-loaded buffer (copied into locked memory). */
+int qcrypto_secret_add_bytes(const char *id, const guint8 *data, size_t len,
+                             GError **errp);
+int qcrypto_secret_remove(const char *id, GError **errp);
+bool qcrypto_secret_exists(const char *id);
+
+/* A copy of the secret's bytes; free with qemu_secbuf_free(). */
+QemuSecBuf *qcrypto_secret_lookup(const char *id, GError **errp);
+
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages the project needs, but only those that are missing.
+set -euo pipefail
+pkgs=(
+  build-essential pkg-config meson ninja-build
+  libglib2.0-dev libjson-glib-dev libgnutls28-dev nettle-dev libargon2-dev
+  cryptsetup-bin python3 python3-cryptography
+  qemu-utils libnbd-bin
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q "${missing[@]}"
+fi
