@@ -1,0 +1,95 @@
+/*
+ * The driver-side view of the block layer.  A driver fills a BlockDriver
+ * table; the generic code in block/ owns node lifetime, children, the node
+ * registry, locking and request alignment.
+ */
+#ifndef BLOCK_BLOCK_INT_H
+#define BLOCK_BLOCK_INT_H
+
+#include "block/block.h"
+
+typedef struct BlockDriver BlockDriver;
+
+/* A named edge from a parent node to a child node ("file", "header"). */
+typedef struct BdrvChild {
+    char *name;                 /* the role */
+    BlockDriverState *bs;       /* the child node (one reference held) */
+    BlockDriverState *parent;
+} BdrvChild;
+
+struct BlockDriverState {
+    const BlockDriver *drv;
+    void *opaque;               /* driver state, drv->instance_size bytes */
+    char *node_name;
+    bool implicit_node_name;    /* name was generated, not given by the user */
+    int open_flags;             /* BDRV_O_* */
+    bool read_only;
+    char filename[4096];        /* leaf filename or a json: description */
+    BlockdevOptions *options;   /* the options this node was opened with */
+    GPtrArray *children;        /* BdrvChild * in the order they were added */
+    BdrvChild *file;            /* shortcut to the "file" child, if any */
+    uint32_t request_alignment; /* bytes; 1 = any */
+    gint refcnt;
+};
+
+struct BlockDriver {
+    const char *format_name;            /* "luks", "file", "raw", "null-co" */
+    size_t instance_size;
+    bool is_protocol;                   /* file, null-co */
+
+    /* Open: options->u.<driver> holds the driver options. Children named in
+     * the options are opened by the driver with bdrv_open_child(). */
+    int (*bdrv_open)(BlockDriverState *bs, BlockdevOptions *options,
+                     int flags, GError **errp);
+    void (*bdrv_close)(BlockDriverState *bs);
+
+    int (*bdrv_preadv)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const struct iovec *iov, int niov, int flags);
+    int (*bdrv_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        const struct iovec *iov, int niov, int flags);
+    int (*bdrv_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags);
+    int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes);
+    int (*bdrv_flush)(BlockDriverState *bs);
+    int64_t (*bdrv_getlength)(BlockDriverState *bs);
+    int64_t (*bdrv_get_allocated_file_size)(BlockDriverState *bs);
+    int (*bdrv_truncate)(BlockDriverState *bs, int64_t offset,
+                         PreallocMode prealloc, GError **errp);
+
+    /* Fill format-specific info (may be NULL). */
+    ImageInfoSpecific *(*bdrv_get_specific_info)(BlockDriverState *bs,
+                                                 GError **errp);
+    int (*bdrv_amend)(BlockDriverState *bs, BlockdevAmendOptions *options,
+                      bool force, GError **errp);
+    /* blockdev-create for this driver (options->driver == this driver). */
+    int (*bdrv_create)(BlockdevCreateOptions *options, GError **errp);
+    /* True if buf (the first bytes of an image) is this format (probing). */
+    bool (*bdrv_probe)(const guint8 *buf, size_t len);
+};
+
+/* Registry of drivers, looked up by BlockdevDriver or by name. */
+const BlockDriver *bdrv_find_driver(BlockdevDriver driver);
+const BlockDriver *bdrv_find_format(const char *format_name);
+
+/*
+ * Open (or look up, for a node-name reference) the child `ref` and attach it
+ * to `parent` under role `name`.  ref == NULL and !allow_none -> error
+ * "A block device must be specified for \"NAME\"".  Child open flags are
+ * derived from the parent's (read-only parents open read-only children;
+ * BDRV_O_NO_IO does not propagate to protocol nodes).
+ */
+BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
+                           const char *name, bool allow_none, GError **errp);
+/* Open a BlockdevRef as a standalone node (used by blockdev-create). */
+BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp);
+
+/* Convenience I/O on a child. */
+int bdrv_child_pread(BdrvChild *c, int64_t offset, int64_t bytes, void *buf);
+int bdrv_child_pwrite(BdrvChild *c, int64_t offset, int64_t bytes,
+                      const void *buf, int flags);
+
+/* Aligned memory for O_DIRECT I/O (4096-byte aligned); free with qemu_vfree. */
+void *qemu_blockalign(BlockDriverState *bs, size_t size);
+void qemu_vfree(void *ptr);
+
+#endif
