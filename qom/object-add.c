@@ -4,7 +4,7 @@
  * this file only maps the parsed secret properties onto the secret registry.
  */
 #include "qemu/error.h"
-#include "qapi/qapi-parse.h"
+#include "qapi/parse-opts.h"
 #include "crypto/secret.h"
 #include "qom/object-add.h"
 
