@@ -5,6 +5,7 @@
  * the same run can be timed against another qemu-img.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * every byte written, since encrypted zeros are not zeros.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,6 +5,7 @@
  * the schema decides which names and values are valid.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>

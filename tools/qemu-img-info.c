@@ -2,6 +2,7 @@
  * qemu-img info: what an image is, opened for its metadata only (no secret
  * is needed, and a bare detached LUKS header can be shown).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include "qemu/error.h"

@@ -4,6 +4,7 @@
  * helper knows the header layout; a detached header leaves the payload at
  * exactly the virtual size.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include "qemu/error.h"

@@ -1,6 +1,7 @@
 /*
  * qemu-img resize: change the virtual size of an image ([+|-]SIZE).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include "qemu/error.h"

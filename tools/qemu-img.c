@@ -4,6 +4,7 @@
  * (qemu-img-*.c); this one holds the dispatcher and shared helpers.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
