@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "qemu/error.h"
+#include "crypto/secret.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "tools/tool-util.h"
 #include "tools/qemu-img.h"
@@ -164,6 +165,15 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
         if (!options) {
             return -1;
         }
+    }
+    /*
+     * A missing secret would only be noticed after the file was made (and
+     * an existing file truncated): check it first.
+     */
+    if (options->driver == BLOCKDEV_DRIVER_LUKS && options->u.luks.key_secret &&
+        !qcrypto_secret_exists(options->u.luks.key_secret)) {
+        error_setg(errp, "No secret with id '%s'", options->u.luks.key_secret);
+        return -1;
     }
     if (!quiet) {
         print_formatting(filename, fmt, options, size >= 0, size);
