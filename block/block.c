@@ -11,6 +11,7 @@
 #include "block/block_int.h"
 #include "qemu/error.h"
 #include "qapi/qapi-types-block-core.h"
+#include "qapi/qapi-visit-block-core.h"
 
 /*
  * The luks driver lives in block/crypto.c; a weak reference keeps this file
@@ -18,6 +19,11 @@
  * so the strong definition is found whenever it exists).
  */
 extern const BlockDriver bdrv_luks __attribute__((weak));
+
+/* From the QAPI keyval support (util/keyval.c); weak until it lands. */
+extern BlockdevOptions *qapi_parse_blockdev_options(const char *optstr,
+                                                    GError **errp)
+    __attribute__((weak));
 
 static const BlockDriver *driver_table(BlockdevDriver driver)
 {
@@ -670,6 +676,19 @@ BlockDriverState *bdrv_open_image_opts(const char *optstr, int flags,
 {
     g_autoptr(BlockdevOptions) options = NULL;
 
+    if (!optstr) {
+        error_setg(errp, "No options given");
+        return NULL;
+    }
+    if (!qapi_parse_blockdev_options) {
+        /* Without the keyval parser only json: strings can be read. */
+        if (!g_str_has_prefix(optstr, "json:")) {
+            error_setg(errp, "Cannot parse '%s': keyval support missing",
+                       optstr);
+            return NULL;
+        }
+        return bdrv_open(optstr, NULL, NULL, flags, errp);
+    }
     options = qapi_parse_blockdev_options(optstr, errp);
     if (!options) {
         return NULL;
