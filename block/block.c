@@ -12,6 +12,8 @@
 #include "qemu/error.h"
 #include "qapi/qapi-types-block-core.h"
 #include "qapi/qapi-visit-block-core.h"
+#include "qapi/parse-opts.h"
+#include "qemu/keyval.h"
 
 /*
  * The luks driver lives in block/crypto.c; a weak reference keeps this file
@@ -19,11 +21,6 @@
  * so the strong definition is found whenever it exists).
  */
 extern const BlockDriver bdrv_luks __attribute__((weak));
-
-/* From the QAPI keyval support (util/keyval.c); weak until it lands. */
-extern BlockdevOptions *qapi_parse_blockdev_options(const char *optstr,
-                                                    GError **errp)
-    __attribute__((weak));
 
 static const BlockDriver *driver_table(BlockdevDriver driver)
 {
@@ -611,12 +608,42 @@ static JsonNode *complete_options(JsonObject *obj, const char *fmt,
     return node_for(obj);
 }
 
-BlockDriverState *bdrv_open(const char *filename, const char *fmt,
-                            JsonObject *opts, int flags, GError **errp)
+/* Open from an options tree that may lack a driver (it gets fmt or the
+ * probed format), with extra options merged in. */
+static BlockDriverState *open_tree(JsonNode *tree, const char *fmt,
+                                   JsonObject *opts, int flags, GError **errp)
 {
+    g_autoptr(JsonNode) expanded = NULL;
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(BlockdevOptions) options = NULL;
     JsonObject *obj;
+
+    if (!tree || !JSON_NODE_HOLDS_OBJECT(tree)) {
+        error_setg(errp, "Invalid parameter type, expected: object");
+        return NULL;
+    }
+    /* Dotted keys ("file.filename") become nested objects first. */
+    expanded = keyval_expand_dotted(tree, errp);
+    if (!expanded) {
+        return NULL;
+    }
+    obj = json_node_get_object(expanded);
+    merge_opts(obj, opts);
+    root = complete_options(obj, fmt, errp);
+    if (!root) {
+        return NULL;
+    }
+    options = qapi_blockdev_options_from_tree(root, errp);
+    if (!options) {
+        return NULL;
+    }
+    return bdrv_open_blockdev(options, flags, errp);
+}
+
+BlockDriverState *bdrv_open(const char *filename, const char *fmt,
+                            JsonObject *opts, int flags, GError **errp)
+{
+    g_autoptr(JsonNode) tree = NULL;
 
     if (!filename) {
         error_setg(errp, "No filename given");
@@ -627,25 +654,14 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
         return NULL;
     }
     if (g_str_has_prefix(filename, "json:")) {
-        g_autoptr(JsonParser) parser = json_parser_new();
-        g_autoptr(GError) perr = NULL;
-        JsonNode *parsed;
-
-        if (!json_parser_load_from_data(parser, filename + 5, -1, &perr)) {
-            error_setg(errp, "Could not parse the JSON options: %s",
-                       perr->message);
+        tree = qemu_parse_json_filename(filename, errp);
+        if (!tree) {
             return NULL;
         }
-        parsed = json_parser_get_root(parser);
-        if (!parsed || !JSON_NODE_HOLDS_OBJECT(parsed)) {
-            error_setg(errp, "Invalid JSON object given");
-            return NULL;
-        }
-        obj = json_object_ref(json_node_get_object(parsed));
     } else {
         const BlockDriver *fdrv = bdrv_find_format(fmt);
+        JsonObject *obj = json_object_new();
 
-        obj = json_object_new();
         if (fdrv && fdrv->is_protocol) {
             json_object_set_string_member(obj, "driver", fmt);
             json_object_set_string_member(obj, "filename", filename);
@@ -657,43 +673,24 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
                                           fmt ? fmt : probe_format(filename));
             json_object_set_object_member(obj, "file", file);
         }
+        tree = json_node_new(JSON_NODE_OBJECT);
+        json_node_take_object(tree, obj);
     }
-    merge_opts(obj, opts);
-    root = complete_options(obj, fmt, errp);
-    json_object_unref(obj);
-    if (!root) {
-        return NULL;
-    }
-    options = qapi_BlockdevOptions_from_keyval(root, errp);
-    if (!options) {
-        return NULL;
-    }
-    return bdrv_open_blockdev(options, flags, errp);
+    return open_tree(tree, fmt, opts, flags, errp);
 }
 
 BlockDriverState *bdrv_open_image_opts(const char *optstr, int flags,
                                        GError **errp)
 {
-    g_autoptr(BlockdevOptions) options = NULL;
+    g_autoptr(JsonNode) tree = NULL;
 
-    if (!optstr) {
-        error_setg(errp, "No options given");
+    /* keyval ("driver" is the implied first key) or json:; a missing
+     * driver is probed as for a filename. */
+    tree = qapi_parse_opts_tree(optstr, "driver", errp);
+    if (!tree) {
         return NULL;
     }
-    if (!qapi_parse_blockdev_options) {
-        /* Without the keyval parser only json: strings can be read. */
-        if (!g_str_has_prefix(optstr, "json:")) {
-            error_setg(errp, "Cannot parse '%s': keyval support missing",
-                       optstr);
-            return NULL;
-        }
-        return bdrv_open(optstr, NULL, NULL, flags, errp);
-    }
-    options = qapi_parse_blockdev_options(optstr, errp);
-    if (!options) {
-        return NULL;
-    }
-    return bdrv_open_blockdev(options, flags, errp);
+    return open_tree(tree, NULL, NULL, flags, errp);
 }
 
 /* ---- accessors ---- */

@@ -331,6 +331,47 @@ static void test_image_opts(void)
     g_assert_no_error(err);
     g_assert_cmpint(bdrv_getlength(bs), ==, 65536);
     bdrv_unref(bs);
+
+    /* keyval, with the implied file.driver=file. */
+    g_free(json);
+    json = g_strdup_printf("driver=raw,offset=4096,file.filename=%s", path);
+    bs = bdrv_open_image_opts(json, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_getlength(bs), ==, 65536 - 4096);
+    g_assert_cmpstr(bdrv_get_format_name(bdrv_get_child(bs, "file")), ==,
+                    "file");
+    bdrv_unref(bs);
+
+    /* No driver at all: probed like a filename. */
+    g_free(json);
+    json = g_strdup_printf("file.filename=%s", path);
+    bs = bdrv_open_image_opts(json, BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    g_assert_cmpstr(bdrv_get_format_name(bs), ==, "raw");
+    g_assert_false(bdrv_is_read_only(bs));
+    bdrv_unref(bs);
+
+    /* json: with dotted keys. */
+    g_free(json);
+    json = g_strdup_printf("json:{\"driver\":\"raw\",\"file.driver\":"
+                           "\"file\",\"file.filename\":\"%s\"}", path);
+    bs = bdrv_open(json, NULL, NULL, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_getlength(bs), ==, 65536);
+    bdrv_unref(bs);
+
+    /* Unknown options and bad values are refused with a message. */
+    g_free(json);
+    json = g_strdup_printf("driver=raw,file.filename=%s,bogus=1", path);
+    g_assert_null(bdrv_open_image_opts(json, 0, &err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "bogus"));
+    g_clear_error(&err);
+    g_free(json);
+    json = g_strdup_printf("driver=raw,offset=abc,file.filename=%s", path);
+    g_assert_null(bdrv_open_image_opts(json, 0, &err));
+    g_assert_nonnull(err);
+    g_clear_error(&err);
 }
 
 static void test_image_info(void)
