@@ -439,7 +439,7 @@ def gen_module(schema, module):
     h.add('#include "qapi/visit-helpers.h"\n')
     if module != BUILTIN_MODULE:
         h.add(schema.include('visit', BUILTIN_MODULE))
-        for inc in schema.module_includes.get(module, []):
+        for inc in schema.module_deps(module):
             h.add(schema.include('visit', inc))
     h.add('\n')
     c.add('#include <string.h>\n' + schema.include('visit', module) + '\n')
