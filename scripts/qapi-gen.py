@@ -14,11 +14,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from qapi import types, visit  # noqa: E402
+from qapi import commands, events, types, visit  # noqa: E402
 from qapi.parser import QAPIError  # noqa: E402
 from qapi.schema import QAPISchema  # noqa: E402
 
-BACKENDS = [types, visit]
+BACKENDS = [types, visit, commands, events]
 
 try:
     from qapi import introspect  # noqa: E402
