@@ -39,7 +39,7 @@ def params(cmd):
     """The C parameter list of qmp_NAME()."""
     out = []
     if cmd.arg_type and cmd.boxed:
-        out.append('%s arg' % cmd.arg_type.c_type())
+        out.append('%sarg' % cmd.arg_type.c_type())
     elif cmd.arg_type:
         for m in cmd.arg_type.all_members():
             if m.has_flag():

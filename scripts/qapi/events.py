@@ -15,7 +15,7 @@ from .common import HeaderOutput, Output, c_name, c_string
 
 def params(ev):
     if ev.arg_type and ev.boxed:
-        return '%s arg' % ev.arg_type.c_type()
+        return '%sarg' % ev.arg_type.c_type()
     out = []
     if ev.arg_type:
         for m in ev.arg_type.all_members():
