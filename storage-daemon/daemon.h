@@ -9,7 +9,6 @@
 #include "block/block.h"
 #include "monitor/qmp-dispatch.h"
 #include "qapi/qapi-types-block-export.h"
-#include "qapi/qapi-types-qom.h"
 
 /* Ask the main loop to stop (quit, SIGTERM, SIGINT). */
 void qsd_request_quit(void);
@@ -29,8 +28,5 @@ int qsd_export_add(BlockExportOptions *options, GError **errp);
 const char *qsd_export_of_node(BlockDriverState *bs);
 /* Remove every export (disconnecting clients) and stop the NBD server. */
 void qsd_exports_cleanup(void);
-
-/* qmp-cmds.c: --object and object-add. */
-int qsd_object_add(ObjectOptions *options, GError **errp);
 
 #endif

@@ -30,6 +30,7 @@
 #include "qemu/error.h"
 #include "qemu/job.h"
 #include "qemu/keyval.h"
+#include "qom/object-add.h"
 #include "qapi/parse-opts.h"
 #include "qapi/qapi-init-commands.h"
 #include "qapi/qapi-visit-control.h"
@@ -243,8 +244,7 @@ static int add_export(const char *optarg, GError **errp)
 
 static int add_object(const char *optarg, GError **errp)
 {
-    g_autoptr(ObjectOptions) o = qapi_parse_object_options(optarg, errp);
-    return o ? qsd_object_add(o, errp) : -1;
+    return user_creatable_add_opts(optarg, errp);
 }
 
 static int add_blockdev(const char *optarg, GError **errp)

@@ -1,10 +1,11 @@
 /*
  * QMP commands about the protocol itself, jobs and objects.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "storage-daemon/daemon.h"
-#include "crypto/secret.h"
+#include "qom/object-add.h"
 #include "qemu/error.h"
 #include "qemu/job.h"
 #include "qapi/qapi-commands-control.h"
@@ -64,34 +65,12 @@ void qmp_job_dismiss(const char *id, GError **errp)
     job_dismiss(id, errp);
 }
 
-int qsd_object_add(ObjectOptions *options, GError **errp)
-{
-    SecretProperties *p;
-
-    switch (options->qom_type) {
-    case OBJECT_TYPE_SECRET:
-        p = &options->u.secret;
-        return qcrypto_secret_add(options->id, p->data, p->file,
-                                  p->has_format ? p->format
-                                                : QCRYPTO_SECRET_FORMAT_RAW,
-                                  errp);
-    default:
-        error_setg(errp, "Invalid object type '%s'",
-                   ObjectType_str(options->qom_type));
-        return -1;
-    }
-}
-
 void qmp_object_add(ObjectOptions *arg, GError **errp)
 {
-    qsd_object_add(arg, errp);
+    user_creatable_add(arg, errp);
 }
 
 void qmp_object_del(const char *id, GError **errp)
 {
-    if (!qcrypto_secret_exists(id)) {
-        error_setg(errp, "object '%s' not found", id);
-        return;
-    }
-    qcrypto_secret_remove(id, errp);
+    user_creatable_del(id, errp);
 }
