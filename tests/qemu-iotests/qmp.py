@@ -79,12 +79,12 @@ class QMPClient:
                 continue
             return msg
 
-    def request(self, name, args=None, **kwargs):
+    def request(self, _execute, args=None, **kwargs):
         """Send a command; return the whole reply (return or error)."""
         args = dict(args or {})
         args.update({k.replace('_', '-'): v for k, v in kwargs.items()})
         self.next_id += 1
-        msg = {'execute': name, 'id': self.next_id}
+        msg = {'execute': _execute, 'id': self.next_id}
         if args:
             msg['arguments'] = args
         self.send_raw(json.dumps(msg) + '\n')
@@ -94,9 +94,9 @@ class QMPClient:
                                  % (reply.get('id'), self.next_id, reply))
         return reply
 
-    def cmd(self, name, args=None, **kwargs):
+    def cmd(self, _execute, args=None, **kwargs):
         """Send a command; return its "return" value or raise QMPError."""
-        reply = self.request(name, args, **kwargs)
+        reply = self.request(_execute, args, **kwargs)
         if 'error' in reply:
             raise QMPError(reply)
         return reply['return']
@@ -122,10 +122,10 @@ class QMPClient:
             else:
                 raise AssertionError('unexpected reply %r' % msg)
 
-    def run_job(self, name, job_id, timeout=None, **kwargs):
+    def run_job(self, _execute, job_id, timeout=None, **kwargs):
         """Start a job command and wait until it concludes; returns the
         status changes seen and the job's query-jobs entry."""
-        self.cmd(name, job_id=job_id, **kwargs)
+        self.cmd(_execute, job_id=job_id, **kwargs)
         statuses = []
         while not statuses or statuses[-1] != 'concluded':
             ev = self.event_wait('JOB_STATUS_CHANGE', timeout, id=job_id)
