@@ -463,6 +463,35 @@ static void test_union_without_branch(void)
     json_node_unref(n);
 }
 
+static void test_clone_deep(void)
+{
+    BlockdevOptions *o = bdo_ok("{\"driver\":\"luks\",\"key-secret\":\"k\","
+                                "\"file\":{\"driver\":\"file\","
+                                "\"filename\":\"p\"},\"header\":\"h\"}",
+                                false);
+    BlockdevOptions *c = qapi_BlockdevOptions_clone(o);
+    BlockdevOptions *partial = g_new0(BlockdevOptions, 1);
+    BlockdevOptions *pc;
+
+    /* Independent copies: the original's strings are gone after free. */
+    g_assert_true(c->u.luks.key_secret != o->u.luks.key_secret);
+    g_assert_true(c->u.luks.file != o->u.luks.file);
+    qapi_free_BlockdevOptions(o);
+    g_assert_cmpstr(c->u.luks.key_secret, ==, "k");
+    g_assert_cmpstr(c->u.luks.file->u.definition.u.file.filename, ==, "p");
+    g_assert_cmpstr(c->u.luks.header->u.reference, ==, "h");
+    qapi_free_BlockdevOptions(c);
+
+    /* Objects built in C may lack required members: clone still works. */
+    partial->driver = BLOCKDEV_DRIVER_LUKS;
+    partial->u.luks.key_secret = g_strdup("s");
+    pc = qapi_BlockdevOptions_clone(partial);
+    g_assert_null(pc->u.luks.file);
+    g_assert_cmpstr(pc->u.luks.key_secret, ==, "s");
+    qapi_free_BlockdevOptions(partial);
+    qapi_free_BlockdevOptions(pc);
+}
+
 static void test_null_safety(void)
 {
     JsonNode *n;
@@ -491,6 +520,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi/image-info-union", test_image_info_union);
     g_test_add_func("/qapi/object-options", test_object_options);
     g_test_add_func("/qapi/union-without-branch", test_union_without_branch);
+    g_test_add_func("/qapi/clone-deep", test_clone_deep);
     g_test_add_func("/qapi/null-safety", test_null_safety);
     return g_test_run();
 }
