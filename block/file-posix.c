@@ -313,13 +313,30 @@ static int pick_fd(BlockDriverState *bs, int64_t offset, int64_t bytes)
     return s->fd;
 }
 
+/*
+ * One aligned bounce buffer per thread, allocated on first use and kept:
+ * steady-state I/O with unaligned buffers allocates (and faults) nothing.
+ */
+static GPrivate bounce_key = G_PRIVATE_INIT(qemu_vfree);
+
+static void *thread_bounce(void)
+{
+    void *buf = g_private_get(&bounce_key);
+
+    if (!buf) {
+        buf = qemu_blockalign(NULL, BOUNCE_CHUNK);
+        g_private_set(&bounce_key, buf);
+    }
+    return buf;
+}
+
 /* O_DIRECT with unaligned memory: copy through an aligned buffer. */
 static int bounce_rw(BlockDriverState *bs, int fd, bool write, int64_t offset,
                      int64_t bytes, const struct iovec *iov, int niov,
                      int rwflags)
 {
-    size_t chunk = MIN(bytes, BOUNCE_CHUNK);
-    void *buf = qemu_blockalign(bs, chunk);
+    size_t chunk = BOUNCE_CHUNK;
+    void *buf = thread_bounce();
     int64_t done = 0;
     int ret = 0;
 
@@ -335,7 +352,6 @@ static int bounce_rw(BlockDriverState *bs, int fd, bool write, int64_t offset,
         }
         done += n;
     }
-    qemu_vfree(buf);
     return ret;
 }
 

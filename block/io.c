@@ -504,24 +504,36 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 #define ZERO_CHUNK (1 << 20)
 
+/* A shared, aligned, never-written buffer of zeros (drivers treat write
+ * buffers as const). */
+static const void *zero_buffer(void)
+{
+    static gsize once;
+    static void *zeros;
+
+    if (g_once_init_enter(&once)) {
+        zeros = qemu_blockalign(NULL, ZERO_CHUNK);
+        memset(zeros, 0, ZERO_CHUNK);
+        g_once_init_leave(&once, 1);
+    }
+    return zeros;
+}
+
 /* Zero an aligned range with plain writes (for drivers without a native
  * write-zeroes, e.g. luks, where zeros must be written encrypted). */
 static int write_zero_buffers(BlockDriverState *bs, int64_t offset,
                               int64_t bytes)
 {
-    size_t chunk = MIN(bytes, ZERO_CHUNK);
-    void *zeros = qemu_blockalign(bs, chunk);
+    const void *zeros = zero_buffer();
     int ret = 0;
 
-    memset(zeros, 0, chunk);
     while (bytes > 0 && ret == 0) {
-        size_t n = MIN((int64_t)chunk, bytes);
-        struct iovec v = { zeros, n };
+        size_t n = MIN(ZERO_CHUNK, bytes);
+        struct iovec v = { (void *)zeros, n };
         ret = bs->drv->bdrv_pwritev(bs, offset, n, &v, 1, 0);
         offset += n;
         bytes -= n;
     }
-    qemu_vfree(zeros);
     return ret;
 }
 
@@ -545,9 +557,9 @@ static int zero_aligned(BlockDriverState *bs, int64_t offset, int64_t bytes,
 /* Zero an unaligned edge with a read-modify-write. */
 static int zero_edge(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
-    g_autofree void *zeros = g_malloc0(bytes);
-    struct iovec v = { zeros, bytes };
+    struct iovec v = { (void *)zero_buffer(), bytes };
 
+    g_assert(bytes <= ZERO_CHUNK);      /* an edge is shorter than a block */
     return rmw_write(bs, offset, bytes, &v, 1, 0);
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "block/block_int.h"
@@ -547,6 +548,57 @@ static void test_lock_two_processes(void)
     bdrv_unref(a);
 }
 
+/*
+ * The lock bytes are QEMU's: Debian's qemu-io (QEMU 7.2) is refused while
+ * we write, and we are refused while it writes.
+ */
+static void test_lock_interop_qemu(void)
+{
+    g_autofree char *path = tmp_path("interop.img");
+    g_autofree char *out = NULL, *errout = NULL;
+    const char *argv_write[] = { "/usr/bin/qemu-io", "-f", "raw", "-c",
+                                 "write 0 512", path, NULL };
+    const char *argv_hold[] = { "/usr/bin/qemu-io", "-f", "raw", "-c",
+                                "sleep 5000", path, NULL };
+    GError *err = NULL;
+    BlockDriverState *bs;
+    GPid pid;
+    int status;
+    bool refused = false;
+
+    make_file(path, 65536);
+    bs = open_file_ok(path, BDRV_O_RDWR);
+    g_assert_true(g_spawn_sync(NULL, (char **)argv_write, NULL, 0, NULL, NULL,
+                               &out, &errout, &status, &err));
+    g_assert_no_error(err);
+    g_assert_false(g_spawn_check_wait_status(status, NULL));
+    g_assert_nonnull(strstr(errout, "Failed to get \"write\" lock"));
+    bdrv_unref(bs);
+
+    /* Now QEMU holds it; poll until its open has happened. */
+    g_assert_true(g_spawn_async(NULL, (char **)argv_hold, NULL,
+                                G_SPAWN_DO_NOT_REAP_CHILD |
+                                G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid,
+                                &err));
+    g_assert_no_error(err);
+    for (int i = 0; i < 400 && !refused; i++) {
+        bs = open_file(path, BDRV_O_RDWR, &err);
+        if (bs) {
+            bdrv_unref(bs);
+            g_usleep(10000);
+            continue;
+        }
+        g_assert_nonnull(strstr(err->message, "Failed to get"));
+        g_assert_nonnull(strstr(err->message, "lock"));
+        g_clear_error(&err);
+        refused = true;
+    }
+    kill(pid, SIGTERM);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_spawn_close_pid(pid);
+    g_assert_true(refused);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -570,6 +622,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/file/lock-readers-share", test_lock_readers_share);
     g_test_add_func("/block/file/lock-off", test_lock_off);
     g_test_add_func("/block/file/lock-two-processes", test_lock_two_processes);
+    g_test_add_func("/block/file/lock-interop-qemu", test_lock_interop_qemu);
     ret = g_test_run();
     {
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
