@@ -451,8 +451,10 @@ class QemuTestCase(unittest.TestCase):
             self.fail('qemu-io failed:\n%r' % r)
         return r
 
-    def assertCleanError(self, r, *needles):
-        """Non-zero exit (not a crash), a message on stderr naming needles."""
+    def assertCleanError(self, r, *needles, stdout_ok=False):
+        """Non-zero exit (not a crash), a message on stderr naming needles
+        (with stdout_ok, the message may be on stdout, like the errors of
+        qemu-io commands)."""
         if r.rc == 0:
             self.fail('command succeeded but should have failed:\n%r' % r)
         if r.rc < 0 or r.rc > 125:
@@ -462,10 +464,11 @@ class QemuTestCase(unittest.TestCase):
                     'Segmentation', 'core dumped'):
             if bad in r.err:
                 self.fail('command crashed:\n%r' % r)
-        if not r.err.strip():
+        msg = r.err + (r.out if stdout_ok else '')
+        if not msg.strip():
             self.fail('no error message on stderr:\n%r' % r)
         for n in needles:
-            if n.lower() not in r.err.lower():
+            if n.lower() not in msg.lower():
                 self.fail('stderr does not mention %r:\n%r' % (n, r))
         return r
 
