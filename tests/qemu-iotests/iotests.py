@@ -305,29 +305,35 @@ def crypt_sectors(key, data, first_sector, decrypt, spec='xts-plain64',
     return bytes(out)
 
 
-def decrypt_sectors(key, data, first_sector, spec='xts-plain64'):
-    return crypt_sectors(key, data, first_sector, True, spec)
+def decrypt_sectors(key, data, first_sector, spec='xts-plain64',
+                    sector_size=SECTOR):
+    return crypt_sectors(key, data, first_sector, True, spec, sector_size)
 
 
-def encrypt_sectors(key, data, first_sector, spec='xts-plain64'):
-    return crypt_sectors(key, data, first_sector, False, spec)
+def encrypt_sectors(key, data, first_sector, spec='xts-plain64',
+                    sector_size=SECTOR):
+    return crypt_sectors(key, data, first_sector, False, spec, sector_size)
 
 
 def decrypt_payload(payload, key, guest_offset, length, payload_offset=0,
-                    spec='xts-plain64'):
+                    spec='xts-plain64', sector_size=SECTOR):
     """Read `length` guest bytes at `guest_offset` from the payload file and
-    decrypt them independently."""
-    assert guest_offset % SECTOR == 0 and length % SECTOR == 0
+    decrypt them independently.  With sector_size 4096 (LUKS2) the IV still
+    counts 512-byte units (iv = 8 * n), as dm-crypt's does."""
+    assert guest_offset % sector_size == 0 and length % sector_size == 0
     raw = read_at(payload, payload_offset + guest_offset, length)
     if len(raw) != length:
         raise AssertionError('payload file too short at %d' % guest_offset)
-    return decrypt_sectors(key, raw, guest_offset // SECTOR, spec)
+    return decrypt_sectors(key, raw, guest_offset // SECTOR, spec, sector_size)
 
 
 def encrypt_into_payload(payload, key, guest_offset, plaintext,
-                         payload_offset=0, spec='xts-plain64'):
-    assert guest_offset % SECTOR == 0 and len(plaintext) % SECTOR == 0
-    ct = encrypt_sectors(key, plaintext, guest_offset // SECTOR, spec)
+                         payload_offset=0, spec='xts-plain64',
+                         sector_size=SECTOR):
+    assert guest_offset % sector_size == 0
+    assert len(plaintext) % sector_size == 0
+    ct = encrypt_sectors(key, plaintext, guest_offset // SECTOR, spec,
+                         sector_size)
     write_at(payload, payload_offset + guest_offset, ct)
 
 
@@ -483,9 +489,10 @@ class QemuTestCase(unittest.TestCase):
         return {p: file_state(p) for p in paths}
 
     def assertDecryptsTo(self, payload, key, guest_offset, expected,
-                         payload_offset=0, spec='xts-plain64'):
+                         payload_offset=0, spec='xts-plain64',
+                         sector_size=SECTOR):
         got = decrypt_payload(payload, key, guest_offset, len(expected),
-                              payload_offset, spec)
+                              payload_offset, spec, sector_size)
         if got != expected:
             i = next(i for i in range(len(got)) if got[i] != expected[i])
             self.fail('independent decryption of %d bytes at guest offset '
