@@ -256,14 +256,62 @@ class QAPISchema:
             elif isinstance(ent, BuiltinType) and ent.name != 'null':
                 self.array_of(ent)
 
+    # Output naming, set from the command line (see scripts/qapi-gen.py):
+    # file_prefix goes in front of every generated file name (not the
+    # builtin ones), include_dir is the directory generated headers are
+    # #included from, gen_builtins whether to emit the builtin module.
+    file_prefix = ''
+    include_dir = 'qapi'
+    gen_builtins = True
+
     def module_fbase(self, kind, module):
         """Output file base name: qapi-KIND-MODULE, qapi-builtin-KIND for
         the builtin types, qapi-KIND for the top-level (umbrella) file."""
         if module == BUILTIN_MODULE:
             return 'qapi-builtin-%s' % kind
         if module == self.main_module:
-            return 'qapi-%s' % kind
-        return 'qapi-%s-%s' % (kind, module)
+            return '%sqapi-%s' % (self.file_prefix, kind)
+        return '%sqapi-%s-%s' % (self.file_prefix, kind, module)
+
+    def include(self, kind, module):
+        """The #include line for header KIND of MODULE."""
+        d = 'qapi' if module == BUILTIN_MODULE else self.include_dir
+        return '#include "%s%s.h"\n' % (d + '/' if d else '',
+                                         self.module_fbase(kind, module))
+
+    def module_deps(self, module):
+        """Modules whose headers MODULE's headers need: its includes plus
+        every module defining a type it refers to."""
+        deps = list(self.module_includes.get(module, []))
+
+        def need(t):
+            if isinstance(t, ArrayType):
+                t = t.element
+            if t is not None and t.module not in (module, BUILTIN_MODULE) \
+                    and t.module not in deps:
+                deps.append(t.module)
+        for ent in self.module_entities(module):
+            if isinstance(ent, ObjectType):
+                need(ent.base)
+                for m in ent.local_members:
+                    need(m.type)
+                for v in ent.variants:
+                    need(v.type)
+            elif isinstance(ent, AlternateType):
+                for v in ent.variants:
+                    need(v.type)
+            elif isinstance(ent, (Command, Event)):
+                need(ent.arg_type)
+                if isinstance(ent, Command):
+                    need(ent.ret_type)
+        return deps
+
+    def output_modules(self):
+        """Modules to generate per-module files for."""
+        return ([BUILTIN_MODULE] if self.gen_builtins else []) + self.modules
+
+    def symbol_prefix(self):
+        return c_name(self.file_prefix, False)
 
     # --- lookup ---
     def lookup(self, name):
