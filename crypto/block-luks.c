@@ -1241,12 +1241,55 @@ static int luks1_amend_erase(QCryptoBlock *block,
     return luks1_erase_slots(block, mask, writefunc, opaque, errp);
 }
 
+/*
+ * Amend works on the header as it is on disk now, not as it was at open:
+ * another handle may have changed keyslots since.  A header that now
+ * describes a different volume is refused.
+ */
+static int luks1_refresh_header(QCryptoBlock *block,
+                                QCryptoBlockReadFunc readfunc, void *opaque,
+                                GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    const LUKS1Header *old = &luks->header;
+    guint8 buf[LUKS1_HEADER_LEN];
+    QCryptoBlockCipherSpec spec;
+    QCryptoHashAlgo hash;
+    LUKS1Header fresh;
+
+    if (readfunc(block, 0, buf, sizeof(buf), opaque, errp) < 0) {
+        error_prepend(errp, "Unable to read LUKS header");
+        return -1;
+    }
+    luks1_header_decode(buf, &fresh);
+    if (luks1_check_header(&fresh, block->detached, &spec, &hash, errp) < 0) {
+        error_prepend(errp, "LUKS header on disk is no longer valid");
+        return -1;
+    }
+    if (memcmp(fresh.uuid, old->uuid, LUKS1_UUID_LEN) != 0 ||
+        memcmp(fresh.mk_digest, old->mk_digest, LUKS1_DIGEST_LEN) != 0 ||
+        fresh.key_bytes != old->key_bytes ||
+        fresh.payload_offset != old->payload_offset ||
+        memcmp(&spec, &block->spec, sizeof(spec)) != 0 ||
+        hash != luks->hash_alg) {
+        error_setg(errp, "The LUKS header was replaced by another volume's "
+                   "since it was opened");
+        return -1;
+    }
+    luks->header = fresh;
+    return 0;
+}
+
 static int luks1_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                        QCryptoBlockWriteFunc writefunc, void *opaque,
                        QCryptoBlockAmendOptions *options, bool force,
                        GError **errp)
 {
     QCryptoBlockAmendOptionsLUKS *o = &options->u.luks;
+
+    if (luks1_refresh_header(block, readfunc, opaque, errp) < 0) {
+        return -1;
+    }
 
     if (o->state == Q_CRYPTO_BLOCKLUKS_KEYSLOT_STATE_ACTIVE) {
         return luks1_amend_add(block, readfunc, writefunc, opaque, o, force,

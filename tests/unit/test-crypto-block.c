@@ -678,15 +678,38 @@ static void test_amend_add(void)
     g_assert_no_error(err);
     g_assert_cmpuint(active_mask(&st), ==, 0x47);
     assert_unlocks(&st, "sec1", true);
+    /* the first handle sees the slot the second one added (re-read) */
+    g_assert_cmpint(amend(blk, &st, ACTIVE, "sec1", NULL, NULL, -1, false,
+                          &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpuint(active_mask(&st), ==, 0x4f);
     /* fill every slot, then there is no room */
-    for (int i = 0; i < 4; i++) {
-        g_assert_cmpint(amend(meta, &st, ACTIVE, "sec1", NULL, "sec0", -1,
-                              false, &err), ==, 0);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpint(amend(i % 2 ? meta : blk, &st, ACTIVE, "sec1", NULL,
+                              "sec0", -1, false, &err), ==, 0);
     }
     g_assert_cmpuint(active_mask(&st), ==, 0xff);
     g_assert_cmpint(amend(meta, &st, ACTIVE, "sec1", NULL, "sec0", -1, false,
                           &err), <, 0);
     g_assert_nonnull(strstr(err->message, "all keyslots are in use"));
+    g_clear_error(&err);
+    /* a different volume's header in the same storage is refused */
+    {
+        TestStore other = { 0 };
+        g_autoptr(QCryptoBlock) ob = create_block(&other, &cs, &err);
+
+        g_assert_no_error(err);
+        g_assert_cmpint(amend(blk, &other, INACTIVE, NULL, NULL, NULL, 0,
+                              true, &err), <, 0);
+        g_assert_nonnull(strstr(err->message, "replaced by another volume"));
+        g_clear_error(&err);
+        /* a header broken on disk is refused too */
+        st.data[0] = 'X';
+        g_assert_cmpint(amend(blk, &st, INACTIVE, NULL, NULL, NULL, 1,
+                              false, &err), <, 0);
+        g_assert_nonnull(strstr(err->message, "no longer valid"));
+        test_store_clear(&other);
+    }
     test_store_clear(&st);
 }
 
