@@ -1,0 +1,844 @@
+/*
+ * NBD server: fixed newstyle handshake and the transmission phase.
+ *
+ * One reader thread per connection parses the handshake and the request
+ * stream with blocking reads (simple, and a slow client stalls only
+ * itself).  Requests are executed on a shared GThreadPool so that many are
+ * in flight per connection; replies may leave in any order, each written
+ * whole under the connection's send lock.  The listening socket is watched
+ * from a GLib main context.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <glib-unix.h>
+
+#include "nbd/nbd.h"
+#include "qemu/error.h"
+
+/* Requests one connection may have queued or running at once. */
+#define NBD_MAX_INFLIGHT    16
+/* Worker threads shared by all connections. */
+#define NBD_POOL_THREADS    16
+
+struct NBDServer {
+    GMutex lock;                /* exports, clients, counters */
+    GCond cond;                 /* signalled when a client goes away */
+    int listen_fd;
+    GSource *listen_src;
+    unsigned max_connections;
+    GHashTable *exports;        /* name -> NBDExport * */
+    GList *clients;             /* NBDClient * */
+    unsigned nclients;
+    GThreadPool *pool;
+};
+
+struct NBDExport {
+    NBDServer *server;
+    char *name;
+    char *description;
+    const NBDExportOps *ops;
+    void *opaque;
+    bool writable;
+    uint32_t min_block;
+    unsigned nclients;          /* under server->lock */
+};
+
+typedef struct NBDClient {
+    NBDServer *server;
+    int fd;
+    NBDExport *exp;             /* set once the handshake chose an export */
+    int64_t size;               /* export size seen at handshake */
+    GMutex send_lock;
+    bool dead;                  /* a reply could not be sent */
+    GMutex lock;                /* inflight */
+    GCond cond;
+    unsigned inflight;
+} NBDClient;
+
+typedef struct NBDRequest {
+    NBDClient *client;
+    uint16_t flags;
+    uint16_t type;
+    uint64_t cookie;
+    uint64_t offset;
+    uint32_t len;
+    void *buf;
+} NBDRequest;
+
+/* ---- socket helpers ---- */
+
+static int read_full(int fd, void *buf, size_t len)
+{
+    guint8 *p = buf;
+    while (len > 0) {
+        ssize_t n = recv(fd, p, len, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static int writev_full(int fd, struct iovec *iov, int niov)
+{
+    while (niov > 0) {
+        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = niov };
+        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        while (niov > 0 && (size_t)n >= iov->iov_len) {
+            n -= iov->iov_len;
+            iov++;
+            niov--;
+        }
+        if (niov > 0) {
+            iov->iov_base = (guint8 *)iov->iov_base + n;
+            iov->iov_len -= n;
+        }
+    }
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    return writev_full(fd, &iov, 1);
+}
+
+static inline void put_be16(guint8 *p, uint16_t v) { v = GUINT16_TO_BE(v); memcpy(p, &v, 2); }
+static inline void put_be32(guint8 *p, uint32_t v) { v = GUINT32_TO_BE(v); memcpy(p, &v, 4); }
+static inline void put_be64(guint8 *p, uint64_t v) { v = GUINT64_TO_BE(v); memcpy(p, &v, 8); }
+static inline uint16_t get_be16(const guint8 *p) { uint16_t v; memcpy(&v, p, 2); return GUINT16_FROM_BE(v); }
+static inline uint32_t get_be32(const guint8 *p) { uint32_t v; memcpy(&v, p, 4); return GUINT32_FROM_BE(v); }
+static inline uint64_t get_be64(const guint8 *p) { uint64_t v; memcpy(&v, p, 8); return GUINT64_FROM_BE(v); }
+
+/* ---- handshake ---- */
+
+static int send_opt_reply(NBDClient *c, uint32_t opt, uint32_t type,
+                          const void *data, uint32_t len)
+{
+    guint8 hdr[20];
+    struct iovec iov[2] = {
+        { .iov_base = hdr, .iov_len = sizeof(hdr) },
+        { .iov_base = (void *)data, .iov_len = len },
+    };
+    put_be64(hdr, NBD_REP_MAGIC);
+    put_be32(hdr + 8, opt);
+    put_be32(hdr + 12, type);
+    put_be32(hdr + 16, len);
+    return writev_full(c->fd, iov, len ? 2 : 1);
+}
+
+static int send_opt_error(NBDClient *c, uint32_t opt, uint32_t type,
+                          const char *msg)
+{
+    return send_opt_reply(c, opt, type, msg, strlen(msg));
+}
+
+static uint16_t export_tx_flags(NBDExport *exp)
+{
+    uint16_t flags = NBD_FLAG_HAS_FLAGS | NBD_FLAG_SEND_FLUSH |
+                     NBD_FLAG_CAN_MULTI_CONN;
+    if (exp->writable) {
+        flags |= NBD_FLAG_SEND_FUA | NBD_FLAG_SEND_TRIM |
+                 NBD_FLAG_SEND_WRITE_ZEROES;
+    } else {
+        flags |= NBD_FLAG_READ_ONLY;
+    }
+    return flags;
+}
+
+/*
+ * Bind the client to the export named `name`: the export must still be
+ * registered.  Returns false if it is unknown or its size is unreadable.
+ */
+static bool client_attach(NBDClient *c, const char *name)
+{
+    NBDServer *s = c->server;
+    NBDExport *exp;
+    int64_t size;
+
+    g_mutex_lock(&s->lock);
+    exp = g_hash_table_lookup(s->exports, name);
+    if (exp) {
+        exp->nclients++;
+    }
+    g_mutex_unlock(&s->lock);
+    if (!exp) {
+        return false;
+    }
+    size = exp->ops->get_length(exp->opaque);
+    if (size < 0) {
+        g_mutex_lock(&s->lock);
+        exp->nclients--;
+        g_cond_broadcast(&s->cond);
+        g_mutex_unlock(&s->lock);
+        return false;
+    }
+    c->size = size;
+    c->exp = exp;
+    return true;
+}
+
+static int handle_opt_list(NBDClient *c, uint32_t len)
+{
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer key;
+    int ret = 0;
+
+    if (len != 0) {
+        g_ptr_array_free(names, TRUE);
+        return send_opt_error(c, NBD_OPT_LIST, NBD_REP_ERR_INVALID,
+                              "NBD_OPT_LIST must have no payload");
+    }
+    g_mutex_lock(&c->server->lock);
+    g_hash_table_iter_init(&it, c->server->exports);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        g_ptr_array_add(names, g_strdup(key));
+    }
+    g_mutex_unlock(&c->server->lock);
+
+    for (guint i = 0; i < names->len && ret == 0; i++) {
+        const char *name = names->pdata[i];
+        size_t nlen = strlen(name);
+        g_autofree guint8 *buf = g_malloc(4 + nlen);
+        put_be32(buf, nlen);
+        memcpy(buf + 4, name, nlen);
+        ret = send_opt_reply(c, NBD_OPT_LIST, NBD_REP_SERVER, buf, 4 + nlen);
+    }
+    g_ptr_array_free(names, TRUE);
+    return ret ? ret : send_opt_reply(c, NBD_OPT_LIST, NBD_REP_ACK, NULL, 0);
+}
+
+static int send_info_string(NBDClient *c, uint32_t opt, uint16_t type,
+                            const char *str)
+{
+    size_t len = strlen(str);
+    g_autofree guint8 *buf = g_malloc(2 + len);
+    put_be16(buf, type);
+    memcpy(buf + 2, str, len);
+    return send_opt_reply(c, opt, NBD_REP_INFO, buf, 2 + len);
+}
+
+/*
+ * NBD_OPT_INFO / NBD_OPT_GO.  Returns 1 when GO succeeded (enter
+ * transmission), 0 to continue haggling, -1 on a dead connection.
+ */
+static int handle_opt_info(NBDClient *c, uint32_t opt, const guint8 *data,
+                           uint32_t len)
+{
+    uint32_t namelen;
+    uint16_t nreqs;
+    bool want_name = false, want_desc = false, want_bs = false;
+    g_autofree char *name = NULL;
+    guint8 buf[14];
+    NBDExport *exp;
+
+    if (len < 6 || (namelen = get_be32(data)) > len - 6 ||
+        len != 4 + namelen + 2 + 2 * (uint32_t)get_be16(data + 4 + namelen)) {
+        return send_opt_error(c, opt, NBD_REP_ERR_INVALID,
+                              "malformed NBD_OPT_INFO/GO request") ? -1 : 0;
+    }
+    name = g_strndup((const char *)data + 4, namelen);
+    if (strlen(name) != namelen) {
+        return send_opt_error(c, opt, NBD_REP_ERR_INVALID,
+                              "export name contains a NUL byte") ? -1 : 0;
+    }
+    nreqs = get_be16(data + 4 + namelen);
+    for (unsigned i = 0; i < nreqs; i++) {
+        switch (get_be16(data + 6 + namelen + 2 * i)) {
+        case NBD_INFO_NAME: want_name = true; break;
+        case NBD_INFO_DESCRIPTION: want_desc = true; break;
+        case NBD_INFO_BLOCK_SIZE: want_bs = true; break;
+        default: break;
+        }
+    }
+    if (!client_attach(c, name)) {
+        g_autofree char *msg = g_strdup_printf("export '%s' not present", name);
+        return send_opt_error(c, opt, NBD_REP_ERR_UNKNOWN, msg) ? -1 : 0;
+    }
+    exp = c->exp;
+
+    put_be16(buf, NBD_INFO_EXPORT);
+    put_be64(buf + 2, c->size);
+    put_be16(buf + 10, export_tx_flags(exp));
+    if (send_opt_reply(c, opt, NBD_REP_INFO, buf, 12)) {
+        return -1;
+    }
+    if (want_name && send_info_string(c, opt, NBD_INFO_NAME, exp->name)) {
+        return -1;
+    }
+    if (want_desc && exp->description &&
+        send_info_string(c, opt, NBD_INFO_DESCRIPTION, exp->description)) {
+        return -1;
+    }
+    /* Like QEMU: always describe block sizes, but only impose a minimum on
+     * clients that asked (the block layer handles unaligned requests). */
+    put_be16(buf, NBD_INFO_BLOCK_SIZE);
+    put_be32(buf + 2, want_bs ? exp->min_block : 1);
+    put_be32(buf + 6, MAX(exp->min_block, 4096));
+    put_be32(buf + 10, NBD_MAX_REQUEST_SIZE);
+    if (send_opt_reply(c, opt, NBD_REP_INFO, buf, 14) ||
+        send_opt_reply(c, opt, NBD_REP_ACK, NULL, 0)) {
+        return -1;
+    }
+    if (opt == NBD_OPT_GO) {
+        return 1;
+    }
+    /* INFO only: detach again. */
+    g_mutex_lock(&c->server->lock);
+    exp->nclients--;
+    g_cond_broadcast(&c->server->cond);
+    g_mutex_unlock(&c->server->lock);
+    c->exp = NULL;
+    return 0;
+}
+
+static int handle_export_name(NBDClient *c, const guint8 *data, uint32_t len,
+                              bool no_zeroes)
+{
+    g_autofree char *name = g_strndup((const char *)data, len);
+    guint8 buf[10 + 124] = { 0 };
+
+    /* This option has no error reply: an unknown name drops the client. */
+    if (strlen(name) != len || !client_attach(c, name)) {
+        return -1;
+    }
+    put_be64(buf, c->size);
+    put_be16(buf + 8, export_tx_flags(c->exp));
+    return write_full(c->fd, buf, no_zeroes ? 10 : sizeof(buf)) ? -1 : 1;
+}
+
+/* Returns 0 when the transmission phase starts, -1 to drop the client. */
+static int negotiate(NBDClient *c)
+{
+    guint8 hello[18];
+    guint8 hdr[16];
+    uint32_t cflags;
+    bool no_zeroes;
+
+    put_be64(hello, NBD_INIT_MAGIC);
+    put_be64(hello + 8, NBD_OPTS_MAGIC);
+    put_be16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+    if (write_full(c->fd, hello, sizeof(hello)) || read_full(c->fd, hdr, 4)) {
+        return -1;
+    }
+    cflags = get_be32(hdr);
+    if (!(cflags & NBD_FLAG_C_FIXED_NEWSTYLE) ||
+        (cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))) {
+        return -1;
+    }
+    no_zeroes = cflags & NBD_FLAG_C_NO_ZEROES;
+
+    for (;;) {
+        uint32_t opt, len;
+        g_autofree guint8 *data = NULL;
+        int r = 0;
+
+        if (read_full(c->fd, hdr, 16) || get_be64(hdr) != NBD_OPTS_MAGIC) {
+            return -1;
+        }
+        opt = get_be32(hdr + 8);
+        len = get_be32(hdr + 12);
+        if (len > NBD_MAX_OPTION_SIZE) {
+            return -1;          /* not worth draining */
+        }
+        data = g_malloc(len + 1);
+        if (read_full(c->fd, data, len)) {
+            return -1;
+        }
+        switch (opt) {
+        case NBD_OPT_EXPORT_NAME:
+            r = handle_export_name(c, data, len, no_zeroes);
+            break;
+        case NBD_OPT_ABORT:
+            send_opt_reply(c, opt, NBD_REP_ACK, NULL, 0);
+            return -1;
+        case NBD_OPT_LIST:
+            r = handle_opt_list(c, len) ? -1 : 0;
+            break;
+        case NBD_OPT_INFO:
+        case NBD_OPT_GO:
+            r = handle_opt_info(c, opt, data, len);
+            break;
+        case NBD_OPT_STARTTLS:
+            r = send_opt_error(c, opt, NBD_REP_ERR_POLICY,
+                               "TLS is not configured") ? -1 : 0;
+            break;
+        default:
+            /* Includes STRUCTURED_REPLY and the meta contexts: this
+             * server speaks simple replies only. */
+            r = send_opt_error(c, opt, NBD_REP_ERR_UNSUP,
+                               "option not supported") ? -1 : 0;
+            break;
+        }
+        if (r < 0) {
+            return -1;
+        }
+        if (r > 0) {
+            return 0;
+        }
+    }
+}
+
+/* ---- transmission ---- */
+
+static uint32_t errno_to_nbd(int err)
+{
+    switch (err) {
+    case 0: return 0;
+    case EPERM: case EROFS: case EACCES: return NBD_EPERM;
+    case ENOMEM: return NBD_ENOMEM;
+    case EINVAL: return NBD_EINVAL;
+    case ENOSPC: case EFBIG: case EDQUOT: return NBD_ENOSPC;
+    case EOVERFLOW: return NBD_EOVERFLOW;
+    case ENOTSUP: return NBD_ENOTSUP;
+    case ESHUTDOWN: return NBD_ESHUTDOWN;
+    default: return NBD_EIO;
+    }
+}
+
+/* Send a simple reply; `data` only accompanies a successful READ. */
+static void send_reply(NBDClient *c, uint64_t cookie, uint32_t err,
+                       const void *data, uint32_t len)
+{
+    guint8 hdr[16];
+    struct iovec iov[2] = {
+        { .iov_base = hdr, .iov_len = sizeof(hdr) },
+        { .iov_base = (void *)data, .iov_len = len },
+    };
+
+    put_be32(hdr, NBD_SIMPLE_REPLY_MAGIC);
+    put_be32(hdr + 4, err);
+    put_be64(hdr + 8, cookie);
+    g_mutex_lock(&c->send_lock);
+    if (!c->dead && writev_full(c->fd, iov, (!err && len) ? 2 : 1)) {
+        /* The client went away; wake the reader so the connection ends. */
+        c->dead = true;
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    g_mutex_unlock(&c->send_lock);
+}
+
+static void inflight_acquire(NBDClient *c)
+{
+    g_mutex_lock(&c->lock);
+    while (c->inflight >= NBD_MAX_INFLIGHT) {
+        g_cond_wait(&c->cond, &c->lock);
+    }
+    c->inflight++;
+    g_mutex_unlock(&c->lock);
+}
+
+static void inflight_release(NBDClient *c)
+{
+    g_mutex_lock(&c->lock);
+    c->inflight--;
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
+static void request_free(NBDRequest *req)
+{
+    g_free(req->buf);
+    g_free(req);
+}
+
+static int zero_fallback(NBDExport *exp, int64_t offset, int64_t bytes,
+                         bool fua)
+{
+    int64_t chunk = MIN(bytes, 1024 * 1024);
+    g_autofree void *zeroes = g_malloc0(MAX(chunk, 1));
+    while (bytes > 0) {
+        int64_t n = MIN(bytes, chunk);
+        int r = exp->ops->pwrite(exp->opaque, offset, n, zeroes, fua);
+        if (r < 0) {
+            return r;
+        }
+        offset += n;
+        bytes -= n;
+    }
+    return 0;
+}
+
+static int request_run(NBDExport *exp, NBDRequest *req)
+{
+    bool fua = req->flags & NBD_CMD_FLAG_FUA;
+    int r;
+
+    if (req->len == 0 && req->type != NBD_CMD_FLUSH) {
+        return 0;
+    }
+    switch (req->type) {
+    case NBD_CMD_READ:
+        return exp->ops->pread(exp->opaque, req->offset, req->len, req->buf);
+    case NBD_CMD_WRITE:
+        return exp->ops->pwrite(exp->opaque, req->offset, req->len, req->buf,
+                                fua);
+    case NBD_CMD_FLUSH:
+        return exp->ops->flush(exp->opaque);
+    case NBD_CMD_TRIM:
+        /* Discard is advisory: without backend support it is a no-op. */
+        r = exp->ops->trim ? exp->ops->trim(exp->opaque, req->offset, req->len)
+                           : 0;
+        return (r == 0 && fua) ? exp->ops->flush(exp->opaque) : r;
+    case NBD_CMD_WRITE_ZEROES:
+        if (exp->ops->write_zeroes) {
+            return exp->ops->write_zeroes(exp->opaque, req->offset, req->len,
+                                          !(req->flags & NBD_CMD_FLAG_NO_HOLE),
+                                          fua);
+        }
+        return zero_fallback(exp, req->offset, req->len, fua);
+    default:
+        return -EINVAL;
+    }
+}
+
+static void request_worker(gpointer data, gpointer user_data)
+{
+    NBDRequest *req = data;
+    NBDClient *c = req->client;
+    int r = request_run(c->exp, req);
+
+    send_reply(c, req->cookie, errno_to_nbd(-r),
+               req->type == NBD_CMD_READ ? req->buf : NULL,
+               req->type == NBD_CMD_READ ? req->len : 0);
+    request_free(req);
+    inflight_release(c);
+}
+
+/* Checks that need no I/O; returns an NBD error or 0. */
+static uint32_t request_check(NBDClient *c, NBDRequest *req)
+{
+    bool is_write = req->type == NBD_CMD_WRITE ||
+                    req->type == NBD_CMD_WRITE_ZEROES ||
+                    req->type == NBD_CMD_TRIM;
+    uint16_t allowed;
+
+    switch (req->type) {
+    case NBD_CMD_READ: allowed = NBD_CMD_FLAG_DF; break;
+    case NBD_CMD_WRITE: case NBD_CMD_TRIM: allowed = NBD_CMD_FLAG_FUA; break;
+    case NBD_CMD_WRITE_ZEROES:
+        allowed = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE;
+        break;
+    case NBD_CMD_FLUSH: allowed = 0; break;
+    default: return NBD_EINVAL;     /* CACHE, BLOCK_STATUS, unknown */
+    }
+    if (req->flags & ~allowed) {
+        return NBD_EINVAL;
+    }
+    if (req->type == NBD_CMD_FLUSH) {
+        return 0;
+    }
+    if (is_write && !c->exp->writable) {
+        return NBD_EPERM;
+    }
+    if (req->offset > (uint64_t)c->size ||
+        req->len > (uint64_t)c->size - req->offset) {
+        return (req->type == NBD_CMD_WRITE ||
+                req->type == NBD_CMD_WRITE_ZEROES) ? NBD_ENOSPC : NBD_EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * Read one request (and a WRITE's payload).  Returns the request to run,
+ * NULL with *stop false when it was answered with an error already, or
+ * NULL with *stop true when the connection must end.
+ */
+static NBDRequest *request_receive(NBDClient *c, bool *stop)
+{
+    guint8 hdr[28];
+    NBDRequest *req;
+    uint32_t err;
+
+    *stop = true;
+    if (read_full(c->fd, hdr, sizeof(hdr)) ||
+        get_be32(hdr) != NBD_REQUEST_MAGIC) {
+        return NULL;
+    }
+    req = g_new0(NBDRequest, 1);
+    req->client = c;
+    req->flags = get_be16(hdr + 4);
+    req->type = get_be16(hdr + 6);
+    req->cookie = get_be64(hdr + 8);
+    req->offset = get_be64(hdr + 16);
+    req->len = get_be32(hdr + 24);
+
+    if (req->type == NBD_CMD_DISC) {
+        request_free(req);
+        return NULL;
+    }
+    if ((req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) &&
+        req->len > NBD_MAX_REQUEST_SIZE) {
+        send_reply(c, req->cookie, NBD_EINVAL, NULL, 0);
+        /* A READ can be refused and the stream goes on; an oversized
+         * WRITE's payload cannot be skipped sensibly, so it ends here. */
+        *stop = req->type == NBD_CMD_WRITE;
+        request_free(req);
+        return NULL;
+    }
+    if (req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) {
+        req->buf = g_try_malloc(MAX(req->len, 1));
+        if (!req->buf) {
+            send_reply(c, req->cookie, NBD_ENOMEM, NULL, 0);
+            *stop = req->type == NBD_CMD_WRITE;
+            request_free(req);
+            return NULL;
+        }
+    }
+    if (req->type == NBD_CMD_WRITE && read_full(c->fd, req->buf, req->len)) {
+        request_free(req);
+        return NULL;
+    }
+    *stop = false;
+    err = request_check(c, req);
+    if (err) {
+        send_reply(c, req->cookie, err, NULL, 0);
+        request_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+static void transmission(NBDClient *c)
+{
+    for (;;) {
+        NBDRequest *req;
+        bool stop;
+
+        /* Take the slot first so that memory in flight stays bounded. */
+        inflight_acquire(c);
+        req = request_receive(c, &stop);
+        if (!req) {
+            inflight_release(c);
+            if (stop) {
+                break;
+            }
+            continue;
+        }
+        g_thread_pool_push(c->server->pool, req, NULL);
+    }
+    g_mutex_lock(&c->lock);
+    while (c->inflight > 0) {
+        g_cond_wait(&c->cond, &c->lock);
+    }
+    g_mutex_unlock(&c->lock);
+}
+
+static void client_detach_and_free(NBDClient *c)
+{
+    NBDServer *s = c->server;
+
+    g_mutex_lock(&s->lock);
+    if (c->exp) {
+        c->exp->nclients--;
+    }
+    s->clients = g_list_remove(s->clients, c);
+    s->nclients--;
+    /* Close while holding the lock so no one shuts down a reused fd. */
+    close(c->fd);
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+
+    g_mutex_clear(&c->send_lock);
+    g_mutex_clear(&c->lock);
+    g_cond_clear(&c->cond);
+    g_free(c);
+}
+
+static gpointer client_thread(gpointer opaque)
+{
+    NBDClient *c = opaque;
+
+    if (negotiate(c) == 0) {
+        transmission(c);
+    }
+    client_detach_and_free(c);
+    return NULL;
+}
+
+static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
+{
+    NBDServer *s = opaque;
+    NBDClient *c;
+    GThread *t;
+    int one = 1;
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (cfd < 0) {
+        return G_SOURCE_CONTINUE;   /* EAGAIN, ECONNABORTED, EMFILE... */
+    }
+    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    g_mutex_lock(&s->lock);
+    if (s->max_connections && s->nclients >= s->max_connections) {
+        g_mutex_unlock(&s->lock);
+        close(cfd);
+        return G_SOURCE_CONTINUE;
+    }
+    c = g_new0(NBDClient, 1);
+    c->server = s;
+    c->fd = cfd;
+    g_mutex_init(&c->send_lock);
+    g_mutex_init(&c->lock);
+    g_cond_init(&c->cond);
+    s->clients = g_list_prepend(s->clients, c);
+    s->nclients++;
+    g_mutex_unlock(&s->lock);
+
+    t = g_thread_new("nbd-client", client_thread, c);
+    g_thread_unref(t);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ---- server and exports ---- */
+
+static void export_free(gpointer p)
+{
+    NBDExport *exp = p;
+    g_free(exp->name);
+    g_free(exp->description);
+    g_free(exp);
+}
+
+NBDServer *nbd_server_new(int listen_fd, unsigned max_connections)
+{
+    NBDServer *s = g_new0(NBDServer, 1);
+
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->cond);
+    s->listen_fd = listen_fd;
+    s->max_connections = max_connections;
+    s->exports = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                       export_free);
+    s->pool = g_thread_pool_new(request_worker, s, NBD_POOL_THREADS, FALSE,
+                                NULL);
+    fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+    s->listen_src = g_unix_fd_source_new(listen_fd, G_IO_IN);
+    g_source_set_callback(s->listen_src, G_SOURCE_FUNC(accept_cb), s, NULL);
+    g_source_attach(s->listen_src, g_main_context_get_thread_default());
+    return s;
+}
+
+/* Disconnect the clients matching `exp` (all if NULL) and wait for them. */
+static void disconnect_and_wait(NBDServer *s, NBDExport *exp)
+{
+    g_mutex_lock(&s->lock);
+    for (GList *l = s->clients; l; l = l->next) {
+        NBDClient *c = l->data;
+        if (!exp || c->exp == exp) {
+            shutdown(c->fd, SHUT_RDWR);
+        }
+    }
+    while (exp ? exp->nclients > 0 : s->nclients > 0) {
+        g_cond_wait(&s->cond, &s->lock);
+        /* Clients still in the handshake may have attached meanwhile. */
+        for (GList *l = s->clients; l; l = l->next) {
+            NBDClient *c = l->data;
+            if (!exp || c->exp == exp) {
+                shutdown(c->fd, SHUT_RDWR);
+            }
+        }
+    }
+    g_mutex_unlock(&s->lock);
+}
+
+void nbd_server_free(NBDServer *s)
+{
+    if (!s) {
+        return;
+    }
+    g_source_destroy(s->listen_src);
+    g_source_unref(s->listen_src);
+    close(s->listen_fd);
+    disconnect_and_wait(s, NULL);
+    g_thread_pool_free(s->pool, FALSE, TRUE);
+    g_hash_table_destroy(s->exports);
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->cond);
+    g_free(s);
+}
+
+NBDExport *nbd_export_add(NBDServer *s, const char *name,
+                          const char *description, const NBDExportOps *ops,
+                          void *opaque, bool writable, uint32_t min_block,
+                          GError **errp)
+{
+    NBDExport *exp;
+
+    if (strlen(name) > NBD_MAX_NAME_SIZE) {
+        error_setg(errp, "export name '%.64s...' too long", name);
+        return NULL;
+    }
+    g_mutex_lock(&s->lock);
+    if (g_hash_table_contains(s->exports, name)) {
+        g_mutex_unlock(&s->lock);
+        error_setg(errp, "NBD server already has export named '%s'", name);
+        return NULL;
+    }
+    exp = g_new0(NBDExport, 1);
+    exp->server = s;
+    exp->name = g_strdup(name);
+    exp->description = g_strdup(description);
+    exp->ops = ops;
+    exp->opaque = opaque;
+    exp->writable = writable;
+    exp->min_block = MAX(min_block, 1);
+    g_hash_table_insert(s->exports, exp->name, exp);
+    g_mutex_unlock(&s->lock);
+    return exp;
+}
+
+NBDExport *nbd_export_find(NBDServer *s, const char *name)
+{
+    NBDExport *exp;
+    g_mutex_lock(&s->lock);
+    exp = g_hash_table_lookup(s->exports, name);
+    g_mutex_unlock(&s->lock);
+    return exp;
+}
+
+unsigned nbd_export_client_count(NBDExport *exp)
+{
+    unsigned n;
+    g_mutex_lock(&exp->server->lock);
+    n = exp->nclients;
+    g_mutex_unlock(&exp->server->lock);
+    return n;
+}
+
+int nbd_export_remove(NBDExport *exp, bool hard, GError **errp)
+{
+    NBDServer *s = exp->server;
+
+    g_mutex_lock(&s->lock);
+    if (exp->nclients > 0 && !hard) {
+        g_mutex_unlock(&s->lock);
+        error_setg(errp, "export '%s' still in use; use mode 'hard' to "
+                   "disconnect its clients", exp->name);
+        return -1;
+    }
+    /* Unregister first so that no new client can attach. */
+    g_hash_table_steal(s->exports, exp->name);
+    g_mutex_unlock(&s->lock);
+
+    disconnect_and_wait(s, exp);
+    export_free(exp);
+    return 0;
+}

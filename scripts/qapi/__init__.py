@@ -1,0 +1,1 @@
+"""QAPI code generator package: parser -> schema model -> backends."""
