@@ -18,6 +18,7 @@
 
 #include "block/crypto.h"
 #include "block/bounce-pool.h"
+#include "block/crypto-parallel.h"
 #include "qemu/error.h"
 #include "qapi/qapi-visit-crypto.h"
 
@@ -134,24 +135,15 @@ static void iov_copy_in(const struct iovec *iov, int niov, size_t skip,
     }
 }
 
-/* En/decrypt len bytes at guest offset `offset`; -EIO on failure. */
+/*
+ * En/decrypt len bytes at guest offset `offset`; -EIO on failure.  Large
+ * buffers are spread over the crypto worker threads.
+ */
 static int luks_crypt(BlockCrypto *s, uint64_t offset, guint8 *buf,
                       size_t len, bool encrypt)
 {
-    GError *err = NULL;
-    int ret;
-
-    if (encrypt) {
-        ret = qcrypto_block_encrypt(s->block, offset, buf, len, &err);
-    } else {
-        ret = qcrypto_block_decrypt(s->block, offset, buf, len, &err);
-    }
-    if (ret < 0) {
-        error_report("luks: %s", err ? err->message : "cipher failure");
-        g_clear_error(&err);
-        return -EIO;
-    }
-    return 0;
+    return crypto_parallel_run(s->block, encrypt, offset, buf, len,
+                               s->sector_size);
 }
 
 static bool luks_aligned(BlockCrypto *s, int64_t offset, int64_t bytes)
