@@ -194,6 +194,7 @@ static void expect_open_error(const char *file, const char *header,
     }
     g_assert_null(bs);
     g_assert_nonnull(err);
+    g_test_message("open refused as expected: %s", err->message);
     if (msg_part && !strstr(err->message, msg_part)) {
         g_test_message("unexpected message: %s", err->message);
         g_assert_nonnull(strstr(err->message, msg_part));
@@ -681,6 +682,7 @@ static void expect_create_error(const char *file, const char *header,
     GError *err = NULL;
     g_assert_cmpint(create_luks(file, header, size, extra, &err), <, 0);
     g_assert_nonnull(err);
+    g_test_message("create refused as expected: %s", err->message);
     if (!strstr(err->message, msg_part)) {
         g_test_message("unexpected message: %s", err->message);
         g_assert_nonnull(strstr(err->message, msg_part));
