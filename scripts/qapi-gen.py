@@ -14,17 +14,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from qapi import types, visit  # noqa: E402
+from qapi import introspect, types, visit  # noqa: E402
 from qapi.parser import QAPIError  # noqa: E402
 from qapi.schema import QAPISchema  # noqa: E402
 
-BACKENDS = [types, visit]
-
-try:
-    from qapi import introspect  # noqa: E402
-    BACKENDS.append(introspect)
-except ImportError:
-    pass
+# Backends run in this order; each returns the files it generates.
+BACKENDS = [types, visit, introspect]
 
 
 def main():
@@ -32,8 +27,20 @@ def main():
     ap.add_argument('-o', '--output-dir', required=True)
     ap.add_argument('--modules', help='comma-separated module list that '
                     'the build expects; an error if the schema differs')
+    ap.add_argument('-p', '--prefix', default='',
+                    help='prefix for output file names (and, C-mangled, '
+                    'for global symbols of the non-type backends)')
+    ap.add_argument('--include-dir', default='qapi',
+                    help='directory generated headers are included from '
+                    '(#include "DIR/FILE.h"; empty for none)')
+    ap.add_argument('--no-builtins', action='store_true',
+                    help='do not generate the builtin types (a test schema '
+                    'linked with libqapi uses the ones there)')
     ap.add_argument('schema')
     args = ap.parse_args()
+    QAPISchema.file_prefix = args.prefix
+    QAPISchema.include_dir = args.include_dir
+    QAPISchema.gen_builtins = not args.no_builtins
     try:
         schema = QAPISchema(args.schema)
     except QAPIError as e:

@@ -2,6 +2,7 @@
 #ifndef QCRYPTO_PBKDF_H
 #define QCRYPTO_PBKDF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
 #include "qapi/qapi-types-crypto.h"

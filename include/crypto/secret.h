@@ -6,10 +6,16 @@
 #ifndef QCRYPTO_SECRET_H
 #define QCRYPTO_SECRET_H
 
+#include <stdbool.h>
 #include <glib.h>
 #include "qemu/secmem.h"
+#include "qapi/qapi-types-crypto.h"   /* QCryptoSecretFormat */
 
-typedef enum { QCRYPTO_SECRET_FORMAT_RAW, QCRYPTO_SECRET_FORMAT_BASE64 } QCryptoSecretFormatKind;
+/*
+ * The schema's QCryptoSecretFormat (QCRYPTO_SECRET_FORMAT_RAW/_BASE64); a
+ * separate enum with the same constant names would clash with it.
+ */
+typedef QCryptoSecretFormat QCryptoSecretFormatKind;
 
 /* Exactly one of data and file must be given.  Fails on a duplicate id. */
 int qcrypto_secret_add(const char *id, const char *data, const char *file,

@@ -256,14 +256,35 @@ class QAPISchema:
             elif isinstance(ent, BuiltinType) and ent.name != 'null':
                 self.array_of(ent)
 
+    # Output naming, set from the command line (see scripts/qapi-gen.py):
+    # file_prefix goes in front of every generated file name (not the
+    # builtin ones), include_dir is the directory generated headers are
+    # #included from, gen_builtins whether to emit the builtin module.
+    file_prefix = ''
+    include_dir = 'qapi'
+    gen_builtins = True
+
     def module_fbase(self, kind, module):
         """Output file base name: qapi-KIND-MODULE, qapi-builtin-KIND for
         the builtin types, qapi-KIND for the top-level (umbrella) file."""
         if module == BUILTIN_MODULE:
             return 'qapi-builtin-%s' % kind
         if module == self.main_module:
-            return 'qapi-%s' % kind
-        return 'qapi-%s-%s' % (kind, module)
+            return '%sqapi-%s' % (self.file_prefix, kind)
+        return '%sqapi-%s-%s' % (self.file_prefix, kind, module)
+
+    def include(self, kind, module):
+        """The #include line for header KIND of MODULE."""
+        d = 'qapi' if module == BUILTIN_MODULE else self.include_dir
+        return '#include "%s%s.h"\n' % (d + '/' if d else '',
+                                         self.module_fbase(kind, module))
+
+    def output_modules(self):
+        """Modules to generate per-module files for."""
+        return ([BUILTIN_MODULE] if self.gen_builtins else []) + self.modules
+
+    def symbol_prefix(self):
+        return c_name(self.file_prefix, False)
 
     # --- lookup ---
     def lookup(self, name):

@@ -165,11 +165,11 @@ def gen_module(schema, module):
     c = Output(fbase + '.c', 'types')
     h.add('#include "qapi/util.h"\n')
     if module != BUILTIN_MODULE:
-        h.add('#include "qapi/qapi-builtin-types.h"\n')
+        h.add(schema.include('types', BUILTIN_MODULE))
         for inc in schema.module_includes.get(module, []):
-            h.add('#include "qapi/%s.h"\n' % schema.module_fbase('types', inc))
+            h.add(schema.include('types', inc))
     h.add('\n')
-    c.add('#include "qapi/%s.h"\n\n' % fbase)
+    c.add(schema.include('types', module) + '\n')
 
     ents, arrays = module_types(schema, module)
     for t in ents:
@@ -198,6 +198,6 @@ def gen_module(schema, module):
 
 def gen(schema):
     outs = []
-    for module in [BUILTIN_MODULE] + schema.modules:
+    for module in schema.output_modules():
         outs += gen_module(schema, module)
     return outs

@@ -378,14 +378,14 @@ def gen_module(schema, module):
     fbase = schema.module_fbase('visit', module)
     h = HeaderOutput(fbase + '.h', 'visit')
     c = Output(fbase + '.c', 'visit')
-    h.add('#include "qapi/%s.h"\n' % schema.module_fbase('types', module))
+    h.add(schema.include('types', module))
     h.add('#include "qapi/visit-helpers.h"\n')
     if module != BUILTIN_MODULE:
-        h.add('#include "qapi/qapi-builtin-visit.h"\n')
+        h.add(schema.include('visit', BUILTIN_MODULE))
         for inc in schema.module_includes.get(module, []):
-            h.add('#include "qapi/%s.h"\n' % schema.module_fbase('visit', inc))
+            h.add(schema.include('visit', inc))
     h.add('\n')
-    c.add('#include "qapi/%s.h"\n\n' % fbase)
+    c.add(schema.include('visit', module) + '\n')
     ents, arrays = module_types(schema, module)
     for t in ents + arrays:
         h.add(gen_decls(t))
@@ -404,6 +404,6 @@ def gen_module(schema, module):
 
 def gen(schema):
     outs = []
-    for module in [BUILTIN_MODULE] + schema.modules:
+    for module in schema.output_modules():
         outs += gen_module(schema, module)
     return outs

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Benchmark the luks driver against raw I/O measured in the same run.
+
+Prints one table.  Every figure is the median of --runs runs; every ratio is
+taken against the raw figure of this run, on the same file system.
+Usage: scripts/bench.py [--build build] [--size-mib 1024] [--runs 3]
+Set QEMU_IMG_REF to another qemu-img to compare the same qemu-img lines.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SECRET = "bench-passphrase"
+
+
+class Bench:
+    def __init__(self, args):
+        self.build = os.path.abspath(args.build)
+        self.img = os.path.join(self.build, "qemu-img")
+        self.qsd = os.path.join(self.build, "qemu-storage-daemon")
+        self.size_mib = args.size_mib
+        self.runs = args.runs
+        self.dir = tempfile.mkdtemp(prefix="bench-", dir=args.dir)
+        self.rows = []
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def run(self, argv, check=True):
+        """Run a command; return (wall seconds, stdout, peak RSS in KiB)."""
+        with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
+            start = time.monotonic()
+            proc = subprocess.Popen(argv, stdout=fo, stderr=fe, text=True)
+            _, status, rusage = os.wait4(proc.pid, 0)
+            wall = time.monotonic() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            fo.seek(0)
+            fe.seek(0)
+            out, err = fo.read(), fe.read()
+        if check and proc.returncode != 0:
+            sys.exit("bench: command failed: %s\n%s" % (" ".join(argv), err))
+        return wall, out, rusage.ru_maxrss
+
+    def median(self, fn):
+        return statistics.median(fn() for _ in range(self.runs))
+
+    def secret_args(self):
+        return ["--object", "secret,id=sec0,data=" + SECRET]
+
+    def make_images(self):
+        mib = self.size_mib
+        subprocess.run(["dd", "if=/dev/urandom", "of=" + self.path("raw.img"),
+                        "bs=1M", "count=%d" % mib, "status=none"], check=True)
+        for name, extra in (("luks1", ""), ("luks2", ",luks-version=2,sector-size=4096")):
+            hdr = self.path(name + "-hdr.img")
+            r = subprocess.run([self.img, "create", "-q", "-f", "luks"] + self.secret_args() +
+                               ["-o", "key-secret=sec0,detached-header=true,iter-time=10" + extra,
+                                hdr], capture_output=True, text=True)
+            if r.returncode != 0:
+                print("note: %s not available here: %s" % (name, r.stderr.strip()))
+                continue
+            payload = self.path(name + "-payload.img")
+            shutil.copyfile(self.path("raw.img"), payload)
+            self.luks = getattr(self, "luks", []) + [name]
+
+    def image_opts(self, name):
+        return ("driver=luks,key-secret=sec0,file.driver=file,file.filename=%s,"
+                "header.driver=file,header.filename=%s"
+                % (self.path(name + "-payload.img"), self.path(name + "-hdr.img")))
+
+    def bench_args(self, name, write, block, count):
+        common = ["bench", "-c", str(count), "-d", "16", "-s", str(block),
+                  "-t", "none"] + (["-w"] if write else [])
+        if name == "raw":
+            return common + ["-f", "raw", self.path("raw.img")]
+        return common + self.secret_args() + ["--image-opts", self.image_opts(name)]
+
+    def qemu_img_bench(self, img, args):
+        def once():
+            _, out, _ = self.run([img] + args)
+            m = re.search(r"Run completed in ([0-9.]+) seconds", out)
+            if not m:
+                sys.exit("bench: unexpected qemu-img bench output:\n" + out)
+            return float(m.group(1))
+        return self.median(once)
+
+    def add(self, label, value, unit, ratio=None):
+        self.rows.append((label, value, unit, ratio))
+
+    def io_section(self):
+        total = self.size_mib * 1024 * 1024
+        for title, block in (("seq 1 MiB", 1 << 20), ("4 KiB", 4096)):
+            count = total // block if block > 4096 else min(total // block, 65536)
+            for write in (False, True):
+                kind = "write" if write else "read"
+                raw_t = self.qemu_img_bench(self.img, self.bench_args("raw", write, block, count))
+                raw_rate = count * block / raw_t if block > 4096 else count / raw_t
+                unit = "MiB/s" if block > 4096 else "IOPS"
+                scale = (1 << 20) if block > 4096 else 1
+                self.add("%s %s raw" % (title, kind), raw_rate / scale, unit)
+                for name in getattr(self, "luks", []):
+                    t = self.qemu_img_bench(self.img, self.bench_args(name, write, block, count))
+                    rate = count * block / t if block > 4096 else count / t
+                    self.add("%s %s %s detached" % (title, kind, name), rate / scale, unit,
+                             rate / raw_rate)
+                ref = os.environ.get("QEMU_IMG_REF")
+                if ref and getattr(self, "luks", []) and "luks1" in self.luks:
+                    t = self.qemu_img_bench(ref, self.bench_args("luks1", write, block, count))
+                    rate = count * block / t if block > 4096 else count / t
+                    self.add("%s %s luks1 (QEMU_IMG_REF)" % (title, kind), rate / scale, unit,
+                             rate / raw_rate)
+
+    def convert_once(self, src_args, dst_fmt_args, dst):
+        if os.path.exists(dst):
+            os.unlink(dst)
+        argv = [self.img, "convert", "-m", "16", "-W", "-t", "none", "-T", "none"] + \
+            src_args + dst_fmt_args + [dst]
+        wall, _, _ = self.run(argv)
+        return wall
+
+    def convert_section(self):
+        mib = self.size_mib
+        raw_src = ["-f", "raw", self.path("raw.img")]
+        t_rr = self.median(lambda: self.convert_once(raw_src, ["-O", "raw"], self.path("conv.img")))
+        self.add("convert raw->raw", mib / t_rr, "MiB/s")
+        t_rl = self.median(lambda: self.convert_once(
+            self.secret_args() + raw_src,
+            ["-O", "luks", "-o", "key-secret=sec0,iter-time=10"], self.path("conv.img")))
+        self.add("convert raw->luks1", mib / t_rl, "MiB/s", t_rr / t_rl)
+        if "luks1" in getattr(self, "luks", []):
+            src = self.secret_args() + ["--image-opts", self.image_opts("luks1")]
+            t_lr = self.median(lambda: self.convert_once(src, ["-O", "raw"], self.path("conv.img")))
+            self.add("convert luks1->raw", mib / t_lr, "MiB/s", t_rr / t_lr)
+        # Peak memory of converting a 4 GiB (sparse) image into luks.
+        big = self.path("big.img")
+        with open(big, "wb") as f:
+            f.truncate(4 << 30)
+        _, _, rss = self.run([self.img, "convert", "-m", "16", "-W", "-f", "raw", big] +
+                             self.secret_args() + ["-O", "luks", "-o", "key-secret=sec0,iter-time=10",
+                                                   self.path("big-luks.img")])
+        self.add("convert 4 GiB raw->luks1 peak RSS", rss / 1024, "MiB")
+        os.unlink(self.path("big-luks.img"))
+        os.unlink(big)
+
+    def crypto_section(self):
+        tool = os.path.join(self.build, "tests", "bench", "crypto-bench")
+        if not os.path.exists(tool):
+            print("note: %s not built" % tool)
+            return
+        _, out, _ = self.run([tool])
+        self.crypto_out = out
+
+    def print_table(self):
+        print()
+        print("%-42s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
+                                        "vs raw"))
+        print("-" * 74)
+        for label, value, unit, ratio in self.rows:
+            r = "" if ratio is None else "%.2fx" % ratio
+            print("%-42s %14.1f %-6s %8s" % (label, value, unit, r))
+        if getattr(self, "crypto_out", None):
+            print()
+            print(self.crypto_out.rstrip())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--size-mib", type=int, default=1024)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dir", default=None, help="scratch directory (same fs as the images)")
+    args = ap.parse_args()
+    b = Bench(args)
+    try:
+        b.make_images()
+        b.io_section()
+        b.convert_section()
+        b.crypto_section()
+        b.print_table()
+    finally:
+        shutil.rmtree(b.dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
