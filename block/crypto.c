@@ -194,41 +194,38 @@ static int luks_check_format(BlockDriverState *hbs, GError **errp)
 }
 
 /*
- * Open the format.  Without a header child and with NO_IO, the file may be a
- * bare detached header (payload offset 0): the normal open refuses it (its
- * keyslots "overlap" a payload at offset 0), so try again as detached and
- * accept that only when the header really says offset 0.
+ * Open the format.  Without a header child, the file may be a bare detached
+ * header (payload offset 0, e.g. `qemu-img info hdr.img` or amend on it).
+ * The normal open refuses that (its keyslots "overlap" a payload at offset
+ * 0), so peek at the header first, metadata only: if it says offset 0, open
+ * it as detached and serve metadata alone (no payload, no data I/O).
+ * Anything else gets the normal open with all its overlap checks.
  */
 static QCryptoBlock *luks_open_format(BlockCrypto *s, const char *key_secret,
                                       GError **errp)
 {
     QCryptoBlockOpenOptions oo = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
     unsigned int flags = 0;
-    QCryptoBlock *block;
-    GError *err = NULL;
 
     oo.u.luks.key_secret = (char *)key_secret;
     if (s->header) {
         flags |= QCRYPTO_BLOCK_OPEN_DETACHED;
+    } else {
+        QCryptoBlock *peek = qcrypto_block_open(&oo, luks_hdr_read,
+                                                s->hdr->bs,
+                                                QCRYPTO_BLOCK_OPEN_NO_IO |
+                                                QCRYPTO_BLOCK_OPEN_DETACHED,
+                                                NULL);
+        if (peek && qcrypto_block_get_payload_offset(peek) == 0) {
+            flags |= QCRYPTO_BLOCK_OPEN_DETACHED;
+            s->metadata_only = true;
+        }
+        qcrypto_block_free(peek);
     }
     if (s->no_io) {
         flags |= QCRYPTO_BLOCK_OPEN_NO_IO;
     }
-    block = qcrypto_block_open(&oo, luks_hdr_read, s->hdr->bs, flags, &err);
-    if (!block && s->no_io && !s->header) {
-        QCryptoBlock *alt = qcrypto_block_open(&oo, luks_hdr_read, s->hdr->bs,
-                                               flags | QCRYPTO_BLOCK_OPEN_DETACHED,
-                                               NULL);
-        if (alt && qcrypto_block_get_payload_offset(alt) == 0) {
-            g_clear_error(&err);
-            return alt;
-        }
-        qcrypto_block_free(alt);
-    }
-    if (!block) {
-        g_propagate_error(errp, err);
-    }
-    return block;
+    return qcrypto_block_open(&oo, luks_hdr_read, s->hdr->bs, flags, errp);
 }
 
 static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
@@ -272,16 +269,6 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
     s->sector_size = qcrypto_block_get_sector_size(s->block);
     if (s->sector_size == 0) {
         s->sector_size = 512;
-    }
-
-    if (!s->header && s->payload_offset == 0) {
-        if (!s->no_io) {
-            error_setg(errp, "The LUKS header in '%s' is a detached header "
-                       "(payload offset 0): open it as 'header' with the "
-                       "payload as 'file'", bdrv_get_filename(file->bs));
-            goto fail;
-        }
-        s->metadata_only = true;
     }
 
     /* Key material the header points at must exist, even for NO_IO. */

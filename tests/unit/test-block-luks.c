@@ -365,8 +365,22 @@ static void test_bare_header_info(void)
     g_assert_true(detached);
     bdrv_unref(bs);
 
-    /* with a key, a bare header is not a volume */
-    expect_open_error(hdr, NULL, "sec0", BDRV_O_RDWR, "detached header");
+    /* with a key, a bare header opens for metadata alone: no data I/O */
+    bs = open_ok(hdr, NULL);
+    g_assert_cmpint(bdrv_getlength(bs), ==, 0);
+    {
+        guint8 sector[512] = { 0 };
+        gsize len;
+        g_autofree guint8 *before = slurp(hdr, &len);
+        g_autofree guint8 *after = NULL;
+        gsize len2;
+        g_assert_cmpint(bdrv_pwrite(bs, 0, 512, sector, 0), <, 0);
+        g_assert_cmpint(bdrv_pread(bs, 0, 512, sector, 0), <, 0);
+        g_assert_cmpint(bdrv_pwrite_zeroes(bs, 0, 512, 0), <, 0);
+        bdrv_unref(bs);
+        after = slurp(hdr, &len2);
+        g_assert_cmpmem(before, len, after, len2);
+    }
 
     /* a header written into `file` by detached-header=true */
     g_autofree char *only = tpath("only-hdr.img");
@@ -827,6 +841,23 @@ static void test_amend(void)
     qapi_free_BlockdevAmendOptions(ao);
 
     /* the new passphrase opens the detached header; the payload is intact */
+    bs = open_luks(pay, hdr, "sec2", BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    check_pattern(bs, 0, 4096, 0x6d);
+    bdrv_unref(bs);
+    /* amend on the bare header file alone (qemu-img amend hdr.img) */
+    node = json_from_string("{\"driver\":\"luks\",\"state\":\"inactive\","
+                            "\"old-secret\":\"sec0\"}", NULL);
+    ao = qapi_BlockdevAmendOptions_from_json(node, &err);
+    json_node_unref(node);
+    g_assert_no_error(err);
+    bs = open_luks(hdr, NULL, "sec2", BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_amend(bs, ao, false, &err), ==, 0);
+    g_assert_no_error(err);
+    bdrv_unref(bs);
+    qapi_free_BlockdevAmendOptions(ao);
+    expect_open_error(pay, hdr, "sec0", BDRV_O_RDWR, NULL);
     bs = open_luks(pay, hdr, "sec2", BDRV_O_RDWR, &err);
     g_assert_no_error(err);
     check_pattern(bs, 0, 4096, 0x6d);
