@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include "block/crypto-parallel.h"
 #include "qemu/error.h"
 
@@ -20,6 +21,7 @@ typedef struct CryptBatch {
     guint8 *buf;
     size_t piece;           /* bytes per piece; the last may be shorter */
     size_t len;
+    const CryptoFill *fill; /* encrypt only: how to fill buf first */
     unsigned npieces;
     unsigned next;          /* next piece to claim */
     unsigned done;          /* pieces finished */
@@ -60,6 +62,24 @@ static void queue_remove(CryptBatch *b)
     b->prev = b->next_batch = NULL;
 }
 
+/* Copy n bytes from the iovec, starting skip bytes in, to buf. */
+static void iov_copy_out(const struct iovec *iov, int niov, size_t skip,
+                         guint8 *buf, size_t n)
+{
+    for (int i = 0; i < niov && n > 0; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        size_t c = MIN(len - skip, n);
+        memcpy(buf, (guint8 *)iov[i].iov_base + skip, c);
+        buf += c;
+        n -= c;
+        skip = 0;
+    }
+}
+
 /* Run piece i; called without the lock. */
 static int run_piece(CryptBatch *b, unsigned i)
 {
@@ -68,6 +88,12 @@ static int run_piece(CryptBatch *b, unsigned i)
     GError *err = NULL;
     int ret;
 
+    if (b->fill && b->fill->zero) {
+        memset(b->buf + start, 0, n);
+    } else if (b->fill) {
+        iov_copy_out(b->fill->iov, b->fill->niov, b->fill->skip + start,
+                     b->buf + start, n);
+    }
     if (b->encrypt) {
         ret = qcrypto_block_encrypt(b->block, b->offset + start,
                                     b->buf + start, n, &err);
@@ -154,13 +180,14 @@ unsigned crypto_parallel_threads(void)
     return nworkers + 1;
 }
 
-int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
-                        guint8 *buf, size_t len, uint32_t sector_size)
+static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
+                                 uint64_t offset, guint8 *buf, size_t len,
+                                 uint32_t sector_size, const CryptoFill *fill)
 {
     unsigned threads = crypto_parallel_threads();
     CryptBatch b = {
         .block = block, .encrypt = encrypt, .offset = offset, .buf = buf,
-        .len = len,
+        .len = len, .fill = fill,
     };
     size_t npieces = len / CRYPTO_PARALLEL_MIN_PIECE;
     int i;
@@ -195,4 +222,19 @@ int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
     g_mutex_unlock(&queue_lock);
     g_cond_clear(&b.cond);
     return b.ret;
+}
+
+int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
+                        guint8 *buf, size_t len, uint32_t sector_size)
+{
+    return crypto_parallel_batch(block, encrypt, offset, buf, len,
+                                 sector_size, NULL);
+}
+
+int crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
+                                 guint8 *buf, size_t len,
+                                 uint32_t sector_size, const CryptoFill *fill)
+{
+    return crypto_parallel_batch(block, true, offset, buf, len, sector_size,
+                                 fill);
 }

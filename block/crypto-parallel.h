@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <sys/uio.h>
 #include "crypto/block.h"
 
 /* Pieces are never smaller than this (bytes). */
@@ -26,6 +27,22 @@
  */
 int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
                         guint8 *buf, size_t len, uint32_t sector_size);
+
+/*
+ * How each piece fills its part of buf before encrypting it, so that the
+ * copy (or the zeroing) runs in parallel too.
+ */
+typedef struct CryptoFill {
+    const struct iovec *iov;    /* copy from here, skip bytes in ... */
+    int niov;
+    size_t skip;
+    bool zero;                  /* ... or fill with zeros */
+} CryptoFill;
+
+/* Fill buf as `fill` says, then encrypt it (see crypto_parallel_run). */
+int crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
+                                 guint8 *buf, size_t len,
+                                 uint32_t sector_size, const CryptoFill *fill);
 
 /* Threads that work on one request: the workers plus the caller. */
 unsigned crypto_parallel_threads(void);

@@ -99,24 +99,6 @@ static int luks_hdr_init(QCryptoBlock *block, size_t headerlen, void *opaque,
 
 /* ---- helpers ---- */
 
-/* Copy n bytes from the iovec, starting skip bytes in, to buf. */
-static void iov_copy_out(const struct iovec *iov, int niov, size_t skip,
-                         guint8 *buf, size_t n)
-{
-    for (int i = 0; i < niov && n > 0; i++) {
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        size_t c = MIN(len - skip, n);
-        memcpy(buf, (guint8 *)iov[i].iov_base + skip, c);
-        buf += c;
-        n -= c;
-        skip = 0;
-    }
-}
-
 /* Copy n bytes from buf into the iovec, starting skip bytes in. */
 static void iov_copy_in(const struct iovec *iov, int niov, size_t skip,
                         const guint8 *buf, size_t n)
@@ -399,12 +381,11 @@ static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
 
     while (done < bytes) {
         size_t n = (size_t)MIN(bytes - done, (int64_t)s->pool.buf_size);
-        if (iov) {
-            iov_copy_out(iov, niov, done, buf, n);
-        } else {
-            memset(buf, 0, n);
-        }
-        ret = luks_crypt(s, offset + done, buf, n, true);
+        CryptoFill fill = { .iov = iov, .niov = niov, .skip = (size_t)done,
+                            .zero = !iov };
+
+        ret = crypto_parallel_fill_encrypt(s->block, offset + done, buf, n,
+                                           s->sector_size, &fill);
         if (ret < 0) {
             break;
         }
