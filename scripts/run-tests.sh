@@ -11,13 +11,10 @@ passed=0
 failed=0
 
 count_meson() {
-    local log=$1 ok fail to up
-    ok=$(sed -n 's/^Ok:[[:space:]]*\([0-9]*\).*/\1/p' "$log" | tail -1)
-    fail=$(sed -n 's/^Fail:[[:space:]]*\([0-9]*\).*/\1/p' "$log" | tail -1)
-    to=$(sed -n 's/^Timeout:[[:space:]]*\([0-9]*\).*/\1/p' "$log" | tail -1)
-    up=$(sed -n 's/^Unexpected Pass:[[:space:]]*\([0-9]*\).*/\1/p' "$log" | tail -1)
-    passed=$((passed + ${ok:-0}))
-    failed=$((failed + ${fail:-0} + ${to:-0} + ${up:-0}))
+    local p f
+    read -r p f < <(python3 "$top/scripts/count-meson-tests.py" "$build/meson-logs/testlog.json")
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-1}))
 }
 
 echo "== meson tests ($build)"

@@ -30,6 +30,16 @@ struct BlockDriverState {
     BdrvChild *file;            /* shortcut to the "file" child, if any */
     uint32_t request_alignment; /* bytes; 1 = any */
     gint refcnt;
+
+    /* Owned by the generic code (block.c, io.c); drivers leave them alone. */
+    int64_t total_bytes;        /* cached length for bounds checks (atomic) */
+    GSList *parents;            /* BdrvChild * whose bs is this node */
+    GMutex req_lock;            /* protects the tracked-request list */
+    GCond req_cond;             /* signalled when a tracked request ends */
+    struct BdrvTrackedReq *tracked; /* requests that need serialisation */
+    uint64_t req_seq;           /* ticket order of tracked requests */
+    int serialising;            /* atomic: read-modify-write requests live */
+    int fast_inflight;          /* atomic: untracked aligned writes live */
 };
 
 struct BlockDriver {
@@ -67,6 +77,16 @@ struct BlockDriver {
     bool (*bdrv_probe)(const guint8 *buf, size_t len);
 };
 
+/*
+ * Each driver defines one table named bdrv_<name> (e.g. bdrv_luks) and the
+ * registry in block.c lists it.  Drivers must not modify the caller's
+ * buffers (treat iov contents as const on writes).
+ */
+extern const BlockDriver bdrv_file;
+extern const BlockDriver bdrv_raw;
+extern const BlockDriver bdrv_null_co;
+extern const BlockDriver bdrv_luks;
+
 /* Registry of drivers, looked up by BlockdevDriver or by name. */
 const BlockDriver *bdrv_find_driver(BlockdevDriver driver);
 const BlockDriver *bdrv_find_format(const char *format_name);
@@ -87,6 +107,25 @@ BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp);
 int bdrv_child_pread(BdrvChild *c, int64_t offset, int64_t bytes, void *buf);
 int bdrv_child_pwrite(BdrvChild *c, int64_t offset, int64_t bytes,
                       const void *buf, int flags);
+
+/*
+ * Re-read the node's length after a driver changed it (truncate); also
+ * refreshes the parents.  Returns the new length or -errno.
+ */
+int64_t bdrv_refresh_total_bytes(BlockDriverState *bs);
+
+/* Scatter/gather helpers (bytes copied are returned). */
+size_t bdrv_iov_size(const struct iovec *iov, int niov);
+size_t bdrv_iov_to_buf(const struct iovec *iov, int niov, size_t offset,
+                       void *buf, size_t bytes);
+size_t bdrv_iov_from_buf(const struct iovec *iov, int niov, size_t offset,
+                         const void *buf, size_t bytes);
+void bdrv_iov_memset(const struct iovec *iov, int niov, size_t offset,
+                     int c, size_t bytes);
+/* Describe bytes [offset, offset+bytes) of iov in dst (at most niov+0
+ * entries needed; dst must hold niov entries).  Returns the entry count. */
+int bdrv_iov_slice(const struct iovec *iov, int niov, size_t offset,
+                   size_t bytes, struct iovec *dst);
 
 /* Aligned memory for O_DIRECT I/O (4096-byte aligned); free with qemu_vfree. */
 void *qemu_blockalign(BlockDriverState *bs, size_t size);

@@ -279,6 +279,33 @@ class QAPISchema:
         return '#include "%s%s.h"\n' % (d + '/' if d else '',
                                          self.module_fbase(kind, module))
 
+    def module_deps(self, module):
+        """Modules whose headers MODULE's headers need: its includes plus
+        every module defining a type it refers to."""
+        deps = list(self.module_includes.get(module, []))
+
+        def need(t):
+            if isinstance(t, ArrayType):
+                t = t.element
+            if t is not None and t.module not in (module, BUILTIN_MODULE) \
+                    and t.module not in deps:
+                deps.append(t.module)
+        for ent in self.module_entities(module):
+            if isinstance(ent, ObjectType):
+                need(ent.base)
+                for m in ent.local_members:
+                    need(m.type)
+                for v in ent.variants:
+                    need(v.type)
+            elif isinstance(ent, AlternateType):
+                for v in ent.variants:
+                    need(v.type)
+            elif isinstance(ent, (Command, Event)):
+                need(ent.arg_type)
+                if isinstance(ent, Command):
+                    need(ent.ret_type)
+        return deps
+
     def output_modules(self):
         """Modules to generate per-module files for."""
         return ([BUILTIN_MODULE] if self.gen_builtins else []) + self.modules

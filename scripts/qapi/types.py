@@ -166,7 +166,7 @@ def gen_module(schema, module):
     h.add('#include "qapi/util.h"\n')
     if module != BUILTIN_MODULE:
         h.add(schema.include('types', BUILTIN_MODULE))
-        for inc in schema.module_includes.get(module, []):
+        for inc in schema.module_deps(module):
             h.add(schema.include('types', inc))
     h.add('\n')
     c.add(schema.include('types', module) + '\n')

@@ -308,6 +308,74 @@ JsonNode *qapi_out_%(n)s(%(n)s v)
 ''' % {'n': t.c_name}
 
 
+def copy_expr(t, expr):
+    """Expression for a deep copy of value expr of type t."""
+    if isinstance(t, BuiltinType):
+        if t.name == 'str':
+            return 'g_strdup(%s)' % expr
+        if t.name == 'any':
+            return '(%s ? json_node_copy(%s) : NULL)' % (expr, expr)
+        return expr
+    if isinstance(t, (ObjectType, AlternateType, ArrayType)):
+        return 'qapi_dup_%s(%s)' % (t.c_name, expr)
+    return expr
+
+
+def gen_deepen_members(t):
+    """After a shallow copy, replace every pointer by a deep copy."""
+    out = 'void qapi_%s_deepen_members(%s *obj)\n{\n    (void)obj;\n' % (
+        t.c_name, t.c_name)
+    for m in t.all_members():
+        e = copy_expr(m.type, 'obj->' + m.c_name)
+        if e != 'obj->' + m.c_name:
+            out += '    obj->%s = %s;\n' % (m.c_name, e)
+    if t.variants:
+        tag = t.tag_member()
+        out += '    switch (obj->%s) {\n' % tag.c_name
+        for v in t.variants:
+            out += '    case %s:\n' % tag.type.const(v.name)
+            out += ('        qapi_%s_deepen_members(&obj->u.%s);\n'
+                    '        break;\n' % (v.type.c_name, v.c_name))
+        out += '    default:\n        break;\n    }\n'
+    return out + '}\n\n'
+
+
+def gen_dup(t):
+    n = t.c_name
+    out = ''
+    if isinstance(t, ObjectType):
+        out += gen_deepen_members(t)
+    out += ('%s *qapi_dup_%s(const %s *src)\n{\n' % (n, n, n))
+    if isinstance(t, ArrayType):
+        out += ('    %s *head = NULL, **tail = &head;\n\n'
+                '    for (; src; src = src->next) {\n'
+                '        %s *elt = g_new0(%s, 1);\n\n'
+                '        elt->value = %s;\n'
+                '        *tail = elt;\n        tail = &elt->next;\n    }\n'
+                '    return head;\n}\n\n'
+                % (n, n, n, copy_expr(t.element, 'src->value')))
+        return out
+    out += ('    %s *obj;\n\n    if (!src) {\n        return NULL;\n    }\n'
+            '    obj = g_new(%s, 1);\n    memcpy(obj, src, sizeof(*obj));\n'
+            % (n, n))
+    if isinstance(t, ObjectType):
+        out += '    qapi_%s_deepen_members(obj);\n' % n
+    else:
+        out += '    switch (obj->type) {\n'
+        for v in t.variants:
+            out += '    case %s:\n' % qtype_of(v.type)
+            if isinstance(v.type, ObjectType):
+                out += '        qapi_%s_deepen_members(&obj->u.%s);\n' % (
+                    v.type.c_name, v.c_name)
+            else:
+                e = copy_expr(v.type, 'obj->u.' + v.c_name)
+                if e != 'obj->u.' + v.c_name:
+                    out += '        obj->u.%s = %s;\n' % (v.c_name, e)
+            out += '        break;\n'
+        out += '    default:\n        break;\n    }\n'
+    return out + '    return obj;\n}\n\n'
+
+
 def gen_public(t):
     return '''%(n)s *qapi_%(n)s_from_json(JsonNode *node, GError **errp)
 {
@@ -330,20 +398,7 @@ JsonNode *qapi_%(n)s_to_json(const %(n)s *obj)
 
 %(n)s *qapi_%(n)s_clone(const %(n)s *obj)
 {
-    JsonNode *node;
-    %(n)s *copy = NULL;
-    GError *err = NULL;
-
-    if (!obj) {
-        return NULL;
-    }
-    /* Through JSON: the output of to_json always satisfies from_json. */
-    node = qapi_out_%(n)s(obj);
-    if (!qapi_in_%(n)s(node, NULL, false, &copy, &err)) {
-        g_error("qapi_%(n)s_clone: %%s", err->message);
-    }
-    json_node_unref(node);
-    return copy;
+    return qapi_dup_%(n)s(obj);
 }
 
 ''' % {'n': t.c_name}
@@ -361,10 +416,12 @@ def gen_decls(t):
                 'bool keyval,\n    GHashTable *seen, %s *obj, '
                 'GError **errp);\n'
                 'void qapi_%s_out_members(JsonObject *o, const %s *obj);\n'
-                % (n, n, n, n))
+                'void qapi_%s_deepen_members(%s *obj);\n'
+                % (n, n, n, n, n, n))
     out += ('bool qapi_in_%s(JsonNode *n, const char *path, bool keyval,\n'
             '    %s **out, GError **errp);\n'
-            'JsonNode *qapi_out_%s(const %s *obj);\n' % (n, n, n, n))
+            'JsonNode *qapi_out_%s(const %s *obj);\n'
+            '%s *qapi_dup_%s(const %s *src);\n' % (n, n, n, n, n, n, n))
     if not t.is_implicit() or isinstance(t, ObjectType):
         out += ('%s *qapi_%s_from_json(JsonNode *node, GError **errp);\n'
                 '%s *qapi_%s_from_keyval(JsonNode *node, GError **errp);\n'
@@ -382,10 +439,10 @@ def gen_module(schema, module):
     h.add('#include "qapi/visit-helpers.h"\n')
     if module != BUILTIN_MODULE:
         h.add(schema.include('visit', BUILTIN_MODULE))
-        for inc in schema.module_includes.get(module, []):
+        for inc in schema.module_deps(module):
             h.add(schema.include('visit', inc))
     h.add('\n')
-    c.add(schema.include('visit', module) + '\n')
+    c.add('#include <string.h>\n' + schema.include('visit', module) + '\n')
     ents, arrays = module_types(schema, module)
     for t in ents + arrays:
         h.add(gen_decls(t))
@@ -398,6 +455,7 @@ def gen_module(schema, module):
             c.add(gen_alternate(t))
         else:
             c.add(gen_array(t))
+        c.add(gen_dup(t))
         c.add(gen_public(t))
     return [h, c]
 

@@ -155,6 +155,17 @@ def include_once():
 
 
 @test
+def module_deps_without_include():
+    # main.json uses B from b.json, which only the top file includes.
+    s = schema_from("{ 'include': 'b.json' }\n{ 'include': 'a.json' }\n",
+                    {'a.json': "{ 'struct': 'A', 'data': { 'b': ['B'] } }",
+                     'b.json': "{ 'struct': 'B', 'data': {} }"})
+    assert s.module_includes['a'] == []
+    assert s.module_deps('a') == ['b'], s.module_deps('a')
+    assert s.module_deps('b') == []
+
+
+@test
 def generator_module_check():
     with tempfile.TemporaryDirectory() as d:
         r = subprocess.run([sys.executable,

@@ -1,0 +1,751 @@
+/*
+ * The node graph: driver registry, node lifetime and reference counts, the
+ * node-name registry, children with roles, and opening a graph from an
+ * options tree, a filename, or an --image-opts string.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "block/block_int.h"
+#include "qemu/error.h"
+#include "qapi/qapi-types-block-core.h"
+#include "qapi/qapi-visit-block-core.h"
+#include "qapi/parse-opts.h"
+#include "qemu/keyval.h"
+
+/*
+ * The luks driver lives in block/crypto.c; a weak reference keeps this file
+ * linkable while that driver is absent (block_dep links the library whole,
+ * so the strong definition is found whenever it exists).
+ */
+extern const BlockDriver bdrv_luks __attribute__((weak));
+
+static const BlockDriver *driver_table(BlockdevDriver driver)
+{
+    switch (driver) {
+    case BLOCKDEV_DRIVER_FILE:
+        return &bdrv_file;
+    case BLOCKDEV_DRIVER_RAW:
+        return &bdrv_raw;
+    case BLOCKDEV_DRIVER_NULL_CO:
+        return &bdrv_null_co;
+    case BLOCKDEV_DRIVER_LUKS:
+        return &bdrv_luks;          /* NULL if not linked in */
+    default:
+        return NULL;
+    }
+}
+
+const BlockDriver *bdrv_find_driver(BlockdevDriver driver)
+{
+    return driver_table(driver);
+}
+
+const BlockDriver *bdrv_find_format(const char *format_name)
+{
+    if (!format_name) {
+        return NULL;
+    }
+    for (int i = 0; i < BLOCKDEV_DRIVER__MAX; i++) {
+        const BlockDriver *drv = driver_table(i);
+        if (drv && !strcmp(drv->format_name, format_name)) {
+            return drv;
+        }
+    }
+    return NULL;
+}
+
+/* ---- node-name registry ---- */
+
+static GMutex registry_lock;
+static GList *all_nodes;            /* BlockDriverState *, in creation order */
+static unsigned auto_name_counter;
+
+static BlockDriverState *find_node_locked(const char *node_name)
+{
+    for (GList *l = all_nodes; l; l = l->next) {
+        BlockDriverState *bs = l->data;
+        if (bs->node_name && !strcmp(bs->node_name, node_name)) {
+            return bs;
+        }
+    }
+    return NULL;
+}
+
+BlockDriverState *bdrv_find_node(const char *node_name)
+{
+    BlockDriverState *bs;
+
+    if (!node_name) {
+        return NULL;
+    }
+    g_mutex_lock(&registry_lock);
+    bs = find_node_locked(node_name);
+    g_mutex_unlock(&registry_lock);
+    return bs;
+}
+
+BlockDriverState *bdrv_next_node(BlockDriverState *bs)
+{
+    BlockDriverState *next = NULL;
+    GList *l;
+
+    g_mutex_lock(&registry_lock);
+    if (!bs) {
+        l = all_nodes;
+    } else {
+        l = g_list_find(all_nodes, bs);
+        l = l ? l->next : NULL;
+    }
+    if (l) {
+        next = l->data;
+    }
+    g_mutex_unlock(&registry_lock);
+    return next;
+}
+
+/* QEMU's rule: a letter first, then letters, digits, '-', '.', '_'. */
+static bool node_name_valid(const char *name)
+{
+    if (!g_ascii_isalpha(name[0]) || strlen(name) > 31) {
+        return false;
+    }
+    for (const char *p = name; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Assign the name and enter the node in the registry atomically. */
+static bool register_node(BlockDriverState *bs, const char *name,
+                          GError **errp)
+{
+    g_mutex_lock(&registry_lock);
+    if (name) {
+        if (find_node_locked(name)) {
+            g_mutex_unlock(&registry_lock);
+            error_setg(errp, "Duplicate nodes with node-name='%s'", name);
+            return false;
+        }
+        bs->node_name = g_strdup(name);
+        bs->implicit_node_name = false;
+    } else {
+        do {
+            g_free(bs->node_name);
+            bs->node_name = g_strdup_printf("#block%03u", auto_name_counter++);
+        } while (find_node_locked(bs->node_name));
+        bs->implicit_node_name = true;
+    }
+    all_nodes = g_list_append(all_nodes, bs);
+    g_mutex_unlock(&registry_lock);
+    return true;
+}
+
+static void unregister_node(BlockDriverState *bs)
+{
+    g_mutex_lock(&registry_lock);
+    all_nodes = g_list_remove(all_nodes, bs);
+    g_mutex_unlock(&registry_lock);
+}
+
+/* ---- lifetime ---- */
+
+void bdrv_ref(BlockDriverState *bs)
+{
+    g_atomic_int_inc(&bs->refcnt);
+}
+
+static void child_free(BdrvChild *c)
+{
+    BlockDriverState *child = c->bs;
+
+    child->parents = g_slist_remove(child->parents, c);
+    g_free(c->name);
+    g_free(c);
+    bdrv_unref(child);
+}
+
+static void bdrv_delete(BlockDriverState *bs)
+{
+    unregister_node(bs);
+    if (bs->drv && bs->drv->bdrv_close) {
+        bs->drv->bdrv_close(bs);
+    }
+    /* Children go in reverse order of attachment (header before file). */
+    while (bs->children->len) {
+        BdrvChild *c = g_ptr_array_steal_index(bs->children,
+                                                bs->children->len - 1);
+        child_free(c);
+    }
+    bs->file = NULL;
+    g_ptr_array_free(bs->children, TRUE);
+    qapi_free_BlockdevOptions(bs->options);
+    g_free(bs->opaque);
+    g_free(bs->node_name);
+    g_mutex_clear(&bs->req_lock);
+    g_cond_clear(&bs->req_cond);
+    g_free(bs);
+}
+
+void bdrv_unref(BlockDriverState *bs)
+{
+    if (bs && g_atomic_int_dec_and_test(&bs->refcnt)) {
+        bdrv_delete(bs);
+    }
+}
+
+/* ---- children ---- */
+
+static BdrvChild *attach_child(BlockDriverState *parent,
+                               BlockDriverState *child, const char *name)
+{
+    BdrvChild *c = g_new0(BdrvChild, 1);
+
+    c->name = g_strdup(name);
+    c->bs = child;
+    c->parent = parent;
+    g_ptr_array_add(parent->children, c);
+    child->parents = g_slist_prepend(child->parents, c);
+    if (!strcmp(name, "file")) {
+        parent->file = c;
+    }
+    return c;
+}
+
+static int child_flags(BlockDriverState *parent, const BlockDriver *child_drv)
+{
+    int flags = parent->open_flags;
+
+    if (parent->read_only) {
+        flags &= ~BDRV_O_RDWR;
+    }
+    /* A metadata-only parent still needs real I/O on its storage. */
+    if (child_drv && child_drv->is_protocol) {
+        flags &= ~BDRV_O_NO_IO;
+    }
+    return flags;
+}
+
+BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
+                           const char *name, bool allow_none, GError **errp)
+{
+    BlockDriverState *child;
+
+    if (!ref) {
+        if (!allow_none) {
+            error_setg(errp, "A block device must be specified for \"%s\"",
+                       name);
+        }
+        return NULL;
+    }
+    if (ref->type == QTYPE_QSTRING) {
+        child = bdrv_find_node(ref->u.reference);
+        if (!child) {
+            error_setg(errp, "Cannot find device='' nor node-name='%s'",
+                       ref->u.reference);
+            return NULL;
+        }
+        if (!parent->read_only && child->read_only) {
+            error_setg(errp, "Block node '%s' is read-only",
+                       child->node_name);
+            return NULL;
+        }
+        bdrv_ref(child);
+    } else if (ref->type == QTYPE_QDICT) {
+        BlockdevOptions *copt = &ref->u.definition;
+        const BlockDriver *drv = bdrv_find_driver(copt->driver);
+
+        child = bdrv_open_blockdev(copt, child_flags(parent, drv), errp);
+        if (!child) {
+            return NULL;
+        }
+        if (!parent->read_only && child->read_only) {
+            error_setg(errp, "Block node '%s' is read-only",
+                       child->node_name);
+            bdrv_unref(child);
+            return NULL;
+        }
+    } else {
+        error_setg(errp, "Invalid block device reference for \"%s\"", name);
+        return NULL;
+    }
+    return attach_child(parent, child, name);
+}
+
+BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp)
+{
+    BlockDriverState *bs;
+
+    if (!ref) {
+        error_setg(errp, "A block device must be specified");
+        return NULL;
+    }
+    if (ref->type == QTYPE_QSTRING) {
+        bs = bdrv_find_node(ref->u.reference);
+        if (!bs) {
+            error_setg(errp, "Cannot find device='' nor node-name='%s'",
+                       ref->u.reference);
+            return NULL;
+        }
+        bdrv_ref(bs);
+        return bs;
+    }
+    if (ref->type != QTYPE_QDICT) {
+        error_setg(errp, "Invalid block device reference");
+        return NULL;
+    }
+    return bdrv_open_blockdev(&ref->u.definition, flags, errp);
+}
+
+BlockDriverState *bdrv_get_child(BlockDriverState *bs, const char *role)
+{
+    for (guint i = 0; i < bs->children->len; i++) {
+        BdrvChild *c = g_ptr_array_index(bs->children, i);
+        if (!strcmp(c->name, role)) {
+            return c->bs;
+        }
+    }
+    return NULL;
+}
+
+int bdrv_child_pread(BdrvChild *c, int64_t offset, int64_t bytes, void *buf)
+{
+    return bdrv_pread(c->bs, offset, bytes, buf, 0);
+}
+
+int bdrv_child_pwrite(BdrvChild *c, int64_t offset, int64_t bytes,
+                      const void *buf, int flags)
+{
+    return bdrv_pwrite(c->bs, offset, bytes, buf, flags);
+}
+
+/* ---- open ---- */
+
+/* Fold the generic options of the tree into BDRV_O_* flags. */
+static int apply_generic_options(BlockdevOptions *o, int flags, GError **errp)
+{
+    if (o->has_read_only && o->read_only) {
+        flags &= ~BDRV_O_RDWR;
+    }
+    if (o->cache) {
+        if (o->cache->has_direct) {
+            flags = o->cache->direct ? (flags | BDRV_O_NOCACHE)
+                                     : (flags & ~BDRV_O_NOCACHE);
+        }
+        if (o->cache->has_no_flush) {
+            flags = o->cache->no_flush ? (flags | BDRV_O_NO_FLUSH)
+                                       : (flags & ~BDRV_O_NO_FLUSH);
+        }
+    }
+    if (o->has_discard) {
+        flags = o->discard == BLOCKDEV_DISCARD_OPTIONS_UNMAP
+                ? (flags | BDRV_O_UNMAP) : (flags & ~BDRV_O_UNMAP);
+    }
+    if (o->has_force_share && o->force_share) {
+        flags |= BDRV_O_FORCE_SHARE;
+    }
+    if ((flags & BDRV_O_FORCE_SHARE) && (flags & BDRV_O_RDWR)) {
+        error_setg(errp,
+                   "force-share=on can only be used with read-only images");
+        return -1;
+    }
+    return flags;
+}
+
+/* A format node over a single plain "file" child shows that child's name;
+ * anything richer is described as a json: pseudo-filename. */
+static void refresh_filename(BlockDriverState *bs)
+{
+    g_autoptr(JsonGenerator) gen = NULL;
+    g_autofree char *json = NULL;
+    JsonNode *node;
+    JsonObject *obj;
+    bool plain;
+
+    if (bs->filename[0]) {
+        return;
+    }
+    plain = bs->file && bs->children->len == 1 && bs->file->bs->filename[0]
+            && strncmp(bs->file->bs->filename, "json:", 5);
+    if (plain && bs->options->driver == BLOCKDEV_DRIVER_RAW) {
+        plain = !bs->options->u.raw.has_offset && !bs->options->u.raw.has_size;
+    }
+    if (plain) {
+        g_strlcpy(bs->filename, bs->file->bs->filename, sizeof(bs->filename));
+        return;
+    }
+    node = qapi_BlockdevOptions_to_json(bs->options);
+    if (!node) {
+        return;
+    }
+    obj = json_node_get_object(node);
+    if (obj && json_object_has_member(obj, "node-name") &&
+        bs->implicit_node_name) {
+        json_object_remove_member(obj, "node-name");
+    }
+    gen = json_generator_new();
+    json_generator_set_root(gen, node);
+    json = json_generator_to_data(gen, NULL);
+    json_node_unref(node);
+    g_snprintf(bs->filename, sizeof(bs->filename), "json:%s", json);
+}
+
+/* Undo a half-made node that never entered the registry. */
+static void free_unopened(BlockDriverState *bs)
+{
+    while (bs->children->len) {
+        child_free(g_ptr_array_steal_index(bs->children,
+                                           bs->children->len - 1));
+    }
+    g_ptr_array_free(bs->children, TRUE);
+    qapi_free_BlockdevOptions(bs->options);
+    g_free(bs->opaque);
+    g_free(bs->node_name);
+    g_mutex_clear(&bs->req_lock);
+    g_cond_clear(&bs->req_cond);
+    g_free(bs);
+}
+
+BlockDriverState *bdrv_open_blockdev(BlockdevOptions *options, int flags,
+                                     GError **errp)
+{
+    const BlockDriver *drv;
+    BlockDriverState *bs;
+    int64_t len;
+
+    if (!options) {
+        error_setg(errp, "No block device options given");
+        return NULL;
+    }
+    drv = bdrv_find_driver(options->driver);
+    if (!drv) {
+        error_setg(errp, "Unknown driver '%s'",
+                   BlockdevDriver_str(options->driver));
+        return NULL;
+    }
+    if (options->node_name && !node_name_valid(options->node_name)) {
+        error_setg(errp, "Invalid node-name: '%s'", options->node_name);
+        return NULL;
+    }
+    if (options->node_name && bdrv_find_node(options->node_name)) {
+        error_setg(errp, "Duplicate nodes with node-name='%s'",
+                   options->node_name);
+        return NULL;
+    }
+    flags = apply_generic_options(options, flags, errp);
+    if (flags < 0) {
+        return NULL;
+    }
+
+    bs = g_new0(BlockDriverState, 1);
+    bs->drv = drv;
+    bs->opaque = g_malloc0(drv->instance_size ? drv->instance_size : 1);
+    bs->open_flags = flags;
+    bs->read_only = !(flags & BDRV_O_RDWR);
+    bs->options = qapi_BlockdevOptions_clone(options);
+    bs->children = g_ptr_array_new();
+    bs->request_alignment = 1;
+    bs->refcnt = 1;
+    g_mutex_init(&bs->req_lock);
+    g_cond_init(&bs->req_cond);
+
+    if (drv->bdrv_open(bs, bs->options, flags, errp) < 0) {
+        free_unopened(bs);
+        return NULL;
+    }
+    if (!register_node(bs, options->node_name, errp)) {
+        if (drv->bdrv_close) {
+            drv->bdrv_close(bs);
+        }
+        free_unopened(bs);
+        return NULL;
+    }
+    refresh_filename(bs);
+    len = bdrv_refresh_total_bytes(bs);
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len, "Could not get the size of '%s'",
+                         bs->filename);
+        bdrv_unref(bs);
+        return NULL;
+    }
+    return bs;
+}
+
+/* ---- open from a filename ---- */
+
+static const char luks_magic[6] = { 'L', 'U', 'K', 'S', (char)0xba, (char)0xbe };
+
+/* luks if the file starts with the LUKS magic, else raw (QEMU's rule with
+ * the two formats we know).  Unreadable files fall back to raw and the real
+ * open reports the error. */
+static const char *probe_format(const char *filename)
+{
+    guint8 buf[512];
+    ssize_t n = -1;
+    int fd;
+
+    if (!filename) {
+        return "raw";
+    }
+    fd = open(filename, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = pread(fd, buf, sizeof(buf), 0);
+        close(fd);
+    }
+    if (n > 0) {
+        for (int i = 0; i < BLOCKDEV_DRIVER__MAX; i++) {
+            const BlockDriver *drv = driver_table(i);
+            if (drv && drv->bdrv_probe && drv->bdrv_probe(buf, n)) {
+                return drv->format_name;
+            }
+        }
+        if (n >= (ssize_t)sizeof(luks_magic) &&
+            !memcmp(buf, luks_magic, sizeof(luks_magic))) {
+            return "luks";
+        }
+    }
+    return "raw";
+}
+
+/* Set obj[key] = value where key may be dotted ("header.filename"). */
+static void set_dotted(JsonObject *obj, const char *key, JsonNode *value)
+{
+    const char *dot = strchr(key, '.');
+
+    if (!dot) {
+        json_object_set_member(obj, key, value);
+        return;
+    }
+    g_autofree char *head = g_strndup(key, dot - key);
+    JsonNode *sub = json_object_get_member(obj, head);
+    if (!sub || !JSON_NODE_HOLDS_OBJECT(sub)) {
+        json_object_set_object_member(obj, head, json_object_new());
+        sub = json_object_get_member(obj, head);
+    }
+    set_dotted(json_node_get_object(sub), dot + 1, value);
+}
+
+static void merge_opts(JsonObject *dst, JsonObject *opts)
+{
+    GList *members;
+
+    if (!opts) {
+        return;
+    }
+    members = json_object_get_members(opts);
+    for (GList *l = members; l; l = l->next) {
+        const char *key = l->data;
+        set_dotted(dst, key, json_node_copy(json_object_get_member(opts, key)));
+    }
+    g_list_free(members);
+}
+
+/* The filename of the protocol layer in an options object, for probing. */
+static const char *find_protocol_filename(JsonObject *obj)
+{
+    JsonNode *file;
+
+    if (json_object_has_member(obj, "filename") &&
+        JSON_NODE_HOLDS_VALUE(json_object_get_member(obj, "filename"))) {
+        return json_object_get_string_member(obj, "filename");
+    }
+    file = json_object_get_member(obj, "file");
+    if (file && JSON_NODE_HOLDS_OBJECT(file)) {
+        return find_protocol_filename(json_node_get_object(file));
+    }
+    return NULL;
+}
+
+/* Make sure an options object has a driver: protocol options without one
+ * become a "file" node, format options get fmt or the probed format. */
+static JsonNode *node_for(JsonObject *obj)
+{
+    JsonNode *root = json_node_new(JSON_NODE_OBJECT);
+
+    json_node_set_object(root, obj);
+    return root;
+}
+
+static JsonNode *complete_options(JsonObject *obj, const char *fmt,
+                                  GError **errp)
+{
+    const BlockDriver *fdrv = bdrv_find_format(fmt);
+    const char *fname;
+
+    if (json_object_has_member(obj, "driver")) {
+        JsonNode *d = json_object_get_member(obj, "driver");
+        const char *drv = JSON_NODE_HOLDS_VALUE(d) ? json_node_get_string(d)
+                                                   : NULL;
+        if (fmt && drv && strcmp(fmt, drv)) {
+            error_setg(errp, "Image format '%s' does not match driver '%s'",
+                       fmt, drv);
+            return NULL;
+        }
+        return node_for(obj);
+    }
+    fname = find_protocol_filename(obj);
+    if (json_object_has_member(obj, "filename") &&
+        !json_object_has_member(obj, "file") &&
+        !(fdrv && fdrv->is_protocol)) {
+        /* {"filename": ...} describes the protocol: put a format on top. */
+        JsonObject *wrap = json_object_new();
+        JsonNode *root;
+
+        json_object_set_string_member(obj, "driver", "file");
+        json_object_set_member(wrap, "file", node_for(obj));
+        json_object_set_string_member(wrap, "driver",
+                                      fmt ? fmt : probe_format(fname));
+        root = node_for(wrap);
+        json_object_unref(wrap);
+        return root;
+    }
+    json_object_set_string_member(obj, "driver",
+        fmt ? fmt : (fname ? probe_format(fname) : "raw"));
+    return node_for(obj);
+}
+
+/* Open from an options tree that may lack a driver (it gets fmt or the
+ * probed format), with extra options merged in. */
+static BlockDriverState *open_tree(JsonNode *tree, const char *fmt,
+                                   JsonObject *opts, int flags, GError **errp)
+{
+    g_autoptr(JsonNode) expanded = NULL;
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(BlockdevOptions) options = NULL;
+    JsonObject *obj;
+
+    if (!tree || !JSON_NODE_HOLDS_OBJECT(tree)) {
+        error_setg(errp, "Invalid parameter type, expected: object");
+        return NULL;
+    }
+    /* Dotted keys ("file.filename") become nested objects first. */
+    expanded = keyval_expand_dotted(tree, errp);
+    if (!expanded) {
+        return NULL;
+    }
+    obj = json_node_get_object(expanded);
+    merge_opts(obj, opts);
+    root = complete_options(obj, fmt, errp);
+    if (!root) {
+        return NULL;
+    }
+    options = qapi_blockdev_options_from_tree(root, errp);
+    if (!options) {
+        return NULL;
+    }
+    return bdrv_open_blockdev(options, flags, errp);
+}
+
+BlockDriverState *bdrv_open(const char *filename, const char *fmt,
+                            JsonObject *opts, int flags, GError **errp)
+{
+    g_autoptr(JsonNode) tree = NULL;
+
+    if (!filename) {
+        error_setg(errp, "No filename given");
+        return NULL;
+    }
+    if (fmt && !bdrv_find_format(fmt)) {
+        error_setg(errp, "Unknown driver '%s'", fmt);
+        return NULL;
+    }
+    if (g_str_has_prefix(filename, "json:")) {
+        tree = qemu_parse_json_filename(filename, errp);
+        if (!tree) {
+            return NULL;
+        }
+    } else {
+        const BlockDriver *fdrv = bdrv_find_format(fmt);
+        JsonObject *obj = json_object_new();
+
+        if (fdrv && fdrv->is_protocol) {
+            json_object_set_string_member(obj, "driver", fmt);
+            json_object_set_string_member(obj, "filename", filename);
+        } else {
+            JsonObject *file = json_object_new();
+            json_object_set_string_member(file, "driver", "file");
+            json_object_set_string_member(file, "filename", filename);
+            json_object_set_string_member(obj, "driver",
+                                          fmt ? fmt : probe_format(filename));
+            json_object_set_object_member(obj, "file", file);
+        }
+        tree = json_node_new(JSON_NODE_OBJECT);
+        json_node_take_object(tree, obj);
+    }
+    return open_tree(tree, fmt, opts, flags, errp);
+}
+
+BlockDriverState *bdrv_open_image_opts(const char *optstr, int flags,
+                                       GError **errp)
+{
+    g_autoptr(JsonNode) tree = NULL;
+
+    /* keyval ("driver" is the implied first key) or json:; a missing
+     * driver is probed as for a filename. */
+    tree = qapi_parse_opts_tree(optstr, "driver", errp);
+    if (!tree) {
+        return NULL;
+    }
+    return open_tree(tree, NULL, NULL, flags, errp);
+}
+
+/* ---- accessors ---- */
+
+const char *bdrv_get_node_name(BlockDriverState *bs)
+{
+    return bs->node_name;
+}
+
+const char *bdrv_get_format_name(BlockDriverState *bs)
+{
+    return bs->drv ? bs->drv->format_name : NULL;
+}
+
+const char *bdrv_get_filename(BlockDriverState *bs)
+{
+    return bs->filename;
+}
+
+bool bdrv_is_read_only(BlockDriverState *bs)
+{
+    return bs->read_only;
+}
+
+uint32_t bdrv_get_request_alignment(BlockDriverState *bs)
+{
+    return bs->request_alignment ? bs->request_alignment : 1;
+}
+
+int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,
+               GError **errp)
+{
+    if (!bs->drv->bdrv_amend) {
+        error_setg(errp, "Block driver '%s' does not support option amendment",
+                   bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    if (bs->read_only) {
+        error_setg(errp, "Cannot amend a read-only image");
+        return -EPERM;
+    }
+    return bs->drv->bdrv_amend(bs, options, force, errp);
+}
+
+void *qemu_blockalign(BlockDriverState *bs, size_t size)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, 4096, size ? size : 4096)) {
+        g_error("out of memory allocating %zu aligned bytes", size);
+    }
+    return p;
+}
+
+void qemu_vfree(void *ptr)
+{
+    free(ptr);
+}

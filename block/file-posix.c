@@ -1,0 +1,600 @@
+/*
+ * The "file" protocol driver: a host file (or block device).
+ *
+ * cache=none opens with O_DIRECT; requests whose offset, length or memory
+ * are not aligned go through an aligned bounce buffer, or (for the short
+ * last block of a file whose size is not a multiple of the alignment)
+ * through a second descriptor without O_DIRECT.
+ *
+ * Image locking follows QEMU's scheme so it interoperates with it: OFD
+ * locks on byte 100 + n for each permission n the node holds and on byte
+ * 200 + n for each permission it refuses to share with others.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "block/block_int.h"
+#include "qemu/error.h"
+
+#define BOUNCE_CHUNK (1 << 20)
+
+typedef struct BDRVFileState {
+    int fd;
+    int fd_buffered;        /* without O_DIRECT, or -1 */
+    bool direct;
+    bool no_flush;
+    bool is_blockdev;
+    bool locked;            /* holds OFD image locks on fd */
+    uint32_t mem_align;
+} BDRVFileState;
+
+/* ---- image locking ---- */
+
+enum {
+    PERM_CONSISTENT_READ,
+    PERM_WRITE,
+    PERM_WRITE_UNCHANGED,
+    PERM_RESIZE,
+    PERM__MAX,
+};
+
+#define LOCK_PERM_BASE   100
+#define LOCK_SHARED_BASE 200
+
+static const char *const perm_names[PERM__MAX] = {
+    "consistent read", "write", "write unchanged", "resize",
+};
+
+static int ofd_lock(int fd, short type, off_t byte, bool test, bool *conflict)
+{
+    struct flock fl = {
+        .l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1,
+    };
+
+    if (fcntl(fd, test ? F_OFD_GETLK : F_OFD_SETLK, &fl) < 0) {
+        return -errno;
+    }
+    if (conflict) {
+        *conflict = test && fl.l_type != F_UNLCK;
+    }
+    return 0;
+}
+
+/*
+ * Take shared locks for what we use and what we refuse to share, then check
+ * that nobody else holds the opposite bytes.  perm/unshared are bitmasks
+ * over PERM_*.
+ */
+static int take_image_locks(int fd, unsigned perm, unsigned unshared,
+                            const char *filename, GError **errp)
+{
+    bool conflict;
+    int ret;
+
+    for (int i = 0; i < PERM__MAX; i++) {
+        if (perm & (1u << i)) {
+            ret = ofd_lock(fd, F_RDLCK, LOCK_PERM_BASE + i, false, NULL);
+            if (ret < 0) {
+                error_setg(errp, "Failed to lock byte %d", LOCK_PERM_BASE + i);
+                return ret;
+            }
+        }
+        if (unshared & (1u << i)) {
+            ret = ofd_lock(fd, F_RDLCK, LOCK_SHARED_BASE + i, false, NULL);
+            if (ret < 0) {
+                error_setg(errp, "Failed to lock byte %d",
+                           LOCK_SHARED_BASE + i);
+                return ret;
+            }
+        }
+    }
+    for (int i = 0; i < PERM__MAX; i++) {
+        /* Someone refuses to share what we want? */
+        if (perm & (1u << i)) {
+            ret = ofd_lock(fd, F_WRLCK, LOCK_SHARED_BASE + i, true, &conflict);
+            if (ret == 0 && conflict) {
+                error_setg(errp, "Failed to get \"%s\" lock\n"
+                           "Is another process using the image [%s]?",
+                           perm_names[i], filename);
+                return -EAGAIN;
+            }
+        }
+        /* Someone uses what we refuse to share? */
+        if (unshared & (1u << i)) {
+            ret = ofd_lock(fd, F_WRLCK, LOCK_PERM_BASE + i, true, &conflict);
+            if (ret == 0 && conflict) {
+                error_setg(errp, "Failed to get shared \"%s\" lock\n"
+                           "Is another process using the image [%s]?",
+                           perm_names[i], filename);
+                return -EAGAIN;
+            }
+        }
+    }
+    return 0;
+}
+
+static void release_image_locks(int fd)
+{
+    struct flock fl = {
+        .l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = LOCK_PERM_BASE,
+        .l_len = LOCK_SHARED_BASE + PERM__MAX - LOCK_PERM_BASE,
+    };
+
+    fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+/*
+ * What a user of the image needs: everyone reads consistently; a writer
+ * also writes and resizes.  Neither lets others write or resize under it
+ * (as QEMU's format layers do), so readers share with readers only.  With
+ * force-share nothing is refused.
+ */
+static int lock_for_flags(int fd, int flags, const char *filename,
+                          GError **errp)
+{
+    unsigned perm = 1u << PERM_CONSISTENT_READ;
+    unsigned unshared = (1u << PERM_WRITE) | (1u << PERM_RESIZE);
+
+    if (flags & BDRV_O_RDWR) {
+        perm |= (1u << PERM_WRITE) | (1u << PERM_RESIZE);
+    }
+    if (flags & BDRV_O_FORCE_SHARE) {
+        unshared = 0;
+    }
+    return take_image_locks(fd, perm, unshared, filename, errp);
+}
+
+/* ---- open/close ---- */
+
+/* Largest of 512/4096 that O_DIRECT needs, found by trying reads. */
+static uint32_t probe_alignment(int fd)
+{
+    static const uint32_t sizes[] = { 512, 1024, 2048, 4096 };
+    void *buf = NULL;
+    uint32_t found = 4096;
+    unsigned int sector = 0;
+
+    if (ioctl(fd, BLKSSZGET, &sector) == 0 && sector >= 512) {
+        return sector;
+    }
+    if (posix_memalign(&buf, 4096, 4096)) {
+        return 4096;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        if (pread(fd, buf, sizes[i], 0) >= 0) {
+            found = sizes[i];
+            break;
+        }
+    }
+    free(buf);
+    return found;
+}
+
+static int file_open(BlockDriverState *bs, BlockdevOptions *options,
+                     int flags, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    BlockdevOptionsFile *o = &options->u.file;
+    int oflags = O_CLOEXEC | ((flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY);
+    bool locking = !o->has_locking || o->locking != ON_OFF_AUTO_OFF;
+    struct stat st;
+    int ret;
+
+    s->fd = s->fd_buffered = -1;
+    if (!o->filename || !o->filename[0]) {
+        error_setg(errp, "The 'file' block driver requires a file name");
+        return -EINVAL;
+    }
+    g_strlcpy(bs->filename, o->filename, sizeof(bs->filename));
+    s->direct = flags & BDRV_O_NOCACHE;
+    s->no_flush = flags & BDRV_O_NO_FLUSH;
+
+    s->fd = open(o->filename, oflags | (s->direct ? O_DIRECT : 0));
+    if (s->fd < 0) {
+        ret = -errno;
+        error_setg_errno(errp, -ret, "Could not open '%s'", o->filename);
+        return ret;
+    }
+    if (fstat(s->fd, &st) == 0 && S_ISBLK(st.st_mode)) {
+        s->is_blockdev = true;
+    }
+    if (locking) {
+        ret = lock_for_flags(s->fd, flags, o->filename, errp);
+        if (ret < 0) {
+            close(s->fd);
+            s->fd = -1;
+            return ret;
+        }
+        s->locked = true;
+    }
+    if (s->direct) {
+        s->fd_buffered = open(o->filename, oflags);
+        if (s->fd_buffered < 0) {
+            ret = -errno;
+            error_setg_errno(errp, -ret, "Could not open '%s'", o->filename);
+            close(s->fd);
+            s->fd = -1;
+            return ret;
+        }
+        bs->request_alignment = probe_alignment(s->fd);
+        s->mem_align = MAX(bs->request_alignment, 512);
+    } else {
+        bs->request_alignment = 1;
+        s->mem_align = 1;
+    }
+    return 0;
+}
+
+static void file_close(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (s->fd >= 0) {
+        if (s->locked) {
+            release_image_locks(s->fd);
+        }
+        close(s->fd);
+    }
+    if (s->fd_buffered >= 0) {
+        close(s->fd_buffered);
+    }
+    s->fd = s->fd_buffered = -1;
+}
+
+/* ---- I/O ---- */
+
+static bool iov_aligned(BDRVFileState *s, const struct iovec *iov, int niov)
+{
+    for (int i = 0; i < niov; i++) {
+        if ((uintptr_t)iov[i].iov_base % s->mem_align ||
+            iov[i].iov_len % s->mem_align) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * Full-length preadv/pwritev (retries short transfers and EINTR).  Reads
+ * past the end of the file return zeros, as for a hole.
+ */
+static int do_rw(int fd, bool write, int64_t offset, int64_t bytes,
+                 const struct iovec *iov, int niov, int rwflags)
+{
+    struct iovec local[64];
+    struct iovec *v = niov <= 64 ? local : g_new(struct iovec, niov);
+    int64_t done = 0;
+    int ret = 0;
+
+    while (done < bytes) {
+        int n = bdrv_iov_slice(iov, niov, done, bytes - done, v);
+        ssize_t r = write ? pwritev2(fd, v, MIN(n, IOV_MAX), offset + done,
+                                     rwflags)
+                          : preadv(fd, v, MIN(n, IOV_MAX), offset + done);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            ret = -errno;
+            break;
+        }
+        if (r == 0) {
+            if (write) {
+                ret = -EIO;
+            } else {
+                bdrv_iov_memset(iov, niov, done, 0, bytes - done);
+            }
+            break;
+        }
+        done += r;
+    }
+    if (v != local) {
+        g_free(v);
+    }
+    return ret;
+}
+
+/* Choose a descriptor: O_DIRECT needs aligned offset and length. */
+static int pick_fd(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    BDRVFileState *s = bs->opaque;
+    uint32_t a = bs->request_alignment;
+
+    if (s->direct && (offset % a || bytes % a)) {
+        return s->fd_buffered;
+    }
+    return s->fd;
+}
+
+/*
+ * One aligned bounce buffer per thread, allocated on first use and kept:
+ * steady-state I/O with unaligned buffers allocates (and faults) nothing.
+ */
+static GPrivate bounce_key = G_PRIVATE_INIT(qemu_vfree);
+
+static void *thread_bounce(void)
+{
+    void *buf = g_private_get(&bounce_key);
+
+    if (!buf) {
+        buf = qemu_blockalign(NULL, BOUNCE_CHUNK);
+        g_private_set(&bounce_key, buf);
+    }
+    return buf;
+}
+
+/* O_DIRECT with unaligned memory: copy through an aligned buffer. */
+static int bounce_rw(BlockDriverState *bs, int fd, bool write, int64_t offset,
+                     int64_t bytes, const struct iovec *iov, int niov,
+                     int rwflags)
+{
+    size_t chunk = BOUNCE_CHUNK;
+    void *buf = thread_bounce();
+    int64_t done = 0;
+    int ret = 0;
+
+    while (done < bytes && ret == 0) {
+        size_t n = MIN((int64_t)chunk, bytes - done);
+        struct iovec v = { buf, n };
+        if (write) {
+            bdrv_iov_to_buf(iov, niov, done, buf, n);
+            ret = do_rw(fd, true, offset + done, n, &v, 1, rwflags);
+        } else {
+            ret = do_rw(fd, false, offset + done, n, &v, 1, 0);
+            bdrv_iov_from_buf(iov, niov, done, buf, n);
+        }
+        done += n;
+    }
+    return ret;
+}
+
+static int file_rw(BlockDriverState *bs, bool write, int64_t offset,
+                   int64_t bytes, const struct iovec *iov, int niov)
+{
+    BDRVFileState *s = bs->opaque;
+    int fd = pick_fd(bs, offset, bytes);
+
+    if (fd == s->fd && s->direct && !iov_aligned(s, iov, niov)) {
+        return bounce_rw(bs, fd, write, offset, bytes, iov, niov, 0);
+    }
+    return do_rw(fd, write, offset, bytes, iov, niov, 0);
+}
+
+static int file_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const struct iovec *iov, int niov, int flags)
+{
+    return file_rw(bs, false, offset, bytes, iov, niov);
+}
+
+static int file_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        const struct iovec *iov, int niov, int flags)
+{
+    return file_rw(bs, true, offset, bytes, iov, niov);
+}
+
+static int file_flush(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (s->no_flush) {
+        return 0;
+    }
+    return fdatasync(s->fd) < 0 ? -errno : 0;
+}
+
+static int file_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (s->is_blockdev) {
+        uint64_t range[2] = { offset, bytes };
+        return ioctl(s->fd, BLKDISCARD, range) < 0 ? -errno : 0;
+    }
+    if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  offset, bytes) < 0) {
+        return errno == EOPNOTSUPP ? -ENOTSUP : -errno;
+    }
+    return 0;
+}
+
+static int file_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (s->is_blockdev) {
+        return -ENOTSUP;
+    }
+    if ((flags & BDRV_REQ_MAY_UNMAP) &&
+        fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  offset, bytes) == 0) {
+        return 0;
+    }
+    if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE, offset, bytes) == 0) {
+        return 0;
+    }
+    return -ENOTSUP;        /* the generic code writes zero buffers */
+}
+
+static int64_t fd_length(int fd)
+{
+    off_t len = lseek(fd, 0, SEEK_END);
+
+    return len < 0 ? -errno : len;
+}
+
+static int64_t file_getlength(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    return fd_length(s->fd);
+}
+
+static int64_t file_get_allocated_file_size(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    struct stat st;
+
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    return (int64_t)st.st_blocks * 512;
+}
+
+/* ---- resize with preallocation ---- */
+
+/* Write zeros over [from, to) with normal buffered writes. */
+static int write_zeros_full(int fd, int64_t from, int64_t to)
+{
+    size_t chunk = MIN(to - from, BOUNCE_CHUNK);
+    g_autofree void *zeros = g_malloc0(chunk ? chunk : 1);
+
+    while (from < to) {
+        size_t n = MIN((int64_t)chunk, to - from);
+        ssize_t r = pwrite(fd, zeros, n, from);
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        from += r;
+    }
+    return 0;
+}
+
+/*
+ * Grow or shrink an open file to `size`.  Preallocation applies only to
+ * the newly added range: falloc reserves blocks, full writes zeros,
+ * off/metadata leave a hole.
+ */
+static int resize_fd(int fd, int64_t size, PreallocMode prealloc,
+                     GError **errp)
+{
+    int64_t cur = fd_length(fd);
+    int ret;
+
+    if (cur < 0) {
+        error_setg_errno(errp, (int)-cur, "Could not get the file size");
+        return (int)cur;
+    }
+    if (prealloc != PREALLOC_MODE_OFF && prealloc != PREALLOC_MODE_METADATA &&
+        size < cur) {
+        error_setg(errp, "Cannot use preallocation for shrinking files");
+        return -ENOTSUP;
+    }
+    switch (prealloc) {
+    case PREALLOC_MODE_FALLOC:
+        ret = size > cur ? posix_fallocate(fd, cur, size - cur) : 0;
+        if (ret) {
+            error_setg_errno(errp, ret, "Could not preallocate new data");
+            return -ret;
+        }
+        return 0;
+    case PREALLOC_MODE_FULL:
+        if (ftruncate(fd, size) < 0) {
+            ret = -errno;
+            error_setg_errno(errp, -ret, "Could not resize file");
+            return ret;
+        }
+        ret = write_zeros_full(fd, cur, size);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not write zeros for "
+                             "preallocation");
+            /* Best effort: do not leave a half-written tail behind. */
+            if (ftruncate(fd, cur) < 0) {
+                g_warning("could not restore the file size after a failed "
+                          "preallocation");
+            }
+            return ret;
+        }
+        if (fdatasync(fd) < 0) {
+            ret = -errno;
+            error_setg_errno(errp, -ret, "Could not flush file to disk");
+            return ret;
+        }
+        return 0;
+    default:
+        if (ftruncate(fd, size) < 0) {
+            ret = -errno;
+            error_setg_errno(errp, -ret, "Could not resize file");
+            return ret;
+        }
+        return 0;
+    }
+}
+
+static int file_truncate(BlockDriverState *bs, int64_t offset,
+                         PreallocMode prealloc, GError **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    int64_t cur;
+
+    if (s->is_blockdev) {
+        cur = fd_length(s->fd);
+        if (cur >= 0 && offset > cur) {
+            error_setg(errp, "Cannot grow device files");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    return resize_fd(s->fd_buffered >= 0 ? s->fd_buffered : s->fd, offset,
+                     prealloc, errp);
+}
+
+/* ---- create ---- */
+
+static int file_create(BlockdevCreateOptions *options, GError **errp)
+{
+    BlockdevCreateOptionsFile *o = &options->u.file;
+    PreallocMode prealloc = o->has_preallocation ? o->preallocation
+                                                 : PREALLOC_MODE_OFF;
+    struct stat st;
+    int fd, ret;
+
+    if (o->size > INT64_MAX) {
+        error_setg(errp, "The requested file size is too large");
+        return -EFBIG;
+    }
+    fd = open(o->filename, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        ret = -errno;
+        error_setg_errno(errp, -ret, "Could not create '%s'", o->filename);
+        return ret;
+    }
+    /* Never truncate an image somebody else is using. */
+    ret = lock_for_flags(fd, BDRV_O_RDWR, o->filename, errp);
+    if (ret == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        ret = resize_fd(fd, 0, PREALLOC_MODE_OFF, errp);
+        if (ret == 0) {
+            ret = resize_fd(fd, (int64_t)o->size, prealloc, errp);
+        }
+    }
+    release_image_locks(fd);
+    close(fd);
+    return ret;
+}
+
+const BlockDriver bdrv_file = {
+    .format_name = "file",
+    .instance_size = sizeof(BDRVFileState),
+    .is_protocol = true,
+    .bdrv_open = file_open,
+    .bdrv_close = file_close,
+    .bdrv_preadv = file_preadv,
+    .bdrv_pwritev = file_pwritev,
+    .bdrv_pwrite_zeroes = file_pwrite_zeroes,
+    .bdrv_pdiscard = file_pdiscard,
+    .bdrv_flush = file_flush,
+    .bdrv_getlength = file_getlength,
+    .bdrv_get_allocated_file_size = file_get_allocated_file_size,
+    .bdrv_truncate = file_truncate,
+    .bdrv_create = file_create,
+};

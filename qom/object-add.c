@@ -1,0 +1,40 @@
+/*
+ * --object / object-add: turn parsed ObjectOptions into the objects they
+ * describe.  Option names and types come from the schema (qapi/qom.json);
+ * this file only maps the parsed secret properties onto the secret registry.
+ */
+#include "qemu/error.h"
+#include "qapi/parse-opts.h"
+#include "crypto/secret.h"
+#include "qom/object-add.h"
+
+int user_creatable_add(ObjectOptions *options, GError **errp)
+{
+    SecretProperties *secret;
+
+    switch (options->qom_type) {
+    case OBJECT_TYPE_SECRET:
+        secret = &options->u.secret;
+        return qcrypto_secret_add(options->id, secret->data, secret->file,
+                                  secret->has_format ? secret->format
+                                  : QCRYPTO_SECRET_FORMAT_RAW, errp);
+    default:
+        error_setg(errp, "Invalid object type");
+        return -1;
+    }
+}
+
+int user_creatable_add_opts(const char *optstr, GError **errp)
+{
+    g_autoptr(ObjectOptions) options = qapi_parse_object_options(optstr, errp);
+
+    if (!options) {
+        return -1;
+    }
+    return user_creatable_add(options, errp);
+}
+
+int user_creatable_del(const char *id, GError **errp)
+{
+    return qcrypto_secret_remove(id, errp);
+}

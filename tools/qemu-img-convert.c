@@ -1,0 +1,458 @@
+/*
+ * qemu-img convert: copy one or more source images (concatenated) into a
+ * new or existing target.  Several worker threads keep requests in flight
+ * (-m); each reads a chunk and writes it, in order unless -W allows writes
+ * out of order.  All-zero chunks are skipped only where the target is known
+ * to read back zeros (a raw target created here); an encrypted target gets
+ * every byte written, since encrypted zeros are not zeros.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "qemu/error.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-img.h"
+
+#define CONVERT_CHUNK (2 * 1024 * 1024)
+#define CONVERT_MAX_WORKERS 16
+
+static const char convert_help[] =
+"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
+"\n"
+"Convert the source image(s), concatenated, to OUTPUT_FILENAME.\n"
+"\n"
+"  -f fmt              source format (default: probe)\n"
+"  -O output_fmt       target format: raw (default) or luks\n"
+"  -o options          target creation options (luks: key-secret=ID, ...)\n"
+"  -n                  the target exists: do not create it\n"
+"  --image-opts        source names are options strings\n"
+"  --target-image-opts the target name is an options string (needs -n)\n"
+"  -t cache            target cache mode (default unsafe)\n"
+"  -T src_cache        source cache mode (default writeback)\n"
+"  -m num              requests in flight (1..16, default 8)\n"
+"  -W                  allow out of order writes to the target\n"
+"  -p                  show progress\n"
+"  -q                  quiet\n"
+"  -U                  open the sources without taking locks\n";
+
+typedef struct ConvertSource {
+    BlockDriverState *bs;
+    int64_t start;          /* offset of this source in the target */
+    int64_t size;
+} ConvertSource;
+
+typedef struct ConvertState {
+    ConvertSource *src;
+    int nsrc;
+    BlockDriverState *target;
+    int64_t total;
+    int64_t nchunks;
+    bool wr_in_order;
+    bool skip_zeroes;       /* the target reads zeros where nothing was written */
+    bool progress;
+
+    GMutex lock;
+    GCond cond;
+    int64_t next_chunk;     /* next chunk to hand out */
+    int64_t next_write;     /* in-order mode: the chunk whose turn it is */
+    int64_t done_bytes;
+    double last_progress;
+    int ret;                /* first error, 0 if none */
+    GError *err;
+} ConvertState;
+
+static void convert_progress(ConvertState *s, bool final)
+{
+    double pct = s->total ? (double)s->done_bytes * 100.0 / s->total : 100.0;
+
+    if (!s->progress) {
+        return;
+    }
+    if (final || pct >= s->last_progress + 1.0 || pct >= 100.0) {
+        s->last_progress = pct;
+        printf("    (%3.2f/100%%)\r", pct);
+        fflush(stdout);
+    }
+}
+
+static bool buffer_is_zero(const guint8 *buf, size_t len)
+{
+    const guint64 *p = (const guint64 *)buf;
+    size_t n = len / 8;
+
+    for (size_t i = 0; i < n; i++) {
+        if (p[i]) {
+            return false;
+        }
+    }
+    for (size_t i = n * 8; i < len; i++) {
+        if (buf[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The source covering target offset `off` (chunks never span two). */
+static ConvertSource *convert_find_source(ConvertState *s, int64_t off)
+{
+    for (int i = 0; i < s->nsrc; i++) {
+        if (off < s->src[i].start + s->src[i].size) {
+            return &s->src[i];
+        }
+    }
+    return NULL;
+}
+
+static void convert_fail(ConvertState *s, int ret, const char *what,
+                         int64_t off)
+{
+    g_mutex_lock(&s->lock);
+    if (!s->ret) {
+        s->ret = ret;
+        s->err = g_error_new(QEMU_ERROR, QEMU_ERROR_GENERIC,
+                             "error while %s at byte %" PRId64 ": %s", what,
+                             off, g_strerror(-ret));
+    }
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
+/* Claim the next chunk: its target offset and length, false when done. */
+static bool convert_claim(ConvertState *s, int64_t *idx, int64_t *off,
+                          int64_t *len, ConvertSource **src)
+{
+    g_mutex_lock(&s->lock);
+    while (!s->ret) {
+        ConvertSource *cs;
+        int64_t o;
+
+        if (s->next_chunk >= s->nchunks) {
+            break;
+        }
+        *idx = s->next_chunk++;
+        o = 0;
+        /* Chunk k starts at the k-th chunk boundary within its source. */
+        for (int i = 0, k = 0; i < s->nsrc; i++) {
+            int64_t n = (s->src[i].size + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
+
+            if (*idx < k + n) {
+                o = s->src[i].start + (*idx - k) * CONVERT_CHUNK;
+                break;
+            }
+            k += n;
+        }
+        cs = convert_find_source(s, o);
+        *src = cs;
+        *off = o;
+        *len = MIN(CONVERT_CHUNK, cs->start + cs->size - o);
+        g_mutex_unlock(&s->lock);
+        return true;
+    }
+    g_mutex_unlock(&s->lock);
+    return false;
+}
+
+static bool convert_wait_turn(ConvertState *s, int64_t idx)
+{
+    g_mutex_lock(&s->lock);
+    while (s->wr_in_order && s->next_write != idx && !s->ret) {
+        g_cond_wait(&s->cond, &s->lock);
+    }
+    g_mutex_unlock(&s->lock);
+    return !s->ret;
+}
+
+static void convert_chunk_done(ConvertState *s, int64_t len)
+{
+    g_mutex_lock(&s->lock);
+    s->next_write++;
+    s->done_bytes += len;
+    convert_progress(s, false);
+    g_cond_broadcast(&s->cond);
+    g_mutex_unlock(&s->lock);
+}
+
+static gpointer convert_worker(gpointer opaque)
+{
+    ConvertState *s = opaque;
+    guint8 *buf = NULL;
+    int64_t idx, off, len;
+    ConvertSource *src;
+
+    if (posix_memalign((void **)&buf, 4096, CONVERT_CHUNK)) {
+        convert_fail(s, -ENOMEM, "reading", 0);
+        return NULL;
+    }
+    while (convert_claim(s, &idx, &off, &len, &src)) {
+        bool skip;
+        int ret;
+
+        ret = bdrv_pread(src->bs, off - src->start, len, buf, 0);
+        if (ret < 0) {
+            convert_fail(s, ret, "reading", off);
+            break;
+        }
+        skip = s->skip_zeroes && buffer_is_zero(buf, len);
+        if (!convert_wait_turn(s, idx)) {
+            break;
+        }
+        if (!skip) {
+            ret = bdrv_pwrite(s->target, off, len, buf, 0);
+            if (ret < 0) {
+                convert_fail(s, ret, "writing", off);
+                break;
+            }
+        }
+        convert_chunk_done(s, len);
+    }
+    free(buf);
+    return NULL;
+}
+
+static int convert_run(ConvertState *s, int nworkers)
+{
+    GThread *threads[CONVERT_MAX_WORKERS];
+    int n;
+
+    for (int i = 0; i < s->nsrc; i++) {
+        s->nchunks += (s->src[i].size + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
+    }
+    n = (int)MIN((int64_t)nworkers, MAX(s->nchunks, (int64_t)1));
+    convert_progress(s, true);
+    for (int i = 0; i < n; i++) {
+        threads[i] = g_thread_new("convert", convert_worker, s);
+    }
+    for (int i = 0; i < n; i++) {
+        g_thread_join(threads[i]);
+    }
+    if (!s->ret) {
+        int ret = bdrv_flush(s->target);
+
+        if (ret < 0) {
+            s->ret = ret;
+            s->err = g_error_new(QEMU_ERROR, QEMU_ERROR_GENERIC,
+                                 "error while flushing: %s", g_strerror(-ret));
+        }
+    }
+    if (!s->ret) {
+        convert_progress(s, true);
+    }
+    if (s->progress) {
+        printf("\n");
+    }
+    return s->ret;
+}
+
+typedef struct ConvertArgs {
+    const char *fmt, *out_fmt, *cache, *src_cache;
+    GPtrArray *opts;
+    bool image_opts, target_image_opts, skip_create, wr_in_order;
+    bool progress, quiet, force_share, target_is_zero;
+    int workers;
+} ConvertArgs;
+
+/* Open the sources; returns the total size or -1. */
+static int64_t convert_open_sources(ConvertState *s, ConvertArgs *a,
+                                    char **names, int n)
+{
+    int flags = 0;
+    int64_t total = 0;
+
+    if (!tool_parse_cache(a->src_cache, &flags)) {
+        error_report("Invalid source cache option: %s", a->src_cache);
+        return -1;
+    }
+    if (a->force_share) {
+        flags |= BDRV_O_FORCE_SHARE;
+    }
+    s->src = g_new0(ConvertSource, n);
+    for (int i = 0; i < n; i++) {
+        ConvertSource *cs = &s->src[s->nsrc];
+
+        cs->bs = img_open(a->image_opts, names[i], a->fmt, NULL, flags, false);
+        if (!cs->bs) {
+            return -1;
+        }
+        s->nsrc++;
+        cs->size = bdrv_getlength(cs->bs);
+        if (cs->size < 0) {
+            error_report("Could not get size of %s: %s", names[i],
+                         g_strerror(-cs->size));
+            return -1;
+        }
+        cs->start = total;
+        total += cs->size;
+    }
+    return total;
+}
+
+static int convert_open_target(ConvertState *s, ConvertArgs *a,
+                               const char *out_name)
+{
+    GError *err = NULL;
+    int flags = BDRV_O_RDWR;
+    int64_t size;
+
+    if (!tool_parse_cache(a->cache, &flags)) {
+        error_report("Invalid cache option: %s", a->cache);
+        return -1;
+    }
+    if (!a->skip_create) {
+        if (img_create_image(out_name, a->out_fmt, a->opts, s->total, true,
+                             &err) < 0) {
+            error_prepend(&err, "%s", out_name);
+            error_report_err(err);
+            return -1;
+        }
+    }
+    s->target = img_open(a->target_image_opts, out_name,
+                         a->target_image_opts ? NULL : a->out_fmt,
+                         tool_opts_get(a->opts, "key-secret"), flags, false);
+    if (!s->target) {
+        return -1;
+    }
+    size = bdrv_getlength(s->target);
+    if (size < 0) {
+        error_report("Could not get size of '%s': %s", out_name,
+                     g_strerror(-size));
+        return -1;
+    }
+    if (size < s->total) {
+        error_report("output file is smaller than input file");
+        return -1;
+    }
+    /* Only a raw image made just now is known to read back zeros. */
+    s->skip_zeroes = a->target_is_zero ||
+        (!a->skip_create && !strcmp(a->out_fmt, "raw"));
+    return 0;
+}
+
+static int convert_parse(int argc, char **argv, ConvertArgs *a)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "target-image-opts", no_argument, NULL, OPTION_TARGET_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { "salvage", no_argument, NULL, 'Z' },
+        { "target-is-zero", no_argument, NULL, 'z' },
+        { NULL, 0, NULL, 0 },
+    };
+    GError *err = NULL;
+    int c, ret;
+
+    while ((c = getopt_long(argc, argv, ":hf:O:B:Cco:l:S:pt:T:qnm:WUr:F:",
+                            long_options, NULL)) != -1) {
+        switch (c) {
+        case 'f': a->fmt = optarg; break;
+        case 'O': a->out_fmt = optarg; break;
+        case 'n': a->skip_create = true; break;
+        case 'p': a->progress = true; break;
+        case 'q': a->quiet = true; break;
+        case 't': a->cache = optarg; break;
+        case 'T': a->src_cache = optarg; break;
+        case 'W': a->wr_in_order = false; break;
+        case 'U': a->force_share = true; break;
+        case 'z': a->target_is_zero = true; break;
+        case 'Z': case 'C': case 'S': case 'r': break;
+        case OPTION_IMAGE_OPTS: a->image_opts = true; break;
+        case OPTION_TARGET_IMAGE_OPTS: a->target_image_opts = true; break;
+        case 'o':
+            if (!tool_opts_parse(a->opts, optarg, &err)) {
+                error_report_err(err);
+                return 1;
+            }
+            break;
+        case 'm': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+
+            if (*end || v < 1 || v > CONVERT_MAX_WORKERS) {
+                error_report("Invalid number of coroutines. Allowed number of"
+                             " coroutines is between 1 and %d",
+                             CONVERT_MAX_WORKERS);
+                return 1;
+            }
+            a->workers = v;
+            break;
+        }
+        case 'c':
+            error_report("Compression not supported for this file format");
+            return 1;
+        case 'B': case 'F':
+            error_report("Backing files are not supported");
+            return 1;
+        case 'l':
+            error_report("Snapshots are not supported");
+            return 1;
+        default:
+            ret = img_common_option(c, argc, argv, convert_help);
+            if (ret >= 0) {
+                return ret;
+            }
+        }
+    }
+    return -1;
+}
+
+int img_convert(int argc, char **argv)
+{
+    ConvertArgs a = {
+        .out_fmt = "raw", .cache = "unsafe", .src_cache = "writeback",
+        .wr_in_order = true, .workers = 8,
+    };
+    g_autoptr(GPtrArray) opts = tool_opts_new();
+    ConvertState s = { 0 };
+    int nsrc, ret;
+
+    a.opts = opts;
+    ret = convert_parse(argc, argv, &a);
+    if (ret >= 0) {
+        return ret;
+    }
+    nsrc = argc - optind - 1;
+    if (nsrc < 1) {
+        error_report("Must specify image file name");
+        return 1;
+    }
+    if (a.target_image_opts && !a.skip_create) {
+        error_report("--target-image-opts requires use of -n flag");
+        return 1;
+    }
+    /* With -n, only key-secret (to unlock a luks target) is meaningful. */
+    if (a.skip_create && opts->len &&
+        (opts->len > 1 || !tool_opts_get(opts, "key-secret"))) {
+        error_report("-o has no effect when skipping image creation");
+        return 1;
+    }
+    if (a.quiet) {
+        a.progress = false;
+    }
+
+    g_mutex_init(&s.lock);
+    g_cond_init(&s.cond);
+    s.wr_in_order = a.wr_in_order;
+    s.progress = a.progress;
+    s.total = convert_open_sources(&s, &a, argv + optind, nsrc);
+    ret = 1;
+    if (s.total >= 0 && convert_open_target(&s, &a, argv[argc - 1]) == 0) {
+        ret = convert_run(&s, a.workers) < 0 ? 1 : 0;
+        if (s.err) {
+            error_report_err(s.err);
+        }
+    }
+    if (s.target) {
+        bdrv_unref(s.target);
+    }
+    for (int i = 0; i < s.nsrc; i++) {
+        bdrv_unref(s.src[i].bs);
+    }
+    g_free(s.src);
+    g_mutex_clear(&s.lock);
+    g_cond_clear(&s.cond);
+    return ret;
+}

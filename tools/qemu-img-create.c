@@ -1,0 +1,263 @@
+/*
+ * qemu-img create: make a raw image, or a luks volume (attached, or a
+ * header-only file with -o detached-header=true).  The -o options are put
+ * into a blockdev-create options tree and parsed by the generated code, so
+ * the schema decides which names and values are valid.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "qemu/error.h"
+#include "crypto/secret.h"
+#include "qapi/qapi-visit-block-core.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-img.h"
+
+static const char create_help[] =
+"Usage: qemu-img create [--object objectdef] [-q] [-f fmt] [-o options] filename [size]\n"
+"\n"
+"Create a new disk image FILENAME of format FMT (raw or luks) and SIZE bytes.\n"
+"\n"
+"  --object secret,id=ID,data=STRING|file=PATH   define a secret\n"
+"  -f fmt        image format: raw (default) or luks\n"
+"  -o options    format options, e.g. for luks: key-secret=ID, cipher-alg,\n"
+"                cipher-mode, ivgen-alg, ivgen-hash-alg, hash-alg, iter-time,\n"
+"                detached-header=true (header-only file; SIZE may be omitted),\n"
+"                preallocation=off|metadata|falloc|full\n"
+"  -q            quiet: do not print the \"Formatting\" line\n"
+"  size          suffixes k, M, G, T, P, E (1024-based)\n";
+
+/* Members that are plumbing, not user options, in the Formatting line. */
+static bool create_member_hidden(const char *name)
+{
+    return !strcmp(name, "driver") || !strcmp(name, "file") ||
+           !strcmp(name, "header") || !strcmp(name, "size") ||
+           !strcmp(name, "filename");
+}
+
+/* "Formatting 'F', fmt=luks size=N key-secret=sec0 ...", in schema order. */
+static void print_formatting(const char *filename, const char *fmt,
+                             BlockdevCreateOptions *options, bool has_size,
+                             int64_t size)
+{
+    g_autoptr(JsonNode) node = qapi_BlockdevCreateOptions_to_json(options);
+    JsonObjectIter iter;
+    const char *name;
+    JsonNode *member;
+
+    printf("Formatting '%s', fmt=%s", filename, fmt);
+    if (has_size) {
+        printf(" size=%" PRId64, size);
+    }
+    json_object_iter_init_ordered(&iter, json_node_get_object(node));
+    while (json_object_iter_next_ordered(&iter, &name, &member)) {
+        if (create_member_hidden(name) || !JSON_NODE_HOLDS_VALUE(member)) {
+            continue;
+        }
+        if (json_node_get_value_type(member) == G_TYPE_STRING) {
+            printf(" %s=%s", name, json_node_get_string(member));
+        } else {
+            g_autofree char *s = tool_json_pretty(member);
+
+            printf(" %s=%s", name, s);
+        }
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+static JsonNode *file_ref(const char *filename)
+{
+    JsonObject *o = json_object_new();
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+    json_object_set_string_member(o, "driver", "file");
+    json_object_set_string_member(o, "filename", filename);
+    json_node_take_object(n, o);
+    return n;
+}
+
+/* Build and parse the blockdev-create tree of a raw or luks image. */
+static BlockdevCreateOptions *build_create_options(const char *filename,
+                                                   const char *fmt,
+                                                   GPtrArray *opts,
+                                                   int64_t size,
+                                                   const char *child,
+                                                   GError **errp)
+{
+    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *obj = json_object_new();
+    g_autofree char *size_str = g_strdup_printf("%" PRId64, size);
+
+    json_node_take_object(root, obj);
+    if (!strcmp(fmt, "raw")) {
+        /* A raw image is a plain file: the file driver creates it. */
+        json_object_set_string_member(obj, "driver", "file");
+        json_object_set_string_member(obj, "filename", filename);
+    } else {
+        json_object_set_string_member(obj, "driver", fmt);
+        json_object_set_member(obj, child, file_ref(filename));
+    }
+    json_object_set_string_member(obj, "size", size_str);
+    tool_opts_to_json(opts, obj);
+    return qapi_BlockdevCreateOptions_from_keyval(root, errp);
+}
+
+/* Create an empty file for the format driver to write into. */
+static int create_empty_file(const char *filename, GError **errp)
+{
+    g_autoptr(BlockdevCreateOptions) file = g_new0(BlockdevCreateOptions, 1);
+
+    file->driver = BLOCKDEV_DRIVER_FILE;
+    file->u.file.filename = g_strdup(filename);
+    file->u.file.size = 0;
+    return bdrv_create_blockdev(file, errp);
+}
+
+int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
+                     int64_t size, bool quiet, GError **errp)
+{
+    g_autoptr(BlockdevCreateOptions) options = NULL;
+    const char *size_opt = tool_opts_get(opts, "size");
+    bool detached = false;
+    struct stat st;
+    bool existed = stat(filename, &st) == 0;
+    int ret;
+
+    if (strcmp(fmt, "raw") && strcmp(fmt, "luks")) {
+        error_setg(errp, "Unknown file format '%s'", fmt);
+        return -1;
+    }
+    if (size_opt) {
+        uint64_t v;
+
+        if (size < 0) {
+            if (tool_strtosz(size_opt, &v) < 0 || v > INT64_MAX) {
+                error_setg(errp, "Parameter 'size' expects a non-negative "
+                           "number below 2^64");
+                return -1;
+            }
+            size = v;
+        }
+        tool_opts_del(opts, "size");
+    }
+    options = build_create_options(filename, fmt, opts, size < 0 ? 0 : size,
+                                   "file", errp);
+    if (!options) {
+        return -1;
+    }
+    if (options->driver == BLOCKDEV_DRIVER_LUKS) {
+        detached = options->u.luks.has_detached_header &&
+                   options->u.luks.detached_header;
+    }
+    if (size < 0 && !detached) {
+        error_setg(errp, "Image creation needs a size parameter");
+        return -1;
+    }
+    if (detached) {
+        /* The new file receives the header alone; no payload child. */
+        qapi_free_BlockdevCreateOptions(g_steal_pointer(&options));
+        options = build_create_options(filename, fmt, opts,
+                                       size < 0 ? 0 : size, "header", errp);
+        if (!options) {
+            return -1;
+        }
+    }
+    /*
+     * A missing secret would only be noticed after the file was made (and
+     * an existing file truncated): check it first.
+     */
+    if (options->driver == BLOCKDEV_DRIVER_LUKS && options->u.luks.key_secret &&
+        !qcrypto_secret_exists(options->u.luks.key_secret)) {
+        error_setg(errp, "No secret with id '%s'", options->u.luks.key_secret);
+        return -1;
+    }
+    if (!quiet) {
+        print_formatting(filename, fmt, options, size >= 0, size);
+    }
+
+    if (options->driver == BLOCKDEV_DRIVER_FILE) {
+        ret = bdrv_create_blockdev(options, errp);
+        if (ret < 0 && !existed) {
+            unlink(filename);
+        }
+        return ret;
+    }
+    ret = create_empty_file(filename, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = bdrv_create_blockdev(options, errp);
+    if (ret < 0) {
+        /* Leave nothing half-made behind. */
+        unlink(filename);
+    }
+    return ret;
+}
+
+int img_create(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(GPtrArray) opts = tool_opts_new();
+    const char *fmt = "raw";
+    const char *filename;
+    int64_t size = -1;
+    bool quiet = false;
+    GError *err = NULL;
+    int c, ret;
+
+    while ((c = getopt_long(argc, argv, ":F:b:f:ho:qu", long_options,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'o':
+            if (!tool_opts_parse(opts, optarg, &err)) {
+                error_report_err(err);
+                return 1;
+            }
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'b':
+        case 'F':
+            error_report("Backing files are not supported");
+            return 1;
+        case 'u':
+            break;
+        default:
+            ret = img_common_option(c, argc, argv, create_help);
+            if (ret >= 0) {
+                return ret;
+            }
+        }
+    }
+    if (optind >= argc) {
+        return img_error_exit("Expecting image file name");
+    }
+    filename = argv[optind++];
+    if (optind < argc) {
+        size = img_cvtnum("image size", argv[optind++]);
+        if (size < 0) {
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        return img_error_exit("Unexpected argument: %s", argv[optind]);
+    }
+    if (img_create_image(filename, fmt, opts, size, quiet, &err) < 0) {
+        error_prepend(&err, "%s", filename);
+        error_report_err(err);
+        return 1;
+    }
+    return 0;
+}

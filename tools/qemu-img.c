@@ -1,0 +1,210 @@
+/*
+ * qemu-img: create, inspect, convert and modify disk images, with QEMU's
+ * command line syntax and messages.  Each subcommand lives in its own file
+ * (qemu-img-*.c); this one holds the dispatcher and shared helpers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "qemu/error.h"
+#include "qom/object-add.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-img.h"
+
+#define QEMU_IMG_VERSION "qemu-img version 9.0.0 (qemu-luks-detached 0.1.0)\n"
+
+typedef struct ImgCmd {
+    const char *name;
+    int (*handler)(int argc, char **argv);
+} ImgCmd;
+
+static const ImgCmd img_cmds[] = {
+    { "amend", img_amend },
+    { "bench", img_bench },
+    { "convert", img_convert },
+    { "create", img_create },
+    { "info", img_info },
+    { "measure", img_measure },
+    { "resize", img_resize },
+};
+
+static void help(void)
+{
+    printf(QEMU_IMG_VERSION
+"usage: qemu-img [standard options] command [command options]\n"
+"QEMU disk image utility\n"
+"\n"
+"    '-h', '--help'       display this help and exit\n"
+"    '-V', '--version'    output version information and exit\n"
+"\n"
+"Command syntax:\n"
+"  amend [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-q] -o options [--force] filename\n"
+"  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] [-t cache] [-U] [-w] [--object objectdef] [--image-opts] filename\n"
+"  convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
+"  create [--object objectdef] [-q] [-f fmt] [-o options] filename [size]\n"
+"  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [-U] filename\n"
+"  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object objectdef] [--image-opts] [-f fmt] filename]\n"
+"  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
+"\n"
+"Command parameters:\n"
+"  'filename' is a disk image filename\n"
+"  'objectdef' is a QEMU user creatable object definition: secret,id=ID,data=STRING|file=PATH[,format=raw|base64]\n"
+"  'fmt' is the disk image format (raw, luks). It is guessed automatically in most cases\n"
+"  'cache' is the cache mode used to write the output disk image, the valid\n"
+"    options are: 'none', 'writeback' (default, except for convert), 'writethrough',\n"
+"    'directsync' and 'unsafe' (default for convert)\n"
+"  'src_cache' is the cache mode used to read input disk images\n"
+"  'size' is the disk image size in bytes. Optional suffixes\n"
+"    'k' or 'K' (kilobyte, 1024), 'M' (megabyte, 1024k), 'G' (gigabyte, 1024M),\n"
+"    'T' (terabyte, 1024G), 'P' (petabyte, 1024T) and 'E' (exabyte, 1024P) are\n"
+"    supported. 'b' is ignored.\n"
+"  'output_filename' is the destination disk image filename\n"
+"  'output_fmt' is the destination format\n"
+"  'options' is a comma separated list of format specific options in a\n"
+"    name=value format. Use -o help for an overview of the options supported by\n"
+"    the used format\n"
+"  '-p' show progress of command (only certain commands)\n"
+"  '-q' use Quiet mode - do not print any output (except errors)\n"
+"  '-U' open images without taking locks (read-only sharing)\n"
+"  '--output' takes the format in which the output must be done (human or json)\n"
+"\n"
+"Parameters to convert subcommand:\n"
+"  '-m' specifies how many requests are kept in flight (default 8, at most 16)\n"
+"  '-W' allow to write to the target out of order\n"
+"  '-n' skips the target volume creation (useful if the volume is created\n"
+"       prior to running qemu-img)\n"
+"\n"
+"Parameters to amend subcommand (luks keyslots):\n"
+"  -o state=active|inactive,keyslot=N,old-secret=ID,new-secret=ID,iter-time=MS\n"
+"  '--force' allows erasing the last active keyslot\n"
+"\n"
+"Supported formats: file luks null-co raw\n");
+}
+
+int img_error_exit(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "qemu-img: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'qemu-img --help' for more information\n");
+    return 1;
+}
+
+int img_common_option(int c, int argc, char **argv, const char *help_text)
+{
+    GError *err = NULL;
+
+    switch (c) {
+    case ':':
+        return img_error_exit("missing argument for option '%s'",
+                              argv[optind - 1]);
+    case '?':
+        return img_error_exit("unrecognized option '%s'", argv[optind - 1]);
+    case 'h':
+        printf("%s", help_text);
+        return 0;
+    case OPTION_OBJECT:
+        if (user_creatable_add_opts(optarg, &err) < 0) {
+            error_report_err(err);
+            return 1;
+        }
+        return -1;
+    }
+    return img_error_exit("unrecognized option '%s'", argv[optind - 1]);
+}
+
+bool img_parse_output(const char *arg, OutputFormat *out)
+{
+    if (!strcmp(arg, "json")) {
+        *out = OFORMAT_JSON;
+    } else if (!strcmp(arg, "human")) {
+        *out = OFORMAT_HUMAN;
+    } else {
+        error_report("--output must be used with human or json as argument.");
+        return false;
+    }
+    return true;
+}
+
+int64_t img_cvtnum(const char *name, const char *value)
+{
+    uint64_t res;
+    int err = tool_strtosz(value, &res);
+
+    if (err < 0 && err != -ERANGE) {
+        error_report("Invalid %s specified. You may use "
+                     "k, M, G, T, P or E suffixes for", name);
+        error_report("kilobytes, megabytes, gigabytes, terabytes, "
+                     "petabytes and exabytes.");
+        return err;
+    }
+    if (err == -ERANGE || res > INT64_MAX) {
+        error_report("Invalid %s specified. Must be between 0 and %" PRId64 ".",
+                     name, (int64_t)INT64_MAX);
+        return -ERANGE;
+    }
+    return res;
+}
+
+BlockDriverState *img_open(bool image_opts, const char *filename,
+                           const char *fmt, const char *key_secret,
+                           int flags, bool quiet)
+{
+    GError *err = NULL;
+    BlockDriverState *bs;
+
+    if (image_opts) {
+        if (fmt) {
+            error_report("--image-opts and --format are mutually exclusive");
+            return NULL;
+        }
+        bs = bdrv_open_image_opts(filename, flags, &err);
+    } else {
+        g_autoptr(JsonObject) opts = NULL;
+
+        if (key_secret) {
+            opts = json_object_new();
+            json_object_set_string_member(opts, "key-secret", key_secret);
+        }
+        bs = bdrv_open(filename, fmt, opts, flags, &err);
+    }
+    if (!bs) {
+        error_prepend(&err, "Could not open '%s'", filename);
+        error_report_err(err);
+    }
+    return bs;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmdname;
+
+    g_set_prgname("qemu-img");
+    if (argc < 2) {
+        return img_error_exit("Not enough arguments");
+    }
+    cmdname = argv[1];
+    if (!strcmp(cmdname, "-h") || !strcmp(cmdname, "--help")) {
+        help();
+        return 0;
+    }
+    if (!strcmp(cmdname, "-V") || !strcmp(cmdname, "--version")) {
+        printf(QEMU_IMG_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(img_cmds); i++) {
+        if (!strcmp(cmdname, img_cmds[i].name)) {
+            /* The subcommand sees itself as argv[0]. */
+            optind = 0;
+            opterr = 0;
+            return img_cmds[i].handler(argc - 1, argv + 1);
+        }
+    }
+    return img_error_exit("Command not found: %s", cmdname);
+}

@@ -1,0 +1,68 @@
+/*
+ * qemu-img: shared declarations of the subcommands (one file each).
+ */
+#ifndef TOOLS_QEMU_IMG_H
+#define TOOLS_QEMU_IMG_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "block/block.h"
+
+/* Long-only options shared by the subcommands. */
+enum {
+    OPTION_OUTPUT = 256,
+    OPTION_OBJECT,
+    OPTION_IMAGE_OPTS,
+    OPTION_TARGET_IMAGE_OPTS,
+    OPTION_SIZE,
+    OPTION_PATTERN,
+    OPTION_FLUSH_INTERVAL,
+    OPTION_NO_DRAIN,
+    OPTION_SHRINK,
+    OPTION_PREALLOCATION,
+    OPTION_FORCE,
+};
+
+typedef enum { OFORMAT_HUMAN, OFORMAT_JSON } OutputFormat;
+
+/* Print "qemu-img: msg" and the --help hint; returns 1 for `return`. */
+int img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/*
+ * Handle what getopt_long() returned for an option the subcommand does not
+ * know itself: '?', ':' (missing argument), 'h' (help), OPTION_OBJECT.
+ * Returns -1 to go on, or the exit status the subcommand must return.
+ */
+int img_common_option(int c, int argc, char **argv, const char *help);
+
+/* Parse a --output argument; false (message printed) if invalid. */
+bool img_parse_output(const char *arg, OutputFormat *out);
+
+/* Parse a size argument with QEMU's messages ("Invalid NAME specified..."). */
+int64_t img_cvtnum(const char *name, const char *value);
+
+/*
+ * Open an image: `filename` is a path or json: (fmt may be NULL to probe),
+ * or an options string when image_opts.  `key_secret` (may be NULL) is added
+ * as the key-secret option of a plain filename open.  Errors are reported
+ * as "Could not open 'FILENAME': ...".
+ */
+BlockDriverState *img_open(bool image_opts, const char *filename,
+                           const char *fmt, const char *key_secret,
+                           int flags, bool quiet);
+
+int img_create(int argc, char **argv);
+int img_info(int argc, char **argv);
+int img_convert(int argc, char **argv);
+int img_amend(int argc, char **argv);
+int img_measure(int argc, char **argv);
+int img_resize(int argc, char **argv);
+int img_bench(int argc, char **argv);
+
+/* Create an image with the output of "Formatting ..." unless quiet. */
+int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
+                     int64_t size, bool quiet, GError **errp);
+
+#endif

@@ -1,0 +1,846 @@
+/*
+ * qemu-io commands: read, write, readv, writev, discard, flush, length,
+ * info, open, close, truncate, sleep, help, quit.  Output follows QEMU's
+ * qemu-io so scripts written for it work here.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "qemu/error.h"
+#include "qapi/qapi-visit-block-core.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-io.h"
+
+/* Largest single request, as in QEMU (INT_MAX rounded down to 512). */
+#define REQUEST_MAX_BYTES ((int64_t)(INT_MAX & ~511))
+
+typedef int (*CmdFunc)(int argc, char **argv);
+
+typedef struct Cmd {
+    const char *name;
+    const char *altname;
+    CmdFunc func;
+    int argmin;
+    int argmax;         /* -1: no limit */
+    bool needs_file;
+    const char *args;
+    const char *oneline;
+} Cmd;
+
+static const Cmd *find_command(const char *name);
+
+/* --- argument helpers --- */
+
+static int64_t cvtnum(const char *s)
+{
+    uint64_t v;
+    int ret = tool_strtosz(s, &v);
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (v > INT64_MAX) {
+        return -ERANGE;
+    }
+    return v;
+}
+
+static void print_cvtnum_err(int64_t rc, const char *arg)
+{
+    switch (rc) {
+    case -EINVAL:
+        error_report("Parsing error: non-numeric argument,"
+                     " or extraneous/unrecognized suffix -- %s", arg);
+        break;
+    case -ERANGE:
+        error_report("Parsing error: argument too large -- %s", arg);
+        break;
+    default:
+        error_report("Parsing error: %s", arg);
+    }
+}
+
+static int parse_pattern(const char *arg)
+{
+    char *end = NULL;
+    long pattern = strtol(arg, &end, 0);
+
+    if (pattern < 0 || pattern > UCHAR_MAX || *end != '\0' || end == arg) {
+        error_report("%s is not a valid pattern byte", arg);
+        return -1;
+    }
+    return pattern;
+}
+
+/* getopt over a command's own arguments (restarts getopt each time). */
+static int cmd_getopt(int argc, char **argv, const char *optstr)
+{
+    return getopt(argc, argv, optstr);
+}
+
+static void cmd_getopt_reset(void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+static int command_usage(const Cmd *ct)
+{
+    printf("%s %s -- %s\n", ct->name, ct->args, ct->oneline);
+    return -EINVAL;
+}
+
+static void *io_alloc(size_t len, int pattern)
+{
+    void *buf;
+
+    if (posix_memalign(&buf, 4096, MAX(len, (size_t)1))) {
+        return NULL;
+    }
+    memset(buf, pattern, len);
+    return buf;
+}
+
+/* "read 512/512 bytes at offset 0" and the timing line; -C is terse. */
+static void print_report(const char *op, struct timespec *t, int64_t offset,
+                         int64_t count, int64_t total, int cnt, bool cflag)
+{
+    char s1[64], s2[64], ts[64];
+
+    if (!cflag) {
+        tool_timestr(t, ts, sizeof(ts));
+        tool_cvtstr((double)total, s1, sizeof(s1));
+        tool_cvtstr(tool_tdiv((double)total, t), s2, sizeof(s2));
+        printf("%s %" PRId64 "/%" PRId64 " bytes at offset %" PRId64 "\n",
+               op, total, count, offset);
+        printf("%s, %d ops; %s (%s/sec and %.4f ops/sec)\n",
+               s1, cnt, ts, s2, tool_tdiv((double)cnt, t));
+    } else {
+        snprintf(ts, sizeof(ts), "%u:%02u:%05.2f",
+                 (unsigned)(t->tv_sec / 3600), (unsigned)(t->tv_sec % 3600 / 60),
+                 (t->tv_sec % 60) + t->tv_nsec / 1e9);
+        printf("%" PRId64 ",%d,%s,%.3f,%.3f\n", total, cnt, ts,
+               tool_tdiv((double)total, t), tool_tdiv((double)cnt, t));
+    }
+}
+
+static void dump_buffer(const void *buffer, int64_t offset, int64_t len)
+{
+    const guint8 *p = buffer;
+
+    for (int64_t i = 0; i < len; i += 16) {
+        const guint8 *s = p;
+        int j;
+
+        printf("%08" PRIx64 ":  ", (uint64_t)(offset + i));
+        for (j = 0; j < 16 && i + j < len; j++, p++) {
+            printf("%02x ", *p);
+        }
+        printf(" ");
+        for (j = 0; j < 16 && i + j < len; j++, s++) {
+            printf("%c", isalnum(*s) ? *s : '.');
+        }
+        printf("\n");
+    }
+}
+
+static bool check_pattern(const guint8 *buf, int64_t offset, int64_t len,
+                          int pattern)
+{
+    for (int64_t i = 0; i < len; i++) {
+        if (buf[i] != pattern) {
+            printf("Pattern verification failed at offset %" PRId64
+                   ", %" PRId64 " bytes\n", offset, len);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Parse "off len" (count == NULL: only the offset). */
+static int parse_off_len(char **argv, int64_t *offset, int64_t *count)
+{
+    *offset = cvtnum(argv[0]);
+    if (*offset < 0) {
+        print_cvtnum_err(*offset, argv[0]);
+        return -EINVAL;
+    }
+    *count = cvtnum(argv[1]);
+    if (*count < 0) {
+        print_cvtnum_err(*count, argv[1]);
+        return -EINVAL;
+    }
+    if (*count > REQUEST_MAX_BYTES) {
+        error_report("length cannot exceed %" PRId64 ", given %s",
+               REQUEST_MAX_BYTES, argv[1]);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* --- read / write --- */
+
+static int read_f(int argc, char **argv)
+{
+    bool cflag = false, qflag = false, vflag = false, pflag = false;
+    bool sflag = false, lflag = false;
+    int pattern = 0, c, ret;
+    int64_t offset, count, poff = 0, plen = 0;
+    struct timespec t1, t2;
+    guint8 *buf;
+
+    cmd_getopt_reset();
+    while ((c = cmd_getopt(argc, argv, "abCP:ql:s:v")) != -1) {
+        switch (c) {
+        case 'a': case 'b': break;
+        case 'C': cflag = true; break;
+        case 'q': qflag = true; break;
+        case 'v': vflag = true; break;
+        case 'P':
+            pflag = true;
+            pattern = parse_pattern(optarg);
+            if (pattern < 0) {
+                return -EINVAL;
+            }
+            break;
+        case 'l':
+            lflag = true;
+            plen = cvtnum(optarg);
+            if (plen < 0) {
+                print_cvtnum_err(plen, optarg);
+                return -EINVAL;
+            }
+            break;
+        case 's':
+            sflag = true;
+            poff = cvtnum(optarg);
+            if (poff < 0) {
+                print_cvtnum_err(poff, optarg);
+                return -EINVAL;
+            }
+            break;
+        default:
+            return command_usage(find_command("read"));
+        }
+    }
+    if (optind != argc - 2) {
+        return command_usage(find_command("read"));
+    }
+    ret = parse_off_len(argv + optind, &offset, &count);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!pflag && (lflag || sflag)) {
+        return command_usage(find_command("read"));
+    }
+    if (!lflag) {
+        plen = count - poff;
+    }
+    if (poff > count || plen > count - poff) {
+        error_report("pattern verification range exceeds end of read data");
+        return -EINVAL;
+    }
+
+    buf = io_alloc(count, 0xab);
+    if (!buf) {
+        error_report("read failed: %s", g_strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    t1 = tool_now();
+    ret = bdrv_pread(qemuio.bs, offset, count, buf, 0);
+    t2 = tool_now();
+    if (ret < 0) {
+        error_report("read failed: %s", g_strerror(-ret));
+        goto out;
+    }
+    if (pflag && !check_pattern(buf + poff, offset + poff, plen, pattern)) {
+        ret = -EINVAL;
+    }
+    if (qflag) {
+        goto out;
+    }
+    if (vflag) {
+        dump_buffer(buf, offset, count);
+    }
+    t2 = tool_tsub(t2, t1);
+    print_report("read", &t2, offset, count, count, 1, cflag);
+out:
+    free(buf);
+    return ret;
+}
+
+static int check_writable(void)
+{
+    if (bdrv_is_read_only(qemuio.bs)) {
+        error_report("Block node is read-only");
+        return -EACCES;
+    }
+    return 0;
+}
+
+static int write_f(int argc, char **argv)
+{
+    bool cflag = false, qflag = false, zflag = false, pflag = false;
+    int flags = 0, pattern = 0xcd, c, ret;
+    int64_t offset, count;
+    struct timespec t1, t2;
+    guint8 *buf = NULL;
+
+    cmd_getopt_reset();
+    while ((c = cmd_getopt(argc, argv, "bcCfnpP:quz")) != -1) {
+        switch (c) {
+        case 'b': case 'p': case 'n': break;
+        case 'c':
+            error_report("Compressed writes are not supported");
+            return -ENOTSUP;
+        case 'C': cflag = true; break;
+        case 'f': flags |= BDRV_REQ_FUA; break;
+        case 'q': qflag = true; break;
+        case 'u': flags |= BDRV_REQ_MAY_UNMAP; break;
+        case 'z': zflag = true; break;
+        case 'P':
+            pflag = true;
+            pattern = parse_pattern(optarg);
+            if (pattern < 0) {
+                return -EINVAL;
+            }
+            break;
+        default:
+            return command_usage(find_command("write"));
+        }
+    }
+    if (optind != argc - 2) {
+        return command_usage(find_command("write"));
+    }
+    if (zflag && pflag) {
+        error_report("-z and -P cannot be specified at the same time");
+        return -EINVAL;
+    }
+    if ((flags & BDRV_REQ_MAY_UNMAP) && !zflag) {
+        error_report("-u requires -z to be specified");
+        return -EINVAL;
+    }
+    ret = parse_off_len(argv + optind, &offset, &count);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = check_writable();
+    if (ret < 0) {
+        return ret;
+    }
+    if (!zflag) {
+        buf = io_alloc(count, pattern);
+        if (!buf) {
+            error_report("write failed: %s", g_strerror(ENOMEM));
+            return -ENOMEM;
+        }
+    }
+    t1 = tool_now();
+    if (zflag) {
+        ret = bdrv_pwrite_zeroes(qemuio.bs, offset, count, flags);
+    } else {
+        ret = bdrv_pwrite(qemuio.bs, offset, count, buf, flags);
+    }
+    t2 = tool_now();
+    free(buf);
+    if (ret < 0) {
+        error_report("write failed: %s", g_strerror(-ret));
+        return ret;
+    }
+    if (!qflag) {
+        t2 = tool_tsub(t2, t1);
+        print_report("wrote", &t2, offset, count, count, 1, cflag);
+    }
+    return 0;
+}
+
+/* --- readv / writev: one buffer cut into the given lengths --- */
+
+static int build_iov(char **args, int n, int pattern, struct iovec **iovp,
+                     guint8 **bufp, int64_t *totalp)
+{
+    int64_t total = 0;
+    int64_t *lens = g_new(int64_t, n);
+    struct iovec *iov;
+    guint8 *buf;
+
+    for (int i = 0; i < n; i++) {
+        lens[i] = cvtnum(args[i]);
+        if (lens[i] < 0) {
+            print_cvtnum_err(lens[i], args[i]);
+            g_free(lens);
+            return -EINVAL;
+        }
+        if (lens[i] > REQUEST_MAX_BYTES - total) {
+            error_report("Argument '%s' exceeds maximum size %" PRId64,
+                   args[i], REQUEST_MAX_BYTES);
+            g_free(lens);
+            return -EINVAL;
+        }
+        total += lens[i];
+    }
+    buf = io_alloc(total, pattern);
+    if (!buf) {
+        g_free(lens);
+        return -ENOMEM;
+    }
+    iov = g_new(struct iovec, n);
+    for (int i = 0, pos = 0; i < n; i++) {
+        iov[i].iov_base = buf + pos;
+        iov[i].iov_len = lens[i];
+        pos += lens[i];
+    }
+    g_free(lens);
+    *iovp = iov;
+    *bufp = buf;
+    *totalp = total;
+    return 0;
+}
+
+static int vector_io(int argc, char **argv, bool write)
+{
+    bool cflag = false, qflag = false, vflag = false, pflag = false;
+    int pattern = write ? 0xcd : 0xab, flags = 0, c, ret, n;
+    const char *name = write ? "writev" : "readv";
+    struct iovec *iov = NULL;
+    guint8 *buf = NULL;
+    int64_t offset, total;
+    struct timespec t1, t2;
+
+    cmd_getopt_reset();
+    while ((c = cmd_getopt(argc, argv, write ? "CfqP:" : "CqvP:")) != -1) {
+        switch (c) {
+        case 'C': cflag = true; break;
+        case 'f': flags |= BDRV_REQ_FUA; break;
+        case 'q': qflag = true; break;
+        case 'v': vflag = true; break;
+        case 'P':
+            pflag = true;
+            pattern = parse_pattern(optarg);
+            if (pattern < 0) {
+                return -EINVAL;
+            }
+            break;
+        default:
+            return command_usage(find_command(name));
+        }
+    }
+    if (optind > argc - 2) {
+        return command_usage(find_command(name));
+    }
+    offset = cvtnum(argv[optind]);
+    if (offset < 0) {
+        print_cvtnum_err(offset, argv[optind]);
+        return -EINVAL;
+    }
+    optind++;
+    n = argc - optind;
+    if (write && (ret = check_writable()) < 0) {
+        return ret;
+    }
+    ret = build_iov(argv + optind, n, write ? pattern : 0xab, &iov, &buf,
+                    &total);
+    if (ret < 0) {
+        return ret;
+    }
+    t1 = tool_now();
+    ret = write ? bdrv_pwritev(qemuio.bs, offset, total, iov, n, flags)
+                : bdrv_preadv(qemuio.bs, offset, total, iov, n, 0);
+    t2 = tool_now();
+    if (ret < 0) {
+        error_report("%s failed: %s", write ? "writev" : "readv",
+                     g_strerror(-ret));
+        goto out;
+    }
+    if (!write && pflag && !check_pattern(buf, offset, total, pattern)) {
+        ret = -EINVAL;
+    }
+    if (qflag) {
+        goto out;
+    }
+    if (vflag) {
+        dump_buffer(buf, offset, total);
+    }
+    t2 = tool_tsub(t2, t1);
+    print_report(write ? "wrote" : "read", &t2, offset, total, total, 1,
+                 cflag);
+out:
+    free(buf);
+    g_free(iov);
+    return ret;
+}
+
+static int readv_f(int argc, char **argv)
+{
+    return vector_io(argc, argv, false);
+}
+
+static int writev_f(int argc, char **argv)
+{
+    return vector_io(argc, argv, true);
+}
+
+/* --- other commands --- */
+
+static int discard_f(int argc, char **argv)
+{
+    bool cflag = false, qflag = false;
+    int64_t offset, count;
+    struct timespec t1, t2;
+    int c, ret;
+
+    cmd_getopt_reset();
+    while ((c = cmd_getopt(argc, argv, "Cq")) != -1) {
+        switch (c) {
+        case 'C': cflag = true; break;
+        case 'q': qflag = true; break;
+        default:
+            return command_usage(find_command("discard"));
+        }
+    }
+    if (optind != argc - 2) {
+        return command_usage(find_command("discard"));
+    }
+    ret = parse_off_len(argv + optind, &offset, &count);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = check_writable();
+    if (ret < 0) {
+        return ret;
+    }
+    t1 = tool_now();
+    ret = bdrv_pdiscard(qemuio.bs, offset, count);
+    t2 = tool_now();
+    if (ret < 0) {
+        error_report("discard failed: %s", g_strerror(-ret));
+        return ret;
+    }
+    if (!qflag) {
+        t2 = tool_tsub(t2, t1);
+        print_report("discard", &t2, offset, count, count, 1, cflag);
+    }
+    return 0;
+}
+
+static int flush_f(int argc, char **argv)
+{
+    int ret = bdrv_flush(qemuio.bs);
+
+    if (ret < 0) {
+        error_report("flush failed: %s", g_strerror(-ret));
+    }
+    return ret;
+}
+
+static int length_f(int argc, char **argv)
+{
+    int64_t size = bdrv_getlength(qemuio.bs);
+    char s[64];
+
+    if (size < 0) {
+        error_report("getlength: %s", g_strerror(-size));
+        return size;
+    }
+    tool_cvtstr((double)size, s, sizeof(s));
+    printf("%s\n", s);
+    return 0;
+}
+
+static int info_f(int argc, char **argv)
+{
+    g_autoptr(ImageInfo) info = NULL;
+    GError *err = NULL;
+    char s[64];
+
+    printf("format name: %s\n", bdrv_get_format_name(qemuio.bs));
+    tool_cvtstr(0, s, sizeof(s));
+    printf("cluster size: %s\n", s);
+    printf("vm state offset: %s\n", s);
+    info = bdrv_query_image_info(qemuio.bs, &err);
+    if (!info) {
+        error_report_err(err);
+        return -EIO;
+    }
+    if (info->format_specific) {
+        g_autoptr(JsonNode) node =
+            qapi_ImageInfoSpecific_to_json(info->format_specific);
+        JsonNode *data = json_object_get_member(json_node_get_object(node),
+                                                "data");
+
+        printf("Format specific information:\n");
+        if (data && JSON_NODE_HOLDS_OBJECT(data)) {
+            tool_dump_json_human(json_node_get_object(data), 1);
+        }
+    }
+    return 0;
+}
+
+static int open_f(int argc, char **argv)
+{
+    int flags = BDRV_O_RDWR, c, ret;
+    bool image_opts_only;
+    g_autoptr(GPtrArray) opts = tool_opts_new();
+    g_autoptr(JsonObject) obj = json_object_new();
+    g_autofree char *optstr = NULL;
+    GError *err = NULL;
+
+    cmd_getopt_reset();
+    while ((c = cmd_getopt(argc, argv, "snCro:kt:d:U")) != -1) {
+        switch (c) {
+        case 's':
+            error_report("Snapshots are not supported");
+            return -ENOTSUP;
+        case 'n': flags |= BDRV_O_NOCACHE; break;
+        case 'C': case 'k': break;
+        case 'r': flags &= ~BDRV_O_RDWR; break;
+        case 'U': flags |= BDRV_O_FORCE_SHARE; break;
+        case 't':
+            if (!tool_parse_cache(optarg, &flags)) {
+                error_report("Invalid cache option: %s", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'd':
+            if (!strcmp(optarg, "on") || !strcmp(optarg, "unmap")) {
+                flags |= BDRV_O_UNMAP;
+            } else if (strcmp(optarg, "off") && strcmp(optarg, "ignore")) {
+                error_report("Invalid discard option: %s", optarg);
+                return -EINVAL;
+            }
+            break;
+        case 'o':
+            if (!tool_opts_parse(opts, optarg, &err)) {
+                error_report_err(err);
+                return -EINVAL;
+            }
+            optstr = optstr ? g_strconcat(optstr, ",", optarg, NULL)
+                            : g_strdup(optarg);
+            break;
+        default:
+            return command_usage(find_command("open"));
+        }
+    }
+    image_opts_only = optind == argc && optstr;
+    if (optind != argc - 1 && !image_opts_only) {
+        return command_usage(find_command("open"));
+    }
+    if (image_opts_only) {
+        /* No filename: the options describe the whole node. */
+        ret = qemuio_open(optstr, NULL, NULL, true, flags);
+    } else {
+        const char *fmt = tool_opts_get(opts, "driver");
+        g_autofree char *fmt_copy = g_strdup(fmt);
+
+        tool_opts_del(opts, "driver");
+        tool_opts_to_json(opts, obj);
+        ret = qemuio_open(argv[optind], fmt_copy,
+                          opts->len ? obj : NULL, false, flags);
+    }
+    return ret < 0 ? -EINVAL : 0;
+}
+
+static int close_f(int argc, char **argv)
+{
+    bdrv_unref(qemuio.bs);
+    qemuio.bs = NULL;
+    return 0;
+}
+
+static int truncate_f(int argc, char **argv)
+{
+    PreallocMode prealloc = PREALLOC_MODE_OFF;
+    GError *err = NULL;
+    int64_t offset;
+    int c;
+
+    cmd_getopt_reset();
+    while ((c = cmd_getopt(argc, argv, "m:")) != -1) {
+        bool found = false;
+
+        if (c != 'm') {
+            return command_usage(find_command("truncate"));
+        }
+        for (int i = 0; i < PREALLOC_MODE__MAX; i++) {
+            if (!strcmp(optarg, PreallocMode_str(i))) {
+                prealloc = i;
+                found = true;
+            }
+        }
+        if (!found) {
+            error_report("Invalid preallocation mode '%s'", optarg);
+            return -EINVAL;
+        }
+    }
+    if (optind != argc - 1) {
+        return command_usage(find_command("truncate"));
+    }
+    offset = cvtnum(argv[optind]);
+    if (offset < 0) {
+        print_cvtnum_err(offset, argv[optind]);
+        return -EINVAL;
+    }
+    if (bdrv_truncate(qemuio.bs, offset, prealloc, &err) < 0) {
+        error_report_err(err);
+        return -EIO;
+    }
+    return 0;
+}
+
+static int sleep_f(int argc, char **argv)
+{
+    char *end;
+    long ms = strtol(argv[1], &end, 10);
+
+    if (ms < 0 || *end) {
+        error_report("%s is not a valid number", argv[1]);
+        return -EINVAL;
+    }
+    g_usleep(ms * 1000);
+    return 0;
+}
+
+static int aio_flush_f(int argc, char **argv)
+{
+    return 0;   /* every request here completes before its command returns */
+}
+
+static int quit_f(int argc, char **argv)
+{
+    qemuio.quit = true;
+    return 0;
+}
+
+static int help_f(int argc, char **argv);
+
+static const Cmd cmdtab[] = {
+    { "aio_flush", NULL, aio_flush_f, 0, 0, true, "",
+      "completes all outstanding aio requests" },
+    { "aio_read", NULL, read_f, 2, -1, true,
+      "[-Ciqv] [-P pattern] off len",
+      "reads a number of bytes (synchronously here)" },
+    { "aio_write", NULL, write_f, 2, -1, true,
+      "[-Cfquz] [-P pattern] off len",
+      "writes a number of bytes (synchronously here)" },
+    { "close", "c", close_f, 0, 0, true, "", "close the current open file" },
+    { "discard", "d", discard_f, 2, -1, true, "[-Cq] off len",
+      "discards a number of bytes at a specified offset" },
+    { "flush", "f", flush_f, 0, 0, true, "",
+      "flush all in-core file state to disk" },
+    { "help", "?", help_f, 0, 1, false, "[command]",
+      "help for one or all commands" },
+    { "info", "i", info_f, 0, 0, true, "",
+      "prints information about the current file" },
+    { "length", "l", length_f, 0, 0, true, "",
+      "gets the length of the current file" },
+    { "open", "o", open_f, 0, -1, false,
+      "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
+      "open the file specified by path" },
+    { "quit", "q", quit_f, 0, 0, false, "", "exit the program" },
+    { "read", "r", read_f, 2, -1, true,
+      "[-abCqv] [-P pattern [-s off] [-l len]] off len",
+      "reads a number of bytes at a specified offset" },
+    { "readv", NULL, readv_f, 2, -1, true, "[-Cqv] [-P pattern] off len [len..]",
+      "reads a number of bytes at a specified offset" },
+    { "sleep", NULL, sleep_f, 1, 1, false, "milliseconds",
+      "waits for the given value in milliseconds" },
+    { "truncate", "t", truncate_f, 1, 3, true, "[-m prealloc_mode] off",
+      "truncates the current file at the given offset" },
+    { "write", "w", write_f, 2, -1, true,
+      "[-bcCfnquz] [-P pattern] off len",
+      "writes a number of bytes at a specified offset" },
+    { "writev", NULL, writev_f, 2, -1, true,
+      "[-Cfq] [-P pattern] off len [len..]",
+      "writes a number of bytes at a specified offset" },
+};
+
+static const Cmd *find_command(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(cmdtab); i++) {
+        if (!strcmp(cmdtab[i].name, name) ||
+            (cmdtab[i].altname && !strcmp(cmdtab[i].altname, name))) {
+            return &cmdtab[i];
+        }
+    }
+    return NULL;
+}
+
+static int help_f(int argc, char **argv)
+{
+    if (argc == 2) {
+        const Cmd *ct = find_command(argv[1]);
+
+        if (!ct) {
+            error_report("command %s not found", argv[1]);
+            return -EINVAL;
+        }
+        printf("%s %s -- %s\n", ct->name, ct->args, ct->oneline);
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(cmdtab); i++) {
+        printf("%s %s -- %s\n", cmdtab[i].name, cmdtab[i].args,
+               cmdtab[i].oneline);
+    }
+    printf("\nUse 'help commandname' for extended help.\n");
+    return 0;
+}
+
+/* Argument counts as QEMU checks them (argc counts the arguments only). */
+static bool check_argc(const Cmd *ct, int argc)
+{
+    if (argc >= ct->argmin && (ct->argmax < 0 || argc <= ct->argmax)) {
+        return true;
+    }
+    if (ct->argmax == -1) {
+        fprintf(stderr, "bad argument count %d to %s, expected at least %d "
+                "arguments\n", argc, ct->name, ct->argmin);
+    } else if (ct->argmin == ct->argmax) {
+        fprintf(stderr, "bad argument count %d to %s, expected %d "
+                "arguments\n", argc, ct->name, ct->argmin);
+    } else {
+        fprintf(stderr, "bad argument count %d to %s, expected between %d "
+                "and %d arguments\n", argc, ct->name, ct->argmin, ct->argmax);
+    }
+    return false;
+}
+
+int qemuio_command(const char *cmdline)
+{
+    g_auto(GStrv) argv = NULL;
+    GPtrArray *args = g_ptr_array_new();
+    g_auto(GStrv) words = g_strsplit_set(cmdline, " \t", -1);
+    const Cmd *ct;
+    int argc, ret;
+
+    for (int i = 0; words[i]; i++) {
+        if (*words[i]) {
+            g_ptr_array_add(args, g_strdup(words[i]));
+        }
+    }
+    g_ptr_array_add(args, NULL);
+    argv = (char **)g_ptr_array_free(args, FALSE);
+    argc = g_strv_length(argv);
+    if (argc == 0) {
+        return 0;
+    }
+    ct = find_command(argv[0]);
+    if (!ct) {
+        fprintf(stderr, "command \"%s\" not found\n", argv[0]);
+        return -EINVAL;
+    }
+    if (ct->needs_file && !qemuio.bs) {
+        fprintf(stderr, "no file open, try 'help open'\n");
+        return -EINVAL;
+    }
+    if (!check_argc(ct, argc - 1)) {
+        return -EINVAL;
+    }
+    ret = ct->func(argc, argv);
+    fflush(stdout);
+    return ret;
+}

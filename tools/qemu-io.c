@@ -1,0 +1,229 @@
+/*
+ * qemu-io: run I/O commands (-c ... or interactively) against an image,
+ * with QEMU's command line and output.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "qemu/error.h"
+#include "qom/object-add.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-io.h"
+
+QemuIOState qemuio;
+
+enum {
+    OPTION_OBJECT = 256,
+    OPTION_IMAGE_OPTS,
+};
+
+static void usage(const char *name)
+{
+    printf(
+"Usage: %s [OPTIONS]... [-c STRING]... [file]\n"
+"QEMU Disk exerciser\n"
+"\n"
+"  --object OBJECTDEF   define an object such as 'secret' for\n"
+"                       passwords and/or encryption keys\n"
+"  --image-opts         treat file as option string\n"
+"  -c, --cmd STRING     execute command with its arguments\n"
+"                       from the given string\n"
+"  -f, --format FMT     specifies the block driver to use\n"
+"  -r, --read-only      export read-only\n"
+"  -n, --nocache        disable host cache, short for -t none\n"
+"  -U, --force-share    force shared permissions\n"
+"  -d, --discard=MODE   use discard mode: ignore (or off), unmap (or on)\n"
+"  -t, --cache=MODE     use the given cache mode for the image\n"
+"  -h, --help           display this help and exit\n"
+"  -V, --version        output version information and exit\n"
+"\n"
+"See 'qemu-io -c help' for information on available commands.\n",
+           name);
+}
+
+int qemuio_open(const char *name, const char *fmt, JsonObject *opts,
+                bool image_opts, int flags)
+{
+    GError *err = NULL;
+
+    if (qemuio.bs) {
+        fprintf(stderr, "file open already, try 'help close'\n");
+        return -1;
+    }
+    if (image_opts) {
+        qemuio.bs = bdrv_open_image_opts(name, flags, &err);
+    } else {
+        qemuio.bs = bdrv_open(name, fmt, opts, flags, &err);
+    }
+    if (!qemuio.bs) {
+        if (image_opts) {
+            error_prepend(&err, "can't open");
+        } else {
+            error_prepend(&err, "can't open device %s", name);
+        }
+        error_report_err(err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Run the -c commands, or read commands from stdin; returns exit status. */
+static int command_loop(char **cmds, int ncmds)
+{
+    int last_error = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    bool tty = isatty(STDIN_FILENO);
+
+    for (int i = 0; i < ncmds && !qemuio.quit; i++) {
+        if (qemuio_command(cmds[i]) < 0) {
+            last_error = 1;
+        }
+    }
+    if (ncmds) {
+        return last_error;
+    }
+    while (!qemuio.quit) {
+        ssize_t n;
+
+        if (tty) {
+            printf("qemu-io> ");
+            fflush(stdout);
+        }
+        n = getline(&line, &cap, stdin);
+        if (n < 0) {
+            break;
+        }
+        if (n > 0 && line[n - 1] == '\n') {
+            line[n - 1] = '\0';
+        }
+        if (qemuio_command(line) < 0) {
+            last_error = 1;
+        }
+    }
+    free(line);
+    return last_error;
+}
+
+static bool parse_discard(const char *mode, int *flags)
+{
+    if (!strcmp(mode, "off") || !strcmp(mode, "ignore")) {
+        *flags &= ~BDRV_O_UNMAP;
+    } else if (!strcmp(mode, "on") || !strcmp(mode, "unmap")) {
+        *flags |= BDRV_O_UNMAP;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { "cmd", required_argument, NULL, 'c' },
+        { "format", required_argument, NULL, 'f' },
+        { "read-only", no_argument, NULL, 'r' },
+        { "snapshot", no_argument, NULL, 's' },
+        { "nocache", no_argument, NULL, 'n' },
+        { "copy-on-read", no_argument, NULL, 'C' },
+        { "misalign", no_argument, NULL, 'm' },
+        { "native-aio", no_argument, NULL, 'k' },
+        { "aio", required_argument, NULL, 'i' },
+        { "discard", required_argument, NULL, 'd' },
+        { "cache", required_argument, NULL, 't' },
+        { "trace", required_argument, NULL, 'T' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(GPtrArray) cmds = g_ptr_array_new();
+    const char *fmt = NULL;
+    bool readonly = false, image_opts = false;
+    int flags = 0, c, ret;
+    GError *err = NULL;
+
+    g_set_prgname("qemu-io");
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hVc:d:f:rsnCmki:t:T:U",
+                            long_options, NULL)) != -1) {
+        switch (c) {
+        case 'c': g_ptr_array_add(cmds, optarg); break;
+        case 'f': fmt = optarg; break;
+        case 'r': readonly = true; break;
+        case 'n': flags |= BDRV_O_NOCACHE; break;
+        case 'U': flags |= BDRV_O_FORCE_SHARE; break;
+        case 'C': case 'm': case 'k': case 'T': break;
+        case 'i':
+            if (strcmp(optarg, "threads") && strcmp(optarg, "native") &&
+                strcmp(optarg, "io_uring")) {
+                error_report("Invalid aio option: %s", optarg);
+                return 1;
+            }
+            break;
+        case 'd':
+            if (!parse_discard(optarg, &flags)) {
+                error_report("Invalid discard option: %s", optarg);
+                return 1;
+            }
+            break;
+        case 't':
+            if (!tool_parse_cache(optarg, &flags)) {
+                error_report("Invalid cache option: %s", optarg);
+                return 1;
+            }
+            break;
+        case 's':
+            error_report("Snapshots are not supported");
+            return 1;
+        case 'V':
+            printf("qemu-io version 9.0.0 (qemu-luks-detached 0.1.0)\n");
+            return 0;
+        case 'h':
+            usage("qemu-io");
+            return 0;
+        case OPTION_OBJECT:
+            if (user_creatable_add_opts(optarg, &err) < 0) {
+                error_report_err(err);
+                return 1;
+            }
+            break;
+        case OPTION_IMAGE_OPTS:
+            image_opts = true;
+            break;
+        case ':':
+            error_report("missing argument for option '%s'", argv[optind - 1]);
+            fprintf(stderr, "Try 'qemu-io --help' for more information.\n");
+            return 1;
+        default:
+            error_report("unrecognized option '%s'", argv[optind - 1]);
+            fprintf(stderr, "Try 'qemu-io --help' for more information.\n");
+            return 1;
+        }
+    }
+    if (argc - optind > 1) {
+        usage("qemu-io");
+        return 1;
+    }
+    if (image_opts && fmt) {
+        error_report("--image-opts and --format are mutually exclusive");
+        return 1;
+    }
+    if (!readonly) {
+        flags |= BDRV_O_RDWR;
+    }
+    if (argc - optind == 1 &&
+        qemuio_open(argv[optind], fmt, NULL, image_opts, flags) < 0) {
+        return 1;
+    }
+    ret = command_loop((char **)cmds->pdata, cmds->len);
+    if (qemuio.bs) {
+        bdrv_unref(qemuio.bs);
+        qemuio.bs = NULL;
+    }
+    return ret;
+}
