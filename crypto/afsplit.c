@@ -13,14 +13,16 @@
 #include "qemu/secmem.h"
 #include "crypto/afsplit.h"
 #include "crypto/hash.h"
+#include "crypto/hashpriv.h"
 #include "crypto/random.h"
 
 #define AF_MAX_DIGEST 64
 
-static int af_diffuse(QCryptoHashAlgo hash, guint8 *block, size_t blocklen,
-                      GError **errp)
+/* ctx: scratch of meta->context_size bytes (locked: it sees key data). */
+static void af_diffuse(const struct nettle_hash *meta, void *ctx,
+                       guint8 *block, size_t blocklen)
 {
-    size_t dlen = qcrypto_hash_digest_len(hash);
+    size_t dlen = meta->digest_size;
     guint8 digest[AF_MAX_DIGEST];
     size_t off;
     uint32_t i;
@@ -28,18 +30,14 @@ static int af_diffuse(QCryptoHashAlgo hash, guint8 *block, size_t blocklen,
     for (i = 0, off = 0; off < blocklen; i++, off += dlen) {
         size_t chunk = MIN(dlen, blocklen - off);
         guint8 be[4] = { i >> 24, i >> 16, i >> 8, i };
-        QCryptoHash *h = qcrypto_hash_new(hash, errp);
 
-        if (!h) {
-            return -1;
-        }
-        qcrypto_hash_update(h, be, sizeof(be));
-        qcrypto_hash_update(h, block + off, chunk);
-        qcrypto_hash_finish(h, digest);
+        meta->init(ctx);
+        meta->update(ctx, sizeof(be), be);
+        meta->update(ctx, chunk, block + off);
+        meta->digest(ctx, dlen, digest);
         memcpy(block + off, digest, chunk);
     }
     qemu_secmem_wipe(digest, sizeof(digest));
-    return 0;
 }
 
 static void af_xor(guint8 *dst, const guint8 *src, size_t len)
@@ -76,7 +74,8 @@ int qcrypto_afsplit_encode(QCryptoHashAlgo hash, size_t blocklen,
                            uint32_t stripes, const guint8 *in, guint8 *out,
                            GError **errp)
 {
-    guint8 *acc;
+    const struct nettle_hash *meta = qcrypto_hash_nettle_meta(hash);
+    guint8 *acc, *ctx;
     uint32_t i;
     int ret = -1;
 
@@ -84,19 +83,19 @@ int qcrypto_afsplit_encode(QCryptoHashAlgo hash, size_t blocklen,
         return -1;
     }
     acc = qemu_secmem_alloc(blocklen);
+    ctx = qemu_secmem_alloc(meta->context_size);
     if (qcrypto_random_bytes(out, blocklen * (stripes - 1), errp) < 0) {
         goto out;
     }
     for (i = 0; i < stripes - 1; i++) {
         af_xor(acc, out + (size_t)i * blocklen, blocklen);
-        if (af_diffuse(hash, acc, blocklen, errp) < 0) {
-            goto out;
-        }
+        af_diffuse(meta, ctx, acc, blocklen);
     }
     af_xor(acc, in, blocklen);
     memcpy(out + (size_t)(stripes - 1) * blocklen, acc, blocklen);
     ret = 0;
 out:
+    qemu_secmem_free(ctx, meta->context_size);
     qemu_secmem_free(acc, blocklen);
     return ret;
 }
@@ -105,22 +104,22 @@ int qcrypto_afsplit_decode(QCryptoHashAlgo hash, size_t blocklen,
                            uint32_t stripes, const guint8 *in, guint8 *out,
                            GError **errp)
 {
-    guint8 *acc;
+    const struct nettle_hash *meta = qcrypto_hash_nettle_meta(hash);
+    guint8 *acc, *ctx;
     uint32_t i;
 
     if (!af_check(hash, blocklen, stripes, errp)) {
         return -1;
     }
     acc = qemu_secmem_alloc(blocklen);
+    ctx = qemu_secmem_alloc(meta->context_size);
     for (i = 0; i < stripes - 1; i++) {
         af_xor(acc, in + (size_t)i * blocklen, blocklen);
-        if (af_diffuse(hash, acc, blocklen, errp) < 0) {
-            qemu_secmem_free(acc, blocklen);
-            return -1;
-        }
+        af_diffuse(meta, ctx, acc, blocklen);
     }
     af_xor(acc, in + (size_t)(stripes - 1) * blocklen, blocklen);
     memcpy(out, acc, blocklen);
+    qemu_secmem_free(ctx, meta->context_size);
     qemu_secmem_free(acc, blocklen);
     return 0;
 }

@@ -7,13 +7,15 @@
 #include <nettle/nettle-meta.h>
 #include <nettle/cbc.h>
 #include <nettle/ctr.h>
-#include <nettle/xts.h>
+#include <nettle/memxor.h>
 #include "qemu/error.h"
 #include "qemu/secmem.h"
 #include "crypto/cipherpriv.h"
 
 #define NETTLE_MAX_BLOCK 16
 #define NETTLE_CTX_ALIGN 64
+/* XTS tweaks are computed this many bytes at a time. */
+#define XTS_CHUNK 4096
 
 typedef struct QCryptoCipherNettle {
     QCryptoCipher base;
@@ -23,6 +25,7 @@ typedef struct QCryptoCipherNettle {
     void *dec;          /* decryption key schedule */
     void *tweak;        /* xts: tweak encryption key schedule */
     guint8 iv[NETTLE_MAX_BLOCK];
+    guint8 *xts_tweaks;   /* XTS_CHUNK bytes of scratch (xts only) */
 } QCryptoCipherNettle;
 
 static const struct nettle_cipher *nettle_meta_for(QCryptoCipherAlgo alg)
@@ -74,6 +77,55 @@ bool qcrypto_cipher_nettle_supports(QCryptoCipherAlgo alg,
     }
 }
 
+/* Multiply a tweak by x in GF(2^128), little-endian (IEEE 1619). */
+static void xts_mul_alpha(guint8 *t)
+{
+    uint64_t lo, hi, carry;
+
+    memcpy(&lo, t, 8);
+    memcpy(&hi, t + 8, 8);
+    lo = GUINT64_FROM_LE(lo);
+    hi = GUINT64_FROM_LE(hi);
+    carry = hi >> 63;
+    hi = (hi << 1) | (lo >> 63);
+    lo = (lo << 1) ^ (carry * 0x87);
+    lo = GUINT64_TO_LE(lo);
+    hi = GUINT64_TO_LE(hi);
+    memcpy(t, &lo, 8);
+    memcpy(t + 8, &hi, 8);
+}
+
+/*
+ * XTS without ciphertext stealing (lengths are whole blocks): C = E(P ^ T)
+ * ^ T.  Rather than one cipher call per block (Nettle's xts_*_message), the
+ * tweaks of a whole chunk are computed first so that the block cipher runs
+ * over many blocks in one call, where Nettle's assembly can interleave
+ * them (serpent, aes).
+ */
+static void nettle_xts(QCryptoCipherNettle *c, nettle_cipher_func *f,
+                       const void *ctx, size_t len, guint8 *out,
+                       const guint8 *in)
+{
+    guint8 t[16];
+    guint8 *tw = c->xts_tweaks;
+
+    c->meta->encrypt(c->tweak, 16, t, c->iv);
+    while (len > 0) {
+        size_t n = MIN(len, XTS_CHUNK), j;
+
+        for (j = 0; j < n; j += 16) {
+            memcpy(tw + j, t, 16);
+            xts_mul_alpha(t);
+        }
+        memxor3(out, in, tw, n);
+        f(ctx, n, out, out);
+        memxor(out, tw, n);
+        in += n;
+        out += n;
+        len -= n;
+    }
+}
+
 static void nettle_setiv(QCryptoCipher *cipher, const guint8 *iv, size_t niv)
 {
     QCryptoCipherNettle *c = (QCryptoCipherNettle *)cipher;
@@ -98,7 +150,7 @@ static int nettle_encrypt(QCryptoCipher *cipher, const void *in, void *out,
         ctr_crypt(c->enc, m->encrypt, m->block_size, c->iv, len, out, in);
         break;
     case QCRYPTO_CIPHER_MODE_XTS:
-        xts_encrypt_message(c->enc, c->tweak, m->encrypt, c->iv, len, out, in);
+        nettle_xts(c, m->encrypt, c->enc, len, out, in);
         break;
     default:
         error_setg(errp, "Unsupported cipher mode");
@@ -125,8 +177,7 @@ static int nettle_decrypt(QCryptoCipher *cipher, const void *in, void *out,
         ctr_crypt(c->enc, m->encrypt, m->block_size, c->iv, len, out, in);
         break;
     case QCRYPTO_CIPHER_MODE_XTS:
-        xts_decrypt_message(c->dec, c->tweak, m->decrypt, m->encrypt, c->iv,
-                            len, out, in);
+        nettle_xts(c, m->decrypt, c->dec, len, out, in);
         break;
     default:
         error_setg(errp, "Unsupported cipher mode");
@@ -173,9 +224,10 @@ QCryptoCipher *qcrypto_cipher_nettle_new(QCryptoCipherAlgo alg,
         return NULL;
     }
     csize = ctx_round(m->context_size);
-    /* Header, then encrypt, decrypt and tweak schedules, all locked. */
-    c = qemu_secmem_alloc(head + 3 * csize);
-    c->alloc_len = head + 3 * csize;
+    /* Header, then encrypt, decrypt and tweak schedules and the xts
+     * scratch, all locked. */
+    c = qemu_secmem_alloc(head + 3 * csize + XTS_CHUNK);
+    c->alloc_len = head + 3 * csize + XTS_CHUNK;
     c->base.alg = alg;
     c->base.mode = mode;
     c->base.driver = &nettle_driver;
@@ -184,6 +236,7 @@ QCryptoCipher *qcrypto_cipher_nettle_new(QCryptoCipherAlgo alg,
     c->enc = p;
     c->dec = p + csize;
     c->tweak = p + 2 * csize;
+    c->xts_tweaks = p + 3 * csize;
 
     m->set_encrypt_key(c->enc, key);
     m->set_decrypt_key(c->dec, key);

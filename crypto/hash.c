@@ -125,3 +125,8 @@ const char *qcrypto_hash_name(QCryptoHashAlgo alg)
 {
     return hash_valid(alg) ? hash_info[alg].name : "(invalid hash)";
 }
+
+const struct nettle_hash *qcrypto_hash_nettle_meta(QCryptoHashAlgo alg)
+{
+    return hash_valid(alg) ? hash_info[alg].nettle_alg : NULL;
+}

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <nettle/nettle-types.h>
+#include <nettle/nettle-meta.h>
 #include "crypto/hash.h"
 
 typedef struct QCryptoHmacOps {
@@ -16,6 +17,13 @@ typedef struct QCryptoHmacOps {
 
 /* NULL for an unknown algorithm. */
 const QCryptoHmacOps *qcrypto_hmac_ops(QCryptoHashAlgo alg);
+
+/*
+ * Nettle's descriptor for a hash (NULL for an unknown one), for hot loops
+ * that hash many short messages (the anti-forensic diffuser), where
+ * creating a GnuTLS context per message would dominate.
+ */
+const struct nettle_hash *qcrypto_hash_nettle_meta(QCryptoHashAlgo alg);
 
 /* Lower-case name as in the schema, for messages. */
 const char *qcrypto_hash_name(QCryptoHashAlgo alg);

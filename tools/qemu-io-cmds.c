@@ -54,14 +54,14 @@ static void print_cvtnum_err(int64_t rc, const char *arg)
 {
     switch (rc) {
     case -EINVAL:
-        printf("Parsing error: non-numeric argument,"
-               " or extraneous/unrecognized suffix -- %s\n", arg);
+        error_report("Parsing error: non-numeric argument,"
+                     " or extraneous/unrecognized suffix -- %s", arg);
         break;
     case -ERANGE:
-        printf("Parsing error: argument too large -- %s\n", arg);
+        error_report("Parsing error: argument too large -- %s", arg);
         break;
     default:
-        printf("Parsing error: %s\n", arg);
+        error_report("Parsing error: %s", arg);
     }
 }
 
@@ -71,7 +71,7 @@ static int parse_pattern(const char *arg)
     long pattern = strtol(arg, &end, 0);
 
     if (pattern < 0 || pattern > UCHAR_MAX || *end != '\0' || end == arg) {
-        printf("%s is not a valid pattern byte\n", arg);
+        error_report("%s is not a valid pattern byte", arg);
         return -1;
     }
     return pattern;
@@ -176,7 +176,7 @@ static int parse_off_len(char **argv, int64_t *offset, int64_t *count)
         return -EINVAL;
     }
     if (*count > REQUEST_MAX_BYTES) {
-        printf("length cannot exceed %" PRId64 ", given %s\n",
+        error_report("length cannot exceed %" PRId64 ", given %s",
                REQUEST_MAX_BYTES, argv[1]);
         return -EINVAL;
     }
@@ -242,20 +242,20 @@ static int read_f(int argc, char **argv)
         plen = count - poff;
     }
     if (poff > count || plen > count - poff) {
-        printf("pattern verification range exceeds end of read data\n");
+        error_report("pattern verification range exceeds end of read data");
         return -EINVAL;
     }
 
     buf = io_alloc(count, 0xab);
     if (!buf) {
-        printf("read failed: %s\n", g_strerror(ENOMEM));
+        error_report("read failed: %s", g_strerror(ENOMEM));
         return -ENOMEM;
     }
     t1 = tool_now();
     ret = bdrv_pread(qemuio.bs, offset, count, buf, 0);
     t2 = tool_now();
     if (ret < 0) {
-        printf("read failed: %s\n", g_strerror(-ret));
+        error_report("read failed: %s", g_strerror(-ret));
         goto out;
     }
     if (pflag && !check_pattern(buf + poff, offset + poff, plen, pattern)) {
@@ -296,7 +296,7 @@ static int write_f(int argc, char **argv)
         switch (c) {
         case 'b': case 'p': case 'n': break;
         case 'c':
-            printf("Compressed writes are not supported\n");
+            error_report("Compressed writes are not supported");
             return -ENOTSUP;
         case 'C': cflag = true; break;
         case 'f': flags |= BDRV_REQ_FUA; break;
@@ -318,11 +318,11 @@ static int write_f(int argc, char **argv)
         return command_usage(find_command("write"));
     }
     if (zflag && pflag) {
-        printf("-z and -P cannot be specified at the same time\n");
+        error_report("-z and -P cannot be specified at the same time");
         return -EINVAL;
     }
     if ((flags & BDRV_REQ_MAY_UNMAP) && !zflag) {
-        printf("-u requires -z to be specified\n");
+        error_report("-u requires -z to be specified");
         return -EINVAL;
     }
     ret = parse_off_len(argv + optind, &offset, &count);
@@ -336,7 +336,7 @@ static int write_f(int argc, char **argv)
     if (!zflag) {
         buf = io_alloc(count, pattern);
         if (!buf) {
-            printf("write failed: %s\n", g_strerror(ENOMEM));
+            error_report("write failed: %s", g_strerror(ENOMEM));
             return -ENOMEM;
         }
     }
@@ -349,7 +349,7 @@ static int write_f(int argc, char **argv)
     t2 = tool_now();
     free(buf);
     if (ret < 0) {
-        printf("write failed: %s\n", g_strerror(-ret));
+        error_report("write failed: %s", g_strerror(-ret));
         return ret;
     }
     if (!qflag) {
@@ -377,7 +377,7 @@ static int build_iov(char **args, int n, int pattern, struct iovec **iovp,
             return -EINVAL;
         }
         if (lens[i] > REQUEST_MAX_BYTES - total) {
-            printf("Argument '%s' exceeds maximum size %" PRId64 "\n",
+            error_report("Argument '%s' exceeds maximum size %" PRId64,
                    args[i], REQUEST_MAX_BYTES);
             g_free(lens);
             return -EINVAL;
@@ -453,7 +453,8 @@ static int vector_io(int argc, char **argv, bool write)
                 : bdrv_preadv(qemuio.bs, offset, total, iov, n, 0);
     t2 = tool_now();
     if (ret < 0) {
-        printf("%s failed: %s\n", write ? "writev" : "readv", g_strerror(-ret));
+        error_report("%s failed: %s", write ? "writev" : "readv",
+                     g_strerror(-ret));
         goto out;
     }
     if (!write && pflag && !check_pattern(buf, offset, total, pattern)) {
@@ -517,7 +518,7 @@ static int discard_f(int argc, char **argv)
     ret = bdrv_pdiscard(qemuio.bs, offset, count);
     t2 = tool_now();
     if (ret < 0) {
-        printf("discard failed: %s\n", g_strerror(-ret));
+        error_report("discard failed: %s", g_strerror(-ret));
         return ret;
     }
     if (!qflag) {
@@ -532,7 +533,7 @@ static int flush_f(int argc, char **argv)
     int ret = bdrv_flush(qemuio.bs);
 
     if (ret < 0) {
-        printf("flush failed: %s\n", g_strerror(-ret));
+        error_report("flush failed: %s", g_strerror(-ret));
     }
     return ret;
 }
@@ -543,7 +544,7 @@ static int length_f(int argc, char **argv)
     char s[64];
 
     if (size < 0) {
-        printf("getlength: %s\n", g_strerror(-size));
+        error_report("getlength: %s", g_strerror(-size));
         return size;
     }
     tool_cvtstr((double)size, s, sizeof(s));
@@ -593,7 +594,7 @@ static int open_f(int argc, char **argv)
     while ((c = cmd_getopt(argc, argv, "snCro:kt:d:U")) != -1) {
         switch (c) {
         case 's':
-            printf("Snapshots are not supported\n");
+            error_report("Snapshots are not supported");
             return -ENOTSUP;
         case 'n': flags |= BDRV_O_NOCACHE; break;
         case 'C': case 'k': break;
@@ -697,7 +698,7 @@ static int sleep_f(int argc, char **argv)
     long ms = strtol(argv[1], &end, 10);
 
     if (ms < 0 || *end) {
-        printf("%s is not a valid number\n", argv[1]);
+        error_report("%s is not a valid number", argv[1]);
         return -EINVAL;
     }
     g_usleep(ms * 1000);
@@ -775,7 +776,7 @@ static int help_f(int argc, char **argv)
         const Cmd *ct = find_command(argv[1]);
 
         if (!ct) {
-            printf("command %s not found\n", argv[1]);
+            error_report("command %s not found", argv[1]);
             return -EINVAL;
         }
         printf("%s %s -- %s\n", ct->name, ct->args, ct->oneline);

@@ -121,6 +121,8 @@ static gpointer copy_str(gconstpointer src, gpointer unused)
  */
 static JsonNode *listify(JsonNode *node, const char *path, GError **errp)
 {
+    /* The root stays an object even if its keys look like indices. */
+    bool root = path == NULL;
     JsonObject *obj;
     GList *names, *l;
     guint n_index = 0, n_total;
@@ -153,7 +155,7 @@ static JsonNode *listify(JsonNode *node, const char *path, GError **errp)
         }
     }
     g_list_free_full(names, g_free);
-    if (n_index == 0) {
+    if (n_index == 0 || root) {
         return node;
     }
     if (n_index != n_total) {

@@ -79,6 +79,7 @@ static void test_keyval_lists(void)
     kv_ok("s.0.n=1,s.0.m=2,s.1.n=3", NULL,
           "{\"s\":[{\"n\":\"1\",\"m\":\"2\"},{\"n\":\"3\"}]}");
     kv_ok("m.0.0=a,m.0.1=b", NULL, "{\"m\":[[\"a\",\"b\"]]}");
+    kv_ok("0=a,1=b", NULL, "{\"0\":\"a\",\"1\":\"b\"}");
     kv_err("a.0=x,a.2=y", NULL, "Parameter 'a.1' missing");
     kv_err("a.0=x,a.b=y", NULL, "Parameters 'a.*' used inconsistently");
     kv_ok("a.00=x", NULL, "{\"a\":{\"00\":\"x\"}}");
@@ -98,6 +99,52 @@ static void test_keyval_errors(void)
     kv_err(",a=1", NULL, "Invalid parameter ''");
     kv_err("a=1,b", NULL, "Expected '=' after parameter 'b'");
     kv_ok("a=1,,", NULL, "{\"a\":\"1,\"}");
+}
+
+static void test_keyval_long_key(void)
+{
+    g_autofree char *ok_key = g_strnfill(127, 'k');
+    g_autofree char *long_key = g_strnfill(128, 'k');
+    g_autofree char *p1 = g_strdup_printf("%s=1", ok_key);
+    g_autofree char *p2 = g_strdup_printf("a.%s=1", long_key);
+    g_autofree char *msg = g_strdup_printf("Invalid parameter 'a.%s'",
+                                           long_key);
+    GError *err = NULL;
+    JsonNode *n = keyval_parse(p1, NULL, &err);
+
+    g_assert_no_error(err);
+    json_node_unref(n);
+    kv_err(p2, NULL, msg);
+}
+
+/* Random input: every call either succeeds or reports an error, no crash. */
+static void test_keyval_random(void)
+{
+    static const char alphabet[] = "ab0129.,=_- ";
+    GRand *r = g_rand_new_with_seed(1234);
+    int i, j;
+
+    for (i = 0; i < 20000; i++) {
+        char buf[24];
+        int len = g_rand_int_range(r, 0, sizeof(buf));
+        GError *err = NULL;
+        JsonNode *n;
+
+        for (j = 0; j < len; j++) {
+            buf[j] = alphabet[g_rand_int_range(r, 0, sizeof(alphabet) - 1)];
+        }
+        buf[len] = 0;
+        n = keyval_parse(buf, (i & 1) ? "implied" : NULL, &err);
+        g_assert_true((n == NULL) != (err == NULL));
+        if (n) {
+            g_assert_true(JSON_NODE_HOLDS_OBJECT(n));
+            json_node_unref(n);
+        } else {
+            g_assert_nonnull(err->message);
+            g_error_free(err);
+        }
+    }
+    g_rand_free(r);
 }
 
 static void test_json_filename(void)
@@ -296,6 +343,8 @@ int main(int argc, char **argv)
     g_test_add_func("/keyval/implied", test_keyval_implied);
     g_test_add_func("/keyval/lists", test_keyval_lists);
     g_test_add_func("/keyval/errors", test_keyval_errors);
+    g_test_add_func("/keyval/long-key", test_keyval_long_key);
+    g_test_add_func("/keyval/random", test_keyval_random);
     g_test_add_func("/keyval/json-filename", test_json_filename);
     g_test_add_func("/keyval/blockdev-options", test_blockdev_options);
     g_test_add_func("/keyval/object-options", test_object_options);

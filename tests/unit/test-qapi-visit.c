@@ -492,6 +492,107 @@ static void test_clone_deep(void)
     qapi_free_BlockdevOptions(pc);
 }
 
+static const char *const vocab[] = {
+    "driver", "file", "header", "filename", "key-secret", "node-name",
+    "cache", "direct", "offset", "size", "luks", "raw", "null-co",
+    "read-only", "locking", "on", "off", "12", "x",
+};
+
+static JsonNode *random_node(GRand *r, int depth)
+{
+    int kind = g_rand_int_range(r, 0, depth > 3 ? 5 : 7);
+    JsonNode *n = json_node_alloc();
+
+    switch (kind) {
+    case 0:
+    case 1:
+        return json_node_init_string(n, vocab[g_rand_int_range(
+            r, 0, G_N_ELEMENTS(vocab))]);
+    case 2:
+        return json_node_init_int(n, g_rand_int_range(r, -2, 5000));
+    case 3:
+        return json_node_init_boolean(n, g_rand_boolean(r));
+    case 4:
+        return json_node_init_null(n);
+    case 5: {
+        JsonArray *a = json_array_new();
+        int i, len = g_rand_int_range(r, 0, 3);
+
+        for (i = 0; i < len; i++) {
+            json_array_add_element(a, random_node(r, depth + 1));
+        }
+        json_node_init_array(n, a);
+        json_array_unref(a);
+        return n;
+    }
+    default: {
+        JsonObject *o = json_object_new();
+        int i, len = g_rand_int_range(r, 0, 5);
+
+        for (i = 0; i < len; i++) {
+            const char *key = vocab[g_rand_int_range(r, 0, 11)];
+
+            /* Bias towards valid-looking driver names. */
+            if (g_str_equal(key, "driver") && g_rand_boolean(r)) {
+                json_object_set_string_member(
+                    o, key, vocab[g_rand_int_range(r, 10, 13)]);
+            } else {
+                json_object_set_member(o, key, random_node(r, depth + 1));
+            }
+        }
+        json_node_init_object(n, o);
+        json_object_unref(o);
+        return n;
+    }
+    }
+}
+
+/*
+ * Random trees: input either fails with a message or succeeds, and what
+ * succeeds prints to JSON that parses strictly to the same thing.
+ */
+static void test_random_trees(void)
+{
+    GRand *r = g_rand_new_with_seed(42);
+    int i, good = 0;
+
+    for (i = 0; i < 30000; i++) {
+        JsonNode *n = random_node(r, 0);
+        GError *err = NULL;
+        bool keyval = i & 1;
+        BlockdevOptions *o = keyval ? qapi_BlockdevOptions_from_keyval(n, &err)
+                                    : qapi_BlockdevOptions_from_json(n, &err);
+
+        g_assert_true((o == NULL) != (err == NULL));
+        if (o) {
+            JsonNode *out = qapi_BlockdevOptions_to_json(o);
+            BlockdevOptions *again = qapi_BlockdevOptions_from_json(out, &err);
+            JsonNode *out2;
+
+            g_assert_no_error(err);
+            out2 = qapi_BlockdevOptions_to_json(again);
+            g_assert_true(json_node_equal(out, out2));
+            if (!keyval) {
+                g_assert_true(json_node_equal(n, out));
+            }
+            json_node_unref(out);
+            json_node_unref(out2);
+            qapi_free_BlockdevOptions(again);
+            qapi_free_BlockdevOptions(o);
+            good++;
+        } else {
+            g_assert_true(g_str_has_prefix(err->message, "Parameter '") ||
+                          g_str_has_prefix(err->message,
+                                           "Invalid parameter type"));
+            g_error_free(err);
+        }
+        json_node_unref(n);
+    }
+    /* The generator must reach the success path now and then. */
+    g_assert_cmpint(good, >, 20);
+    g_rand_free(r);
+}
+
 static void test_null_safety(void)
 {
     JsonNode *n;
@@ -521,6 +622,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi/object-options", test_object_options);
     g_test_add_func("/qapi/union-without-branch", test_union_without_branch);
     g_test_add_func("/qapi/clone-deep", test_clone_deep);
+    g_test_add_func("/qapi/random-trees", test_random_trees);
     g_test_add_func("/qapi/null-safety", test_null_safety);
     return g_test_run();
 }
