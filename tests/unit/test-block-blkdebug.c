@@ -195,6 +195,24 @@ static void test_align(void)
     }
 }
 
+/* The keyval form used by the iotests: blkdebug as the file of a format. */
+static void test_keyval_under_format(void)
+{
+    g_autofree char *path = make_img("kv.img", 65536);
+    g_autofree char *opts = g_strdup_printf(
+        "driver=raw,file.driver=blkdebug,file.counter=kv,file.mode=error,"
+        "file.fail-after=2,file.file.filename=%s", path);
+    guint8 buf[512] = { 0 };
+    GError *err = NULL;
+    BlockDriverState *bs;
+
+    bs = bdrv_open_image_opts(opts, BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_pwrite(bs, 0, 512, buf, 0), ==, 0);
+    g_assert_cmpint(bdrv_pwrite(bs, 0, 512, buf, 0), ==, -EIO);
+    bdrv_unref(bs);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -207,6 +225,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/blkdebug/crash", test_crash);
     g_test_add_func("/block/blkdebug/shared-counter", test_shared_counter);
     g_test_add_func("/block/blkdebug/align", test_align);
+    g_test_add_func("/block/blkdebug/keyval", test_keyval_under_format);
     ret = g_test_run();
     {
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
