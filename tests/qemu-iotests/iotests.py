@@ -305,29 +305,35 @@ def crypt_sectors(key, data, first_sector, decrypt, spec='xts-plain64',
     return bytes(out)
 
 
-def decrypt_sectors(key, data, first_sector, spec='xts-plain64'):
-    return crypt_sectors(key, data, first_sector, True, spec)
+def decrypt_sectors(key, data, first_sector, spec='xts-plain64',
+                    sector_size=SECTOR):
+    return crypt_sectors(key, data, first_sector, True, spec, sector_size)
 
 
-def encrypt_sectors(key, data, first_sector, spec='xts-plain64'):
-    return crypt_sectors(key, data, first_sector, False, spec)
+def encrypt_sectors(key, data, first_sector, spec='xts-plain64',
+                    sector_size=SECTOR):
+    return crypt_sectors(key, data, first_sector, False, spec, sector_size)
 
 
 def decrypt_payload(payload, key, guest_offset, length, payload_offset=0,
-                    spec='xts-plain64'):
+                    spec='xts-plain64', sector_size=SECTOR):
     """Read `length` guest bytes at `guest_offset` from the payload file and
-    decrypt them independently."""
-    assert guest_offset % SECTOR == 0 and length % SECTOR == 0
+    decrypt them independently.  With sector_size 4096 (LUKS2) the IV still
+    counts 512-byte units (iv = 8 * n), as dm-crypt's does."""
+    assert guest_offset % sector_size == 0 and length % sector_size == 0
     raw = read_at(payload, payload_offset + guest_offset, length)
     if len(raw) != length:
         raise AssertionError('payload file too short at %d' % guest_offset)
-    return decrypt_sectors(key, raw, guest_offset // SECTOR, spec)
+    return decrypt_sectors(key, raw, guest_offset // SECTOR, spec, sector_size)
 
 
 def encrypt_into_payload(payload, key, guest_offset, plaintext,
-                         payload_offset=0, spec='xts-plain64'):
-    assert guest_offset % SECTOR == 0 and len(plaintext) % SECTOR == 0
-    ct = encrypt_sectors(key, plaintext, guest_offset // SECTOR, spec)
+                         payload_offset=0, spec='xts-plain64',
+                         sector_size=SECTOR):
+    assert guest_offset % sector_size == 0
+    assert len(plaintext) % sector_size == 0
+    ct = encrypt_sectors(key, plaintext, guest_offset // SECTOR, spec,
+                         sector_size)
     write_at(payload, payload_offset + guest_offset, ct)
 
 
@@ -419,6 +425,148 @@ class QemuIOProcess:
 
 
 # ---------------------------------------------------------------------------
+# QMP client and qemu-storage-daemon (standard library only)
+
+import socket
+
+
+class QMPError(Exception):
+    pass
+
+
+class QMP:
+    """A QMP client over a unix socket: greeting, qmp_capabilities, commands
+    with ids, and the events that arrive in between."""
+
+    def __init__(self, path, timeout=30):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.buf = b''
+        self.events = []
+        self.next_id = 0
+        self.greeting = self.recv()
+        if 'QMP' not in self.greeting:
+            raise QMPError('bad greeting: %r' % self.greeting)
+
+    def recv(self):
+        while b'\n' not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise QMPError('monitor closed the connection')
+            self.buf += chunk
+        line, self.buf = self.buf.split(b'\n', 1)
+        return json.loads(line)
+
+    def send_raw(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def cmd_raw(self, execute, **arguments):
+        """Send a command; return the whole reply (return or error)."""
+        self.next_id += 1
+        msg = {'execute': execute, 'id': self.next_id}
+        if arguments:
+            msg['arguments'] = arguments
+        self.send_raw(json.dumps(msg) + '\n')
+        while True:
+            r = self.recv()
+            if 'event' in r:
+                self.events.append(r)
+                continue
+            if r.get('id') != self.next_id:
+                raise QMPError('reply with wrong id: %r' % r)
+            return r
+
+    def cmd(self, execute, **arguments):
+        """Send a command; return its 'return' value or raise QMPError."""
+        r = self.cmd_raw(execute, **arguments)
+        if 'error' in r:
+            raise QMPError('%s failed: %s' % (execute, r['error']))
+        return r['return']
+
+    def event_wait(self, name, timeout=30, match=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e['event'] == name and (match is None or match(e)):
+                    return self.events.pop(i)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise QMPError('no %s event within %ss' % (name, timeout))
+            self.sock.settimeout(left)
+            r = self.recv()
+            if 'event' in r:
+                self.events.append(r)
+
+    def run_job(self, job_id, timeout=60):
+        """Wait for a job to conclude; dismiss it; return its error or None."""
+        self.event_wait('JOB_STATUS_CHANGE', timeout,
+                        lambda e: e['data']['id'] == job_id
+                        and e['data']['status'] == 'concluded')
+        err = None
+        for j in self.cmd('query-jobs'):
+            if j['id'] == job_id:
+                err = j.get('error')
+        self.cmd('job-dismiss', id=job_id)
+        return err
+
+    def close(self):
+        self.sock.close()
+
+
+class StorageDaemon:
+    """qemu-storage-daemon with a QMP monitor on a unix socket."""
+
+    def __init__(self, workdir, *args):
+        self.qmp_path = os.path.join(workdir, 'qmp.sock')
+        self.argv = [qsd_prog, '--chardev',
+                     'socket,id=mon0,path=%s,server=on,wait=off' % self.qmp_path,
+                     '--monitor', 'chardev=mon0'] + [str(a) for a in args]
+        self.log = open(os.path.join(workdir, 'qsd.log'), 'w+b')
+        self.proc = subprocess.Popen(self.argv, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        try:
+            self.qmp = QMP(self.qmp_path)
+            self.qmp.cmd('qmp_capabilities')
+        except Exception:
+            self.stop()
+            raise
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode('utf-8', 'replace')
+
+    def stop(self, sig=None):
+        """Stop (quit over QMP, or a signal); return the exit status."""
+        if self.proc.poll() is None:
+            try:
+                if sig is None:
+                    self.qmp.cmd('quit')
+                else:
+                    self.proc.send_signal(sig)
+            except Exception:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        try:
+            self.qmp.close()
+        except Exception:
+            pass
+        return self.proc.returncode
+
+
+# ---------------------------------------------------------------------------
 # Test case base and runner glue
 
 class QemuTestCase(unittest.TestCase):
@@ -451,8 +599,10 @@ class QemuTestCase(unittest.TestCase):
             self.fail('qemu-io failed:\n%r' % r)
         return r
 
-    def assertCleanError(self, r, *needles):
-        """Non-zero exit (not a crash), a message on stderr naming needles."""
+    def assertCleanError(self, r, *needles, stdout_ok=False):
+        """Non-zero exit (not a crash), a message on stderr naming needles
+        (with stdout_ok, the message may be on stdout, like the errors of
+        qemu-io commands)."""
         if r.rc == 0:
             self.fail('command succeeded but should have failed:\n%r' % r)
         if r.rc < 0 or r.rc > 125:
@@ -462,10 +612,11 @@ class QemuTestCase(unittest.TestCase):
                     'Segmentation', 'core dumped'):
             if bad in r.err:
                 self.fail('command crashed:\n%r' % r)
-        if not r.err.strip():
+        msg = r.err + (r.out if stdout_ok else '')
+        if not msg.strip():
             self.fail('no error message on stderr:\n%r' % r)
         for n in needles:
-            if n.lower() not in r.err.lower():
+            if n.lower() not in msg.lower():
                 self.fail('stderr does not mention %r:\n%r' % (n, r))
         return r
 
@@ -480,9 +631,10 @@ class QemuTestCase(unittest.TestCase):
         return {p: file_state(p) for p in paths}
 
     def assertDecryptsTo(self, payload, key, guest_offset, expected,
-                         payload_offset=0, spec='xts-plain64'):
+                         payload_offset=0, spec='xts-plain64',
+                         sector_size=SECTOR):
         got = decrypt_payload(payload, key, guest_offset, len(expected),
-                              payload_offset, spec)
+                              payload_offset, spec, sector_size)
         if got != expected:
             i = next(i for i in range(len(got)) if got[i] != expected[i])
             self.fail('independent decryption of %d bytes at guest offset '

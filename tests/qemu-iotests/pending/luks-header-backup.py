@@ -24,6 +24,7 @@ class HeaderBackup(iotests.QemuTestCase):
         self.bk = self.path('bk.img')
         iotests.cryptsetup('luksHeaderBackup', self.img, '--header-backup-file', self.bk,
                            check=True)
+        os.chmod(self.bk, 0o600)   # cryptsetup makes it read-only
 
     def io(self, opts, *cmds):
         args = list(self.obj) + ['--image-opts', opts]

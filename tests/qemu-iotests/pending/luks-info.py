@@ -116,6 +116,7 @@ class Info(iotests.QemuTestCase):
         bk = self.path('bk.img')
         iotests.cryptsetup('luksHeaderBackup', self.img, '--header-backup-file', bk,
                            check=True)
+        os.chmod(bk, 0o600)   # cryptsetup makes it read-only
         info = iotests.img_info_json('--image-opts', iotests.luks_opts(self.img, bk,
                                                                       secret=None))
         d = iotests.luks_info(info)

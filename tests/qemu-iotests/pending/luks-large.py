@@ -36,7 +36,7 @@ class Large(iotests.QemuTestCase):
     def test_length(self):
         self.format()
         r = self.assertIOOk(self.io('length'))
-        self.assertIn('2.5 TiB', r.out)
+        self.assertIn('2.500 TiB', r.out)
         info = iotests.img_info_json('--image-opts', self.opts.replace('key-secret=sec0,', ''))
         self.assertEqual(info['virtual-size'], SIZE)
 

@@ -1,0 +1,1330 @@
+/*
+ * LUKS1 on-disk format: header parsing and validation, keyslot unlock,
+ * create and keyslot amend.  No I/O of its own: everything goes through the
+ * caller's read/write/init callbacks, which address the header storage (the
+ * detached header, or the start of the payload).
+ *
+ * Layout (all integers big endian), 592 bytes:
+ *   0 magic "LUKS\xba\xbe"   6 version u16      8 cipher-name[32]
+ *   40 cipher-mode[32]       72 hash-spec[32]   104 payload-offset u32 (sectors)
+ *   108 key-bytes u32        112 mk-digest[20]  132 mk-digest-salt[32]
+ *   164 mk-digest-iter u32   168 uuid[40]       208 8 keyslots x 48 bytes:
+ *       active u32, iterations u32, salt[32], key-material-offset u32
+ *       (sectors), stripes u32
+ */
+#include <string.h>
+#include "crypto/blockpriv.h"
+#include "crypto/afsplit.h"
+#include "crypto/hash.h"
+#include "crypto/pbkdf.h"
+#include "crypto/random.h"
+#include "crypto/secret.h"
+#include "qemu/error.h"
+
+#define LUKS1_MAGIC             "LUKS\xba\xbe"
+#define LUKS1_MAGIC_LEN         6
+#define LUKS1_VERSION           1
+#define LUKS1_NAME_LEN          32
+#define LUKS1_DIGEST_LEN        20
+#define LUKS1_SALT_LEN          32
+#define LUKS1_UUID_LEN          40
+#define LUKS1_NUM_SLOTS         8
+#define LUKS1_STRIPES           4000
+#define LUKS1_SLOT_ACTIVE       0x00AC71F3u
+#define LUKS1_SLOT_INACTIVE     0x0000DEADu
+#define LUKS1_HEADER_LEN        592
+#define LUKS1_SECTOR            512
+/* Key material and the payload start on 4096-byte boundaries. */
+#define LUKS1_ALIGN_SECTORS     8
+#define LUKS1_MIN_ITERS         1000
+#define LUKS1_DEFAULT_ITER_TIME 2000
+/* The master key digest gets 1/8 of the keyslot time, as cryptsetup does. */
+#define LUKS1_DIGEST_TIME_DIV   8
+
+typedef struct LUKS1Slot {
+    uint32_t active;
+    uint32_t iterations;
+    guint8 salt[LUKS1_SALT_LEN];
+    uint32_t key_offset;          /* sectors */
+    uint32_t stripes;
+} LUKS1Slot;
+
+typedef struct LUKS1Header {
+    guint8 magic[LUKS1_MAGIC_LEN];
+    uint16_t version;
+    char cipher_name[LUKS1_NAME_LEN];
+    char cipher_mode[LUKS1_NAME_LEN];
+    char hash_spec[LUKS1_NAME_LEN];
+    uint32_t payload_offset;      /* sectors */
+    uint32_t key_bytes;
+    guint8 mk_digest[LUKS1_DIGEST_LEN];
+    guint8 mk_digest_salt[LUKS1_SALT_LEN];
+    uint32_t mk_digest_iterations;
+    char uuid[LUKS1_UUID_LEN];
+    LUKS1Slot slots[LUKS1_NUM_SLOTS];
+} LUKS1Header;
+
+/* Format state kept for info and amend. */
+typedef struct QCryptoBlockLUKS1 {
+    LUKS1Header header;
+    QCryptoHashAlgo hash_alg;
+    uint32_t split_sectors;       /* sectors of key material per slot */
+} QCryptoBlockLUKS1;
+
+static uint32_t luks1_test_iterations;
+
+void qcrypto_block_luks1_set_test_iterations(uint32_t iters)
+{
+    luks1_test_iterations = iters;
+}
+
+/* ---- names ---- */
+
+typedef struct LUKS1CipherName {
+    const char *name;
+    size_t key_len;
+    QCryptoCipherAlgo alg;
+} LUKS1CipherName;
+
+static const LUKS1CipherName luks1_ciphers[] = {
+    { "aes", 16, QCRYPTO_CIPHER_ALGO_AES_128 },
+    { "aes", 24, QCRYPTO_CIPHER_ALGO_AES_192 },
+    { "aes", 32, QCRYPTO_CIPHER_ALGO_AES_256 },
+    { "serpent", 16, QCRYPTO_CIPHER_ALGO_SERPENT_128 },
+    { "serpent", 24, QCRYPTO_CIPHER_ALGO_SERPENT_192 },
+    { "serpent", 32, QCRYPTO_CIPHER_ALGO_SERPENT_256 },
+    { "twofish", 16, QCRYPTO_CIPHER_ALGO_TWOFISH_128 },
+    { "twofish", 24, QCRYPTO_CIPHER_ALGO_TWOFISH_192 },
+    { "twofish", 32, QCRYPTO_CIPHER_ALGO_TWOFISH_256 },
+    { "cast5", 16, QCRYPTO_CIPHER_ALGO_CAST5_128 },
+};
+
+static const char *luks1_cipher_name(QCryptoCipherAlgo alg)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(luks1_ciphers); i++) {
+        if (luks1_ciphers[i].alg == alg) {
+            return luks1_ciphers[i].name;
+        }
+    }
+    g_assert_not_reached();
+}
+
+static bool luks1_cipher_known(const char *name)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(luks1_ciphers); i++) {
+        if (g_str_equal(luks1_ciphers[i].name, name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int luks1_enum_parse(const char *const *names, int max,
+                            const char *name)
+{
+    for (int i = 0; i < max; i++) {
+        if (g_str_equal(names[i], name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int luks1_hash_parse(const char *name)
+{
+    const char *names[QCRYPTO_HASH_ALGO__MAX];
+
+    for (int i = 0; i < QCRYPTO_HASH_ALGO__MAX; i++) {
+        names[i] = QCryptoHashAlgo_str(i);
+    }
+    return luks1_enum_parse(names, QCRYPTO_HASH_ALGO__MAX, name);
+}
+
+/* ---- (de)serialisation ---- */
+
+static void put_be16(guint8 *p, uint16_t v)
+{
+    p[0] = v >> 8;
+    p[1] = v;
+}
+
+static void put_be32(guint8 *p, uint32_t v)
+{
+    p[0] = v >> 24;
+    p[1] = v >> 16;
+    p[2] = v >> 8;
+    p[3] = v;
+}
+
+static uint16_t get_be16(const guint8 *p)
+{
+    return (uint16_t)p[0] << 8 | p[1];
+}
+
+static uint32_t get_be32(const guint8 *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+           (uint32_t)p[2] << 8 | p[3];
+}
+
+static void luks1_header_encode(const LUKS1Header *h, guint8 *buf)
+{
+    memset(buf, 0, LUKS1_HEADER_LEN);
+    memcpy(buf, h->magic, LUKS1_MAGIC_LEN);
+    put_be16(buf + 6, h->version);
+    memcpy(buf + 8, h->cipher_name, LUKS1_NAME_LEN);
+    memcpy(buf + 40, h->cipher_mode, LUKS1_NAME_LEN);
+    memcpy(buf + 72, h->hash_spec, LUKS1_NAME_LEN);
+    put_be32(buf + 104, h->payload_offset);
+    put_be32(buf + 108, h->key_bytes);
+    memcpy(buf + 112, h->mk_digest, LUKS1_DIGEST_LEN);
+    memcpy(buf + 132, h->mk_digest_salt, LUKS1_SALT_LEN);
+    put_be32(buf + 164, h->mk_digest_iterations);
+    memcpy(buf + 168, h->uuid, LUKS1_UUID_LEN);
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        guint8 *s = buf + 208 + 48 * i;
+        put_be32(s, h->slots[i].active);
+        put_be32(s + 4, h->slots[i].iterations);
+        memcpy(s + 8, h->slots[i].salt, LUKS1_SALT_LEN);
+        put_be32(s + 40, h->slots[i].key_offset);
+        put_be32(s + 44, h->slots[i].stripes);
+    }
+}
+
+static void luks1_header_decode(const guint8 *buf, LUKS1Header *h)
+{
+    memcpy(h->magic, buf, LUKS1_MAGIC_LEN);
+    h->version = get_be16(buf + 6);
+    memcpy(h->cipher_name, buf + 8, LUKS1_NAME_LEN);
+    memcpy(h->cipher_mode, buf + 40, LUKS1_NAME_LEN);
+    memcpy(h->hash_spec, buf + 72, LUKS1_NAME_LEN);
+    h->payload_offset = get_be32(buf + 104);
+    h->key_bytes = get_be32(buf + 108);
+    memcpy(h->mk_digest, buf + 112, LUKS1_DIGEST_LEN);
+    memcpy(h->mk_digest_salt, buf + 132, LUKS1_SALT_LEN);
+    h->mk_digest_iterations = get_be32(buf + 164);
+    memcpy(h->uuid, buf + 168, LUKS1_UUID_LEN);
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        const guint8 *s = buf + 208 + 48 * i;
+        h->slots[i].active = get_be32(s);
+        h->slots[i].iterations = get_be32(s + 4);
+        memcpy(h->slots[i].salt, s + 8, LUKS1_SALT_LEN);
+        h->slots[i].key_offset = get_be32(s + 40);
+        h->slots[i].stripes = get_be32(s + 44);
+    }
+}
+
+static bool luks1_probe(const guint8 *buf, size_t buflen)
+{
+    return buflen >= 8 && memcmp(buf, LUKS1_MAGIC, LUKS1_MAGIC_LEN) == 0 &&
+           get_be16(buf + 6) == LUKS1_VERSION;
+}
+
+/* ---- layout ---- */
+
+static uint32_t luks1_split_sectors(uint32_t key_bytes)
+{
+    return ((uint64_t)key_bytes * LUKS1_STRIPES + LUKS1_SECTOR - 1) /
+           LUKS1_SECTOR;
+}
+
+/*
+ * Slot i's key material starts at sector 8 + i * (split rounded up to 8
+ * sectors); the attached payload follows the last slot.  cryptsetup places
+ * the key material the same way; QEMU also starts the payload right there.
+ */
+static uint64_t luks1_align(uint64_t sectors)
+{
+    return (sectors + LUKS1_ALIGN_SECTORS - 1) / LUKS1_ALIGN_SECTORS *
+           LUKS1_ALIGN_SECTORS;
+}
+
+static uint32_t luks1_slot_offset(uint32_t split_sectors, int slot)
+{
+    return LUKS1_ALIGN_SECTORS + slot * luks1_align(split_sectors);
+}
+
+static uint32_t luks1_layout_end(uint32_t split_sectors)
+{
+    return luks1_slot_offset(split_sectors, LUKS1_NUM_SLOTS);
+}
+
+/* ---- header validation ---- */
+
+static int luks1_check_nul(const char *field, size_t len, const char *what,
+                           GError **errp)
+{
+    if (!memchr(field, '\0', len)) {
+        error_setg(errp, "LUKS header field %s is not NUL-terminated", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parse "MODE[-IVGEN[:HASH]]" into spec. */
+static int luks1_parse_mode(const char *mode_str, QCryptoBlockCipherSpec *spec,
+                            GError **errp)
+{
+    g_autofree char *copy = g_strdup(mode_str);
+    char *ivgen = strchr(copy, '-');
+    char *ivhash = NULL;
+    const char *names[QCRYPTO_CIPHER_MODE__MAX];
+    const char *ivnames[QCRYPTO_IV_GEN_ALGO__MAX];
+    int mode, iv, hash;
+
+    if (ivgen) {
+        *ivgen++ = '\0';
+        ivhash = strchr(ivgen, ':');
+        if (ivhash) {
+            *ivhash++ = '\0';
+        }
+    }
+    for (int i = 0; i < QCRYPTO_CIPHER_MODE__MAX; i++) {
+        names[i] = QCryptoCipherMode_str(i);
+    }
+    mode = luks1_enum_parse(names, QCRYPTO_CIPHER_MODE__MAX, copy);
+    if (mode < 0) {
+        error_setg(errp, "Cipher mode '%s' is not supported", copy);
+        return -1;
+    }
+    spec->cipher_mode = mode;
+    spec->ivgen_alg = QCRYPTO_IV_GEN_ALGO_PLAIN64;
+    spec->ivgen_hash_alg = QCRYPTO_HASH_ALGO_SHA256;
+    if (!ivgen) {
+        if (mode != QCRYPTO_CIPHER_MODE_ECB) {
+            error_setg(errp, "Cipher mode '%s' needs an IV generator "
+                       "(e.g. '%s-plain64')", copy, copy);
+            return -1;
+        }
+        return 0;
+    }
+    for (int i = 0; i < QCRYPTO_IV_GEN_ALGO__MAX; i++) {
+        ivnames[i] = QCryptoIVGenAlgo_str(i);
+    }
+    iv = luks1_enum_parse(ivnames, QCRYPTO_IV_GEN_ALGO__MAX, ivgen);
+    if (iv < 0) {
+        error_setg(errp, "IV generator '%s' is not supported", ivgen);
+        return -1;
+    }
+    spec->ivgen_alg = iv;
+    if (iv != QCRYPTO_IV_GEN_ALGO_ESSIV) {
+        if (ivhash) {
+            error_setg(errp, "IV generator '%s' does not take a hash", ivgen);
+            return -1;
+        }
+        return 0;
+    }
+    if (!ivhash) {
+        error_setg(errp, "IV generator 'essiv' needs a hash (essiv:HASH)");
+        return -1;
+    }
+    hash = luks1_hash_parse(ivhash);
+    if (hash < 0 || !qcrypto_hash_supports(hash)) {
+        error_setg(errp, "Hash '%s' for the essiv IV generator is not "
+                   "supported", ivhash);
+        return -1;
+    }
+    spec->ivgen_hash_alg = hash;
+    return 0;
+}
+
+/* Find the cipher for a name and the key size the header gives. */
+static int luks1_parse_cipher(const LUKS1Header *h,
+                              QCryptoBlockCipherSpec *spec, GError **errp)
+{
+    const char *mode = QCryptoCipherMode_str(spec->cipher_mode);
+    bool xts = spec->cipher_mode == QCRYPTO_CIPHER_MODE_XTS;
+    size_t key_len = xts ? h->key_bytes / 2 : h->key_bytes;
+
+    if (xts && h->key_bytes % 2) {
+        key_len = 0;   /* an odd xts key matches no cipher */
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(luks1_ciphers); i++) {
+        if (g_str_equal(luks1_ciphers[i].name, h->cipher_name) &&
+            luks1_ciphers[i].key_len == key_len) {
+            spec->cipher_alg = luks1_ciphers[i].alg;
+            if (!qcrypto_cipher_supports(spec->cipher_alg, spec->cipher_mode)) {
+                error_setg(errp, "Cipher %s does not support %s mode",
+                           QCryptoCipherAlgo_str(spec->cipher_alg), mode);
+                return -1;
+            }
+            return 0;
+        }
+    }
+    error_setg(errp, "Key size of %" G_GUINT32_FORMAT " bytes does not fit "
+               "cipher %s in %s mode", h->key_bytes, h->cipher_name, mode);
+    return -1;
+}
+
+static int luks1_check_ivgen(const QCryptoBlockCipherSpec *spec, GError **errp)
+{
+    QCryptoCipherAlgo essiv;
+
+    if (spec->cipher_mode == QCRYPTO_CIPHER_MODE_ECB ||
+        spec->ivgen_alg != QCRYPTO_IV_GEN_ALGO_ESSIV) {
+        return 0;
+    }
+    return qcrypto_ivgen_essiv_cipher(spec->cipher_alg, spec->ivgen_hash_alg,
+                                      &essiv, errp);
+}
+
+static int luks1_check_names(const LUKS1Header *h, QCryptoBlockCipherSpec *spec,
+                             QCryptoHashAlgo *hash_alg, GError **errp)
+{
+    int hash;
+
+    if (g_str_has_prefix(h->cipher_name, "cipher_null")) {
+        error_setg(errp, "The null cipher (cipher_null) is refused: the "
+                   "volume would not be encrypted");
+        return -1;
+    }
+    if (!luks1_cipher_known(h->cipher_name)) {
+        error_setg(errp, "Cipher '%s' is not supported", h->cipher_name);
+        return -1;
+    }
+    if (luks1_parse_mode(h->cipher_mode, spec, errp) < 0 ||
+        luks1_parse_cipher(h, spec, errp) < 0 ||
+        luks1_check_ivgen(spec, errp) < 0) {
+        return -1;
+    }
+    hash = luks1_hash_parse(h->hash_spec);
+    if (hash < 0 || !qcrypto_pbkdf2_supports(hash)) {
+        error_setg(errp, "Hash '%s' is not supported", h->hash_spec);
+        return -1;
+    }
+    *hash_alg = hash;
+    return 0;
+}
+
+static int luks1_check_slots(const LUKS1Header *h, uint32_t split_sectors,
+                             bool detached, GError **errp)
+{
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        const LUKS1Slot *s = &h->slots[i];
+        uint64_t end = (uint64_t)s->key_offset + split_sectors;
+
+        if (s->active != LUKS1_SLOT_ACTIVE && s->active != LUKS1_SLOT_INACTIVE) {
+            error_setg(errp, "Keyslot %d state 0x%08" G_GINT32_MODIFIER "x is "
+                       "corrupt (neither active nor inactive)", i, s->active);
+            return -1;
+        }
+        if (s->stripes != LUKS1_STRIPES) {
+            error_setg(errp, "Keyslot %d has %" G_GUINT32_FORMAT " stripes, "
+                       "expected %d", i, s->stripes, LUKS1_STRIPES);
+            return -1;
+        }
+        if (s->active == LUKS1_SLOT_ACTIVE && s->iterations == 0) {
+            error_setg(errp, "Keyslot %d has zero PBKDF2 iterations", i);
+            return -1;
+        }
+        if ((uint64_t)s->key_offset * LUKS1_SECTOR < LUKS1_HEADER_LEN) {
+            error_setg(errp, "Keyslot %d key material at sector %"
+                       G_GUINT32_FORMAT " overlaps the LUKS header", i,
+                       s->key_offset);
+            return -1;
+        }
+        if (!detached && h->payload_offset && end > h->payload_offset) {
+            error_setg(errp, "Keyslot %d key material (sectors %"
+                       G_GUINT32_FORMAT "-%" G_GUINT64_FORMAT ") overlaps the "
+                       "payload at sector %" G_GUINT32_FORMAT, i,
+                       s->key_offset, end - 1, h->payload_offset);
+            return -1;
+        }
+        for (int j = 0; j < i; j++) {
+            const LUKS1Slot *o = &h->slots[j];
+            if (s->key_offset < (uint64_t)o->key_offset + split_sectors &&
+                o->key_offset < end) {
+                error_setg(errp, "Keyslots %d and %d have overlapping key "
+                           "material", j, i);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int luks1_check_header(const LUKS1Header *h, bool detached,
+                              QCryptoBlockCipherSpec *spec,
+                              QCryptoHashAlgo *hash_alg, GError **errp)
+{
+    if (memcmp(h->magic, LUKS1_MAGIC, LUKS1_MAGIC_LEN) != 0) {
+        error_setg(errp, "Volume is not in LUKS format (bad magic)");
+        return -1;
+    }
+    if (h->version != LUKS1_VERSION) {
+        error_setg(errp, "LUKS version %u is not supported (expected %d)",
+                   h->version, LUKS1_VERSION);
+        return -1;
+    }
+    if (luks1_check_nul(h->cipher_name, LUKS1_NAME_LEN, "cipher-name",
+                        errp) < 0 ||
+        luks1_check_nul(h->cipher_mode, LUKS1_NAME_LEN, "cipher-mode",
+                        errp) < 0 ||
+        luks1_check_nul(h->hash_spec, LUKS1_NAME_LEN, "hash-spec", errp) < 0 ||
+        luks1_check_nul(h->uuid, LUKS1_UUID_LEN, "uuid", errp) < 0) {
+        return -1;
+    }
+    if (luks1_check_names(h, spec, hash_alg, errp) < 0) {
+        return -1;
+    }
+    if (h->mk_digest_iterations == 0) {
+        error_setg(errp, "Master key digest has zero PBKDF2 iterations");
+        return -1;
+    }
+    if (!detached &&
+        (uint64_t)h->payload_offset * LUKS1_SECTOR < LUKS1_HEADER_LEN) {
+        error_setg(errp, "Payload offset %" G_GUINT32_FORMAT " sectors "
+                   "overlaps the LUKS header (a payload offset of 0 is only "
+                   "valid for a detached header)", h->payload_offset);
+        return -1;
+    }
+    return luks1_check_slots(h, luks1_split_sectors(h->key_bytes), detached,
+                             errp);
+}
+
+/* ---- keyslots ---- */
+
+static QemuSecBuf *luks1_derive(QCryptoHashAlgo hash, const QemuSecBuf *pass,
+                                const guint8 *salt, uint32_t iters,
+                                size_t nout, GError **errp)
+{
+    QemuSecBuf *out = qemu_secbuf_new(nout);
+
+    if (qcrypto_pbkdf2(hash, pass->data, pass->len, salt, LUKS1_SALT_LEN,
+                       iters, out->data, nout, errp) < 0) {
+        qemu_secbuf_free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/*
+ * Try one keyslot: 1 and the master key in *mk if pass unlocks it, 0 if not,
+ * -1 on an I/O or crypto error.
+ */
+static int luks1_load_key(QCryptoBlock *block, int slot, const QemuSecBuf *pass,
+                          QCryptoBlockReadFunc readfunc, void *opaque,
+                          QemuSecBuf **mk, GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    const LUKS1Header *h = &luks->header;
+    const LUKS1Slot *s = &h->slots[slot];
+    size_t split_len = (size_t)luks->split_sectors * LUKS1_SECTOR;
+    g_autoptr(QemuSecBuf) derived = NULL;
+    g_autoptr(QemuSecBuf) split = NULL;
+    g_autoptr(QemuSecBuf) key = NULL;
+    guint8 digest[LUKS1_DIGEST_LEN];
+
+    if (s->active != LUKS1_SLOT_ACTIVE) {
+        return 0;
+    }
+    derived = luks1_derive(luks->hash_alg, pass, s->salt, s->iterations,
+                           h->key_bytes, errp);
+    if (!derived) {
+        return -1;
+    }
+    split = qemu_secbuf_new(split_len);
+    if (readfunc(block, (size_t)s->key_offset * LUKS1_SECTOR, split->data,
+                 split_len, opaque, errp) < 0) {
+        error_prepend(errp, "Unable to read key material of keyslot %d", slot);
+        return -1;
+    }
+    if (qcrypto_block_cipher_buffer(&block->spec, derived->data, derived->len,
+                                    false, split->data, split_len, errp) < 0) {
+        return -1;
+    }
+    key = qemu_secbuf_new(h->key_bytes);
+    if (qcrypto_afsplit_decode(luks->hash_alg, h->key_bytes, s->stripes,
+                               split->data, key->data, errp) < 0 ||
+        qcrypto_pbkdf2(luks->hash_alg, key->data, key->len, h->mk_digest_salt,
+                       LUKS1_SALT_LEN, h->mk_digest_iterations, digest,
+                       sizeof(digest), errp) < 0) {
+        return -1;
+    }
+    if (memcmp(digest, h->mk_digest, LUKS1_DIGEST_LEN) != 0) {
+        return 0;
+    }
+    *mk = g_steal_pointer(&key);
+    return 1;
+}
+
+/* Unlock any active keyslot with pass; returns the slot or -1. */
+static int luks1_find_key(QCryptoBlock *block, const QemuSecBuf *pass,
+                          QCryptoBlockReadFunc readfunc, void *opaque,
+                          QemuSecBuf **mk, GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    bool any = false;
+
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        int ret;
+
+        any |= luks->header.slots[i].active == LUKS1_SLOT_ACTIVE;
+        ret = luks1_load_key(block, i, pass, readfunc, opaque, mk, errp);
+        if (ret != 0) {
+            return ret < 0 ? -1 : i;
+        }
+    }
+    if (!any) {
+        error_setg(errp, "The volume has no active keyslot, it cannot be "
+                   "unlocked");
+    } else {
+        error_setg(errp, "Invalid password, cannot unlock any keyslot");
+    }
+    return -1;
+}
+
+static int luks1_iterations(QCryptoHashAlgo hash, size_t nkey, size_t nout,
+                            uint64_t iter_time, uint32_t divisor,
+                            uint32_t *iters, GError **errp)
+{
+    uint64_t n;
+
+    if (luks1_test_iterations) {
+        *iters = luks1_test_iterations;
+        return 0;
+    }
+    n = qcrypto_pbkdf2_count_iters(hash, nkey, LUKS1_SALT_LEN, nout,
+                                   iter_time, errp);
+    if (n == 0) {
+        return -1;
+    }
+    n = MAX(n / divisor, LUKS1_MIN_ITERS);
+    if (n > UINT32_MAX) {
+        error_setg(errp, "iter-time %" G_GUINT64_FORMAT " ms needs %"
+                   G_GUINT64_FORMAT " PBKDF2 iterations, more than LUKS1 can "
+                   "store", iter_time, n);
+        return -1;
+    }
+    *iters = n;
+    return 0;
+}
+
+/*
+ * Write the master key into a keyslot of hdr (which the caller then writes):
+ * derive a key from pass, split the master key, encrypt and store the split
+ * material.  The slot is marked active in hdr only on success.
+ */
+static int luks1_store_key(QCryptoBlock *block, LUKS1Header *hdr, int slot,
+                           const QemuSecBuf *pass, const QemuSecBuf *mk,
+                           uint64_t iter_time, QCryptoBlockWriteFunc writefunc,
+                           void *opaque, GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    LUKS1Slot *s = &hdr->slots[slot];
+    size_t split_len = (size_t)luks->split_sectors * LUKS1_SECTOR;
+    g_autoptr(QemuSecBuf) derived = NULL;
+    g_autoptr(QemuSecBuf) split = NULL;
+    guint8 salt[LUKS1_SALT_LEN];
+    uint32_t iters;
+
+    if (qcrypto_random_bytes(salt, sizeof(salt), errp) < 0 ||
+        luks1_iterations(luks->hash_alg, pass->len, hdr->key_bytes, iter_time,
+                         1, &iters, errp) < 0) {
+        return -1;
+    }
+    derived = luks1_derive(luks->hash_alg, pass, salt, iters, hdr->key_bytes,
+                           errp);
+    if (!derived) {
+        return -1;
+    }
+    split = qemu_secbuf_new(split_len);   /* zero padding to whole sectors */
+    if (qcrypto_afsplit_encode(luks->hash_alg, hdr->key_bytes, LUKS1_STRIPES,
+                               mk->data, split->data, errp) < 0 ||
+        qcrypto_block_cipher_buffer(&block->spec, derived->data, derived->len,
+                                    true, split->data, split_len, errp) < 0) {
+        return -1;
+    }
+    if (writefunc(block, (size_t)s->key_offset * LUKS1_SECTOR, split->data,
+                  split_len, opaque, errp) < 0) {
+        error_prepend(errp, "Unable to write key material of keyslot %d",
+                      slot);
+        return -1;
+    }
+    s->active = LUKS1_SLOT_ACTIVE;
+    s->iterations = iters;
+    s->stripes = LUKS1_STRIPES;
+    memcpy(s->salt, salt, sizeof(salt));
+    return 0;
+}
+
+static int luks1_write_header(QCryptoBlock *block, const LUKS1Header *hdr,
+                              QCryptoBlockWriteFunc writefunc, void *opaque,
+                              GError **errp)
+{
+    guint8 buf[LUKS1_HEADER_LEN];
+
+    luks1_header_encode(hdr, buf);
+    if (writefunc(block, 0, buf, sizeof(buf), opaque, errp) < 0) {
+        error_prepend(errp, "Unable to write LUKS header");
+        return -1;
+    }
+    return 0;
+}
+
+/* Overwrite a keyslot's key material with random bytes. */
+static int luks1_wipe_material(QCryptoBlock *block, int slot,
+                               QCryptoBlockWriteFunc writefunc, void *opaque,
+                               GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    size_t len = (size_t)luks->split_sectors * LUKS1_SECTOR;
+    g_autofree guint8 *junk = g_malloc(len);
+
+    if (qcrypto_random_bytes(junk, len, errp) < 0) {
+        return -1;
+    }
+    if (writefunc(block,
+                  (size_t)luks->header.slots[slot].key_offset * LUKS1_SECTOR,
+                  junk, len, opaque, errp) < 0) {
+        error_prepend(errp, "Unable to erase key material of keyslot %d",
+                      slot);
+        return -1;
+    }
+    return 0;
+}
+
+static QemuSecBuf *luks1_lookup_secret(const char *id, const char *what,
+                                       GError **errp)
+{
+    QemuSecBuf *pass;
+
+    if (!id) {
+        error_setg(errp, "Parameter '%s' is required", what);
+        return NULL;
+    }
+    pass = qcrypto_secret_lookup(id, errp);
+    if (!pass) {
+        error_prepend(errp, "Parameter '%s'", what);
+    }
+    return pass;
+}
+
+/* ---- open ---- */
+
+static void luks1_setup_block(QCryptoBlock *block)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    uint64_t end = LUKS1_HEADER_LEN;
+
+    /*
+     * Header plus key material, exactly: a header file cut right after the
+     * last slot's material is complete.  (create() reports the aligned size
+     * it asked initfunc for instead.)
+     */
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        end = MAX(end, ((uint64_t)luks->header.slots[i].key_offset +
+                        luks->split_sectors) * LUKS1_SECTOR);
+    }
+    block->header_len = end;
+    block->payload_offset = (uint64_t)luks->header.payload_offset *
+                            LUKS1_SECTOR;
+    block->sector_size = LUKS1_SECTOR;
+    block->iv_unit = LUKS1_SECTOR;
+    block->iv_offset = 0;
+}
+
+static int luks1_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
+                      QCryptoBlockReadFunc readfunc, void *opaque,
+                      unsigned int flags, GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = g_new0(QCryptoBlockLUKS1, 1);
+    guint8 buf[LUKS1_HEADER_LEN];
+    g_autoptr(QemuSecBuf) pass = NULL;
+    QemuSecBuf *mk = NULL;
+
+    block->opaque = luks;
+    if (readfunc(block, 0, buf, sizeof(buf), opaque, errp) < 0) {
+        error_prepend(errp, "Unable to read LUKS header");
+        return -1;
+    }
+    luks1_header_decode(buf, &luks->header);
+    if (luks1_check_header(&luks->header, flags & QCRYPTO_BLOCK_OPEN_DETACHED,
+                           &block->spec, &luks->hash_alg, errp) < 0) {
+        return -1;
+    }
+    luks->split_sectors = luks1_split_sectors(luks->header.key_bytes);
+    luks1_setup_block(block);
+    if (flags & QCRYPTO_BLOCK_OPEN_NO_IO) {
+        return 0;
+    }
+    pass = luks1_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    if (!pass ||
+        luks1_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
+        return -1;
+    }
+    qcrypto_block_set_master_key(block, mk);
+    return 0;
+}
+
+/* ---- create ---- */
+
+/* Create options with the defaults filled in and checked. */
+typedef struct LUKS1CreateParams {
+    QCryptoBlockCipherSpec spec;
+    QCryptoHashAlgo hash_alg;
+    uint64_t iter_time;
+    int keyslot;
+    uint32_t key_bytes;
+    bool detached;
+} LUKS1CreateParams;
+
+static int luks1_create_params(QCryptoBlockCreateOptions *options,
+                               unsigned int flags, LUKS1CreateParams *p,
+                               GError **errp)
+{
+    QCryptoBlockCreateOptionsLUKS *o = &options->u.luks;
+
+    p->spec.cipher_alg = o->has_cipher_alg ? o->cipher_alg
+                                           : QCRYPTO_CIPHER_ALGO_AES_256;
+    p->spec.cipher_mode = o->has_cipher_mode ? o->cipher_mode
+                                             : QCRYPTO_CIPHER_MODE_XTS;
+    p->spec.ivgen_alg = o->has_ivgen_alg ? o->ivgen_alg
+                                         : QCRYPTO_IV_GEN_ALGO_PLAIN64;
+    p->spec.ivgen_hash_alg = o->has_ivgen_hash_alg ? o->ivgen_hash_alg
+                                                   : QCRYPTO_HASH_ALGO_SHA256;
+    p->hash_alg = o->has_hash_alg ? o->hash_alg : QCRYPTO_HASH_ALGO_SHA256;
+    p->iter_time = LUKS1_DEFAULT_ITER_TIME;
+    p->keyslot = 0;
+    p->detached = (flags & QCRYPTO_BLOCK_CREATE_DETACHED) ||
+                  (o->has_detached_header && o->detached_header);
+    if (p->spec.cipher_mode == QCRYPTO_CIPHER_MODE_ECB) {
+        /* ecb has no IV; header says plain "ecb" as cryptsetup writes it */
+        p->spec.ivgen_alg = QCRYPTO_IV_GEN_ALGO_PLAIN64;
+        p->spec.ivgen_hash_alg = QCRYPTO_HASH_ALGO_SHA256;
+    }
+    if (o->has_iter_time) {
+        if (o->iter_time <= 0 || o->iter_time > 1000 * 1000 * 1000) {
+            error_setg(errp, "Parameter 'iter-time' must be between 1 and "
+                       "1000000000 milliseconds");
+            return -1;
+        }
+        p->iter_time = o->iter_time;
+    }
+    if (o->has_keyslot) {
+        if (o->keyslot < 0 || o->keyslot >= LUKS1_NUM_SLOTS) {
+            error_setg(errp, "Parameter 'keyslot' must be between 0 and %d",
+                       LUKS1_NUM_SLOTS - 1);
+            return -1;
+        }
+        p->keyslot = o->keyslot;
+    }
+    if (!qcrypto_cipher_supports(p->spec.cipher_alg, p->spec.cipher_mode)) {
+        error_setg(errp, "Cipher %s does not support %s mode",
+                   QCryptoCipherAlgo_str(p->spec.cipher_alg),
+                   QCryptoCipherMode_str(p->spec.cipher_mode));
+        return -1;
+    }
+    if (luks1_check_ivgen(&p->spec, errp) < 0) {
+        return -1;
+    }
+    if (!qcrypto_pbkdf2_supports(p->hash_alg)) {
+        error_setg(errp, "Hash %s is not supported for LUKS",
+                   QCryptoHashAlgo_str(p->hash_alg));
+        return -1;
+    }
+    p->key_bytes = qcrypto_cipher_get_mode_key_len(p->spec.cipher_alg,
+                                                   p->spec.cipher_mode);
+    return 0;
+}
+
+static int luks1_calculate_header_len(QCryptoBlockCreateOptions *options,
+                                      uint64_t *len, GError **errp)
+{
+    LUKS1CreateParams p;
+
+    if (luks1_create_params(options, 0, &p, errp) < 0) {
+        return -1;
+    }
+    *len = (uint64_t)luks1_layout_end(luks1_split_sectors(p.key_bytes)) *
+           LUKS1_SECTOR;
+    return 0;
+}
+
+static int luks1_make_uuid(char *uuid, GError **errp)
+{
+    guint8 b[16];
+
+    if (qcrypto_random_bytes(b, sizeof(b), errp) < 0) {
+        return -1;
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;    /* version 4 */
+    b[8] = (b[8] & 0x3f) | 0x80;    /* RFC 4122 variant */
+    memset(uuid, 0, LUKS1_UUID_LEN);
+    g_snprintf(uuid, LUKS1_UUID_LEN,
+               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+               "%02x%02x%02x%02x%02x%02x",
+               b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+               b[10], b[11], b[12], b[13], b[14], b[15]);
+    return 0;
+}
+
+static void luks1_format_mode(const QCryptoBlockCipherSpec *spec, char *out)
+{
+    const char *mode = QCryptoCipherMode_str(spec->cipher_mode);
+
+    memset(out, 0, LUKS1_NAME_LEN);
+    if (spec->cipher_mode == QCRYPTO_CIPHER_MODE_ECB) {
+        g_strlcpy(out, mode, LUKS1_NAME_LEN);
+    } else if (spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV) {
+        g_snprintf(out, LUKS1_NAME_LEN, "%s-essiv:%s", mode,
+                   QCryptoHashAlgo_str(spec->ivgen_hash_alg));
+    } else {
+        g_snprintf(out, LUKS1_NAME_LEN, "%s-%s", mode,
+                   QCryptoIVGenAlgo_str(spec->ivgen_alg));
+    }
+}
+
+/* Fill a fresh header (all slots inactive) for a new master key. */
+static int luks1_init_header(const LUKS1CreateParams *p, const QemuSecBuf *mk,
+                             LUKS1Header *h, GError **errp)
+{
+    uint32_t split = luks1_split_sectors(p->key_bytes);
+
+    memset(h, 0, sizeof(*h));
+    memcpy(h->magic, LUKS1_MAGIC, LUKS1_MAGIC_LEN);
+    h->version = LUKS1_VERSION;
+    g_strlcpy(h->cipher_name, luks1_cipher_name(p->spec.cipher_alg),
+              LUKS1_NAME_LEN);
+    luks1_format_mode(&p->spec, h->cipher_mode);
+    g_strlcpy(h->hash_spec, QCryptoHashAlgo_str(p->hash_alg), LUKS1_NAME_LEN);
+    h->payload_offset = p->detached ? 0 : luks1_layout_end(split);
+    h->key_bytes = p->key_bytes;
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        h->slots[i].active = LUKS1_SLOT_INACTIVE;
+        h->slots[i].stripes = LUKS1_STRIPES;
+        h->slots[i].key_offset = luks1_slot_offset(split, i);
+    }
+    if (qcrypto_random_bytes(h->mk_digest_salt, LUKS1_SALT_LEN, errp) < 0 ||
+        luks1_iterations(p->hash_alg, mk->len, LUKS1_DIGEST_LEN, p->iter_time,
+                         LUKS1_DIGEST_TIME_DIV, &h->mk_digest_iterations,
+                         errp) < 0 ||
+        qcrypto_pbkdf2(p->hash_alg, mk->data, mk->len, h->mk_digest_salt,
+                       LUKS1_SALT_LEN, h->mk_digest_iterations, h->mk_digest,
+                       LUKS1_DIGEST_LEN, errp) < 0) {
+        return -1;
+    }
+    return luks1_make_uuid(h->uuid, errp);
+}
+
+static int luks1_create(QCryptoBlock *block, QCryptoBlockCreateOptions *options,
+                        QCryptoBlockInitFunc initfunc,
+                        QCryptoBlockWriteFunc writefunc, void *opaque,
+                        unsigned int flags, GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = g_new0(QCryptoBlockLUKS1, 1);
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) mk = NULL;
+    g_autofree guint8 *area = NULL;
+    LUKS1CreateParams p;
+    LUKS1Header hdr;
+
+    block->opaque = luks;
+    if (luks1_create_params(options, flags, &p, errp) < 0) {
+        return -1;
+    }
+    pass = luks1_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    if (!pass) {
+        return -1;
+    }
+    block->spec = p.spec;
+    block->detached = p.detached;
+    luks->hash_alg = p.hash_alg;
+    luks->split_sectors = luks1_split_sectors(p.key_bytes);
+
+    mk = qemu_secbuf_new(p.key_bytes);
+    if (qcrypto_random_bytes(mk->data, mk->len, errp) < 0 ||
+        luks1_init_header(&p, mk, &hdr, errp) < 0) {
+        return -1;
+    }
+    luks->header = hdr;
+    luks1_setup_block(block);
+    block->header_len = (uint64_t)luks1_layout_end(luks->split_sectors) *
+                        LUKS1_SECTOR;
+    if (initfunc(block, block->header_len, opaque, errp) < 0) {
+        return -1;
+    }
+    /* Zero the 4 KiB header area, store the key, then publish the header. */
+    area = g_malloc0(LUKS1_ALIGN_SECTORS * LUKS1_SECTOR);
+    if (writefunc(block, 0, area, LUKS1_ALIGN_SECTORS * LUKS1_SECTOR, opaque,
+                  errp) < 0 ||
+        luks1_store_key(block, &hdr, p.keyslot, pass, mk, p.iter_time,
+                        writefunc, opaque, errp) < 0 ||
+        luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
+        return -1;
+    }
+    luks->header = hdr;
+    qcrypto_block_set_master_key(block, g_steal_pointer(&mk));
+    return 0;
+}
+
+static bool luks1_create_accepts(QCryptoBlockCreateOptions *options)
+{
+    return true;
+}
+
+/* ---- info ---- */
+
+static int luks1_get_info(QCryptoBlock *block, QCryptoBlockInfo *info,
+                          GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    const LUKS1Header *h = &luks->header;
+    QCryptoBlockInfoLUKS *l = &info->u.luks;
+    QCryptoBlockInfoLUKSSlotList **tail = &l->slots;
+
+    l->cipher_alg = block->spec.cipher_alg;
+    l->cipher_mode = block->spec.cipher_mode;
+    l->ivgen_alg = block->spec.ivgen_alg;
+    l->has_ivgen_hash_alg = block->spec.cipher_mode != QCRYPTO_CIPHER_MODE_ECB
+                            && block->spec.ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV;
+    l->ivgen_hash_alg = block->spec.ivgen_hash_alg;
+    l->hash_alg = luks->hash_alg;
+    l->detached_header = block->detached;
+    l->payload_offset = block->payload_offset;
+    l->master_key_iters = h->mk_digest_iterations;
+    l->uuid = g_strndup(h->uuid, LUKS1_UUID_LEN);
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        QCryptoBlockInfoLUKSSlot *slot = g_new0(QCryptoBlockInfoLUKSSlot, 1);
+        QCryptoBlockInfoLUKSSlotList *node =
+            g_new0(QCryptoBlockInfoLUKSSlotList, 1);
+
+        slot->active = h->slots[i].active == LUKS1_SLOT_ACTIVE;
+        slot->key_offset = (int64_t)h->slots[i].key_offset * LUKS1_SECTOR;
+        if (slot->active) {
+            slot->has_iters = true;
+            slot->iters = h->slots[i].iterations;
+            slot->has_stripes = true;
+            slot->stripes = h->slots[i].stripes;
+        }
+        node->value = slot;
+        *tail = node;
+        tail = &node->next;
+    }
+    return 0;
+}
+
+/* ---- amend ---- */
+
+static int luks1_count_active(const LUKS1Header *h)
+{
+    int n = 0;
+
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        n += h->slots[i].active == LUKS1_SLOT_ACTIVE;
+    }
+    return n;
+}
+
+static int luks1_check_keyslot_arg(int64_t keyslot, GError **errp)
+{
+    if (keyslot < 0 || keyslot >= LUKS1_NUM_SLOTS) {
+        error_setg(errp, "Invalid keyslot %" G_GINT64_FORMAT " specified, "
+                   "must be between 0 and %d", keyslot, LUKS1_NUM_SLOTS - 1);
+        return -1;
+    }
+    return 0;
+}
+
+/* The master key for adding a keyslot: from a secret if given, else the
+ * key the volume was opened with. */
+static QemuSecBuf *luks1_amend_master_key(QCryptoBlock *block,
+                                          QCryptoBlockAmendOptionsLUKS *o,
+                                          QCryptoBlockReadFunc readfunc,
+                                          void *opaque, GError **errp)
+{
+    const char *id = o->secret ? o->secret : o->old_secret;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    QemuSecBuf *mk = NULL;
+
+    if (!id) {
+        if (!block->master_key) {
+            error_setg(errp, "Parameter 'secret' is required to unlock the "
+                       "volume for adding a keyslot");
+            return NULL;
+        }
+        return qemu_secbuf_dup(block->master_key->data, block->master_key->len);
+    }
+    pass = luks1_lookup_secret(id, o->secret ? "secret" : "old-secret", errp);
+    if (!pass || luks1_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
+        return NULL;
+    }
+    return mk;
+}
+
+static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
+                           QCryptoBlockWriteFunc writefunc, void *opaque,
+                           QCryptoBlockAmendOptionsLUKS *o, bool force,
+                           GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    LUKS1Header hdr = luks->header;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) mk = NULL;
+    uint64_t iter_time = LUKS1_DEFAULT_ITER_TIME;
+    int slot = -1;
+
+    if (!o->new_secret) {
+        error_setg(errp, "Parameter 'new-secret' is required to activate a "
+                   "keyslot");
+        return -1;
+    }
+    if (o->has_iter_time) {
+        if (o->iter_time <= 0 || o->iter_time > 1000 * 1000 * 1000) {
+            error_setg(errp, "Parameter 'iter-time' must be between 1 and "
+                       "1000000000 milliseconds");
+            return -1;
+        }
+        iter_time = o->iter_time;
+    }
+    if (o->has_keyslot) {
+        if (luks1_check_keyslot_arg(o->keyslot, errp) < 0) {
+            return -1;
+        }
+        slot = o->keyslot;
+        if (hdr.slots[slot].active == LUKS1_SLOT_ACTIVE && !force) {
+            error_setg(errp, "Refusing to overwrite active keyslot %d - "
+                       "please erase it first", slot);
+            return -1;
+        }
+    } else {
+        for (int i = 0; i < LUKS1_NUM_SLOTS && slot < 0; i++) {
+            if (hdr.slots[i].active != LUKS1_SLOT_ACTIVE) {
+                slot = i;
+            }
+        }
+        if (slot < 0) {
+            error_setg(errp, "Can't add a keyslot - all keyslots are in use");
+            return -1;
+        }
+    }
+    mk = luks1_amend_master_key(block, o, readfunc, opaque, errp);
+    if (!mk) {
+        return -1;
+    }
+    pass = luks1_lookup_secret(o->new_secret, "new-secret", errp);
+    if (!pass ||
+        luks1_store_key(block, &hdr, slot, pass, mk, iter_time, writefunc,
+                        opaque, errp) < 0 ||
+        luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
+        return -1;
+    }
+    luks->header = hdr;
+    return 0;
+}
+
+/* Wipe the key material of the slots in mask, then mark them inactive. */
+static int luks1_erase_slots(QCryptoBlock *block, unsigned mask,
+                             QCryptoBlockWriteFunc writefunc, void *opaque,
+                             GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    LUKS1Header hdr = luks->header;
+
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        if (!(mask & (1u << i))) {
+            continue;
+        }
+        if (luks1_wipe_material(block, i, writefunc, opaque, errp) < 0) {
+            return -1;
+        }
+        hdr.slots[i].active = LUKS1_SLOT_INACTIVE;
+        hdr.slots[i].iterations = 0;
+        memset(hdr.slots[i].salt, 0, LUKS1_SALT_LEN);
+    }
+    if (luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
+        return -1;
+    }
+    luks->header = hdr;
+    return 0;
+}
+
+/* Slots (as a bit mask) that pass unlocks; -1 on error. */
+static int luks1_matching_slots(QCryptoBlock *block, const QemuSecBuf *pass,
+                                QCryptoBlockReadFunc readfunc, void *opaque,
+                                GError **errp)
+{
+    int mask = 0;
+
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        QemuSecBuf *mk = NULL;
+        int ret = luks1_load_key(block, i, pass, readfunc, opaque, &mk, errp);
+
+        if (ret < 0) {
+            return -1;
+        }
+        qemu_secbuf_free(mk);
+        if (ret) {
+            mask |= 1 << i;
+        }
+    }
+    return mask;
+}
+
+static int luks1_amend_erase(QCryptoBlock *block,
+                             QCryptoBlockReadFunc readfunc,
+                             QCryptoBlockWriteFunc writefunc, void *opaque,
+                             QCryptoBlockAmendOptionsLUKS *o, bool force,
+                             GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    const LUKS1Header *h = &luks->header;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    int active = luks1_count_active(h);
+    int mask;
+
+    if (o->new_secret) {
+        error_setg(errp, "Parameter 'new-secret' must not be given when "
+                   "erasing keyslots");
+        return -1;
+    }
+    if (o->has_iter_time) {
+        error_setg(errp, "Parameter 'iter-time' must not be given when "
+                   "erasing keyslots");
+        return -1;
+    }
+    if (o->secret) {
+        error_setg(errp, "Parameter 'secret' must not be given when "
+                   "erasing keyslots");
+        return -1;
+    }
+    if (!o->has_keyslot && !o->old_secret) {
+        error_setg(errp, "Either 'keyslot' or 'old-secret' is required to "
+                   "erase keyslots");
+        return -1;
+    }
+    if (o->old_secret) {
+        pass = luks1_lookup_secret(o->old_secret, "old-secret", errp);
+        if (!pass) {
+            return -1;
+        }
+    }
+    if (o->has_keyslot) {
+        int slot = o->keyslot;
+
+        if (luks1_check_keyslot_arg(o->keyslot, errp) < 0) {
+            return -1;
+        }
+        if (h->slots[slot].active != LUKS1_SLOT_ACTIVE && !force) {
+            error_setg(errp, "Given keyslot %d is already erased (inactive)",
+                       slot);
+            return -1;
+        }
+        if (pass) {
+            mask = luks1_matching_slots(block, pass, readfunc, opaque, errp);
+            if (mask < 0) {
+                return -1;
+            }
+            if (!(mask & (1 << slot))) {
+                error_setg(errp, "Given keyslot %d doesn't contain the given "
+                           "old password for erase operation", slot);
+                return -1;
+            }
+        }
+        if (!force && active == 1 && h->slots[slot].active == LUKS1_SLOT_ACTIVE) {
+            error_setg(errp, "Attempt to erase the only active keyslot %d "
+                       "which will erase all the data in the image "
+                       "irreversibly - refusing operation", slot);
+            return -1;
+        }
+        return luks1_erase_slots(block, 1u << slot, writefunc, opaque, errp);
+    }
+    mask = luks1_matching_slots(block, pass, readfunc, opaque, errp);
+    if (mask < 0) {
+        return -1;
+    }
+    if (mask == 0) {
+        error_setg(errp, "No keyslots match given (old) password for erase "
+                   "operation");
+        return -1;
+    }
+    if (!force && __builtin_popcount(mask) == active) {
+        error_setg(errp, "All the active keyslots match the (old) password "
+                   "that was given and erasing them will erase all the data "
+                   "in the image irreversibly - refusing operation");
+        return -1;
+    }
+    return luks1_erase_slots(block, mask, writefunc, opaque, errp);
+}
+
+/*
+ * Amend works on the header as it is on disk now, not as it was at open:
+ * another handle may have changed keyslots since.  A header that now
+ * describes a different volume is refused.
+ */
+static int luks1_refresh_header(QCryptoBlock *block,
+                                QCryptoBlockReadFunc readfunc, void *opaque,
+                                GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    const LUKS1Header *old = &luks->header;
+    guint8 buf[LUKS1_HEADER_LEN];
+    QCryptoBlockCipherSpec spec;
+    QCryptoHashAlgo hash;
+    LUKS1Header fresh;
+
+    if (readfunc(block, 0, buf, sizeof(buf), opaque, errp) < 0) {
+        error_prepend(errp, "Unable to read LUKS header");
+        return -1;
+    }
+    luks1_header_decode(buf, &fresh);
+    if (luks1_check_header(&fresh, block->detached, &spec, &hash, errp) < 0) {
+        error_prepend(errp, "LUKS header on disk is no longer valid");
+        return -1;
+    }
+    if (memcmp(fresh.uuid, old->uuid, LUKS1_UUID_LEN) != 0 ||
+        memcmp(fresh.mk_digest, old->mk_digest, LUKS1_DIGEST_LEN) != 0 ||
+        fresh.key_bytes != old->key_bytes ||
+        fresh.payload_offset != old->payload_offset ||
+        memcmp(&spec, &block->spec, sizeof(spec)) != 0 ||
+        hash != luks->hash_alg) {
+        error_setg(errp, "The LUKS header was replaced by another volume's "
+                   "since it was opened");
+        return -1;
+    }
+    luks->header = fresh;
+    return 0;
+}
+
+static int luks1_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
+                       QCryptoBlockWriteFunc writefunc, void *opaque,
+                       QCryptoBlockAmendOptions *options, bool force,
+                       GError **errp)
+{
+    QCryptoBlockAmendOptionsLUKS *o = &options->u.luks;
+
+    if (luks1_refresh_header(block, readfunc, opaque, errp) < 0) {
+        return -1;
+    }
+
+    if (o->state == Q_CRYPTO_BLOCKLUKS_KEYSLOT_STATE_ACTIVE) {
+        return luks1_amend_add(block, readfunc, writefunc, opaque, o, force,
+                               errp);
+    }
+    return luks1_amend_erase(block, readfunc, writefunc, opaque, o, force,
+                             errp);
+}
+
+static void luks1_cleanup(QCryptoBlock *block)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+
+    if (luks) {
+        qemu_secmem_wipe(luks, sizeof(*luks));
+        g_free(luks);
+        block->opaque = NULL;
+    }
+}
+
+const QCryptoBlockDriver qcrypto_block_driver_luks1 = {
+    .name = "luks1",
+    .format = Q_CRYPTO_BLOCK_FORMAT_LUKS,
+    .probe = luks1_probe,
+    .create_accepts = luks1_create_accepts,
+    .open = luks1_open,
+    .create = luks1_create,
+    .amend = luks1_amend,
+    .get_info = luks1_get_info,
+    .calculate_header_len = luks1_calculate_header_len,
+    .cleanup = luks1_cleanup,
+};
