@@ -31,6 +31,8 @@ static const BlockDriver *driver_table(BlockdevDriver driver)
         return &bdrv_raw;
     case BLOCKDEV_DRIVER_NULL_CO:
         return &bdrv_null_co;
+    case BLOCKDEV_DRIVER_BLKDEBUG:
+        return &bdrv_blkdebug;
     case BLOCKDEV_DRIVER_LUKS:
         return &bdrv_luks;          /* NULL if not linked in */
     default:
@@ -371,6 +373,9 @@ static void refresh_filename(BlockDriverState *bs)
     }
     plain = bs->file && bs->children->len == 1 && bs->file->bs->filename[0]
             && strncmp(bs->file->bs->filename, "json:", 5);
+    if (bs->options->driver == BLOCKDEV_DRIVER_BLKDEBUG) {
+        plain = false;
+    }
     if (plain && bs->options->driver == BLOCKDEV_DRIVER_RAW) {
         plain = !bs->options->u.raw.has_offset && !bs->options->u.raw.has_size;
     }

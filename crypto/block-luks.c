@@ -705,14 +705,18 @@ static QemuSecBuf *luks1_lookup_secret(const char *id, const char *what,
 static void luks1_setup_block(QCryptoBlock *block)
 {
     QCryptoBlockLUKS1 *luks = block->opaque;
-    uint64_t end = 1;
+    uint64_t end = LUKS1_HEADER_LEN;
 
-    /* Header plus key material, rounded up to the 4 KiB alignment. */
+    /*
+     * Header plus key material, exactly: a header file cut right after the
+     * last slot's material is complete.  (create() reports the aligned size
+     * it asked initfunc for instead.)
+     */
     for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        end = MAX(end, (uint64_t)luks->header.slots[i].key_offset +
-                       luks->split_sectors);
+        end = MAX(end, ((uint64_t)luks->header.slots[i].key_offset +
+                        luks->split_sectors) * LUKS1_SECTOR);
     }
-    block->header_len = luks1_align(end) * LUKS1_SECTOR;
+    block->header_len = end;
     block->payload_offset = (uint64_t)luks->header.payload_offset *
                             LUKS1_SECTOR;
     block->sector_size = LUKS1_SECTOR;
@@ -935,6 +939,8 @@ static int luks1_create(QCryptoBlock *block, QCryptoBlockCreateOptions *options,
     }
     luks->header = hdr;
     luks1_setup_block(block);
+    block->header_len = (uint64_t)luks1_layout_end(luks->split_sectors) *
+                        LUKS1_SECTOR;
     if (initfunc(block, block->header_len, opaque, errp) < 0) {
         return -1;
     }

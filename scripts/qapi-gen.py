@@ -14,12 +14,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from qapi import introspect, types, visit  # noqa: E402
+from qapi import commands, events, introspect, types, visit  # noqa: E402
 from qapi.parser import QAPIError  # noqa: E402
 from qapi.schema import QAPISchema  # noqa: E402
 
 # Backends run in this order; each returns the files it generates.
-BACKENDS = [types, visit, introspect]
+BACKENDS = [types, visit, introspect, commands, events]
 
 
 def main():

@@ -522,6 +522,17 @@ static void test_detached(void)
     g_assert_true(info->u.luks.detached_header);
     g_assert_cmpint(info->u.luks.payload_offset, ==, 0);
     g_clear_pointer(&info, qapi_free_QCryptoBlockInfo);
+    /* in use: up to the end of slot 7's key material (500 sectors) */
+    g_assert_cmpuint(qcrypto_block_get_header_len(b2), ==,
+                     (8 + 7 * 504 + 500) * 512);
+    /* a header file cut right there still opens */
+    st.len = (8 + 7 * 504 + 500) * 512;
+    {
+        g_autoptr(QCryptoBlock) cut = open_block(&st, "sec0",
+                                                 QCRYPTO_BLOCK_OPEN_DETACHED,
+                                                 &err);
+        g_assert_no_error(err);
+    }
 
     /* detached-header option does the same as the flag */
     {

@@ -50,8 +50,9 @@ def expect_error(text, fragment, extra=None):
 @test
 def real_schema_model():
     s = QAPISchema(os.path.join(TOP, 'qapi', 'qapi-schema.json'))
-    assert s.modules == ['common', 'crypto', 'block-core', 'qom',
-                         'qapi-schema'], s.modules
+    assert s.modules[:4] == ['common', 'crypto', 'block-core', 'qom'], \
+        s.modules
+    assert s.modules[-1] == 'qapi-schema', s.modules
     luks = s.lookup('BlockdevOptionsLUKS')
     names = [(m.name, m.optional) for m in luks.all_members()]
     assert names == [('file', False), ('key-secret', True),

@@ -1,0 +1,239 @@
+/*
+ * blkdebug: a pass-through filter that injects one fault at the Nth request
+ * of a kind, for tests of error handling and crash safety.
+ *
+ * mode=error fails that request (and later ones of the kind unless once);
+ * mode=crash drops that request and every later modifying request, so the
+ * storage stays as it was at that point while the caller carries on, as if
+ * the power had been cut.  Nodes naming the same counter share one request
+ * count and one crash, which lets a test crash header and payload together.
+ */
+#include <errno.h>
+#include <string.h>
+#include "block/block_int.h"
+#include "qemu/error.h"
+
+typedef struct BlkdebugCounter {
+    char *name;
+    gint refcnt;            /* registry lock */
+    gint64 count;           /* atomic: counted requests so far */
+    gint triggered;         /* atomic: the fault has happened */
+} BlkdebugCounter;
+
+typedef struct BDRVBlkdebugState {
+    BlkdebugCounter *counter;
+    BlkdebugIOType fail_on;
+    int64_t fail_after;
+    BlkdebugFailMode mode;
+    int error_code;
+    bool once;
+} BDRVBlkdebugState;
+
+static GMutex counters_lock;
+static GHashTable *counters;    /* name -> BlkdebugCounter */
+
+static BlkdebugCounter *counter_get(const char *name)
+{
+    BlkdebugCounter *c;
+
+    if (!name) {
+        c = g_new0(BlkdebugCounter, 1);
+        c->refcnt = 1;
+        return c;
+    }
+    g_mutex_lock(&counters_lock);
+    if (!counters) {
+        counters = g_hash_table_new(g_str_hash, g_str_equal);
+    }
+    c = g_hash_table_lookup(counters, name);
+    if (c) {
+        c->refcnt++;
+    } else {
+        c = g_new0(BlkdebugCounter, 1);
+        c->name = g_strdup(name);
+        c->refcnt = 1;
+        g_hash_table_insert(counters, c->name, c);
+    }
+    g_mutex_unlock(&counters_lock);
+    return c;
+}
+
+static void counter_put(BlkdebugCounter *c)
+{
+    bool last;
+
+    g_mutex_lock(&counters_lock);
+    last = --c->refcnt == 0;
+    if (last && c->name) {
+        g_hash_table_remove(counters, c->name);
+    }
+    g_mutex_unlock(&counters_lock);
+    if (last) {
+        g_free(c->name);
+        g_free(c);
+    }
+}
+
+static int blkdebug_open(BlockDriverState *bs, BlockdevOptions *options,
+                         int flags, GError **errp)
+{
+    BDRVBlkdebugState *s = bs->opaque;
+    BlockdevOptionsBlkdebug *o = &options->u.blkdebug;
+    BdrvChild *file;
+
+    if (o->has_align && (o->align <= 0 || o->align > (1 << 20) ||
+                         (o->align & (o->align - 1)))) {
+        error_setg(errp, "Cannot meet constraints with align %" G_GINT64_FORMAT,
+                   o->align);
+        return -EINVAL;
+    }
+    if (o->has_fail_after && o->fail_after < 0) {
+        error_setg(errp, "fail-after cannot be negative");
+        return -EINVAL;
+    }
+    if (o->has_error_code && (o->error_code <= 0 || o->error_code > 4095)) {
+        error_setg(errp, "error-code must be a positive errno value");
+        return -EINVAL;
+    }
+    file = bdrv_open_child(bs, o->file, "file", false, errp);
+    if (!file) {
+        return -EINVAL;
+    }
+    s->fail_on = o->has_fail_on ? o->fail_on : BLKDEBUG_IO_TYPE_WRITE;
+    s->fail_after = o->has_fail_after ? o->fail_after : 0;
+    s->mode = o->has_mode ? o->mode : BLKDEBUG_FAIL_MODE_ERROR;
+    s->error_code = o->has_error_code ? (int)o->error_code : EIO;
+    s->once = o->has_once && o->once;
+    s->counter = counter_get(o->counter);
+    bs->request_alignment = o->has_align ? (uint32_t)o->align
+                                         : bdrv_get_request_alignment(file->bs);
+    return 0;
+}
+
+static void blkdebug_close(BlockDriverState *bs)
+{
+    BDRVBlkdebugState *s = bs->opaque;
+
+    if (s->counter) {
+        counter_put(s->counter);
+        s->counter = NULL;
+    }
+}
+
+/*
+ * Decide the fate of a request: 0 = pass it on, 1 = drop it silently,
+ * -errno = fail it.
+ */
+static int inject(BlockDriverState *bs, BlkdebugIOType type)
+{
+    BDRVBlkdebugState *s = bs->opaque;
+    BlkdebugCounter *c = s->counter;
+    bool modifies = type != BLKDEBUG_IO_TYPE_READ;
+
+    if (s->mode == BLKDEBUG_FAIL_MODE_CRASH && modifies &&
+        g_atomic_int_get(&c->triggered)) {
+        return 1;
+    }
+    if (type == s->fail_on && s->fail_after > 0) {
+        gint64 n = __atomic_add_fetch(&c->count, 1, __ATOMIC_SEQ_CST);
+        if (n == s->fail_after) {
+            g_atomic_int_set(&c->triggered, 1);
+            if (s->mode == BLKDEBUG_FAIL_MODE_CRASH) {
+                return modifies ? 1 : 0;
+            }
+            return -s->error_code;
+        }
+        if (n > s->fail_after && s->mode == BLKDEBUG_FAIL_MODE_ERROR &&
+            !s->once) {
+            return -s->error_code;
+        }
+    }
+    return 0;
+}
+
+static int blkdebug_preadv(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, const struct iovec *iov, int niov,
+                           int flags)
+{
+    int ret = inject(bs, BLKDEBUG_IO_TYPE_READ);
+
+    if (ret) {
+        return ret < 0 ? ret : 0;
+    }
+    return bdrv_preadv(bs->file->bs, offset, bytes, iov, niov, flags);
+}
+
+static int blkdebug_pwritev(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const struct iovec *iov, int niov,
+                            int flags)
+{
+    int ret = inject(bs, BLKDEBUG_IO_TYPE_WRITE);
+
+    if (ret) {
+        return ret < 0 ? ret : 0;
+    }
+    return bdrv_pwritev(bs->file->bs, offset, bytes, iov, niov, flags);
+}
+
+static int blkdebug_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                                  int64_t bytes, int flags)
+{
+    int ret = inject(bs, BLKDEBUG_IO_TYPE_WRITE_ZEROES);
+
+    if (ret) {
+        return ret < 0 ? ret : 0;
+    }
+    return bdrv_pwrite_zeroes(bs->file->bs, offset, bytes, flags);
+}
+
+static int blkdebug_pdiscard(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes)
+{
+    int ret = inject(bs, BLKDEBUG_IO_TYPE_DISCARD);
+
+    if (ret) {
+        return ret < 0 ? ret : 0;
+    }
+    return bdrv_pdiscard(bs->file->bs, offset, bytes);
+}
+
+/* The generic layer flushes the child after this unless it fails.  After a
+ * crash that is harmless: dropped writes never reached the child, so a
+ * flush cannot make them durable. */
+static int blkdebug_flush(BlockDriverState *bs)
+{
+    int ret = inject(bs, BLKDEBUG_IO_TYPE_FLUSH);
+
+    return ret < 0 ? ret : 0;
+}
+
+static int64_t blkdebug_getlength(BlockDriverState *bs)
+{
+    return bdrv_getlength(bs->file->bs);
+}
+
+static int blkdebug_truncate(BlockDriverState *bs, int64_t offset,
+                             PreallocMode prealloc, GError **errp)
+{
+    BDRVBlkdebugState *s = bs->opaque;
+
+    if (s->mode == BLKDEBUG_FAIL_MODE_CRASH &&
+        g_atomic_int_get(&s->counter->triggered)) {
+        return 0;           /* a crashed device changes nothing any more */
+    }
+    return bdrv_truncate(bs->file->bs, offset, prealloc, errp);
+}
+
+const BlockDriver bdrv_blkdebug = {
+    .format_name = "blkdebug",
+    .instance_size = sizeof(BDRVBlkdebugState),
+    .bdrv_open = blkdebug_open,
+    .bdrv_close = blkdebug_close,
+    .bdrv_preadv = blkdebug_preadv,
+    .bdrv_pwritev = blkdebug_pwritev,
+    .bdrv_pwrite_zeroes = blkdebug_pwrite_zeroes,
+    .bdrv_pdiscard = blkdebug_pdiscard,
+    .bdrv_flush = blkdebug_flush,
+    .bdrv_getlength = blkdebug_getlength,
+    .bdrv_truncate = blkdebug_truncate,
+};

@@ -1,0 +1,85 @@
+/*
+ * A pool of aligned, pre-faulted bounce buffers (see bounce-pool.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "block/bounce-pool.h"
+
+#define BOUNCE_ALIGN 4096
+
+static void *bounce_alloc(size_t size)
+{
+    void *p = NULL;
+
+    if (posix_memalign(&p, BOUNCE_ALIGN, size) != 0) {
+        g_error("bounce pool: out of memory allocating %zu bytes", size);
+    }
+    /* Touch every page now so that requests never page-fault on it. */
+    memset(p, 0, size);
+    return p;
+}
+
+void bounce_pool_init(BouncePool *pool, size_t buf_size, unsigned prealloc,
+                      unsigned max_bufs)
+{
+    g_assert(buf_size > 0 && buf_size % BOUNCE_ALIGN == 0);
+    g_assert(max_bufs > 0);
+    if (prealloc > max_bufs) {
+        prealloc = max_bufs;
+    }
+    g_mutex_init(&pool->lock);
+    g_cond_init(&pool->cond);
+    pool->buf_size = buf_size;
+    pool->max_bufs = max_bufs;
+    pool->free_bufs = g_new0(void *, max_bufs);
+    pool->nalloc = 0;
+    pool->nfree = 0;
+    for (unsigned i = 0; i < prealloc; i++) {
+        pool->free_bufs[pool->nfree++] = bounce_alloc(buf_size);
+        pool->nalloc++;
+    }
+}
+
+void *bounce_pool_get(BouncePool *pool)
+{
+    void *buf;
+
+    g_mutex_lock(&pool->lock);
+    while (pool->nfree == 0 && pool->nalloc == pool->max_bufs) {
+        g_cond_wait(&pool->cond, &pool->lock);
+    }
+    if (pool->nfree > 0) {
+        buf = pool->free_bufs[--pool->nfree];
+        g_mutex_unlock(&pool->lock);
+        return buf;
+    }
+    /* Grow: reserve the slot under the lock, allocate outside it. */
+    pool->nalloc++;
+    g_mutex_unlock(&pool->lock);
+    return bounce_alloc(pool->buf_size);
+}
+
+void bounce_pool_put(BouncePool *pool, void *buf)
+{
+    g_mutex_lock(&pool->lock);
+    g_assert(pool->nfree < pool->nalloc);
+    pool->free_bufs[pool->nfree++] = buf;
+    g_cond_signal(&pool->cond);
+    g_mutex_unlock(&pool->lock);
+}
+
+void bounce_pool_destroy(BouncePool *pool)
+{
+    if (!pool->free_bufs) {
+        return;
+    }
+    g_assert(pool->nfree == pool->nalloc);
+    for (unsigned i = 0; i < pool->nfree; i++) {
+        free(pool->free_bufs[i]);
+    }
+    g_free(pool->free_bufs);
+    pool->free_bufs = NULL;
+    pool->nfree = pool->nalloc = 0;
+    g_cond_clear(&pool->cond);
+    g_mutex_clear(&pool->lock);
+}

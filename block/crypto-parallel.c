@@ -1,0 +1,240 @@
+/*
+ * Parallel en/decryption of large buffers (see crypto-parallel.h).
+ *
+ * One global queue of batches under one lock.  A batch lives on its
+ * caller's stack: it leaves the queue as soon as its last piece is claimed,
+ * and the caller returns only after every claimed piece has finished, so a
+ * worker never touches a batch whose caller has gone.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "block/crypto-parallel.h"
+#include "qemu/error.h"
+
+#define MAX_PIECES 16
+
+typedef struct CryptBatch {
+    QCryptoBlock *block;
+    bool encrypt;
+    uint64_t offset;
+    guint8 *buf;
+    size_t piece;           /* bytes per piece; the last may be shorter */
+    size_t len;
+    const CryptoFill *fill; /* encrypt only: how to fill buf first */
+    unsigned npieces;
+    unsigned next;          /* next piece to claim */
+    unsigned done;          /* pieces finished */
+    int ret;
+    GCond cond;             /* signalled when done == npieces */
+    struct CryptBatch *prev, *next_batch;   /* queue links (no allocation) */
+} CryptBatch;
+
+static GMutex queue_lock;
+static GCond queue_cond;
+static CryptBatch *queue_head, *queue_tail;
+static unsigned nworkers;
+
+static void queue_push(CryptBatch *b)
+{
+    b->next_batch = NULL;
+    b->prev = queue_tail;
+    if (queue_tail) {
+        queue_tail->next_batch = b;
+    } else {
+        queue_head = b;
+    }
+    queue_tail = b;
+}
+
+static void queue_remove(CryptBatch *b)
+{
+    if (b->prev) {
+        b->prev->next_batch = b->next_batch;
+    } else {
+        queue_head = b->next_batch;
+    }
+    if (b->next_batch) {
+        b->next_batch->prev = b->prev;
+    } else {
+        queue_tail = b->prev;
+    }
+    b->prev = b->next_batch = NULL;
+}
+
+/* Copy n bytes from the iovec, starting skip bytes in, to buf. */
+static void iov_copy_out(const struct iovec *iov, int niov, size_t skip,
+                         guint8 *buf, size_t n)
+{
+    for (int i = 0; i < niov && n > 0; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        size_t c = MIN(len - skip, n);
+        memcpy(buf, (guint8 *)iov[i].iov_base + skip, c);
+        buf += c;
+        n -= c;
+        skip = 0;
+    }
+}
+
+/* Run piece i; called without the lock. */
+static int run_piece(CryptBatch *b, unsigned i)
+{
+    size_t start = (size_t)i * b->piece;
+    size_t n = MIN(b->piece, b->len - start);
+    GError *err = NULL;
+    int ret;
+
+    if (b->fill && b->fill->zero) {
+        memset(b->buf + start, 0, n);
+    } else if (b->fill) {
+        iov_copy_out(b->fill->iov, b->fill->niov, b->fill->skip + start,
+                     b->buf + start, n);
+    }
+    if (b->encrypt) {
+        ret = qcrypto_block_encrypt(b->block, b->offset + start,
+                                    b->buf + start, n, &err);
+    } else {
+        ret = qcrypto_block_decrypt(b->block, b->offset + start,
+                                    b->buf + start, n, &err);
+    }
+    if (ret < 0) {
+        error_report("luks: %s", err ? err->message : "cipher failure");
+        g_clear_error(&err);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Claim a piece of b under the lock; -1 when none is left. */
+static int claim_piece(CryptBatch *b)
+{
+    int i;
+
+    if (b->next >= b->npieces) {
+        return -1;
+    }
+    i = (int)b->next++;
+    if (b->next == b->npieces) {
+        queue_remove(b);
+    }
+    return i;
+}
+
+static void finish_piece(CryptBatch *b, int ret)
+{
+    if (ret < 0 && b->ret == 0) {
+        b->ret = ret;
+    }
+    if (++b->done == b->npieces) {
+        g_cond_signal(&b->cond);
+    }
+}
+
+static gpointer worker_main(gpointer opaque)
+{
+    g_mutex_lock(&queue_lock);
+    for (;;) {
+        CryptBatch *b = queue_head;
+        int i, ret;
+
+        if (!b) {
+            g_cond_wait(&queue_cond, &queue_lock);
+            continue;
+        }
+        i = claim_piece(b);
+        g_mutex_unlock(&queue_lock);
+        ret = run_piece(b, (unsigned)i);
+        g_mutex_lock(&queue_lock);
+        finish_piece(b, ret);
+    }
+    return NULL;
+}
+
+static gpointer start_workers(gpointer opaque)
+{
+    const char *env = getenv("QEMU_LUKS_CRYPTO_THREADS");
+    long total = env ? strtol(env, NULL, 10) : (long)g_get_num_processors();
+
+    if (total < 1) {
+        total = 1;
+    }
+    if (total > MAX_PIECES) {
+        total = MAX_PIECES;
+    }
+    nworkers = (unsigned)total - 1;
+    for (unsigned i = 0; i < nworkers; i++) {
+        g_thread_unref(g_thread_new("luks-crypt", worker_main, NULL));
+    }
+    return NULL;
+}
+
+unsigned crypto_parallel_threads(void)
+{
+    static GOnce once = G_ONCE_INIT;
+
+    g_once(&once, start_workers, NULL);
+    return nworkers + 1;
+}
+
+static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
+                                 uint64_t offset, guint8 *buf, size_t len,
+                                 uint32_t sector_size, const CryptoFill *fill)
+{
+    unsigned threads = crypto_parallel_threads();
+    CryptBatch b = {
+        .block = block, .encrypt = encrypt, .offset = offset, .buf = buf,
+        .len = len, .fill = fill,
+    };
+    size_t npieces = len / CRYPTO_PARALLEL_MIN_PIECE;
+    int i;
+
+    if (npieces > threads) {
+        npieces = threads;
+    }
+    if (npieces < 2) {
+        b.piece = len;
+        b.npieces = 1;
+        return run_piece(&b, 0);
+    }
+    /* Equal pieces, rounded up to whole sectors. */
+    b.piece = (len / npieces + sector_size - 1) / sector_size * sector_size;
+    b.npieces = (unsigned)((len + b.piece - 1) / b.piece);
+    g_cond_init(&b.cond);
+
+    g_mutex_lock(&queue_lock);
+    queue_push(&b);
+    g_cond_broadcast(&queue_cond);
+    /* The caller works too, then waits for pieces that workers took. */
+    while ((i = claim_piece(&b)) >= 0) {
+        int ret;
+        g_mutex_unlock(&queue_lock);
+        ret = run_piece(&b, (unsigned)i);
+        g_mutex_lock(&queue_lock);
+        finish_piece(&b, ret);
+    }
+    while (b.done < b.npieces) {
+        g_cond_wait(&b.cond, &queue_lock);
+    }
+    g_mutex_unlock(&queue_lock);
+    g_cond_clear(&b.cond);
+    return b.ret;
+}
+
+int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
+                        guint8 *buf, size_t len, uint32_t sector_size)
+{
+    return crypto_parallel_batch(block, encrypt, offset, buf, len,
+                                 sector_size, NULL);
+}
+
+int crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
+                                 guint8 *buf, size_t len,
+                                 uint32_t sector_size, const CryptoFill *fill)
+{
+    return crypto_parallel_batch(block, true, offset, buf, len, sector_size,
+                                 fill);
+}

@@ -1,0 +1,838 @@
+/*
+ * The `luks` block driver.
+ *
+ * Children: `file` holds the encrypted payload; the optional `header` holds a
+ * detached LUKS header.  All header I/O (open, create, amend) goes to
+ * `header` when it exists, else to `file`.  The payload offset written in the
+ * header is honoured in both cases, so a backup copy of an attached volume's
+ * header can serve as a detached header for that volume (recovery).
+ *
+ * Data path: guest offset G maps to payload byte payload_offset + G on
+ * `file`.  Reads decrypt in place; writes copy into a bounce buffer from a
+ * per-node pool and encrypt there, so plaintext is never written and the
+ * caller's buffer is never modified.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "block/crypto.h"
+#include "block/bounce-pool.h"
+#include "block/crypto-parallel.h"
+#include "qemu/error.h"
+#include "qapi/qapi-visit-crypto.h"
+
+/* Buffers the pool may hold at most (1 MiB each): bounds pinned memory. */
+#define BLOCK_CRYPTO_POOL_MAX 16
+#define BLOCK_CRYPTO_POOL_PREALLOC 2
+
+typedef struct BlockCrypto {
+    QCryptoBlock *block;
+    BdrvChild *header;          /* detached header child, or NULL */
+    BdrvChild *hdr;             /* where header I/O goes: header or file */
+    uint64_t payload_offset;    /* bytes on `file` before the data */
+    uint32_t sector_size;
+    bool no_io;                 /* metadata-only open: no key, no data I/O */
+    bool metadata_only;         /* a bare detached header opened alone */
+    bool pool_ready;
+    int open_flags;
+    BouncePool pool;
+} BlockCrypto;
+
+/* ---- header storage callbacks (shared by open, create and amend) ---- */
+
+static int luks_hdr_read(QCryptoBlock *block, size_t offset, guint8 *buf,
+                         size_t buflen, void *opaque, GError **errp)
+{
+    BlockDriverState *hbs = opaque;
+    int64_t len = bdrv_getlength(hbs);
+    int ret;
+
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len,
+                         "Could not get the size of the LUKS header storage");
+        return -1;
+    }
+    if ((uint64_t)len < offset || (uint64_t)len - offset < buflen) {
+        error_setg(errp, "The LUKS header is truncated: reading %zu bytes at "
+                   "offset %zu needs more than the %" PRId64 " bytes of '%s'",
+                   buflen, offset, len, bdrv_get_filename(hbs));
+        return -1;
+    }
+    ret = bdrv_pread(hbs, offset, buflen, buf, 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read the LUKS header");
+        return -1;
+    }
+    return 0;
+}
+
+static int luks_hdr_write(QCryptoBlock *block, size_t offset,
+                          const guint8 *buf, size_t buflen, void *opaque,
+                          GError **errp)
+{
+    BlockDriverState *hbs = opaque;
+    int ret = bdrv_pwrite(hbs, offset, buflen, buf, 0);
+
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not write the LUKS header");
+        return -1;
+    }
+    return 0;
+}
+
+static int luks_hdr_init(QCryptoBlock *block, size_t headerlen, void *opaque,
+                         GError **errp)
+{
+    BlockDriverState *hbs = opaque;
+
+    if (headerlen > INT64_MAX) {
+        error_setg(errp, "The requested file size is too large");
+        return -1;
+    }
+    /* The header storage holds exactly the header: anything else goes. */
+    if (bdrv_truncate(hbs, (int64_t)headerlen, PREALLOC_MODE_OFF, errp) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+/* Copy n bytes from buf into the iovec, starting skip bytes in. */
+static void iov_copy_in(const struct iovec *iov, int niov, size_t skip,
+                        const guint8 *buf, size_t n)
+{
+    for (int i = 0; i < niov && n > 0; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        size_t c = MIN(len - skip, n);
+        memcpy((guint8 *)iov[i].iov_base + skip, buf, c);
+        buf += c;
+        n -= c;
+        skip = 0;
+    }
+}
+
+/*
+ * En/decrypt len bytes at guest offset `offset`; -EIO on failure.  Large
+ * buffers are spread over the crypto worker threads.
+ */
+static int luks_crypt(BlockCrypto *s, uint64_t offset, guint8 *buf,
+                      size_t len, bool encrypt)
+{
+    return crypto_parallel_run(s->block, encrypt, offset, buf, len,
+                               s->sector_size);
+}
+
+static bool luks_aligned(BlockCrypto *s, int64_t offset, int64_t bytes)
+{
+    return offset >= 0 && bytes >= 0 &&
+           offset % s->sector_size == 0 && bytes % s->sector_size == 0;
+}
+
+static int luks_check_data_io(BlockCrypto *s, int64_t offset, int64_t bytes)
+{
+    if (s->no_io || s->metadata_only) {
+        return -EPERM;
+    }
+    if (!luks_aligned(s, offset, bytes) ||
+        (uint64_t)offset > INT64_MAX - s->payload_offset - (uint64_t)bytes) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+static int luks_check_format(BlockDriverState *hbs, GError **errp)
+{
+    guint8 buf[4096];
+    int64_t len = bdrv_getlength(hbs);
+    size_t n;
+    int ret;
+
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len,
+                         "Could not get the size of the LUKS header storage");
+        return -1;
+    }
+    n = (size_t)MIN(len, (int64_t)sizeof(buf));
+    if (n > 0) {
+        ret = bdrv_pread(hbs, 0, n, buf, 0);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not read the LUKS header");
+            return -1;
+        }
+    }
+    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n)) {
+        error_setg(errp, "Volume is not in LUKS format");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Open the format.  Without a header child, the file may be a bare detached
+ * header (payload offset 0, e.g. `qemu-img info hdr.img` or amend on it).
+ * The normal open refuses that (its keyslots "overlap" a payload at offset
+ * 0), so peek at the header first, metadata only: if it says offset 0, open
+ * it as detached and serve metadata alone (no payload, no data I/O).
+ * Anything else gets the normal open with all its overlap checks.
+ */
+static QCryptoBlock *luks_open_format(BlockCrypto *s, const char *key_secret,
+                                      GError **errp)
+{
+    QCryptoBlockOpenOptions oo = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    unsigned int flags = 0;
+
+    oo.u.luks.key_secret = (char *)key_secret;
+    if (s->header) {
+        flags |= QCRYPTO_BLOCK_OPEN_DETACHED;
+    } else {
+        QCryptoBlock *peek = qcrypto_block_open(&oo, luks_hdr_read,
+                                                s->hdr->bs,
+                                                QCRYPTO_BLOCK_OPEN_NO_IO |
+                                                QCRYPTO_BLOCK_OPEN_DETACHED,
+                                                NULL);
+        if (peek && qcrypto_block_get_payload_offset(peek) == 0) {
+            flags |= QCRYPTO_BLOCK_OPEN_DETACHED;
+            s->metadata_only = true;
+        }
+        qcrypto_block_free(peek);
+    }
+    if (s->no_io) {
+        flags |= QCRYPTO_BLOCK_OPEN_NO_IO;
+    }
+    return qcrypto_block_open(&oo, luks_hdr_read, s->hdr->bs, flags, errp);
+}
+
+static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
+                     int flags, GError **errp)
+{
+    BlockCrypto *s = bs->opaque;
+    BlockdevOptionsLUKS *lo = &options->u.luks;
+    BdrvChild *file;
+    int64_t len;
+
+    s->open_flags = flags;
+    s->no_io = !!(flags & BDRV_O_NO_IO);
+
+    file = bdrv_open_child(bs, lo->file, "file", false, errp);
+    if (!file) {
+        return -EINVAL;
+    }
+    if (!bs->file) {
+        bs->file = file;
+    }
+    if (lo->header) {
+        s->header = bdrv_open_child(bs, lo->header, "header", true, errp);
+        if (!s->header) {
+            return -EINVAL;
+        }
+    }
+    s->hdr = s->header ? s->header : file;
+
+    if (!lo->key_secret && !s->no_io) {
+        error_setg(errp, "Parameter 'key-secret' is required for cipher");
+        return -EINVAL;
+    }
+    if (luks_check_format(s->hdr->bs, errp) < 0) {
+        return -EINVAL;
+    }
+    s->block = luks_open_format(s, lo->key_secret, errp);
+    if (!s->block) {
+        return -EINVAL;
+    }
+    s->payload_offset = qcrypto_block_get_payload_offset(s->block);
+    s->sector_size = qcrypto_block_get_sector_size(s->block);
+    if (s->sector_size == 0) {
+        s->sector_size = 512;
+    }
+
+    /* Key material the header points at must exist, even for NO_IO. */
+    len = bdrv_getlength(s->hdr->bs);
+    if (len >= 0 && (uint64_t)len < qcrypto_block_get_header_len(s->block)) {
+        error_setg(errp, "The LUKS header in '%s' is truncated: it needs %"
+                   PRIu64 " bytes but the file has %" PRId64,
+                   bdrv_get_filename(s->hdr->bs),
+                   qcrypto_block_get_header_len(s->block), len);
+        goto fail;
+    }
+
+    if (!s->metadata_only) {
+        len = bdrv_getlength(file->bs);
+        if (len < 0) {
+            error_setg_errno(errp, (int)-len,
+                             "Could not get the size of the LUKS payload");
+            goto fail;
+        }
+        if ((uint64_t)len < s->payload_offset) {
+            error_setg(errp, "The LUKS payload '%s' is too short: it has %"
+                       PRId64 " bytes but the header puts the encrypted data "
+                       "at offset %" PRIu64, bdrv_get_filename(file->bs), len,
+                       s->payload_offset);
+            goto fail;
+        }
+    }
+
+    bs->request_alignment = s->sector_size;
+    if (!s->no_io && !s->metadata_only) {
+        bounce_pool_init(&s->pool, BLOCK_CRYPTO_CHUNK_SIZE,
+                         BLOCK_CRYPTO_POOL_PREALLOC, BLOCK_CRYPTO_POOL_MAX);
+        s->pool_ready = true;
+    }
+    return 0;
+
+fail:
+    qcrypto_block_free(s->block);
+    s->block = NULL;
+    return -EINVAL;
+}
+
+static void luks_close(BlockDriverState *bs)
+{
+    BlockCrypto *s = bs->opaque;
+
+    if (s->pool_ready) {
+        bounce_pool_destroy(&s->pool);
+        s->pool_ready = false;
+    }
+    qcrypto_block_free(s->block);
+    s->block = NULL;
+}
+
+/* ---- data path ---- */
+
+/* Read through a bounce buffer: for iovecs not cut on sector boundaries. */
+static int luks_preadv_bounce(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, const struct iovec *iov, int niov)
+{
+    BlockCrypto *s = bs->opaque;
+    guint8 *buf = bounce_pool_get(&s->pool);
+    int64_t done = 0;
+    int ret = 0;
+
+    while (done < bytes) {
+        size_t n = (size_t)MIN(bytes - done, (int64_t)s->pool.buf_size);
+        ret = bdrv_pread(bs->file->bs, s->payload_offset + offset + done, n,
+                         buf, 0);
+        if (ret < 0) {
+            break;
+        }
+        ret = luks_crypt(s, offset + done, buf, n, false);
+        if (ret < 0) {
+            break;
+        }
+        iov_copy_in(iov, niov, done, buf, n);
+        done += n;
+    }
+    bounce_pool_put(&s->pool, buf);
+    return ret;
+}
+
+static int luks_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const struct iovec *iov, int niov, int flags)
+{
+    BlockCrypto *s = bs->opaque;
+    uint64_t pos = offset;
+    int ret = luks_check_data_io(s, offset, bytes);
+
+    if (ret < 0) {
+        return ret;
+    }
+    for (int i = 0; i < niov; i++) {
+        if (iov[i].iov_len % s->sector_size) {
+            return luks_preadv_bounce(bs, offset, bytes, iov, niov);
+        }
+    }
+    /* Ciphertext lands in the caller's buffer and is decrypted in place. */
+    ret = bdrv_preadv(bs->file->bs, s->payload_offset + offset, bytes, iov,
+                      niov, 0);
+    if (ret < 0) {
+        return ret;
+    }
+    for (int i = 0; i < niov && pos < (uint64_t)offset + bytes; i++) {
+        size_t n = MIN(iov[i].iov_len, (uint64_t)offset + bytes - pos);
+        ret = luks_crypt(s, pos, iov[i].iov_base, n, false);
+        if (ret < 0) {
+            return ret;
+        }
+        pos += n;
+    }
+    return 0;
+}
+
+/*
+ * Encrypt and write `bytes` at guest `offset`; data comes from the iovec, or
+ * is zeros when iov is NULL.  One pool buffer serves the whole request.
+ */
+static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const struct iovec *iov, int niov,
+                             int flags)
+{
+    BlockCrypto *s = bs->opaque;
+    guint8 *buf = bounce_pool_get(&s->pool);
+    int64_t done = 0;
+    int ret = 0;
+
+    while (done < bytes) {
+        size_t n = (size_t)MIN(bytes - done, (int64_t)s->pool.buf_size);
+        CryptoFill fill = { .iov = iov, .niov = niov, .skip = (size_t)done,
+                            .zero = !iov };
+
+        ret = crypto_parallel_fill_encrypt(s->block, offset + done, buf, n,
+                                           s->sector_size, &fill);
+        if (ret < 0) {
+            break;
+        }
+        ret = bdrv_pwrite(bs->file->bs, s->payload_offset + offset + done, n,
+                          buf, flags & BDRV_REQ_FUA);
+        if (ret < 0) {
+            break;
+        }
+        done += n;
+    }
+    bounce_pool_put(&s->pool, buf);
+    return ret;
+}
+
+static int luks_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        const struct iovec *iov, int niov, int flags)
+{
+    int ret = luks_check_data_io(bs->opaque, offset, bytes);
+
+    if (ret < 0) {
+        return ret;
+    }
+    return luks_write_chunks(bs, offset, bytes, iov, niov, flags);
+}
+
+/*
+ * Zero part of one sector: decrypt, clear, re-encrypt and write it back, all
+ * in one pool buffer (a request never holds two, so the pool cannot
+ * deadlock).
+ */
+static int luks_zero_partial(BlockDriverState *bs, int64_t sector_start,
+                             size_t skip, size_t len, int flags)
+{
+    BlockCrypto *s = bs->opaque;
+    guint8 *buf = bounce_pool_get(&s->pool);
+    uint64_t host = s->payload_offset + sector_start;
+    int ret;
+
+    ret = luks_check_data_io(s, sector_start, s->sector_size);
+    if (ret == 0) {
+        ret = bdrv_pread(bs->file->bs, host, s->sector_size, buf, 0);
+    }
+    if (ret == 0) {
+        ret = luks_crypt(s, sector_start, buf, s->sector_size, false);
+    }
+    if (ret == 0) {
+        memset(buf + skip, 0, len);
+        ret = luks_crypt(s, sector_start, buf, s->sector_size, true);
+    }
+    if (ret == 0) {
+        ret = bdrv_pwrite(bs->file->bs, host, s->sector_size, buf,
+                          flags & BDRV_REQ_FUA);
+    }
+    bounce_pool_put(&s->pool, buf);
+    return ret;
+}
+
+/*
+ * Write-zeroes must write the ENCRYPTED zeros: a guest reading back expects
+ * zeros, and the ciphertext of zeros is not zeros.  Holes are never punched.
+ */
+static int luks_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags)
+{
+    BlockCrypto *s = bs->opaque;
+    int64_t ss = s->sector_size;
+    int64_t end = offset + bytes;
+    int ret;
+
+    if (s->no_io || s->metadata_only) {
+        return -EPERM;
+    }
+    if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes) {
+        return -EINVAL;
+    }
+    if (offset % ss) {
+        int64_t start = offset - offset % ss;
+        size_t len = (size_t)MIN(end, start + ss) - offset;
+        ret = luks_zero_partial(bs, start, offset - start, len, flags);
+        if (ret < 0 || offset + (int64_t)len == end) {
+            return ret;
+        }
+        offset += len;
+    }
+    if (end % ss) {
+        int64_t start = end - end % ss;
+        ret = luks_zero_partial(bs, start, 0, end - start, flags);
+        if (ret < 0) {
+            return ret;
+        }
+        end = start;
+    }
+    if (end > offset) {
+        ret = luks_check_data_io(s, offset, end - offset);
+        if (ret < 0) {
+            return ret;
+        }
+        return luks_write_chunks(bs, offset, end - offset, NULL, 0, flags);
+    }
+    return 0;
+}
+
+static int luks_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
+{
+    BlockCrypto *s = bs->opaque;
+
+    /* discard=ignore (the default): the payload keeps its ciphertext. */
+    if (!(s->open_flags & BDRV_O_UNMAP) || s->metadata_only) {
+        return 0;
+    }
+    if (offset < 0 || bytes < 0 ||
+        (uint64_t)offset > INT64_MAX - s->payload_offset - (uint64_t)bytes) {
+        return -EINVAL;
+    }
+    return bdrv_pdiscard(bs->file->bs, s->payload_offset + offset, bytes);
+}
+
+static int luks_flush(BlockDriverState *bs)
+{
+    BlockCrypto *s = bs->opaque;
+    int ret = bdrv_flush(bs->file->bs);
+
+    if (ret == 0 && s->header) {
+        ret = bdrv_flush(s->header->bs);
+    }
+    return ret;
+}
+
+static int64_t luks_getlength(BlockDriverState *bs)
+{
+    BlockCrypto *s = bs->opaque;
+    int64_t len;
+
+    if (s->metadata_only) {
+        return 0;
+    }
+    len = bdrv_getlength(bs->file->bs);
+    if (len < 0) {
+        return len;
+    }
+    if ((uint64_t)len < s->payload_offset) {
+        return 0;
+    }
+    return len - (int64_t)s->payload_offset;
+}
+
+static int64_t luks_get_allocated_file_size(BlockDriverState *bs)
+{
+    BlockCrypto *s = bs->opaque;
+    int64_t total = bdrv_get_allocated_file_size(bs->file->bs);
+    int64_t h;
+
+    if (total < 0 || !s->header) {
+        return total;
+    }
+    h = bdrv_get_allocated_file_size(s->header->bs);
+    return h < 0 ? h : total + h;
+}
+
+static int luks_truncate(BlockDriverState *bs, int64_t offset,
+                         PreallocMode prealloc, GError **errp)
+{
+    BlockCrypto *s = bs->opaque;
+
+    if (s->metadata_only) {
+        error_setg(errp, "Cannot resize a LUKS header that has no payload");
+        return -ENOTSUP;
+    }
+    if (offset < 0) {
+        error_setg(errp, "The new size must not be negative");
+        return -EINVAL;
+    }
+    if ((uint64_t)offset > INT64_MAX - s->payload_offset) {
+        error_setg(errp, "The requested file size is too large");
+        return -EFBIG;
+    }
+    return bdrv_truncate(bs->file->bs, offset + (int64_t)s->payload_offset,
+                         prealloc, errp);
+}
+
+/* ---- metadata: info and amend ---- */
+
+static ImageInfoSpecific *luks_get_specific_info(BlockDriverState *bs,
+                                                 GError **errp)
+{
+    BlockCrypto *s = bs->opaque;
+    QCryptoBlockInfo *info = qcrypto_block_get_info(s->block, errp);
+    ImageInfoSpecific *spec;
+
+    if (!info) {
+        return NULL;
+    }
+    if (info->format != Q_CRYPTO_BLOCK_FORMAT_LUKS) {
+        qapi_free_QCryptoBlockInfo(info);
+        error_setg(errp, "Unexpected encryption format");
+        return NULL;
+    }
+    spec = g_new0(ImageInfoSpecific, 1);
+    spec->type = IMAGE_INFO_SPECIFIC_KIND_LUKS;
+    spec->u.luks.data = qapi_QCryptoBlockInfoLUKS_clone(&info->u.luks);
+    /* The driver knows where the header came from: say so. */
+    spec->u.luks.data->detached_header = s->header != NULL || s->metadata_only;
+    qapi_free_QCryptoBlockInfo(info);
+    return spec;
+}
+
+static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
+                      bool force, GError **errp)
+{
+    BlockCrypto *s = bs->opaque;
+    BlockdevAmendOptionsLUKS *a = &options->u.luks;
+    QCryptoBlockAmendOptions ao = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+
+    if (options->driver != BLOCKDEV_DRIVER_LUKS) {
+        error_setg(errp, "Amend options are not for the luks driver");
+        return -EINVAL;
+    }
+    if (s->no_io) {
+        error_setg(errp, "Cannot amend a LUKS volume opened without its key");
+        return -EINVAL;
+    }
+    if (!(s->open_flags & BDRV_O_RDWR) || bdrv_is_read_only(s->hdr->bs)) {
+        error_setg(errp, "Cannot amend a read-only LUKS volume");
+        return -EACCES;
+    }
+    ao.u.luks.state = a->state;
+    ao.u.luks.new_secret = a->new_secret;
+    ao.u.luks.old_secret = a->old_secret;
+    ao.u.luks.has_keyslot = a->has_keyslot;
+    ao.u.luks.keyslot = a->keyslot;
+    ao.u.luks.has_iter_time = a->has_iter_time;
+    ao.u.luks.iter_time = a->iter_time;
+    ao.u.luks.secret = a->secret;
+    if (qcrypto_block_amend_options(s->block, luks_hdr_read, luks_hdr_write,
+                                    s->hdr->bs, &ao, force, errp) < 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- create ---- */
+
+static void luks_create_opts_from(QCryptoBlockCreateOptions *cro,
+                                  const BlockdevCreateOptionsLUKS *co)
+{
+    QCryptoBlockCreateOptionsLUKS *l = &cro->u.luks;
+
+    memset(cro, 0, sizeof(*cro));
+    cro->format = Q_CRYPTO_BLOCK_FORMAT_LUKS;
+    l->key_secret = co->key_secret;
+    l->has_cipher_alg = co->has_cipher_alg;
+    l->cipher_alg = co->cipher_alg;
+    l->has_cipher_mode = co->has_cipher_mode;
+    l->cipher_mode = co->cipher_mode;
+    l->has_ivgen_alg = co->has_ivgen_alg;
+    l->ivgen_alg = co->ivgen_alg;
+    l->has_ivgen_hash_alg = co->has_ivgen_hash_alg;
+    l->ivgen_hash_alg = co->ivgen_hash_alg;
+    l->has_hash_alg = co->has_hash_alg;
+    l->hash_alg = co->hash_alg;
+    l->has_iter_time = co->has_iter_time;
+    l->iter_time = co->iter_time;
+    l->has_detached_header = co->has_detached_header;
+    l->detached_header = co->detached_header;
+}
+
+/* Write a LUKS header to hbs; returns the new block or NULL. */
+static QCryptoBlock *luks_format_header(QCryptoBlockCreateOptions *cro,
+                                        BlockDriverState *hbs, bool detached,
+                                        GError **errp)
+{
+    if (detached) {
+        cro->u.luks.has_detached_header = true;
+        cro->u.luks.detached_header = true;
+    }
+    return qcrypto_block_create(cro, luks_hdr_init, luks_hdr_write, hbs,
+                                detached ? QCRYPTO_BLOCK_CREATE_DETACHED : 0,
+                                errp);
+}
+
+static int luks_create_validate(const BlockdevCreateOptionsLUKS *co,
+                                QCryptoBlockCreateOptions *cro, bool detached,
+                                GError **errp)
+{
+    uint64_t hdrlen = 0;
+
+    if (!co->file && !co->header) {
+        error_setg(errp, "Either the parameter 'header' or 'file' must be "
+                   "specified");
+        return -1;
+    }
+    if (co->has_preallocation && !co->file) {
+        error_setg(errp, "Parameter 'preallocation' requires 'file'");
+        return -1;
+    }
+    if (!co->key_secret) {
+        error_setg(errp, "Parameter 'key-secret' is required for cipher");
+        return -1;
+    }
+    if (co->size > INT64_MAX) {
+        error_setg(errp, "The requested file size is too large");
+        return -1;
+    }
+    if (!detached) {
+        if (qcrypto_block_calculate_header_len(cro, &hdrlen, errp) < 0) {
+            return -1;
+        }
+        if (co->size > INT64_MAX - hdrlen) {
+            error_setg(errp, "The requested file size is too large");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int luks_create(BlockdevCreateOptions *options, GError **errp)
+{
+    BlockdevCreateOptionsLUKS *co = &options->u.luks;
+    PreallocMode prealloc = co->has_preallocation ? co->preallocation
+                                                  : PREALLOC_MODE_OFF;
+    /* A header-only volume written into `file` (detached-header=true). */
+    bool header_only = !co->header && co->has_detached_header &&
+                       co->detached_header;
+    bool detached = co->header || header_only;
+    QCryptoBlockCreateOptions cro;
+    BlockDriverState *file_bs = NULL, *hdr_bs = NULL;
+    QCryptoBlock *block = NULL;
+    uint64_t payload_offset;
+    int ret = -EINVAL;
+
+    if (options->driver != BLOCKDEV_DRIVER_LUKS) {
+        error_setg(errp, "Create options are not for the luks driver");
+        return -EINVAL;
+    }
+    luks_create_opts_from(&cro, co);
+    if (luks_create_validate(co, &cro, detached, errp) < 0) {
+        return -EINVAL;
+    }
+
+    if (co->file) {
+        file_bs = bdrv_open_ref(co->file, BDRV_O_RDWR, errp);
+        if (!file_bs) {
+            goto out;
+        }
+    }
+    if (co->header) {
+        hdr_bs = bdrv_open_ref(co->header, BDRV_O_RDWR, errp);
+        if (!hdr_bs) {
+            goto out;
+        }
+    }
+
+    block = luks_format_header(&cro, hdr_bs ? hdr_bs : file_bs, detached,
+                               errp);
+    if (!block) {
+        goto out;
+    }
+    if (header_only) {
+        ret = 0;
+        goto out;
+    }
+
+    /* The payload: exactly `size` bytes after the payload offset. */
+    payload_offset = detached ? 0 : qcrypto_block_get_payload_offset(block);
+    if (co->size > INT64_MAX - payload_offset) {
+        error_setg(errp, "The requested file size is too large");
+        goto out;
+    }
+    if (file_bs) {
+        ret = bdrv_truncate(file_bs, (int64_t)(payload_offset + co->size),
+                            prealloc, errp);
+        if (ret < 0) {
+            goto out;
+        }
+        ret = bdrv_flush(file_bs);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not flush the LUKS payload");
+            goto out;
+        }
+    }
+    if (hdr_bs) {
+        ret = bdrv_flush(hdr_bs);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not flush the LUKS header");
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    qcrypto_block_free(block);
+    if (file_bs) {
+        bdrv_unref(file_bs);
+    }
+    if (hdr_bs) {
+        bdrv_unref(hdr_bs);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+/* ---- measure ---- */
+
+int luks_measure(QCryptoBlockCreateOptions *opts, bool detached,
+                 uint64_t size, BlockMeasureInfo **out, GError **errp)
+{
+    uint64_t hdrlen = 0;
+    BlockMeasureInfo *info;
+
+    if (opts->format == Q_CRYPTO_BLOCK_FORMAT_LUKS &&
+        opts->u.luks.has_detached_header && opts->u.luks.detached_header) {
+        detached = true;
+    }
+    if (!detached &&
+        qcrypto_block_calculate_header_len(opts, &hdrlen, errp) < 0) {
+        return -1;
+    }
+    if (size > INT64_MAX || size > INT64_MAX - hdrlen) {
+        error_setg(errp, "The requested file size is too large");
+        return -1;
+    }
+    info = g_new0(BlockMeasureInfo, 1);
+    /* LUKS writes its header in full, so required == fully allocated. */
+    info->required = (int64_t)(size + hdrlen);
+    info->fully_allocated = info->required;
+    *out = info;
+    return 0;
+}
+
+static bool luks_probe(const guint8 *buf, size_t len)
+{
+    return qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, len);
+}
+
+const BlockDriver bdrv_luks = {
+    .format_name = "luks",
+    .instance_size = sizeof(BlockCrypto),
+    .bdrv_open = luks_open,
+    .bdrv_close = luks_close,
+    .bdrv_preadv = luks_preadv,
+    .bdrv_pwritev = luks_pwritev,
+    .bdrv_pwrite_zeroes = luks_pwrite_zeroes,
+    .bdrv_pdiscard = luks_pdiscard,
+    .bdrv_flush = luks_flush,
+    .bdrv_getlength = luks_getlength,
+    .bdrv_get_allocated_file_size = luks_get_allocated_file_size,
+    .bdrv_truncate = luks_truncate,
+    .bdrv_get_specific_info = luks_get_specific_info,
+    .bdrv_amend = luks_amend,
+    .bdrv_create = luks_create,
+    .bdrv_probe = luks_probe,
+};

@@ -1,0 +1,244 @@
+/*
+ * The NBD server and block exports: block nodes wired to nbd/ through
+ * NBDExportOps.  The node's I/O calls are synchronous and thread-safe,
+ * which is what the NBD server's worker threads need.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "storage-daemon/daemon.h"
+#include "storage-daemon/sockets.h"
+#include "nbd/nbd.h"
+#include "qemu/error.h"
+#include "qapi/qapi-commands-block-export.h"
+#include "qapi/qapi-events-block-export.h"
+
+typedef struct QsdExport {
+    char *id;
+    BlockDriverState *bs;
+    NBDExport *nbd;
+    bool writethrough;
+} QsdExport;
+
+static NBDServer *nbd_server;
+static GList *exports;          /* QsdExport * */
+
+/* ---- I/O callbacks ---- */
+
+static int exp_pread(void *opaque, int64_t off, int64_t len, void *buf)
+{
+    QsdExport *e = opaque;
+    return bdrv_pread(e->bs, off, len, buf, 0);
+}
+
+static int exp_pwrite(void *opaque, int64_t off, int64_t len,
+                      const void *buf, bool fua)
+{
+    QsdExport *e = opaque;
+    int r = bdrv_pwrite(e->bs, off, len, buf, fua ? BDRV_REQ_FUA : 0);
+    return (r == 0 && e->writethrough && !fua) ? bdrv_flush(e->bs) : r;
+}
+
+static int exp_flush(void *opaque)
+{
+    QsdExport *e = opaque;
+    return bdrv_flush(e->bs);
+}
+
+static int exp_trim(void *opaque, int64_t off, int64_t len)
+{
+    QsdExport *e = opaque;
+    int r = bdrv_pdiscard(e->bs, off, len);
+    /* Discard is advisory. */
+    return (r == -ENOTSUP || r == -EOPNOTSUPP) ? 0 : r;
+}
+
+static int exp_write_zeroes(void *opaque, int64_t off, int64_t len,
+                            bool may_unmap, bool fua)
+{
+    QsdExport *e = opaque;
+    int flags = (may_unmap ? BDRV_REQ_MAY_UNMAP : 0) |
+                (fua ? BDRV_REQ_FUA : 0);
+    int r = bdrv_pwrite_zeroes(e->bs, off, len, flags);
+    return (r == 0 && e->writethrough && !fua) ? bdrv_flush(e->bs) : r;
+}
+
+static int64_t exp_get_length(void *opaque)
+{
+    QsdExport *e = opaque;
+    return bdrv_getlength(e->bs);
+}
+
+static const NBDExportOps bdrv_export_ops = {
+    .pread = exp_pread,
+    .pwrite = exp_pwrite,
+    .flush = exp_flush,
+    .trim = exp_trim,
+    .write_zeroes = exp_write_zeroes,
+    .get_length = exp_get_length,
+};
+
+/* ---- exports ---- */
+
+static QsdExport *export_find(const char *id)
+{
+    for (GList *l = exports; l; l = l->next) {
+        QsdExport *e = l->data;
+        if (strcmp(e->id, id) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+const char *qsd_export_of_node(BlockDriverState *bs)
+{
+    for (GList *l = exports; l; l = l->next) {
+        QsdExport *e = l->data;
+        if (e->bs == bs) {
+            return e->id;
+        }
+    }
+    return NULL;
+}
+
+int qsd_nbd_server_start(SocketAddress *addr, uint32_t max_connections,
+                         GError **errp)
+{
+    int fd;
+
+    if (nbd_server) {
+        error_setg(errp, "NBD server already running");
+        return -1;
+    }
+    fd = socket_listen(addr, errp);
+    if (fd < 0) {
+        return -1;
+    }
+    nbd_server = nbd_server_new(fd, max_connections);
+    return 0;
+}
+
+int qsd_export_add(BlockExportOptions *o, GError **errp)
+{
+    BlockDriverState *bs;
+    QsdExport *e;
+    const char *name;
+    bool writable = o->has_writable && o->writable;
+
+    if (o->type != BLOCK_EXPORT_TYPE_NBD) {
+        error_setg(errp, "Unsupported export type");
+        return -1;
+    }
+    if (!nbd_server) {
+        error_setg(errp, "Cannot export: NBD server not running");
+        return -1;
+    }
+    if (export_find(o->id)) {
+        error_setg(errp, "Block export id '%s' is already in use", o->id);
+        return -1;
+    }
+    bs = bdrv_find_node(o->node_name);
+    if (!bs) {
+        g_set_error(errp, QEMU_ERROR, QEMU_ERROR_NOT_FOUND,
+                    "Cannot find device='' nor node-name='%s'", o->node_name);
+        return -1;
+    }
+    if (writable && bdrv_is_read_only(bs)) {
+        error_setg(errp, "Cannot export read-only node as writable");
+        return -1;
+    }
+    name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
+    e = g_new0(QsdExport, 1);
+    e->id = g_strdup(o->id);
+    e->bs = bs;
+    e->writethrough = o->has_writethrough && o->writethrough;
+    e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
+                            &bdrv_export_ops, e, writable,
+                            bdrv_get_request_alignment(bs), errp);
+    if (!e->nbd) {
+        g_free(e->id);
+        g_free(e);
+        return -1;
+    }
+    bdrv_ref(bs);
+    exports = g_list_append(exports, e);
+    return 0;
+}
+
+static int export_remove(QsdExport *e, bool hard, GError **errp)
+{
+    if (nbd_export_remove(e->nbd, hard, errp) < 0) {
+        return -1;
+    }
+    exports = g_list_remove(exports, e);
+    /* Nothing can reach the node through the export any more. */
+    bdrv_flush(e->bs);
+    bdrv_unref(e->bs);
+    qapi_event_send_block_export_deleted(e->id);
+    g_free(e->id);
+    g_free(e);
+    return 0;
+}
+
+void qsd_exports_cleanup(void)
+{
+    while (exports) {
+        export_remove(exports->data, true, NULL);
+    }
+    nbd_server_free(nbd_server);
+    nbd_server = NULL;
+}
+
+/* ---- QMP ---- */
+
+void qmp_nbd_server_start(SocketAddress *addr, bool has_max_connections,
+                          uint32_t max_connections, GError **errp)
+{
+    qsd_nbd_server_start(addr, has_max_connections ? max_connections : 0,
+                         errp);
+}
+
+void qmp_nbd_server_stop(GError **errp)
+{
+    if (!nbd_server) {
+        error_setg(errp, "NBD server not running");
+        return;
+    }
+    qsd_exports_cleanup();
+}
+
+void qmp_block_export_add(BlockExportOptions *arg, GError **errp)
+{
+    qsd_export_add(arg, errp);
+}
+
+void qmp_block_export_del(const char *id, bool has_mode,
+                          BlockExportRemoveMode mode, GError **errp)
+{
+    QsdExport *e = export_find(id);
+
+    if (!e) {
+        error_setg(errp, "Export '%s' is not found", id);
+        return;
+    }
+    export_remove(e, has_mode && mode == BLOCK_EXPORT_REMOVE_MODE_HARD, errp);
+}
+
+BlockExportInfoList *qmp_query_block_exports(GError **errp)
+{
+    BlockExportInfoList *head = NULL, **tail = &head;
+
+    for (GList *l = exports; l; l = l->next) {
+        QsdExport *e = l->data;
+        BlockExportInfoList *elt = g_new0(BlockExportInfoList, 1);
+        elt->value = g_new0(BlockExportInfo, 1);
+        elt->value->id = g_strdup(e->id);
+        elt->value->type = BLOCK_EXPORT_TYPE_NBD;
+        elt->value->node_name = g_strdup(bdrv_get_node_name(e->bs));
+        elt->value->shutting_down = false;
+        *tail = elt;
+        tail = &elt->next;
+    }
+    return head;
+}
