@@ -15,7 +15,14 @@
 #include "tools/tool-util.h"
 #include "tools/qemu-img.h"
 
-#define CONVERT_CHUNK (2 * 1024 * 1024)
+/*
+ * Buffers of all workers together stay within CONVERT_BUF_BUDGET (so the
+ * peak memory of a convert is small and independent of the image size);
+ * each chunk is between CONVERT_CHUNK_MIN and CONVERT_CHUNK_MAX.
+ */
+#define CONVERT_BUF_BUDGET (8 * 1024 * 1024)
+#define CONVERT_CHUNK_MIN (256 * 1024)
+#define CONVERT_CHUNK_MAX (2 * 1024 * 1024)
 #define CONVERT_MAX_WORKERS 16
 
 static const char convert_help[] =
@@ -50,7 +57,9 @@ typedef struct ConvertState {
     int64_t total;
     int64_t nchunks;
     bool wr_in_order;
+    int64_t chunk;          /* bytes per request */
     bool skip_zeroes;       /* the target reads zeros where nothing was written */
+    bool zero_writes;       /* write zero chunks with write-zeroes */
     bool progress;
 
     GMutex lock;
@@ -136,10 +145,10 @@ static bool convert_claim(ConvertState *s, int64_t *idx, int64_t *off,
         o = 0;
         /* Chunk k starts at the k-th chunk boundary within its source. */
         for (int i = 0, k = 0; i < s->nsrc; i++) {
-            int64_t n = (s->src[i].size + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
+            int64_t n = (s->src[i].size + s->chunk - 1) / s->chunk;
 
             if (*idx < k + n) {
-                o = s->src[i].start + (*idx - k) * CONVERT_CHUNK;
+                o = s->src[i].start + (*idx - k) * s->chunk;
                 break;
             }
             k += n;
@@ -147,7 +156,7 @@ static bool convert_claim(ConvertState *s, int64_t *idx, int64_t *off,
         cs = convert_find_source(s, o);
         *src = cs;
         *off = o;
-        *len = MIN(CONVERT_CHUNK, cs->start + cs->size - o);
+        *len = MIN(s->chunk, cs->start + cs->size - o);
         g_mutex_unlock(&s->lock);
         return true;
     }
@@ -182,12 +191,12 @@ static gpointer convert_worker(gpointer opaque)
     int64_t idx, off, len;
     ConvertSource *src;
 
-    if (posix_memalign((void **)&buf, 4096, CONVERT_CHUNK)) {
+    if (posix_memalign((void **)&buf, 4096, s->chunk)) {
         convert_fail(s, -ENOMEM, "reading", 0);
         return NULL;
     }
     while (convert_claim(s, &idx, &off, &len, &src)) {
-        bool skip;
+        bool zero;
         int ret;
 
         ret = bdrv_pread(src->bs, off - src->start, len, buf, 0);
@@ -195,16 +204,20 @@ static gpointer convert_worker(gpointer opaque)
             convert_fail(s, ret, "reading", off);
             break;
         }
-        skip = s->skip_zeroes && buffer_is_zero(buf, len);
+        zero = (s->skip_zeroes || s->zero_writes) && buffer_is_zero(buf, len);
         if (!convert_wait_turn(s, idx)) {
             break;
         }
-        if (!skip) {
+        if (zero && s->skip_zeroes) {
+            /* the target already reads zeros here */
+        } else if (zero) {
+            ret = bdrv_pwrite_zeroes(s->target, off, len, 0);
+        } else {
             ret = bdrv_pwrite(s->target, off, len, buf, 0);
-            if (ret < 0) {
-                convert_fail(s, ret, "writing", off);
-                break;
-            }
+        }
+        if (ret < 0) {
+            convert_fail(s, ret, "writing", off);
+            break;
         }
         convert_chunk_done(s, len);
     }
@@ -217,8 +230,11 @@ static int convert_run(ConvertState *s, int nworkers)
     GThread *threads[CONVERT_MAX_WORKERS];
     int n;
 
+    s->chunk = CONVERT_BUF_BUDGET / nworkers;
+    s->chunk = MAX(CONVERT_CHUNK_MIN, MIN(CONVERT_CHUNK_MAX, s->chunk));
+    s->chunk &= ~(int64_t)4095;
     for (int i = 0; i < s->nsrc; i++) {
-        s->nchunks += (s->src[i].size + CONVERT_CHUNK - 1) / CONVERT_CHUNK;
+        s->nchunks += (s->src[i].size + s->chunk - 1) / s->chunk;
     }
     n = (int)MIN((int64_t)nworkers, MAX(s->nchunks, (int64_t)1));
     convert_progress(s, true);
@@ -327,6 +343,12 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
     /* Only a raw image made just now is known to read back zeros. */
     s->skip_zeroes = a->target_is_zero ||
         (!a->skip_create && !strcmp(a->out_fmt, "raw"));
+    /*
+     * Elsewhere zeros must be written; a plain target can take them as
+     * write-zeroes (cheap on files), an encrypted one gets them encrypted
+     * through the ordinary write path.
+     */
+    s->zero_writes = strcmp(bdrv_get_format_name(s->target), "luks") != 0;
     return 0;
 }
 

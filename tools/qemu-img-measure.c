@@ -10,6 +10,7 @@
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-crypto.h"
+#include "block/crypto.h"
 #include "tools/tool-util.h"
 #include "tools/qemu-img.h"
 
@@ -19,14 +20,6 @@ static const char measure_help[] =
 "Print the file size needed for a new image of format OUTPUT_FMT (raw or\n"
 "luks) holding SIZE bytes or the contents of FILENAME.\n"
 "  -o detached-header=true   the payload file alone (header kept elsewhere)\n";
-
-/*
- * The luks driver's measure helper (block/crypto.h).  Weak until the driver
- * is part of every build, so qemu-img links without it.
- */
-int luks_measure(QCryptoBlockCreateOptions *opts, bool detached,
-                 uint64_t size, BlockMeasureInfo **out, GError **errp)
-    __attribute__((weak));
 
 static BlockMeasureInfo *measure_luks(GPtrArray *opts, uint64_t size,
                                       GError **errp)
@@ -43,10 +36,6 @@ static BlockMeasureInfo *measure_luks(GPtrArray *opts, uint64_t size,
     tool_opts_to_json(opts, obj);
     create = qapi_QCryptoBlockCreateOptions_from_keyval(root, errp);
     if (!create) {
-        return NULL;
-    }
-    if (!luks_measure) {
-        error_setg(errp, "Unknown file format 'luks'");
         return NULL;
     }
     if (luks_measure(create, false, size, &info, errp) < 0) {

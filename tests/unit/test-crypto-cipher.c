@@ -596,6 +596,78 @@ static void test_xts_vs_nettle_reference(void)
     }
 }
 
+/*
+ * One cipher object per thread, all with the same key: every thread gets
+ * the ciphertext a single thread computes (GnuTLS and Nettle objects).
+ */
+typedef struct {
+    QCryptoCipherAlgo alg;
+    const guint8 *key, *pt, *want;
+    size_t nkey, len;
+} ThreadJob;
+
+static gpointer cipher_thread(gpointer opaque)
+{
+    ThreadJob *job = opaque;
+    g_autofree guint8 *buf = g_malloc(job->len);
+    g_autoptr(QCryptoCipher) c = NULL;
+    int round;
+    size_t off;
+
+    c = qcrypto_cipher_new(job->alg, QCRYPTO_CIPHER_MODE_XTS, job->key,
+                           job->nkey, NULL);
+    for (round = 0; round < 20; round++) {
+        for (off = 0; off < job->len; off += 512) {
+            guint8 iv[16] = { 0 };
+
+            iv[0] = (guint8)(off / 512);
+            qcrypto_cipher_setiv(c, iv, 16, NULL);
+            qcrypto_cipher_encrypt(c, job->pt + off, buf + off, 512, NULL);
+        }
+        g_assert_cmpmem(buf, job->len, job->want, job->len);
+    }
+    return NULL;
+}
+
+static void test_threads(void)
+{
+    static const QCryptoCipherAlgo algs[] = {
+        QCRYPTO_CIPHER_ALGO_AES_256, QCRYPTO_CIPHER_ALGO_AES_192,
+        QCRYPTO_CIPHER_ALGO_SERPENT_128,
+    };
+    size_t a, t, len = 64 * 512;
+
+    for (a = 0; a < G_N_ELEMENTS(algs); a++) {
+        size_t nkey = qcrypto_cipher_get_mode_key_len(algs[a],
+                                                      QCRYPTO_CIPHER_MODE_XTS);
+        g_autofree guint8 *pt = g_malloc(len);
+        g_autofree guint8 *want = g_malloc(len);
+        guint8 key[64];
+        ThreadJob job = { algs[a], key, pt, want, nkey, len };
+        GThread *th[4];
+        g_autoptr(QCryptoCipher) c = NULL;
+        size_t off;
+
+        qcrypto_random_bytes(key, sizeof(key), NULL);
+        qcrypto_random_bytes(pt, len, NULL);
+        c = qcrypto_cipher_new(algs[a], QCRYPTO_CIPHER_MODE_XTS, key, nkey,
+                               NULL);
+        for (off = 0; off < len; off += 512) {
+            guint8 iv[16] = { 0 };
+
+            iv[0] = (guint8)(off / 512);
+            qcrypto_cipher_setiv(c, iv, 16, NULL);
+            qcrypto_cipher_encrypt(c, pt + off, want + off, 512, NULL);
+        }
+        for (t = 0; t < G_N_ELEMENTS(th); t++) {
+            th[t] = g_thread_new("cipher", cipher_thread, &job);
+        }
+        for (t = 0; t < G_N_ELEMENTS(th); t++) {
+            g_thread_join(th[t]);
+        }
+    }
+}
+
 static void test_backend_choice(void)
 {
     static const guint8 key[64] = { 1, 2, 3 };
@@ -691,6 +763,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/cipher/roundtrip-all", test_roundtrip_all);
     g_test_add_func("/crypto/cipher/backends-agree", test_backends_agree);
     g_test_add_func("/crypto/cipher/backend-choice", test_backend_choice);
+    g_test_add_func("/crypto/cipher/threads", test_threads);
     g_test_add_func("/crypto/cipher/xts-vs-nettle-reference",
                     test_xts_vs_nettle_reference);
     g_test_add_func("/crypto/cipher/key-lengths", test_key_lengths);

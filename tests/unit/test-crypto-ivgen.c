@@ -204,6 +204,55 @@ static void test_essiv_refused(void)
     g_clear_error(&err);
 }
 
+/*
+ * One essiv generator shared by several threads (as the LUKS driver's
+ * workers do) gives every thread the same IVs as a serial computation.
+ */
+#define THREAD_SECTORS 20000
+
+static QCryptoIVGen *shared_ivgen;
+static guint8 *serial_ivs;
+
+static gpointer essiv_thread(gpointer opaque)
+{
+    guint8 iv[16];
+    uint64_t s;
+
+    for (s = 0; s < THREAD_SECTORS; s++) {
+        g_assert_cmpint(qcrypto_ivgen_calculate(shared_ivgen, s, iv, 16, NULL),
+                        ==, 0);
+        g_assert_cmpmem(iv, 16, serial_ivs + s * 16, 16);
+    }
+    return NULL;
+}
+
+static void test_essiv_threads(void)
+{
+    guint8 key[32] = { 9, 8, 7 };
+    GThread *th[4];
+    uint64_t s;
+    size_t i;
+
+    shared_ivgen = qcrypto_ivgen_new(QCRYPTO_IV_GEN_ALGO_ESSIV,
+                                     QCRYPTO_CIPHER_ALGO_AES_256,
+                                     QCRYPTO_HASH_ALGO_SHA256, key,
+                                     sizeof(key), NULL);
+    g_assert_nonnull(shared_ivgen);
+    serial_ivs = g_malloc(THREAD_SECTORS * 16);
+    for (s = 0; s < THREAD_SECTORS; s++) {
+        qcrypto_ivgen_calculate(shared_ivgen, s, serial_ivs + s * 16, 16,
+                                NULL);
+    }
+    for (i = 0; i < G_N_ELEMENTS(th); i++) {
+        th[i] = g_thread_new("essiv", essiv_thread, NULL);
+    }
+    for (i = 0; i < G_N_ELEMENTS(th); i++) {
+        g_thread_join(th[i]);
+    }
+    g_free(serial_ivs);
+    qcrypto_ivgen_free(shared_ivgen);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -215,5 +264,6 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/ivgen/essiv-sector", test_essiv_sector);
     g_test_add_func("/crypto/ivgen/essiv-combos", test_essiv_combos);
     g_test_add_func("/crypto/ivgen/essiv-refused", test_essiv_refused);
+    g_test_add_func("/crypto/ivgen/essiv-threads", test_essiv_threads);
     return g_test_run();
 }
