@@ -4,9 +4,11 @@
  */
 #include <string.h>
 #include "crypto/blockpriv.h"
+#include "crypto/block-luks2.h"
 #include "qemu/error.h"
 
 static const QCryptoBlockDriver *const qcrypto_block_drivers[] = {
+    &qcrypto_block_driver_luks2,   /* first: recovers a damaged primary */
     &qcrypto_block_driver_luks1,
 };
 

@@ -882,7 +882,8 @@ static void m_nothing(TestStore *st) { }
 
 static const CorruptCase corrupt_cases[] = {
     { "magic", m_magic, "sec0", 0, "not in LUKS format" },
-    { "version", m_version, "sec0", 0, "LUKS version 2 is not supported" },
+    /* version 2 makes it a LUKS2 header, whose copies are both invalid */
+    { "version", m_version, "sec0", 0, "Both LUKS2 header copies are damaged" },
     { "name-nul", m_name_nul, "sec0", 0,
       "field cipher-name is not NUL-terminated" },
     { "mode-nul", m_mode_nul, "sec0", 0,

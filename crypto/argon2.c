@@ -1,0 +1,140 @@
+/*
+ * Argon2 through libargon2 (RFC 9106, version 0x13).
+ */
+#include <string.h>
+#include <time.h>
+#include <argon2.h>
+#include "crypto/argon2.h"
+#include "qemu/error.h"
+#include "qemu/secmem.h"
+
+const char *qcrypto_argon2_type_name(QCryptoArgon2Type type)
+{
+    return type == QCRYPTO_ARGON2I ? "argon2i" : "argon2id";
+}
+
+int qcrypto_argon2_type_parse(const char *name)
+{
+    if (g_str_equal(name, "argon2i")) {
+        return QCRYPTO_ARGON2I;
+    }
+    if (g_str_equal(name, "argon2id")) {
+        return QCRYPTO_ARGON2ID;
+    }
+    return -1;
+}
+
+static int qcrypto_argon2_check(uint32_t time, uint32_t memory_kib,
+                                uint32_t lanes, size_t nout, GError **errp)
+{
+    if (time < 1) {
+        error_setg(errp, "Argon2 time cost must be at least 1");
+        return -1;
+    }
+    if (lanes < 1 || lanes > QCRYPTO_ARGON2_MAX_CPUS) {
+        error_setg(errp, "Argon2 parallelism %" G_GUINT32_FORMAT " is out of "
+                   "range (1..%d)", lanes, QCRYPTO_ARGON2_MAX_CPUS);
+        return -1;
+    }
+    if (memory_kib < 8 * lanes || memory_kib > QCRYPTO_ARGON2_MAX_MEMORY) {
+        error_setg(errp, "Argon2 memory cost %" G_GUINT32_FORMAT " KiB is out "
+                   "of range (%" G_GUINT32_FORMAT "..%d KiB)", memory_kib,
+                   8 * lanes, QCRYPTO_ARGON2_MAX_MEMORY);
+        return -1;
+    }
+    if (nout < 4 || nout > UINT32_MAX) {
+        error_setg(errp, "Argon2 output length %zu is out of range", nout);
+        return -1;
+    }
+    return 0;
+}
+
+int qcrypto_argon2(QCryptoArgon2Type type, uint32_t time, uint32_t memory_kib,
+                   uint32_t lanes, const guint8 *pass, size_t npass,
+                   const guint8 *salt, size_t nsalt,
+                   const guint8 *secret, size_t nsecret,
+                   const guint8 *ad, size_t nad,
+                   guint8 *out, size_t nout, GError **errp)
+{
+    /* libargon2 wants non-NULL pointers even for empty inputs. */
+    static const guint8 empty[1];
+    argon2_context ctx = {
+        .out = out,
+        .outlen = nout,
+        .pwd = (uint8_t *)(npass ? pass : empty),
+        .pwdlen = npass,
+        .salt = (uint8_t *)salt,
+        .saltlen = nsalt,
+        .secret = (uint8_t *)secret,
+        .secretlen = nsecret,
+        .ad = (uint8_t *)ad,
+        .adlen = nad,
+        .t_cost = time,
+        .m_cost = memory_kib,
+        .lanes = lanes,
+        .threads = lanes,
+        .version = ARGON2_VERSION_13,
+        .flags = ARGON2_DEFAULT_FLAGS,
+    };
+    int ret;
+
+    if (qcrypto_argon2_check(time, memory_kib, lanes, nout, errp) < 0) {
+        return -1;
+    }
+    if (nsalt < ARGON2_MIN_SALT_LENGTH || npass > UINT32_MAX ||
+        nsalt > UINT32_MAX || nsecret > UINT32_MAX || nad > UINT32_MAX) {
+        error_setg(errp, "Argon2 salt must be %d bytes or more",
+                   ARGON2_MIN_SALT_LENGTH);
+        return -1;
+    }
+    ret = argon2_ctx(&ctx, type == QCRYPTO_ARGON2I ? Argon2_i : Argon2_id);
+    if (ret != ARGON2_OK) {
+        error_setg(errp, "Argon2 failed: %s", argon2_error_message(ret));
+        return -1;
+    }
+    return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Like cryptsetup's benchmark: time a derivation at the minimum time cost
+ * (wall clock, since lanes run in threads), then scale the time cost.
+ */
+uint32_t qcrypto_argon2_count_time(QCryptoArgon2Type type, uint32_t memory_kib,
+                                   uint32_t lanes, size_t nout,
+                                   uint64_t iter_time_ms, GError **errp)
+{
+    guint8 salt[32];
+    guint8 *out;
+    uint32_t trial = QCRYPTO_ARGON2_MIN_TIME;
+    uint64_t ns;
+    double t;
+    int ret;
+
+    if (qcrypto_argon2_check(trial, memory_kib, lanes, nout, errp) < 0) {
+        return 0;
+    }
+    memset(salt, 's', sizeof(salt));
+    out = qemu_secmem_alloc(nout);
+    ns = monotonic_ns();
+    ret = qcrypto_argon2(type, trial, memory_kib, lanes,
+                         (const guint8 *)"password", 8, salt, sizeof(salt),
+                         NULL, 0, NULL, 0, out, nout, errp);
+    ns = MAX(monotonic_ns() - ns, 1);
+    qemu_secmem_free(out, nout);
+    if (ret < 0) {
+        return 0;
+    }
+    t = (double)trial * (double)iter_time_ms * 1e6 / (double)ns;
+    if (t < QCRYPTO_ARGON2_MIN_TIME) {
+        return QCRYPTO_ARGON2_MIN_TIME;
+    }
+    return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
