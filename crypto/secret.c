@@ -51,7 +51,9 @@ static QemuSecBuf *secret_read_file(const char *path, GError **errp)
         ssize_t n;
 
         if (used == buf->len) {
-            if (buf->len >= SECRET_FILE_MAX) {
+            /* The last step grows to MAX + 1 so that EOF at exactly MAX
+             * bytes is seen before the file is declared too large. */
+            if (buf->len > SECRET_FILE_MAX) {
                 error_setg(errp, "Secret file '%s' is larger than %d bytes",
                            path, SECRET_FILE_MAX);
                 goto fail;

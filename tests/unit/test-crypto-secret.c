@@ -85,6 +85,35 @@ static void test_file_large(void)
     g_unlink(path);
 }
 
+/* Up to 8 MiB (cryptsetup's key file limit) is accepted, one byte more not. */
+static void test_file_limit(void)
+{
+    size_t max = 8 * 1024 * 1024;
+    g_autofree guint8 *bytes = g_malloc(max + 1);
+    g_autofree char *ok = NULL;
+    g_autofree char *big = NULL;
+    g_autoptr(QemuSecBuf) v = NULL;
+    GError *err = NULL;
+
+    memset(bytes, 0x33, max + 1);
+    bytes[max - 1] = 0x44;
+    ok = write_temp(bytes, max);
+    big = write_temp(bytes, max + 1);
+    g_assert_cmpint(qcrypto_secret_add("max", NULL, ok,
+                                       QCRYPTO_SECRET_FORMAT_RAW, &err), ==, 0);
+    g_assert_no_error(err);
+    v = qcrypto_secret_lookup("max", &err);
+    g_assert_cmpmem(v->data, v->len, bytes, max);
+    g_assert_cmpint(qcrypto_secret_add("big", NULL, big,
+                                       QCRYPTO_SECRET_FORMAT_RAW, &err), ==, -1);
+    g_assert_nonnull(strstr(err->message, "larger than"));
+    g_clear_error(&err);
+    g_assert_false(qcrypto_secret_exists("big"));
+    qcrypto_secret_remove("max", NULL);
+    g_unlink(ok);
+    g_unlink(big);
+}
+
 static void test_file_empty_and_missing(void)
 {
     g_autofree char *path = write_temp("", 0);
@@ -247,6 +276,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/secret/data", test_data);
     g_test_add_func("/crypto/secret/file-binary", test_file_binary);
     g_test_add_func("/crypto/secret/file-large", test_file_large);
+    g_test_add_func("/crypto/secret/file-limit", test_file_limit);
     g_test_add_func("/crypto/secret/file-empty-missing",
                     test_file_empty_and_missing);
     g_test_add_func("/crypto/secret/base64", test_base64);
