@@ -6,6 +6,7 @@ pkgs=(
   libglib2.0-dev libjson-glib-dev libgnutls28-dev nettle-dev libargon2-dev
   cryptsetup-bin python3 python3-cryptography
   qemu-utils libnbd-bin
+  libvirt-clients   # virt-xml-validate: the storage daemon's libvirt example
 )
 missing=()
 for p in "${pkgs[@]}"; do
