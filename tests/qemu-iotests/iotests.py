@@ -452,6 +452,7 @@ class QMP:
                 time.sleep(0.05)
         self.buf = b''
         self.events = []
+        self.stray = []     # replies without an id (e.g. to broken JSON)
         self.next_id = 0
         self.greeting = self.recv()
         if 'QMP' not in self.greeting:
@@ -480,6 +481,9 @@ class QMP:
             r = self.recv()
             if 'event' in r:
                 self.events.append(r)
+                continue
+            if 'error' in r and 'id' not in r:
+                self.stray.append(r)
                 continue
             if r.get('id') != self.next_id:
                 raise QMPError('reply with wrong id: %r' % r)
