@@ -29,7 +29,7 @@ for t in "$QEMU_IMG" "$QEMU_IO"; do
 done
 [ -x "$CRYPTSETUP" ] || die "cryptsetup is missing: run scripts/install-deps.sh"
 
-work=$(mktemp -d /tmp/luks-demo.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/luks-demo.XXXXXX")
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
