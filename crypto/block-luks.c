@@ -6,7 +6,8 @@
  *
  * Layout (all integers big endian), 592 bytes:
  *   0 magic "LUKS\xba\xbe"   6 version u16      8 cipher-name[32]
- *   40 cipher-mode[32]       72 hash-spec[32]   104 payload-offset u32 (sectors)
+ *   40 cipher-mode[32]       72 hash-spec[32]
+ *   104 payload-offset u32 (sectors)
  *   108 key-bytes u32        112 mk-digest[20]  132 mk-digest-salt[32]
  *   164 mk-digest-iter u32   168 uuid[40]       208 8 keyslots x 48 bytes:
  *       active u32, iterations u32, salt[32], key-material-offset u32
@@ -403,7 +404,8 @@ static int luks1_check_slots(const LUKS1Header *h, uint32_t split_sectors,
         const LUKS1Slot *s = &h->slots[i];
         uint64_t end = (uint64_t)s->key_offset + split_sectors;
 
-        if (s->active != LUKS1_SLOT_ACTIVE && s->active != LUKS1_SLOT_INACTIVE) {
+        if (s->active != LUKS1_SLOT_ACTIVE &&
+            s->active != LUKS1_SLOT_INACTIVE) {
             error_setg(errp, "Keyslot %d state 0x%08" G_GINT32_MODIFIER "x is "
                        "corrupt (neither active nor inactive)", i, s->active);
             return -1;
@@ -976,8 +978,9 @@ static int luks1_get_info(QCryptoBlock *block, QCryptoBlockInfo *info,
     l->cipher_alg = block->spec.cipher_alg;
     l->cipher_mode = block->spec.cipher_mode;
     l->ivgen_alg = block->spec.ivgen_alg;
-    l->has_ivgen_hash_alg = block->spec.cipher_mode != QCRYPTO_CIPHER_MODE_ECB
-                            && block->spec.ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV;
+    l->has_ivgen_hash_alg =
+        block->spec.cipher_mode != QCRYPTO_CIPHER_MODE_ECB &&
+        block->spec.ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV;
     l->ivgen_hash_alg = block->spec.ivgen_hash_alg;
     l->hash_alg = luks->hash_alg;
     l->detached_header = block->detached;
@@ -1221,7 +1224,8 @@ static int luks1_amend_erase(QCryptoBlock *block,
                 return -1;
             }
         }
-        if (!force && active == 1 && h->slots[slot].active == LUKS1_SLOT_ACTIVE) {
+        if (!force && active == 1 &&
+            h->slots[slot].active == LUKS1_SLOT_ACTIVE) {
             error_setg(errp, "Attempt to erase the only active keyslot %d "
                        "which will erase all the data in the image "
                        "irreversibly - refusing operation", slot);

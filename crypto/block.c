@@ -327,7 +327,8 @@ static void qcrypto_block_pool_put(QCryptoBlock *block,
             return;
         }
     }
-    qcrypto_block_cipher_ctx_free(ctx);   /* pool full: more threads than slots */
+    /* pool full: more threads than slots */
+    qcrypto_block_cipher_ctx_free(ctx);
 }
 
 static int qcrypto_block_crypt(QCryptoBlock *block, bool encrypt,

@@ -1,0 +1,217 @@
+/*
+ * Shared by the LUKS interop tests: running tools in a temp dir, header
+ * storage in files, secrets from key files.
+ */
+#ifndef TEST_LUKS_INTEROP_COMMON_H
+#define TEST_LUKS_INTEROP_COMMON_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include "crypto/blockpriv.h"
+#include "crypto/random.h"
+#include "crypto/secret.h"
+#include "qemu/error.h"
+
+static char *tmpdir;
+static unsigned secret_counter;
+
+/* ---- running tools ---- */
+
+/* cryptsetup lives in /usr/sbin, which a non-root PATH may lack. */
+static inline char *find_tool(const char *name)
+{
+    static const char *const dirs[] = { "/usr/sbin", "/sbin", "/usr/bin" };
+    char *path = g_find_program_in_path(name);
+
+    for (size_t i = 0; !path && i < G_N_ELEMENTS(dirs); i++) {
+        g_autofree char *p = g_build_filename(dirs[i], name, NULL);
+        if (g_file_test(p, G_FILE_TEST_IS_EXECUTABLE)) {
+            path = g_steal_pointer(&p);
+        }
+    }
+    return path ? path : g_strdup(name);
+}
+
+/* Run argv; stdout in *out if out (else discarded). Returns exit status. */
+static inline int run_tool(char **out, const char *const *args)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *sout = NULL;
+    g_autofree char *serr = NULL;
+    g_autofree char *prog = find_tool(args[0]);
+    g_autofree const char **argv = NULL;
+    size_t n = g_strv_length((char **)args);
+    int status = -1;
+
+    argv = g_new0(const char *, n + 1);
+    memcpy(argv, args, n * sizeof(*argv));
+    argv[0] = prog;
+    if (!g_spawn_sync(tmpdir, (char **)argv, NULL, 0, NULL,
+                      NULL, &sout, &serr, &status, &err)) {
+        g_test_message("cannot run %s: %s", argv[0], err->message);
+        return -1;
+    }
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        /* stderr carries diagnostics only, never key material */
+        g_test_message("%s %s failed: %s", argv[0], argv[1],
+                       serr ? serr : "");
+    }
+    if (out) {
+        *out = g_steal_pointer(&sout);
+    } else if (sout) {
+        memset(sout, 0, strlen(sout));
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define RUN(out, ...) run_tool(out, (const char *const[]){ __VA_ARGS__, NULL })
+
+static inline char *tmp_path(const char *name)
+{
+    return g_build_filename(tmpdir, name, NULL);
+}
+
+static inline void write_file(const char *path, const void *data,
+                              size_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(g_file_set_contents(path, data, len, &err));
+}
+
+static inline void make_file(const char *path, size_t len)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, len), ==, 0);
+    close(fd);
+}
+
+/* A key file: printable, or binary with NUL bytes in it. */
+static inline char *make_keyfile(const char *name, bool binary)
+{
+    char *path = tmp_path(name);
+    guint8 key[48];
+
+    g_assert_cmpint(qcrypto_random_bytes(key, sizeof(key), NULL), ==, 0);
+    for (size_t i = 0; i < sizeof(key); i++) {
+        if (binary) {
+            if (i % 7 == 1) {
+                key[i] = 0;
+            }
+        } else {
+            key[i] = 'a' + key[i] % 26;
+        }
+    }
+    write_file(path, key, sizeof(key));
+    return path;
+}
+
+/* Register a secret object reading the key file byte for byte. */
+static inline char *secret_from_file(const char *path)
+{
+    char *id = g_strdup_printf("key%u", secret_counter++);
+
+    g_assert_cmpint(qcrypto_secret_add(id, NULL, path,
+                                       QCRYPTO_SECRET_FORMAT_RAW, NULL), ==, 0);
+    return id;
+}
+
+/* ---- header storage in a file ---- */
+
+static inline int file_read(QCryptoBlock *block, size_t offset, guint8 *buf,
+                            size_t len, void *opaque, GError **errp)
+{
+    int fd = *(int *)opaque;
+
+    while (len) {
+        ssize_t r = pread(fd, buf, len, offset);
+        if (r <= 0) {
+            error_setg(errp, "short read at %zu", offset);
+            return -1;
+        }
+        buf += r;
+        offset += r;
+        len -= r;
+    }
+    return 0;
+}
+
+static inline int file_write(QCryptoBlock *block, size_t offset,
+                             const guint8 *buf, size_t len, void *opaque,
+                             GError **errp)
+{
+    int fd = *(int *)opaque;
+
+    while (len) {
+        ssize_t r = pwrite(fd, buf, len, offset);
+        if (r <= 0) {
+            error_setg_errno(errp, errno, "write failed");
+            return -1;
+        }
+        buf += r;
+        offset += r;
+        len -= r;
+    }
+    return 0;
+}
+
+/* Header storage only grows: an attached volume keeps its payload. */
+static inline int file_init(QCryptoBlock *block, size_t len, void *opaque,
+                            GError **errp)
+{
+    int fd = *(int *)opaque;
+    off_t cur = lseek(fd, 0, SEEK_END);
+
+    if (cur < (off_t)len && ftruncate(fd, len) < 0) {
+        error_setg_errno(errp, errno, "truncate failed");
+        return -1;
+    }
+    return 0;
+}
+
+static inline QCryptoBlock *open_file(const char *path, const char *secret,
+                                      unsigned flags, GError **errp)
+{
+    QCryptoBlockOpenOptions opts = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    int fd = open(path, O_RDONLY);
+    QCryptoBlock *blk;
+
+    g_assert_cmpint(fd, >=, 0);
+    opts.u.luks.key_secret = (char *)secret;
+    blk = qcrypto_block_open(&opts, file_read, &fd, flags, errp);
+    close(fd);
+    return blk;
+}
+
+static inline void assert_key_equals(QCryptoBlock *blk, const QemuSecBuf *mk)
+{
+    const QemuSecBuf *ours = qcrypto_block_get_master_key(blk);
+
+    g_assert_nonnull(ours);
+    g_assert_cmpuint(ours->len, ==, mk->len);
+    /* compared, never printed */
+    g_assert_true(memcmp(ours->data, mk->data, mk->len) == 0);
+}
+
+static inline void remove_tree(const char *dir)
+{
+    GDir *d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *p = g_build_filename(dir, name, NULL);
+        g_unlink(p);
+    }
+    if (d) {
+        g_dir_close(d);
+    }
+    g_rmdir(dir);
+}
+
+
+#endif
