@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps check demo bench clean check-unit check-iotests
+.PHONY: all deps check demo bench clean check-unit check-iotests fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -24,6 +24,11 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	bash scripts/bench.sh $(BUILD)
+
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each, in build-fuzz/.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -7,6 +7,7 @@ pkgs=(
   cryptsetup-bin python3 python3-cryptography
   qemu-utils libnbd-bin
   libvirt-clients   # virt-xml-validate: the storage daemon's libvirt example
+  clang             # libFuzzer targets (scripts/fuzz.sh, make fuzz)
 )
 missing=()
 for p in "${pkgs[@]}"; do
