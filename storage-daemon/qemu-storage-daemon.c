@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <glib-unix.h>
 
@@ -402,6 +403,21 @@ static void cleanup(void)
     g_main_loop_unref(main_loop);
 }
 
+/*
+ * A core dump of the daemon would hold unlocked master keys and secrets.
+ * RLIMIT_CORE 0 (soft and hard) rather than PR_SET_DUMPABLE 0, which would
+ * also forbid the self-ptrace LeakSanitizer needs in the sanitizer build.
+ */
+static void disable_core_dumps(void)
+{
+    struct rlimit rl = { 0, 0 };
+
+    if (setrlimit(RLIMIT_CORE, &rl) < 0) {
+        fprintf(stderr, "qemu-storage-daemon: cannot disable core dumps: %s\n",
+                g_strerror(errno));
+    }
+}
+
 int main(int argc, char **argv)
 {
     bool daemonize = false;
@@ -410,6 +426,7 @@ int main(int argc, char **argv)
 
     g_set_prgname("qemu-storage-daemon");
     signal(SIGPIPE, SIG_IGN);
+    disable_core_dumps();
 
     /* First pass: options that shape the process itself. */
     while ((opt = getopt_long(argc, argv, "+hV", long_options, NULL)) != -1) {
