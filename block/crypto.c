@@ -652,16 +652,62 @@ static void luks_create_opts_from(QCryptoBlockCreateOptions *cro,
     l->detached_header = co->detached_header;
 }
 
-/* Write a LUKS header to hbs; returns the new block or NULL. */
+/* Where a new header goes, and how to preallocate its area. */
+typedef struct LuksCreateCtx {
+    BlockDriverState *bs;
+    PreallocMode prealloc;
+} LuksCreateCtx;
+
+static int luks_create_init(QCryptoBlock *block, size_t headerlen,
+                            void *opaque, GError **errp)
+{
+    LuksCreateCtx *ctx = opaque;
+
+    if (ctx->prealloc == PREALLOC_MODE_OFF) {
+        return luks_hdr_init(block, headerlen, ctx->bs, errp);
+    }
+    /*
+     * An attached volume preallocated as a whole: the header area (with the
+     * unused keyslot areas) is allocated too, as the payload will be.  Start
+     * from an empty file so that no old extent stays a hole.
+     */
+    if (headerlen > INT64_MAX) {
+        error_setg(errp, "The requested file size is too large");
+        return -1;
+    }
+    if (bdrv_truncate(ctx->bs, 0, PREALLOC_MODE_OFF, errp) < 0 ||
+        bdrv_truncate(ctx->bs, (int64_t)headerlen, ctx->prealloc, errp) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int luks_create_write(QCryptoBlock *block, size_t offset,
+                             const guint8 *buf, size_t buflen, void *opaque,
+                             GError **errp)
+{
+    LuksCreateCtx *ctx = opaque;
+
+    return luks_hdr_write(block, offset, buf, buflen, ctx->bs, errp);
+}
+
+/*
+ * Write a LUKS header to hbs; returns the new block or NULL.  prealloc
+ * applies to the header area only when the header shares the payload file.
+ */
 static QCryptoBlock *luks_format_header(QCryptoBlockCreateOptions *cro,
                                         BlockDriverState *hbs, bool detached,
-                                        GError **errp)
+                                        PreallocMode prealloc, GError **errp)
 {
+    LuksCreateCtx ctx = { .bs = hbs,
+                          .prealloc = detached ? PREALLOC_MODE_OFF : prealloc };
+
     if (detached) {
         cro->u.luks.has_detached_header = true;
         cro->u.luks.detached_header = true;
     }
-    return qcrypto_block_create(cro, luks_hdr_init, luks_hdr_write, hbs,
+    return qcrypto_block_create(cro, luks_create_init, luks_create_write,
+                                &ctx,
                                 detached ? QCRYPTO_BLOCK_CREATE_DETACHED : 0,
                                 errp);
 }
@@ -739,7 +785,7 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
     }
 
     block = luks_format_header(&cro, hdr_bs ? hdr_bs : file_bs, detached,
-                               errp);
+                               prealloc, errp);
     if (!block) {
         goto out;
     }

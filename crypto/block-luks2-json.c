@@ -520,7 +520,7 @@ static int parse_area(JsonObject *ks, const char *what, LUKS2Keyslot *s,
     g_strlcpy(s->area_encryption, enc, sizeof(s->area_encryption));
     if (luks2_parse_encryption(enc, s->area_key_size, &s->area_spec,
                                errp) < 0) {
-        error_prepend(errp, "LUKS2 %s: ", what);
+        error_prepend(errp, "LUKS2 %s", what);
         return -1;
     }
     return 0;
@@ -866,7 +866,7 @@ static int resolve_segment_key(LUKS2Meta *m, GError **errp)
     }
     if (luks2_parse_encryption(seg->encryption, seg->key_size, &seg->spec,
                                errp) < 0) {
-        error_prepend(errp, "LUKS2 data segment: ");
+        error_prepend(errp, "LUKS2 data segment");
         return -1;
     }
     return 0;

@@ -437,7 +437,7 @@ static int luks2_load_key(QCryptoBlock *block, int id, const QemuSecBuf *pass,
     material = qemu_secbuf_new(len);
     if (readfunc(block, s->area_offset, material->data, len, opaque,
                  errp) < 0) {
-        error_prepend(errp, "Unable to read key material of keyslot %d: ",
+        error_prepend(errp, "Unable to read key material of keyslot %d",
                       id);
         return -1;
     }
@@ -497,7 +497,7 @@ static QemuSecBuf *luks2_lookup_secret(const char *id, const char *what,
     }
     pass = qcrypto_secret_lookup(id, errp);
     if (!pass) {
-        error_prepend(errp, "Parameter '%s': ", what);
+        error_prepend(errp, "Parameter '%s'", what);
     }
     return pass;
 }
@@ -588,7 +588,7 @@ static int luks2_write_meta(QCryptoBlock *block, const LUKS2Meta *meta,
         }
         memcpy(buf + 448, h.csum, LUKS2_CSUM_LEN);
         if (writefunc(block, h.hdr_offset, buf, size, opaque, errp) < 0) {
-            error_prepend(errp, "Unable to write the LUKS2 %s header: ",
+            error_prepend(errp, "Unable to write the LUKS2 %s header",
                           copy ? "secondary" : "primary");
             return -1;
         }
@@ -611,7 +611,7 @@ static int luks2_meta_reparse(QCryptoBlock *block, JsonNode *root,
     ret = luks2_meta_parse((const guint8 *)json, len + 1, l->hdr.hdr_size,
                            block->detached, out, errp);
     if (ret < 0) {
-        error_prepend(errp, "Internal error, bad new LUKS2 metadata: ");
+        error_prepend(errp, "Internal error, bad new LUKS2 metadata");
     }
     return ret;
 }
@@ -765,7 +765,7 @@ static int luks2_store_key(QCryptoBlock *block, JsonNode *root, int id,
     }
     if (writefunc(block, ks.area_offset, material->data, len, opaque,
                   errp) < 0) {
-        error_prepend(errp, "Unable to write key material of keyslot %d: ",
+        error_prepend(errp, "Unable to write key material of keyslot %d",
                       id);
         return -1;
     }
@@ -784,7 +784,7 @@ static int luks2_wipe_area(QCryptoBlock *block, const LUKS2Keyslot *s,
     if (qcrypto_random_bytes(junk, s->area_size, errp) < 0 ||
         writefunc(block, s->area_offset, junk, s->area_size, opaque,
                   errp) < 0) {
-        error_prepend(errp, "Unable to erase a LUKS2 keyslot area: ");
+        error_prepend(errp, "Unable to erase a LUKS2 keyslot area");
         return -1;
     }
     return 0;
@@ -926,8 +926,8 @@ static int luks2_create_layout(QCryptoBlockCreateOptionsLUKS *o,
         return -1;
     }
     meta = 2 * p->hdr_size;
-    ks = o->keyslots_size;
-    off = o->data_offset;
+    ks = o->has_keyslots_size ? o->keyslots_size : 0;
+    off = o->has_data_offset ? o->data_offset : 0;
     if (p->detached && !off) {
         p->data_offset = 0;
         p->keyslots_size = o->has_keyslots_size ? ks :

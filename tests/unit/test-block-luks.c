@@ -726,6 +726,20 @@ static void test_create_rules(void)
     g_assert_cmpint(stat(pay, &st), ==, 0);
     g_assert_cmpint(st.st_size, ==, MiB);
     g_assert_cmpint((int64_t)st.st_blocks * 512, >=, MiB);
+
+    /* attached + preallocation=full: the whole file, header area included */
+    g_autofree char *att = tpath("cr-att.img");
+    g_assert_cmpint(create_luks(att, NULL, MiB, "\"preallocation\":\"full\"",
+                                &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpint(stat(att, &st), ==, 0);
+    g_assert_cmpint(st.st_size, >, MiB);
+    g_assert_cmpint((int64_t)st.st_blocks * 512, >=, st.st_size - 4096);
+    /* and preallocation=off leaves the payload sparse */
+    g_autofree char *sparse = tpath("cr-sparse.img");
+    g_assert_cmpint(create_luks(sparse, NULL, 64 * MiB, NULL, &err), ==, 0);
+    g_assert_cmpint(stat(sparse, &st), ==, 0);
+    g_assert_cmpint((int64_t)st.st_blocks * 512, <, 8 * MiB);
 }
 
 static void test_measure(void)
