@@ -88,6 +88,13 @@ extern const BlockDriver bdrv_null_co;
 extern const BlockDriver bdrv_luks;
 extern const BlockDriver bdrv_blkdebug;
 
+/*
+ * blkdebug: requests counted so far on the shared counter `counter` (while
+ * a node using it is open), or -1.  Tests use it to know whether the fault
+ * point was reached.
+ */
+int64_t bdrv_blkdebug_count(const char *counter);
+
 /* Registry of drivers, looked up by BlockdevDriver or by name. */
 const BlockDriver *bdrv_find_driver(BlockdevDriver driver);
 const BlockDriver *bdrv_find_format(const char *format_name);
