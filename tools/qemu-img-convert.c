@@ -388,6 +388,9 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
                 error_report_err(err);
                 return 1;
             }
+            if (img_opts_help(a->opts, false)) {
+                return 0;
+            }
             break;
         case 'm': {
             char *end;
