@@ -48,7 +48,9 @@ struct BlockDriver {
     bool is_protocol;                   /* file, null-co */
 
     /* Open: options->u.<driver> holds the driver options. Children named in
-     * the options are opened by the driver with bdrv_open_child(). */
+     * the options are opened by the driver with bdrv_open_child().  On
+     * failure the driver frees what it allocated itself (bdrv_close is not
+     * called); children it attached are released by the generic code. */
     int (*bdrv_open)(BlockDriverState *bs, BlockdevOptions *options,
                      int flags, GError **errp);
     void (*bdrv_close)(BlockDriverState *bs);
