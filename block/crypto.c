@@ -168,7 +168,13 @@ static int luks_check_format(BlockDriverState *hbs, GError **errp)
             return -1;
         }
     }
-    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n)) {
+    /*
+     * A LUKS2 header whose primary copy is damaged still opens from its
+     * secondary copy (at 16 KiB or further), so storage big enough for one
+     * goes on to the format code, which says precisely what is wrong.
+     */
+    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n) &&
+        len < 2 * 16384) {
         error_setg(errp, "Volume is not in LUKS format");
         return -1;
     }
@@ -650,6 +656,26 @@ static void luks_create_opts_from(QCryptoBlockCreateOptions *cro,
     l->iter_time = co->iter_time;
     l->has_detached_header = co->has_detached_header;
     l->detached_header = co->detached_header;
+    l->has_keyslot = co->has_keyslot;
+    l->keyslot = co->keyslot;
+    /* LUKS2 (luks-version=2) */
+    l->has_luks_version = co->has_luks_version;
+    l->luks_version = co->luks_version;
+    l->has_sector_size = co->has_sector_size;
+    l->sector_size = co->sector_size;
+    l->has_pbkdf = co->has_pbkdf;
+    l->pbkdf = co->pbkdf;
+    l->has_argon2_memory = co->has_argon2_memory;
+    l->argon2_memory = co->argon2_memory;
+    l->has_argon2_parallelism = co->has_argon2_parallelism;
+    l->argon2_parallelism = co->argon2_parallelism;
+    l->label = co->label;
+    l->has_metadata_size = co->has_metadata_size;
+    l->metadata_size = co->metadata_size;
+    l->has_keyslots_size = co->has_keyslots_size;
+    l->keyslots_size = co->keyslots_size;
+    l->has_data_offset = co->has_data_offset;
+    l->data_offset = co->data_offset;
 }
 
 /* Where a new header goes, and how to preallocate its area. */
