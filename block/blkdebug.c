@@ -74,6 +74,22 @@ static void counter_put(BlkdebugCounter *c)
     }
 }
 
+int64_t bdrv_blkdebug_count(const char *counter)
+{
+    BlkdebugCounter *c = NULL;
+    int64_t n = -1;
+
+    g_mutex_lock(&counters_lock);
+    if (counters && counter) {
+        c = g_hash_table_lookup(counters, counter);
+    }
+    if (c) {
+        n = __atomic_load_n(&c->count, __ATOMIC_SEQ_CST);
+    }
+    g_mutex_unlock(&counters_lock);
+    return n;
+}
+
 static int blkdebug_open(BlockDriverState *bs, BlockdevOptions *options,
                          int flags, GError **errp)
 {

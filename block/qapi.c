@@ -26,6 +26,11 @@ ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp)
         info->has_actual_size = true;
         info->actual_size = allocated;
     }
+    /* Like QEMU: formats report a clean dirty flag (none keeps one). */
+    if (!bs->drv->is_protocol) {
+        info->has_dirty_flag = true;
+        info->dirty_flag = false;
+    }
     if (!strcmp(bs->drv->format_name, "luks")) {
         info->has_encrypted = true;
         info->encrypted = true;

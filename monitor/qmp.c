@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <glib-unix.h>
 
 #include "monitor/monitor.h"
@@ -329,6 +330,9 @@ void monitor_cleanup(void)
         MonSession *s = sessions->data;
         /* Best effort: let a pending reply (e.g. to quit) go out. */
         if (s->out->len && !s->dead) {
+            /* ...but never hang the exit on a client that does not read. */
+            struct timeval tv = { .tv_sec = 1 };
+            setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
             fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
             (void)!send(s->fd, s->out->str, s->out->len, MSG_NOSIGNAL);
         }

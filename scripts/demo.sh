@@ -11,8 +11,11 @@ QEMU_IO=${QEMU_IO_PROG:-$build/qemu-io}
 PY=/usr/bin/python3
 CRYPTSETUP=$(command -v cryptsetup || echo /usr/sbin/cryptsetup)
 
-bold=$(tput bold 2>/dev/null || true)
-norm=$(tput sgr0 2>/dev/null || true)
+bold= norm=
+if [ -t 1 ]; then
+    bold=$(tput bold 2>/dev/null || true)
+    norm=$(tput sgr0 2>/dev/null || true)
+fi
 
 die() {
     echo
@@ -26,22 +29,30 @@ for t in "$QEMU_IMG" "$QEMU_IO"; do
 done
 [ -x "$CRYPTSETUP" ] || die "cryptsetup is missing: run scripts/install-deps.sh"
 
-work=$(mktemp -d /tmp/luks-demo.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/luks-demo.XXXXXX")
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
 
 step() { echo; echo "${bold}== $*${norm}"; }
+# print a command line as it could be pasted into a shell
+show() {
+    local a line='$'
+    for a in "$@"; do
+        if [[ $a =~ [[:space:]\'\"] ]]; then line+=" '$a'"; else line+=" $a"; fi
+    done
+    echo "$line${SUFFIX:-}"
+}
 say() { echo "   $*"; }
 run() {
-    echo "\$ $*"
+    show "$@"
     "$@"
 }
 # run a command, show its output, and require a pattern in it
 run_expect() {
     local pat=$1; shift
     local out
-    echo "\$ $*"
+    show "$@"
     out=$("$@" 2>&1) || { echo "$out"; die "command failed: $*"; }
     echo "$out"
     grep -q -- "$pat" <<<"$out" || die "expected '$pat' in the output of: $*"
@@ -50,7 +61,7 @@ run_expect() {
 run_fail() {
     local pat=$1; shift
     local out
-    echo "\$ $*    # expected to fail"
+    SUFFIX='    # expected to fail' show "$@"
     if out=$("$@" 2>&1); then echo "$out"; die "command should have failed: $*"; fi
     echo "$out"
     grep -q -- "$pat" <<<"$out" || die "expected '$pat' in the error of: $*"
@@ -77,7 +88,7 @@ run_expect 'detached header: true' "$QEMU_IMG" info hdr.img
 
 step "4. The pair opened together: driver=luks with file= (payload) and header="
 OPTS="driver=luks,key-secret=sec0,file.filename=payload.img,header.filename=hdr.img"
-run_expect 'virtual size: 1000 MiB' "$QEMU_IMG" info --object secret,id=sec0,file=key.txt \
+run_expect 'virtual size: .*(1048576000 bytes)' "$QEMU_IMG" info --object secret,id=sec0,file=key.txt \
     --image-opts "$OPTS"
 
 step "5. Write and read patterns with qemu-io (start, and the last MiB)"
@@ -87,6 +98,12 @@ run_expect 'wrote 1048576/1048576 bytes at offset 0' "$QEMU_IO" \
 run_expect 'read 1048576/1048576 bytes at offset 1047527424' "$QEMU_IO" \
     --object secret,id=sec0,file=key.txt --image-opts "$OPTS" \
     -c 'read -P 0xa5 0 1M' -c 'read -P 0x5a 999M 1M'
+
+say "payload.img now holds ciphertext only (no 0xa5 bytes, no header):"
+run od -A d -t x1 -N 16 payload.img
+if head -c 1048576 payload.img | od -A n -t x1 -v | grep -q 'a5 a5 a5 a5 a5 a5 a5 a5'; then
+    die "plaintext pattern found in payload.img"
+fi
 
 step "6. Independent check: cryptsetup's master key and python3-cryptography decrypt the payload"
 run "$CRYPTSETUP" open --test-passphrase --header hdr.img --key-file key.txt payload.img

@@ -63,6 +63,9 @@ int img_amend(int argc, char **argv)
                 error_report_err(err);
                 return 1;
             }
+            if (img_opts_help(opts, true)) {
+                return 0;
+            }
             break;
         case 'f': fmt = optarg; break;
         case 't': cache = optarg; break;

@@ -65,7 +65,7 @@ typedef struct ConvertState {
     GMutex lock;
     GCond cond;
     int64_t next_chunk;     /* next chunk to hand out */
-    int64_t next_write;     /* in-order mode: the chunk whose turn it is */
+    int64_t next_write;     /* in-order mode: the next chunk to start writing */
     int64_t done_bytes;
     double last_progress;
     int ret;                /* first error, 0 if none */
@@ -164,20 +164,32 @@ static bool convert_claim(ConvertState *s, int64_t *idx, int64_t *off,
     return false;
 }
 
+/*
+ * In-order mode: chunk idx may start its write once every earlier chunk has
+ * started its own, so the target sees its writes issued front to back (what
+ * matters for allocation on the host) while several writes, and the
+ * encryption inside them, still run at the same time.
+ */
 static bool convert_wait_turn(ConvertState *s, int64_t idx)
 {
+    bool ok;
+
     g_mutex_lock(&s->lock);
     while (s->wr_in_order && s->next_write != idx && !s->ret) {
         g_cond_wait(&s->cond, &s->lock);
     }
+    ok = !s->ret;
+    if (ok && s->wr_in_order) {
+        s->next_write++;
+        g_cond_broadcast(&s->cond);
+    }
     g_mutex_unlock(&s->lock);
-    return !s->ret;
+    return ok;
 }
 
 static void convert_chunk_done(ConvertState *s, int64_t len)
 {
     g_mutex_lock(&s->lock);
-    s->next_write++;
     s->done_bytes += len;
     convert_progress(s, false);
     g_cond_broadcast(&s->cond);
@@ -387,6 +399,9 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
             if (!tool_opts_parse(a->opts, optarg, &err)) {
                 error_report_err(err);
                 return 1;
+            }
+            if (img_opts_help(a->opts, false)) {
+                return 0;
             }
             break;
         case 'm': {

@@ -224,6 +224,9 @@ int img_create(int argc, char **argv)
                 error_report_err(err);
                 return 1;
             }
+            if (img_opts_help(opts, false)) {
+                return 0;
+            }
             break;
         case 'q':
             quiet = true;

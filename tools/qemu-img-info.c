@@ -35,25 +35,54 @@ static void dump_format_specific(ImageInfoSpecific *spec, int indentation)
     }
 }
 
-static void dump_human_image_info(ImageInfo *info)
+/*
+ * One node, as QEMU 8+ prints it: a format node as "image:/file format:/
+ * virtual size:", a leaf (protocol) node as "filename:/protocol type:/
+ * file length:".
+ */
+static void dump_node_info(ImageInfo *info, int indentation, bool protocol)
 {
+    int ind = indentation * 4;
     g_autofree char *vsize = tool_size_to_str(info->virtual_size);
 
-    printf("image: %s\n", info->filename);
-    printf("file format: %s\n", info->format);
-    printf("virtual size: %s (%" PRId64 " bytes)\n", vsize, info->virtual_size);
+    if (protocol) {
+        printf("%*sfilename: %s\n", ind, "", info->filename);
+        printf("%*sprotocol type: %s\n", ind, "", info->format);
+        printf("%*sfile length: %s (%" PRId64 " bytes)\n", ind, "", vsize,
+               info->virtual_size);
+    } else {
+        printf("%*simage: %s\n", ind, "", info->filename);
+        printf("%*sfile format: %s\n", ind, "", info->format);
+        printf("%*svirtual size: %s (%" PRId64 " bytes)\n", ind, "", vsize,
+               info->virtual_size);
+    }
     if (info->has_actual_size && info->actual_size >= 0) {
         g_autofree char *dsize = tool_size_to_str(info->actual_size);
 
-        printf("disk size: %s\n", dsize);
+        printf("%*sdisk size: %s\n", ind, "", dsize);
     } else {
-        printf("disk size: unavailable\n");
+        printf("%*sdisk size: unavailable\n", ind, "");
     }
     if (info->has_encrypted && info->encrypted) {
-        printf("encrypted: yes\n");
+        printf("%*sencrypted: yes\n", ind, "");
     }
     if (info->format_specific) {
-        dump_format_specific(info->format_specific, 0);
+        dump_format_specific(info->format_specific, indentation);
+    }
+}
+
+/* The node, then each child ("Child node '/file':") one level deeper. */
+static void dump_human_image_info(ImageInfo *info, int indentation,
+                                  const char *path)
+{
+    dump_node_info(info, indentation, info->children == NULL);
+    for (BlockChildInfoList *l = info->children; l; l = l->next) {
+        g_autofree char *child_path = g_strdup_printf("%s%s/", path,
+                                                      l->value->name);
+
+        printf("%*sChild node '%s%s':\n", indentation * 4, "", path,
+               l->value->name);
+        dump_human_image_info(l->value->info, indentation + 1, child_path);
     }
 }
 
@@ -123,7 +152,7 @@ int img_info(int argc, char **argv)
 
         printf("%s\n", s);
     } else {
-        dump_human_image_info(info);
+        dump_human_image_info(info, 0, "/");
     }
     return 0;
 }

@@ -98,6 +98,9 @@ int img_measure(int argc, char **argv)
                 error_report_err(err);
                 return 1;
             }
+            if (img_opts_help(opts, false)) {
+                return 0;
+            }
             break;
         case OPTION_IMAGE_OPTS: image_opts = true; break;
         case OPTION_OUTPUT:

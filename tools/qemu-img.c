@@ -84,6 +84,38 @@ static void help(void)
 "Supported formats: file luks null-co raw\n");
 }
 
+bool img_opts_help(GPtrArray *opts, bool amend)
+{
+    if (!tool_opts_get(opts, "help") && !tool_opts_get(opts, "?")) {
+        return false;
+    }
+    if (amend) {
+        printf("Amend options for 'luks':\n"
+"  state=<active|inactive>  - Select new state of affected keyslots\n"
+"  keyslot=<num>            - Select a single keyslot to modify explicitly\n"
+"  old-secret=<str>         - Select all keyslots that match this password\n"
+"  new-secret=<str>         - New secret to set in the matching keyslots\n"
+"  iter-time=<num>          - Time to spend in PBKDF in milliseconds\n");
+        return true;
+    }
+    printf("Supported raw options:\n"
+"  size=<size>              - Virtual disk size\n"
+"  preallocation=<str>      - Preallocation mode (allowed values: off, falloc, full)\n"
+"\n"
+"Supported luks options:\n"
+"  size=<size>              - Virtual disk size\n"
+"  key-secret=<str>         - ID of secret providing the key\n"
+"  cipher-alg=<str>         - Name of encryption cipher algorithm\n"
+"  cipher-mode=<str>        - Name of encryption cipher mode\n"
+"  ivgen-alg=<str>          - Name of IV generator algorithm\n"
+"  ivgen-hash-alg=<str>     - Name of IV generator hash algorithm\n"
+"  hash-alg=<str>           - Name of encryption hash algorithm\n"
+"  iter-time=<num>          - Time to spend in PBKDF in milliseconds\n"
+"  detached-header=<bool>   - Create a detached LUKS header (no payload)\n"
+"  preallocation=<str>      - Preallocation mode of the payload\n");
+    return true;
+}
+
 int img_error_exit(const char *fmt, ...)
 {
     va_list ap;

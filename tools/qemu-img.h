@@ -37,6 +37,9 @@ int img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
  */
 int img_common_option(int c, int argc, char **argv, const char *help);
 
+/* "-o help": print the format options and return true. */
+bool img_opts_help(GPtrArray *opts, bool amend);
+
 /* Parse a --output argument; false (message printed) if invalid. */
 bool img_parse_output(const char *arg, OutputFormat *out);
 

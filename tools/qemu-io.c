@@ -75,7 +75,6 @@ static int command_loop(char **cmds, int ncmds)
     int last_error = 0;
     char *line = NULL;
     size_t cap = 0;
-    bool tty = isatty(STDIN_FILENO);
 
     for (int i = 0; i < ncmds && !qemuio.quit; i++) {
         if (qemuio_command(cmds[i]) < 0) {
@@ -88,10 +87,9 @@ static int command_loop(char **cmds, int ncmds)
     while (!qemuio.quit) {
         ssize_t n;
 
-        if (tty) {
-            printf("qemu-io> ");
-            fflush(stdout);
-        }
+        /* QEMU prompts on pipes too; scripts expect the prompt lines. */
+        printf("qemu-io> ");
+        fflush(stdout);
         n = getline(&line, &cap, stdin);
         if (n < 0) {
             break;

@@ -48,7 +48,9 @@ struct BlockDriver {
     bool is_protocol;                   /* file, null-co */
 
     /* Open: options->u.<driver> holds the driver options. Children named in
-     * the options are opened by the driver with bdrv_open_child(). */
+     * the options are opened by the driver with bdrv_open_child().  On
+     * failure the driver frees what it allocated itself (bdrv_close is not
+     * called); children it attached are released by the generic code. */
     int (*bdrv_open)(BlockDriverState *bs, BlockdevOptions *options,
                      int flags, GError **errp);
     void (*bdrv_close)(BlockDriverState *bs);
@@ -87,6 +89,13 @@ extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_null_co;
 extern const BlockDriver bdrv_luks;
 extern const BlockDriver bdrv_blkdebug;
+
+/*
+ * blkdebug: requests counted so far on the shared counter `counter` (while
+ * a node using it is open), or -1.  Tests use it to know whether the fault
+ * point was reached.
+ */
+int64_t bdrv_blkdebug_count(const char *counter);
 
 /* Registry of drivers, looked up by BlockdevDriver or by name. */
 const BlockDriver *bdrv_find_driver(BlockdevDriver driver);

@@ -392,6 +392,9 @@ static void test_image_info(void)
     g_assert_true(info->has_actual_size);
     g_assert_cmpint(info->actual_size, >=, 65536);
     g_assert_false(info->has_encrypted && info->encrypted);
+    g_assert_true(info->has_dirty_flag);
+    g_assert_false(info->dirty_flag);
+    g_assert_false(info->children->value->info->has_dirty_flag);
     g_assert_nonnull(info->children);
     g_assert_cmpstr(info->children->value->name, ==, "file");
     g_assert_cmpstr(info->children->value->info->format, ==, "file");

@@ -80,7 +80,20 @@ class LuksDaemon(iotests.QemuTestCase):
         self.q.cmd('block-export-add', type='nbd', id='exp-' + name,
                    node_name=node, name=name, writable=writable)
 
-    def exercise(self, name, size, payload, header, payload_offset):
+    def decrypts_to(self, payload, mk, offset, expected, payload_offset,
+                    sector_size):
+        """The guest bytes at offset decrypt (independently) to expected;
+        whole sectors are decrypted, the prefix compared."""
+        length = -(-len(expected) // sector_size) * sector_size
+        got = iotests.decrypt_payload(payload, mk, offset, length,
+                                      payload_offset,
+                                      sector_size=sector_size)
+        self.assertTrue(got[:len(expected)] == expected,
+                        'independent decryption differs at guest offset %d'
+                        % offset)
+
+    def exercise(self, name, size, payload, header, payload_offset,
+                 sector_size=512):
         """Write patterns with QEMU 7.2 over NBD, read them back, check the
         size with nbdinfo and the ciphertext by independent decryption."""
         r = iotests.run(['nbdinfo', '--json', 'nbd+unix:///%s?socket=%s'
@@ -96,12 +109,12 @@ class LuksDaemon(iotests.QemuTestCase):
             'read -P 0 4M 64k', 'read -P 0x3c %d 64k' % (size - 65536),
             read_only=True))
         mk = iotests.master_key(header, self.key)
-        self.assertDecryptsTo(payload, mk, 0, b'\xa5' * MiB,
-                              payload_offset=payload_offset)
-        self.assertDecryptsTo(payload, mk, 3 * MiB, b'\x5a' * 512,
-                              payload_offset=payload_offset)
-        self.assertDecryptsTo(payload, mk, size - 65536, b'\x3c' * 65536,
-                              payload_offset=payload_offset)
+        self.decrypts_to(payload, mk, 0, b'\xa5' * MiB, payload_offset,
+                         sector_size)
+        self.decrypts_to(payload, mk, 3 * MiB, b'\x5a' * 512,
+                         payload_offset, sector_size)
+        self.decrypts_to(payload, mk, size - 65536, b'\x3c' * 65536,
+                         payload_offset, sector_size)
         return mk
 
     # the scenario --------------------------------------------------------
@@ -190,7 +203,7 @@ class LuksDaemon(iotests.QemuTestCase):
         with open(src, 'rb') as a, open(dst, 'rb') as b:
             self.assertEqual(a.read(), b.read())
 
-    def cryptsetup_header(self, luks_type, extra=()):
+    def cryptsetup_header(self, luks_type, extra=(), sector_size=512):
         """A cryptsetup --header volume served by the daemon: data written
         over NBD decrypts independently, data encrypted independently reads
         back over NBD."""
@@ -205,9 +218,15 @@ class LuksDaemon(iotests.QemuTestCase):
         _, info = self.luks_info('cs')
         self.assertTrue(info['detached-header'])
         self.export('cs', 'cs')
-        mk = self.exercise('cs', 16 * MiB, payload, hdr, 0)
+        r = self.assertSuccess(iotests.run(
+            ['nbdinfo', '--json', 'nbd+unix:///cs?socket=%s' % self.sock]))
+        # The volume's sector size is the export's minimum block size.
+        self.assertEqual(json.loads(r.out)['exports'][0]
+                         ['block_size_minimum'], sector_size)
+        mk = self.exercise('cs', 16 * MiB, payload, hdr, 0, sector_size)
         plain = iotests.varied_data(64 * 1024, b'cs')
-        iotests.encrypt_into_payload(payload, mk, 8 * MiB, plain)
+        iotests.encrypt_into_payload(payload, mk, 8 * MiB, plain,
+                                     sector_size=sector_size)
         out = self.path('out')
         self.assertSuccess(iotests.run(
             ['nbdcopy', 'nbd+unix:///cs?socket=%s' % self.sock, out]))
@@ -215,6 +234,17 @@ class LuksDaemon(iotests.QemuTestCase):
 
     def test_cryptsetup_header_luks1(self):
         self.cryptsetup_header('luks1')
+
+    def test_cryptsetup_header_luks2(self):
+        self.cryptsetup_header('luks2', ['--pbkdf', 'pbkdf2',
+                                         '--sector-size', '512'])
+
+    def test_cryptsetup_header_luks2_argon2_4k(self):
+        """cryptsetup 2.6's defaults for a file: argon2id, 4 KiB sectors."""
+        self.cryptsetup_header('luks2', ['--pbkdf', 'argon2id',
+                                         '--pbkdf-force-iterations', '4',
+                                         '--pbkdf-memory', '32'],
+                               sector_size=4096)
 
     def test_error_paths(self):
         hdr = self.path('hdr.img')

@@ -175,6 +175,30 @@ class NbdExport(iotests.QemuTestCase):
                                        'read -P 7 0 64k', read_only=True))
         self.assertEqual(d.stop(), 0)
 
+    def test_inet_server_and_json_blockdev(self):
+        """--nbd-server on TCP (loopback) and a --blockdev given as JSON."""
+        probe = socket.socket()
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        img = iotests.make_sparse(self.path('disk.img'), 8 * MiB)
+        self.d = QSD(iotests.qsd_prog, [
+            '--blockdev', json.dumps({'driver': 'file', 'node-name': 'f0',
+                                      'filename': img}),
+            '--nbd-server', 'addr.type=inet,addr.host=127.0.0.1,'
+            'addr.port=%d,max-connections=4' % port,
+            '--export', 'nbd,id=e0,node-name=f0,writable=on'],
+            self.dir).start()
+        self.addCleanup(self._stop)
+        uri = 'nbd://127.0.0.1:%d/f0' % port
+        self.assertIOOk(iotests.run([DEBIAN_QEMU_IO, '-f', 'raw', uri,
+                                     '-c', 'write -P 0x42 0 64k',
+                                     '-c', 'read -P 0x42 0 64k']))
+        r = self.assertSuccess(iotests.run(['nbdinfo', '--size', uri]))
+        self.assertEqual(r.out.strip(), str(8 * MiB))
+        self.assertEqual(iotests.read_at(img, 0, 4), b'\x42' * 4)
+        self.assertEqual(self.d.stop(), 0)
+
     def _connects(self, path):
         s = socket.socket(socket.AF_UNIX)
         try:

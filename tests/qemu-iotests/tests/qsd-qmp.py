@@ -52,6 +52,8 @@ class Protocol(QsdTestCase):
         c = d.connect(negotiate=False)
         r = c.request('query-version')
         self.assertQMPError(r, 'CommandNotFound', 'qmp_capabilities')
+        r = c.request('qmp_capabilities', enable=['oob'])
+        self.assertQMPError(r, 'GenericError', 'oob')
         self.assertEqual(c.cmd('qmp_capabilities'), {})
         r = c.request('qmp_capabilities')
         self.assertQMPError(r, 'CommandNotFound', 'already complete')
