@@ -20,7 +20,7 @@
  * peak memory of a convert is small and independent of the image size);
  * each chunk is between CONVERT_CHUNK_MIN and CONVERT_CHUNK_MAX.
  */
-#define CONVERT_BUF_BUDGET (8 * 1024 * 1024)
+#define CONVERT_BUF_BUDGET (4 * 1024 * 1024)
 #define CONVERT_CHUNK_MIN (256 * 1024)
 #define CONVERT_CHUNK_MAX (2 * 1024 * 1024)
 #define CONVERT_MAX_WORKERS 16

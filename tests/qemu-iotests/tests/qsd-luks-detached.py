@@ -108,6 +108,16 @@ class LuksDaemon(iotests.QemuTestCase):
             self.sock, name, 'read -P 0xa5 0 1M', 'read -P 0x5a 3M 512',
             'read -P 0 4M 64k', 'read -P 0x3c %d 64k' % (size - 65536),
             read_only=True))
+        # nbdcopy sees the same guest data.
+        copy = self.path(name + '.copy')
+        self.assertSuccess(iotests.run(
+            ['nbdcopy', 'nbd+unix:///%s?socket=%s' % (name, self.sock),
+             copy]))
+        self.assertEqual(os.path.getsize(copy), size)
+        self.assertEqual(iotests.read_at(copy, 0, MiB), b'\xa5' * MiB)
+        self.assertEqual(iotests.read_at(copy, size - 65536, 65536),
+                         b'\x3c' * 65536)
+        os.unlink(copy)
         mk = iotests.master_key(header, self.key)
         self.decrypts_to(payload, mk, 0, b'\xa5' * MiB, payload_offset,
                          sector_size)
