@@ -213,6 +213,66 @@ static void test_keyval_under_format(void)
     bdrv_unref(bs);
 }
 
+/* Flushes go through formats to the storage; FUA is a flush; no-flush
+ * stops them at the top. */
+static void test_flush_propagation(void)
+{
+    g_autofree char *path = make_img("flush.img", 65536);
+    g_autofree char *json = NULL;
+    guint8 buf[512] = { 0 };
+    GError *err = NULL;
+    BlockDriverState *bs;
+
+    json = g_strdup_printf("json:{\"driver\":\"raw\",\"file\":{\"driver\":"
+                           "\"blkdebug\",\"fail-on\":\"flush\",\"fail-after\":1,"
+                           "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}}",
+                           path);
+    bs = bdrv_open(json, NULL, NULL, BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_flush(bs), ==, -EIO);
+    g_assert_cmpint(bdrv_pwrite(bs, 0, 512, buf, BDRV_REQ_FUA), ==, -EIO);
+    g_assert_cmpint(bdrv_pwrite(bs, 0, 512, buf, 0), ==, 0);
+    bdrv_unref(bs);
+
+    g_free(json);
+    json = g_strdup_printf("json:{\"driver\":\"raw\",\"cache\":{\"no-flush\":"
+                           "true},\"file\":{\"driver\":\"blkdebug\",\"fail-on\":"
+                           "\"flush\",\"fail-after\":1,\"file\":{\"driver\":"
+                           "\"file\",\"filename\":\"%s\"}}}", path);
+    bs = bdrv_open(json, NULL, NULL, BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(bdrv_pwrite(bs, 0, 512, buf, BDRV_REQ_FUA), ==, 0);
+    bdrv_unref(bs);
+
+    /* A read-only graph has nothing to flush. */
+    g_free(json);
+    json = g_strdup_printf("json:{\"driver\":\"raw\",\"file\":{\"driver\":"
+                           "\"blkdebug\",\"fail-on\":\"flush\",\"fail-after\":1,"
+                           "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}}",
+                           path);
+    bs = bdrv_open(json, NULL, NULL, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    bdrv_unref(bs);
+}
+
+/* Read errors from below reach the caller unchanged, also through RMW. */
+static void test_errors_through_rmw(void)
+{
+    g_autofree char *path = make_img("rmwerr.img", 65536);
+    guint8 buf[100] = { 0 };
+    BlockDriverState *bs;
+
+    bs = open_dbg(path, "\"align\":4096,\"fail-on\":\"read\",\"fail-after\":1");
+    /* The unaligned write must read its block first: that read fails, and
+     * nothing is written. */
+    memset(buf, 0x77, sizeof(buf));
+    g_assert_cmpint(bdrv_pwrite(bs, 10, 100, buf, 0), ==, -EIO);
+    bdrv_unref(bs);
+    g_assert_cmpint(byte_at(path, 10), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -226,6 +286,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/blkdebug/shared-counter", test_shared_counter);
     g_test_add_func("/block/blkdebug/align", test_align);
     g_test_add_func("/block/blkdebug/keyval", test_keyval_under_format);
+    g_test_add_func("/block/blkdebug/flush", test_flush_propagation);
+    g_test_add_func("/block/blkdebug/rmw-errors", test_errors_through_rmw);
     ret = g_test_run();
     {
         g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);

@@ -441,6 +441,26 @@ static void test_raw_create(void)
     g_clear_error(&err);
 }
 
+/* Metadata-only opens: no data I/O on the format, the protocol still works. */
+static void test_no_io(void)
+{
+    g_autofree char *path = tmp_path("noio.img");
+    GError *err = NULL;
+    BlockDriverState *bs, *file;
+    guint8 buf[16];
+
+    write_pattern_file(path, 4096);
+    bs = bdrv_open(path, "raw", NULL, BDRV_O_NO_IO, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_getlength(bs), ==, 4096);
+    g_assert_cmpint(bdrv_pread(bs, 0, 16, buf, 0), ==, -EPERM);
+    file = bdrv_get_child(bs, "file");
+    g_assert_false(file->open_flags & BDRV_O_NO_IO);
+    g_assert_cmpint(bdrv_pread(file, 0, 16, buf, 0), ==, 0);
+    g_assert_cmpint(buf[1], ==, pattern_at(1));
+    bdrv_unref(bs);
+}
+
 static void test_force_share_needs_ro(void)
 {
     GError *err = NULL;
@@ -472,6 +492,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/graph/image-opts", test_image_opts);
     g_test_add_func("/block/graph/image-info", test_image_info);
     g_test_add_func("/block/graph/raw-create", test_raw_create);
+    g_test_add_func("/block/graph/no-io", test_no_io);
     g_test_add_func("/block/graph/force-share-needs-ro",
                     test_force_share_needs_ro);
     ret = g_test_run();
