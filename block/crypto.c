@@ -169,7 +169,13 @@ static int luks_check_format(BlockDriverState *hbs, GError **errp)
             return -1;
         }
     }
-    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n)) {
+    /*
+     * A LUKS2 header whose primary copy is damaged still opens from its
+     * secondary copy (at 16 KiB or further), so storage big enough for one
+     * goes on to the format code, which says precisely what is wrong.
+     */
+    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n) &&
+        len < 2 * 16384) {
         error_setg(errp, "Volume is not in LUKS format");
         return -1;
     }

@@ -322,7 +322,8 @@ static int luks2_load(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                                pok ? p.hdr.hdr_size : 0, &s, &serr) == 0;
     if (!pok && !sok) {
         guint8 probe[8];
-        if (readfunc(block, 0, probe, sizeof(probe), opaque, NULL) == 0 &&
+        /* Unreadable or not LUKS2 at all: LUKS1 explains. */
+        if (readfunc(block, 0, probe, sizeof(probe), opaque, NULL) < 0 ||
             !luks2_probe(probe, sizeof(probe))) {
             return 1;
         }
@@ -677,7 +678,8 @@ static int luks2_alloc_area(QCryptoBlock *block, uint64_t len, int skip,
 typedef struct LUKS2KdfParams {
     LUKS2KdfType type;
     QCryptoHashAlgo hash;
-    uint32_t memory, cpus;
+    uint32_t memory, cpus;         /* memory: the maximum unless fixed */
+    bool memory_fixed;
     uint64_t iter_time;
 } LUKS2KdfParams;
 
@@ -709,9 +711,10 @@ static int luks2_make_kdf(const LUKS2KdfParams *p, size_t npass, size_t nout,
     kdf->cpus = p->cpus;
     kdf->time = luks2_test_argon2_time;
     if (!kdf->time) {
-        kdf->time = qcrypto_argon2_count_time(
+        kdf->time = qcrypto_argon2_calibrate(
             p->type == LUKS2_KDF_ARGON2I ? QCRYPTO_ARGON2I : QCRYPTO_ARGON2ID,
-            p->memory, p->cpus, nout, p->iter_time, errp);
+            &kdf->memory, p->cpus, nout, p->iter_time, p->memory_fixed,
+            errp);
         if (!kdf->time) {
             return -1;
         }
@@ -866,6 +869,7 @@ static int luks2_create_kdf_params(QCryptoBlockCreateOptionsLUKS *o,
     k->iter_time = o->has_iter_time ? o->iter_time : LUKS2_DEFAULT_ITER_TIME;
     k->memory = o->has_argon2_memory ? o->argon2_memory
                                      : luks2_default_memory();
+    k->memory_fixed = o->has_argon2_memory;
     k->cpus = o->has_argon2_parallelism ? o->argon2_parallelism
                                         : luks2_default_cpus();
     if (luks2_range(o->has_iter_time, o->iter_time, 1, 1000 * 1000 * 1000,
@@ -1286,6 +1290,7 @@ static int luks2_check_keyslot_arg(int64_t keyslot, GError **errp)
 static void luks2_amend_kdf_params(const LUKS2Meta *m, uint64_t iter_time,
                                    LUKS2KdfParams *k)
 {
+    memset(k, 0, sizeof(*k));
     k->type = LUKS2_KDF_ARGON2ID;
     k->hash = m->digests[m->seg_digest].hash;
     k->memory = luks2_default_memory();
