@@ -20,6 +20,7 @@
 #include "block/bounce-pool.h"
 #include "block/crypto-parallel.h"
 #include "qemu/error.h"
+#include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-crypto.h"
 
 /* Buffers the pool may hold at most (1 MiB each): bounds pinned memory. */
@@ -168,7 +169,13 @@ static int luks_check_format(BlockDriverState *hbs, GError **errp)
             return -1;
         }
     }
-    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n)) {
+    /*
+     * A LUKS2 header whose primary copy is damaged still opens from its
+     * secondary copy (at 16 KiB or further), so storage big enough for one
+     * goes on to the format code, which says precisely what is wrong.
+     */
+    if (!qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, n) &&
+        len < 2 * 16384) {
         error_setg(errp, "Volume is not in LUKS format");
         return -1;
     }
@@ -592,12 +599,56 @@ static ImageInfoSpecific *luks_get_specific_info(BlockDriverState *bs,
     return spec;
 }
 
+/*
+ * The block-layer option types extend the crypto ones (the schema's `base`).
+ * Convert through JSON rather than member by member, so that members added
+ * to the crypto base later (LUKS2 options) always reach the format code.
+ */
+static JsonNode *luks_json_rebase(JsonNode *node, const char *const *drop)
+{
+    JsonObject *o = json_node_get_object(node);
+
+    for (; *drop; drop++) {
+        if (json_object_has_member(o, *drop)) {
+            json_object_remove_member(o, *drop);
+        }
+    }
+    json_object_set_string_member(o, "format", "luks");
+    return node;
+}
+
+static QCryptoBlockAmendOptions *
+luks_amend_opts_from(BlockdevAmendOptions *options, GError **errp)
+{
+    static const char *const drop[] = { "driver", NULL };
+    JsonNode *node = luks_json_rebase(qapi_BlockdevAmendOptions_to_json(options),
+                                      drop);
+    QCryptoBlockAmendOptions *ao = qapi_QCryptoBlockAmendOptions_from_json(node,
+                                                                          errp);
+
+    json_node_unref(node);
+    return ao;
+}
+
+static QCryptoBlockCreateOptions *
+luks_create_opts_from(const BlockdevCreateOptionsLUKS *co, GError **errp)
+{
+    static const char *const drop[] = { "file", "header", "size",
+                                        "preallocation", NULL };
+    JsonNode *node = luks_json_rebase(qapi_BlockdevCreateOptionsLUKS_to_json(co),
+                                      drop);
+    QCryptoBlockCreateOptions *cro = qapi_QCryptoBlockCreateOptions_from_json(
+        node, errp);
+
+    json_node_unref(node);
+    return cro;
+}
+
 static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
                       bool force, GError **errp)
 {
     BlockCrypto *s = bs->opaque;
-    BlockdevAmendOptionsLUKS *a = &options->u.luks;
-    QCryptoBlockAmendOptions ao = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    g_autoptr(QCryptoBlockAmendOptions) ao = NULL;
 
     if (options->driver != BLOCKDEV_DRIVER_LUKS) {
         error_setg(errp, "Amend options are not for the luks driver");
@@ -611,46 +662,18 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
         error_setg(errp, "Cannot amend a read-only LUKS volume");
         return -EACCES;
     }
-    ao.u.luks.state = a->state;
-    ao.u.luks.new_secret = a->new_secret;
-    ao.u.luks.old_secret = a->old_secret;
-    ao.u.luks.has_keyslot = a->has_keyslot;
-    ao.u.luks.keyslot = a->keyslot;
-    ao.u.luks.has_iter_time = a->has_iter_time;
-    ao.u.luks.iter_time = a->iter_time;
-    ao.u.luks.secret = a->secret;
+    ao = luks_amend_opts_from(options, errp);
+    if (!ao) {
+        return -EINVAL;
+    }
     if (qcrypto_block_amend_options(s->block, luks_hdr_read, luks_hdr_write,
-                                    s->hdr->bs, &ao, force, errp) < 0) {
+                                    s->hdr->bs, ao, force, errp) < 0) {
         return -EINVAL;
     }
     return 0;
 }
 
 /* ---- create ---- */
-
-static void luks_create_opts_from(QCryptoBlockCreateOptions *cro,
-                                  const BlockdevCreateOptionsLUKS *co)
-{
-    QCryptoBlockCreateOptionsLUKS *l = &cro->u.luks;
-
-    memset(cro, 0, sizeof(*cro));
-    cro->format = Q_CRYPTO_BLOCK_FORMAT_LUKS;
-    l->key_secret = co->key_secret;
-    l->has_cipher_alg = co->has_cipher_alg;
-    l->cipher_alg = co->cipher_alg;
-    l->has_cipher_mode = co->has_cipher_mode;
-    l->cipher_mode = co->cipher_mode;
-    l->has_ivgen_alg = co->has_ivgen_alg;
-    l->ivgen_alg = co->ivgen_alg;
-    l->has_ivgen_hash_alg = co->has_ivgen_hash_alg;
-    l->ivgen_hash_alg = co->ivgen_hash_alg;
-    l->has_hash_alg = co->has_hash_alg;
-    l->hash_alg = co->hash_alg;
-    l->has_iter_time = co->has_iter_time;
-    l->iter_time = co->iter_time;
-    l->has_detached_header = co->has_detached_header;
-    l->detached_header = co->detached_header;
-}
 
 /* Where a new header goes, and how to preallocate its area. */
 typedef struct LuksCreateCtx {
@@ -756,7 +779,7 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
     bool header_only = !co->header && co->has_detached_header &&
                        co->detached_header;
     bool detached = co->header || header_only;
-    QCryptoBlockCreateOptions cro;
+    g_autoptr(QCryptoBlockCreateOptions) cro = NULL;
     BlockDriverState *file_bs = NULL, *hdr_bs = NULL;
     QCryptoBlock *block = NULL;
     uint64_t payload_offset;
@@ -766,8 +789,8 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
         error_setg(errp, "Create options are not for the luks driver");
         return -EINVAL;
     }
-    luks_create_opts_from(&cro, co);
-    if (luks_create_validate(co, &cro, detached, errp) < 0) {
+    cro = luks_create_opts_from(co, errp);
+    if (!cro || luks_create_validate(co, cro, detached, errp) < 0) {
         return -EINVAL;
     }
 
@@ -784,7 +807,7 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
         }
     }
 
-    block = luks_format_header(&cro, hdr_bs ? hdr_bs : file_bs, detached,
+    block = luks_format_header(cro, hdr_bs ? hdr_bs : file_bs, detached,
                                prealloc, errp);
     if (!block) {
         goto out;
@@ -795,7 +818,8 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
     }
 
     /* The payload: exactly `size` bytes after the payload offset. */
-    payload_offset = detached ? 0 : qcrypto_block_get_payload_offset(block);
+    /* 0 for a detached header, unless it was asked for (LUKS2 data-offset) */
+    payload_offset = qcrypto_block_get_payload_offset(block);
     if (co->size > INT64_MAX - payload_offset) {
         error_setg(errp, "The requested file size is too large");
         goto out;

@@ -103,38 +103,89 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * Like cryptsetup's benchmark: time a derivation at the minimum time cost
- * (wall clock, since lanes run in threads), then scale the time cost.
- */
-uint32_t qcrypto_argon2_count_time(QCryptoArgon2Type type, uint32_t memory_kib,
-                                   uint32_t lanes, size_t nout,
-                                   uint64_t iter_time_ms, GError **errp)
+/* Wall-clock nanoseconds of one derivation (lanes run in threads). */
+static int64_t qcrypto_argon2_time_one(QCryptoArgon2Type type, uint32_t time,
+                                       uint32_t memory_kib, uint32_t lanes,
+                                       size_t nout, GError **errp)
 {
     guint8 salt[32];
-    guint8 *out;
-    uint32_t trial = QCRYPTO_ARGON2_MIN_TIME;
-    uint64_t ns;
-    double t;
+    guint8 *out = qemu_secmem_alloc(nout);
+    uint64_t ns = monotonic_ns();
     int ret;
 
-    if (qcrypto_argon2_check(trial, memory_kib, lanes, nout, errp) < 0) {
-        return 0;
-    }
     memset(salt, 's', sizeof(salt));
-    out = qemu_secmem_alloc(nout);
-    ns = monotonic_ns();
-    ret = qcrypto_argon2(type, trial, memory_kib, lanes,
+    ret = qcrypto_argon2(type, time, memory_kib, lanes,
                          (const guint8 *)"password", 8, salt, sizeof(salt),
                          NULL, 0, NULL, 0, out, nout, errp);
     ns = MAX(monotonic_ns() - ns, 1);
     qemu_secmem_free(out, nout);
-    if (ret < 0) {
+    return ret < 0 ? -1 : (int64_t)ns;
+}
+
+/*
+ * Like cryptsetup's benchmark: cost grows linearly with memory x passes, so
+ * time single passes on a moderate amount of memory (growing it until the
+ * run is long enough to measure) and extrapolate.  Unless the memory cost is
+ * fixed, it is lowered when even the minimum time cost would overrun the
+ * budget, as cryptsetup does for short iteration times.
+ */
+uint32_t qcrypto_argon2_calibrate(QCryptoArgon2Type type,
+                                  uint32_t *memory_kib, uint32_t lanes,
+                                  size_t nout, uint64_t iter_time_ms,
+                                  bool fixed_memory, GError **errp)
+{
+    uint32_t trial = MIN(*memory_kib, 16 * 1024), k = 1;
+    double target = (double)iter_time_ms * 1e6, pass, setup, t;
+    int64_t ns1, ns3;
+
+    if (qcrypto_argon2_check(1, *memory_kib, lanes, nout, errp) < 0) {
         return 0;
     }
-    t = (double)trial * (double)iter_time_ms * 1e6 / (double)ns;
+    /* Grow the memory, then the passes, until a run is long enough. */
+    for (;;) {
+        ns1 = qcrypto_argon2_time_one(type, k, trial, lanes, nout, errp);
+        ns3 = ns1 < 0 ? -1 :
+              qcrypto_argon2_time_one(type, 3 * k, trial, lanes, nout, errp);
+        if (ns3 < 0) {
+            return 0;
+        }
+        if (ns3 >= 30 * 1000 * 1000 || k >= (1u << 20)) {
+            break;
+        }
+        if (trial < *memory_kib) {
+            trial = MIN((uint64_t)trial * 4, *memory_kib);
+        } else {
+            k *= 2;
+        }
+    }
+    /*
+     * Cost per KiB and pass, plus a one-off part per KiB (allocating and
+     * first touching the memory) that does not grow with the time cost.
+     * Timing noise can make the difference tiny or negative, so a pass is
+     * never taken as cheaper than half the average of the longer run.
+     */
+    pass = MAX((double)(ns3 - ns1) / (2.0 * k),
+               (double)ns3 / (6.0 * k)) / trial;
+    setup = MAX((double)ns1 / trial - k * pass, 0.0);
+    if (!fixed_memory) {
+        double fit = target / (QCRYPTO_ARGON2_MIN_TIME * pass + setup);
+        uint32_t floor = MAX(QCRYPTO_ARGON2_MIN_MEMORY, 8 * lanes);
+
+        if (fit < *memory_kib) {
+            *memory_kib = fit < floor ? floor : (uint32_t)fit;
+        }
+    }
+    t = (target / *memory_kib - setup) / pass;
     if (t < QCRYPTO_ARGON2_MIN_TIME) {
         return QCRYPTO_ARGON2_MIN_TIME;
     }
     return t > UINT32_MAX ? UINT32_MAX : (uint32_t)t;
+}
+
+uint32_t qcrypto_argon2_count_time(QCryptoArgon2Type type, uint32_t memory_kib,
+                                   uint32_t lanes, size_t nout,
+                                   uint64_t iter_time_ms, GError **errp)
+{
+    return qcrypto_argon2_calibrate(type, &memory_kib, lanes, nout,
+                                    iter_time_ms, true, errp);
 }

@@ -788,6 +788,12 @@ static int luks1_create_params(QCryptoBlockCreateOptions *options,
     p->hash_alg = o->has_hash_alg ? o->hash_alg : QCRYPTO_HASH_ALGO_SHA256;
     p->iter_time = LUKS1_DEFAULT_ITER_TIME;
     p->keyslot = 0;
+    /* LUKS2 (earlier in the driver table) takes version 2 */
+    if (o->has_luks_version && o->luks_version != 1) {
+        error_setg(errp, "Parameter 'luks-version' must be 1 or 2, not %"
+                   G_GINT64_FORMAT, o->luks_version);
+        return -1;
+    }
     p->detached = (flags & QCRYPTO_BLOCK_CREATE_DETACHED) ||
                   (o->has_detached_header && o->detached_header);
     if (p->spec.cipher_mode == QCRYPTO_CIPHER_MODE_ECB) {

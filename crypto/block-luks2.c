@@ -322,7 +322,8 @@ static int luks2_load(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                                pok ? p.hdr.hdr_size : 0, &s, &serr) == 0;
     if (!pok && !sok) {
         guint8 probe[8];
-        if (readfunc(block, 0, probe, sizeof(probe), opaque, NULL) == 0 &&
+        /* Unreadable or not LUKS2 at all: LUKS1 explains. */
+        if (readfunc(block, 0, probe, sizeof(probe), opaque, NULL) < 0 ||
             !luks2_probe(probe, sizeof(probe))) {
             return 1;
         }
@@ -677,7 +678,8 @@ static int luks2_alloc_area(QCryptoBlock *block, uint64_t len, int skip,
 typedef struct LUKS2KdfParams {
     LUKS2KdfType type;
     QCryptoHashAlgo hash;
-    uint32_t memory, cpus;
+    uint32_t memory, cpus;         /* memory: the maximum unless fixed */
+    bool memory_fixed;
     uint64_t iter_time;
 } LUKS2KdfParams;
 
@@ -709,9 +711,10 @@ static int luks2_make_kdf(const LUKS2KdfParams *p, size_t npass, size_t nout,
     kdf->cpus = p->cpus;
     kdf->time = luks2_test_argon2_time;
     if (!kdf->time) {
-        kdf->time = qcrypto_argon2_count_time(
+        kdf->time = qcrypto_argon2_calibrate(
             p->type == LUKS2_KDF_ARGON2I ? QCRYPTO_ARGON2I : QCRYPTO_ARGON2ID,
-            p->memory, p->cpus, nout, p->iter_time, errp);
+            &kdf->memory, p->cpus, nout, p->iter_time, p->memory_fixed,
+            errp);
         if (!kdf->time) {
             return -1;
         }
@@ -866,6 +869,7 @@ static int luks2_create_kdf_params(QCryptoBlockCreateOptionsLUKS *o,
     k->iter_time = o->has_iter_time ? o->iter_time : LUKS2_DEFAULT_ITER_TIME;
     k->memory = o->has_argon2_memory ? o->argon2_memory
                                      : luks2_default_memory();
+    k->memory_fixed = o->has_argon2_memory;
     k->cpus = o->has_argon2_parallelism ? o->argon2_parallelism
                                         : luks2_default_cpus();
     if (luks2_range(o->has_iter_time, o->iter_time, 1, 1000 * 1000 * 1000,
@@ -970,6 +974,16 @@ static int luks2_create_params(QCryptoBlockCreateOptions *options,
     char enc[64];
 
     memset(p, 0, sizeof(*p));
+    if (!o->has_luks_version || o->luks_version != 2) {
+        if (o->has_luks_version && o->luks_version != 1) {
+            error_setg(errp, "Parameter 'luks-version' must be 1 or 2");
+        } else {
+            error_setg(errp, "Options sector-size, pbkdf, argon2-memory, "
+                       "argon2-parallelism, label, metadata-size, "
+                       "keyslots-size and data-offset need luks-version=2");
+        }
+        return -1;
+    }
     p->spec.cipher_alg = o->has_cipher_alg ? o->cipher_alg
                                            : QCRYPTO_CIPHER_ALGO_AES_256;
     p->spec.cipher_mode = o->has_cipher_mode ? o->cipher_mode
@@ -1008,10 +1022,26 @@ static int luks2_create_params(QCryptoBlockCreateOptions *options,
            luks2_create_layout(o, p, errp) < 0 ? -1 : 0;
 }
 
+static bool luks2_only_options(const QCryptoBlockCreateOptionsLUKS *o)
+{
+    return o->has_sector_size || o->has_pbkdf || o->has_argon2_memory ||
+           o->has_argon2_parallelism || o->label || o->has_metadata_size ||
+           o->has_keyslots_size || o->has_data_offset;
+}
+
+/*
+ * LUKS2 takes luks-version=2, and also every request that LUKS1 would
+ * silently misread (another version, or LUKS2-only options), so that
+ * create_params can refuse it with a clear message.
+ */
 static bool luks2_create_accepts(QCryptoBlockCreateOptions *options)
 {
-    return options->u.luks.has_luks_version &&
-           options->u.luks.luks_version == 2;
+    const QCryptoBlockCreateOptionsLUKS *o = &options->u.luks;
+
+    if (o->has_luks_version) {
+        return o->luks_version != 1 || luks2_only_options(o);
+    }
+    return luks2_only_options(o);
 }
 
 static int luks2_calculate_header_len(QCryptoBlockCreateOptions *options,
@@ -1286,6 +1316,7 @@ static int luks2_check_keyslot_arg(int64_t keyslot, GError **errp)
 static void luks2_amend_kdf_params(const LUKS2Meta *m, uint64_t iter_time,
                                    LUKS2KdfParams *k)
 {
+    memset(k, 0, sizeof(*k));
     k->type = LUKS2_KDF_ARGON2ID;
     k->hash = m->digests[m->seg_digest].hash;
     k->memory = luks2_default_memory();

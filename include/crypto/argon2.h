@@ -6,6 +6,7 @@
 #ifndef QCRYPTO_ARGON2_H
 #define QCRYPTO_ARGON2_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
@@ -45,5 +46,15 @@ int qcrypto_argon2(QCryptoArgon2Type type, uint32_t time, uint32_t memory_kib,
 uint32_t qcrypto_argon2_count_time(QCryptoArgon2Type type, uint32_t memory_kib,
                                    uint32_t lanes, size_t nout,
                                    uint64_t iter_time_ms, GError **errp);
+
+/*
+ * The same, and unless fixed_memory, lower *memory_kib (not below the
+ * minimum) when even the minimum time cost would take longer than
+ * iter_time_ms.
+ */
+uint32_t qcrypto_argon2_calibrate(QCryptoArgon2Type type,
+                                  uint32_t *memory_kib, uint32_t lanes,
+                                  size_t nout, uint64_t iter_time_ms,
+                                  bool fixed_memory, GError **errp);
 
 #endif

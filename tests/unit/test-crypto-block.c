@@ -406,6 +406,23 @@ static void test_create_keyslot(void)
     g_assert_null(create_block(&st, &cs, &err));
     g_assert_nonnull(strstr(err->message, "key-secret"));
     g_clear_error(&err);
+    {
+        QCryptoBlockCreateOptions opts = {
+            .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+        uint64_t len;
+
+        opts.u.luks.key_secret = (char *)"sec0";
+        opts.u.luks.has_luks_version = true;
+        opts.u.luks.luks_version = 3;
+        g_assert_null(qcrypto_block_create(&opts, test_store_init,
+                                           test_store_write, &st, 0, &err));
+        g_assert_nonnull(strstr(err->message, "'luks-version' must be 1 or 2"));
+        g_clear_error(&err);
+        g_assert_cmpint(qcrypto_block_calculate_header_len(&opts, &len, &err),
+                        <, 0);
+        g_assert_nonnull(strstr(err->message, "'luks-version' must be 1 or 2"));
+        g_clear_error(&err);
+    }
     cs = default_spec();
     cs.alg = QCRYPTO_CIPHER_ALGO_CAST5_128;
     g_assert_null(create_block(&st, &cs, &err));
@@ -972,6 +989,61 @@ static void test_corrupt_base_opens(void)
     g_assert_nonnull(blk);
 }
 
+/*
+ * Random damage to the header: every open either works or fails with a
+ * message, never crashes (this runs under ASan/UBSan in CI).  The full open
+ * with a key is tried only when the iteration counts stay small.
+ */
+static void test_corrupt_random(void)
+{
+    g_autoptr(GRand) rand = g_rand_new_with_seed(0x10c5);
+    unsigned opened = 0, refused = 0;
+
+    for (int round = 0; round < 1500; round++) {
+        TestStore st;
+        int nflips = g_rand_int_range(rand, 1, 5);
+        bool small_iters = true;
+
+        test_store_copy(&st, &corrupt_base);
+        for (int f = 0; f < nflips; f++) {
+            st.data[g_rand_int_range(rand, 0, 592)] = g_rand_int(rand);
+        }
+        for (unsigned flags = 0; flags < 4; flags++) {
+            g_autoptr(GError) err = NULL;
+            g_autoptr(QCryptoBlock) blk = open_block(
+                &st, "sec0", flags | QCRYPTO_BLOCK_OPEN_NO_IO, &err);
+
+            if (!blk) {
+                g_assert_nonnull(err);
+                g_assert_cmpuint(strlen(err->message), >, 0);
+                refused++;
+                continue;
+            }
+            opened++;
+            {
+                g_autoptr(QCryptoBlockInfo) info =
+                    qcrypto_block_get_info(blk, &err);
+                g_assert_no_error(err);
+                small_iters &= info->u.luks.master_key_iters <= 1000;
+                for (QCryptoBlockInfoLUKSSlotList *l = info->u.luks.slots; l;
+                     l = l->next) {
+                    small_iters &= !l->value->has_iters ||
+                                   l->value->iters <= 1000;
+                }
+            }
+            if (small_iters) {
+                g_autoptr(QCryptoBlock) full = open_block(&st, "sec0", flags,
+                                                          &err);
+                g_assert_true(full || (err && strlen(err->message) > 0));
+            }
+        }
+        test_store_clear(&st);
+    }
+    /* both outcomes happen: the damage is neither always fatal nor benign */
+    g_assert_cmpuint(opened, >, 0);
+    g_assert_cmpuint(refused, >, 0);
+}
+
 /* ---- known answers, computed with Nettle directly ---- */
 
 static void le64_iv(uint64_t sector, guint8 *iv, size_t n)
@@ -1301,6 +1373,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/crypto/block/luks/corrupt/base-opens",
                     test_corrupt_base_opens);
+    g_test_add_func("/crypto/block/luks/corrupt/random", test_corrupt_random);
     for (size_t i = 0; i < G_N_ELEMENTS(corrupt_cases); i++) {
         g_autofree char *path = g_strdup_printf(
             "/crypto/block/luks/corrupt/%s", corrupt_cases[i].name);

@@ -141,19 +141,6 @@ class Luks2(iotests.QemuTestCase):
         self.assertCleanError(r, 'Invalid password, cannot unlock any keyslot')
         self.assertUnchanged(before, [payload, hdr])
 
-    def test_create_luks2_detached(self):
-        hdr = self.path('q2.img')
-        self.assertSuccess(iotests.qemu_img(
-            'create', '-f', 'luks', *self.obj, '-o',
-            'key-secret=sec0,luks-version=2,sector-size=4096,pbkdf=argon2id,'
-            'detached-header=true,iter-time=10', hdr))
-        text = iotests.luks_dump(hdr)['_text']
-        self.assertRegex(text, r'Version:\s*2')
-        self.assertRegex(text, r'sector:\s*4096')
-        payload = iotests.make_sparse(self.path('p.img'), 64 * MiB)
-        self.assertTrue(iotests.test_passphrase(hdr, self.key, payload))
-        self.roundtrip(payload, hdr)
-
 
 if __name__ == '__main__':
     iotests.main()
