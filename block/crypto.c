@@ -20,6 +20,7 @@
 #include "block/bounce-pool.h"
 #include "block/crypto-parallel.h"
 #include "qemu/error.h"
+#include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-crypto.h"
 
 /* Buffers the pool may hold at most (1 MiB each): bounds pinned memory. */
@@ -598,12 +599,56 @@ static ImageInfoSpecific *luks_get_specific_info(BlockDriverState *bs,
     return spec;
 }
 
+/*
+ * The block-layer option types extend the crypto ones (the schema's `base`).
+ * Convert through JSON rather than member by member, so that members added
+ * to the crypto base later (LUKS2 options) always reach the format code.
+ */
+static JsonNode *luks_json_rebase(JsonNode *node, const char *const *drop)
+{
+    JsonObject *o = json_node_get_object(node);
+
+    for (; *drop; drop++) {
+        if (json_object_has_member(o, *drop)) {
+            json_object_remove_member(o, *drop);
+        }
+    }
+    json_object_set_string_member(o, "format", "luks");
+    return node;
+}
+
+static QCryptoBlockAmendOptions *
+luks_amend_opts_from(BlockdevAmendOptions *options, GError **errp)
+{
+    static const char *const drop[] = { "driver", NULL };
+    JsonNode *node = luks_json_rebase(qapi_BlockdevAmendOptions_to_json(options),
+                                      drop);
+    QCryptoBlockAmendOptions *ao = qapi_QCryptoBlockAmendOptions_from_json(node,
+                                                                          errp);
+
+    json_node_unref(node);
+    return ao;
+}
+
+static QCryptoBlockCreateOptions *
+luks_create_opts_from(const BlockdevCreateOptionsLUKS *co, GError **errp)
+{
+    static const char *const drop[] = { "file", "header", "size",
+                                        "preallocation", NULL };
+    JsonNode *node = luks_json_rebase(qapi_BlockdevCreateOptionsLUKS_to_json(co),
+                                      drop);
+    QCryptoBlockCreateOptions *cro = qapi_QCryptoBlockCreateOptions_from_json(
+        node, errp);
+
+    json_node_unref(node);
+    return cro;
+}
+
 static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
                       bool force, GError **errp)
 {
     BlockCrypto *s = bs->opaque;
-    BlockdevAmendOptionsLUKS *a = &options->u.luks;
-    QCryptoBlockAmendOptions ao = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    g_autoptr(QCryptoBlockAmendOptions) ao = NULL;
 
     if (options->driver != BLOCKDEV_DRIVER_LUKS) {
         error_setg(errp, "Amend options are not for the luks driver");
@@ -617,66 +662,18 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
         error_setg(errp, "Cannot amend a read-only LUKS volume");
         return -EACCES;
     }
-    ao.u.luks.state = a->state;
-    ao.u.luks.new_secret = a->new_secret;
-    ao.u.luks.old_secret = a->old_secret;
-    ao.u.luks.has_keyslot = a->has_keyslot;
-    ao.u.luks.keyslot = a->keyslot;
-    ao.u.luks.has_iter_time = a->has_iter_time;
-    ao.u.luks.iter_time = a->iter_time;
-    ao.u.luks.secret = a->secret;
+    ao = luks_amend_opts_from(options, errp);
+    if (!ao) {
+        return -EINVAL;
+    }
     if (qcrypto_block_amend_options(s->block, luks_hdr_read, luks_hdr_write,
-                                    s->hdr->bs, &ao, force, errp) < 0) {
+                                    s->hdr->bs, ao, force, errp) < 0) {
         return -EINVAL;
     }
     return 0;
 }
 
 /* ---- create ---- */
-
-static void luks_create_opts_from(QCryptoBlockCreateOptions *cro,
-                                  const BlockdevCreateOptionsLUKS *co)
-{
-    QCryptoBlockCreateOptionsLUKS *l = &cro->u.luks;
-
-    memset(cro, 0, sizeof(*cro));
-    cro->format = Q_CRYPTO_BLOCK_FORMAT_LUKS;
-    l->key_secret = co->key_secret;
-    l->has_cipher_alg = co->has_cipher_alg;
-    l->cipher_alg = co->cipher_alg;
-    l->has_cipher_mode = co->has_cipher_mode;
-    l->cipher_mode = co->cipher_mode;
-    l->has_ivgen_alg = co->has_ivgen_alg;
-    l->ivgen_alg = co->ivgen_alg;
-    l->has_ivgen_hash_alg = co->has_ivgen_hash_alg;
-    l->ivgen_hash_alg = co->ivgen_hash_alg;
-    l->has_hash_alg = co->has_hash_alg;
-    l->hash_alg = co->hash_alg;
-    l->has_iter_time = co->has_iter_time;
-    l->iter_time = co->iter_time;
-    l->has_detached_header = co->has_detached_header;
-    l->detached_header = co->detached_header;
-    l->has_keyslot = co->has_keyslot;
-    l->keyslot = co->keyslot;
-    /* LUKS2 (luks-version=2) */
-    l->has_luks_version = co->has_luks_version;
-    l->luks_version = co->luks_version;
-    l->has_sector_size = co->has_sector_size;
-    l->sector_size = co->sector_size;
-    l->has_pbkdf = co->has_pbkdf;
-    l->pbkdf = co->pbkdf;
-    l->has_argon2_memory = co->has_argon2_memory;
-    l->argon2_memory = co->argon2_memory;
-    l->has_argon2_parallelism = co->has_argon2_parallelism;
-    l->argon2_parallelism = co->argon2_parallelism;
-    l->label = co->label;
-    l->has_metadata_size = co->has_metadata_size;
-    l->metadata_size = co->metadata_size;
-    l->has_keyslots_size = co->has_keyslots_size;
-    l->keyslots_size = co->keyslots_size;
-    l->has_data_offset = co->has_data_offset;
-    l->data_offset = co->data_offset;
-}
 
 /* Where a new header goes, and how to preallocate its area. */
 typedef struct LuksCreateCtx {
@@ -782,7 +779,7 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
     bool header_only = !co->header && co->has_detached_header &&
                        co->detached_header;
     bool detached = co->header || header_only;
-    QCryptoBlockCreateOptions cro;
+    g_autoptr(QCryptoBlockCreateOptions) cro = NULL;
     BlockDriverState *file_bs = NULL, *hdr_bs = NULL;
     QCryptoBlock *block = NULL;
     uint64_t payload_offset;
@@ -792,8 +789,8 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
         error_setg(errp, "Create options are not for the luks driver");
         return -EINVAL;
     }
-    luks_create_opts_from(&cro, co);
-    if (luks_create_validate(co, &cro, detached, errp) < 0) {
+    cro = luks_create_opts_from(co, errp);
+    if (!cro || luks_create_validate(co, cro, detached, errp) < 0) {
         return -EINVAL;
     }
 
@@ -810,7 +807,7 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
         }
     }
 
-    block = luks_format_header(&cro, hdr_bs ? hdr_bs : file_bs, detached,
+    block = luks_format_header(cro, hdr_bs ? hdr_bs : file_bs, detached,
                                prealloc, errp);
     if (!block) {
         goto out;
@@ -821,7 +818,8 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
     }
 
     /* The payload: exactly `size` bytes after the payload offset. */
-    payload_offset = detached ? 0 : qcrypto_block_get_payload_offset(block);
+    /* 0 for a detached header, unless it was asked for (LUKS2 data-offset) */
+    payload_offset = qcrypto_block_get_payload_offset(block);
     if (co->size > INT64_MAX - payload_offset) {
         error_setg(errp, "The requested file size is too large");
         goto out;

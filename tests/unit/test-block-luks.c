@@ -884,6 +884,71 @@ static void test_amend(void)
     }
 }
 
+#define LUKS2_OPTS "\"luks-version\":2,\"sector-size\":4096," \
+                   "\"pbkdf\":\"pbkdf2\""
+
+/* LUKS2 with 4096-byte sectors through the same driver. */
+static void test_luks2_sector_4096(void)
+{
+    g_autofree char *hdr = tpath("l2-hdr.img");
+    g_autofree char *pay = tpath("l2-pay.img");
+    g_autofree char *img = tpath("l2-att.img");
+    g_autofree guint8 *plain = run_of(0x2e, 4096);
+    GError *err = NULL;
+    BlockDriverState *bs;
+    ImageInfoSpecific *spec;
+    guint8 small[100];
+    guint8 back[8192];
+    gsize len;
+    guint8 *raw;
+
+    g_assert_cmpint(create_luks(pay, hdr, 4 * MiB, LUKS2_OPTS, &err), ==, 0);
+    g_assert_no_error(err);
+    g_assert_cmpint(file_size(pay), ==, 4 * MiB);
+    bs = open_ok(pay, hdr);
+    g_assert_cmpint(bdrv_get_request_alignment(bs), ==, 4096);
+    spec = luks_info(bs);
+    g_assert_true(spec->u.luks.data->has_version);
+    g_assert_cmpint(spec->u.luks.data->version, ==, 2);
+    g_assert_cmpint(spec->u.luks.data->sector_size, ==, 4096);
+    g_assert_true(spec->u.luks.data->detached_header);
+    qapi_free_ImageInfoSpecific(spec);
+
+    write_pattern(bs, 0, 3 * 4096, 0x2e);
+    /* a 100-byte write inside a 4096-byte sector: RMW keeps the rest */
+    memset(small, 0x77, sizeof(small));
+    g_assert_cmpint(bdrv_pwrite(bs, 5000, sizeof(small), small, 0), ==, 0);
+    g_assert_cmpint(bdrv_pread(bs, 4096, sizeof(back), back, 0), ==, 0);
+    for (size_t i = 0; i < sizeof(back); i++) {
+        guint8 want = (i >= 5000 - 4096 && i < 5100 - 4096) ? 0x77 : 0x2e;
+        g_assert_cmphex(back[i], ==, want);
+    }
+    g_assert_cmpint(bdrv_pwrite_zeroes(bs, 8192, 4096, 0), ==, 0);
+    check_pattern(bs, 8192, 4096, 0);
+    bdrv_unref(bs);
+
+    raw = slurp(pay, &len);
+    g_assert_false(contains(raw, len, plain, 512));
+    g_assert_false(contains(raw, len, luks_magic, 6));
+    g_free(raw);
+
+    /* bare LUKS2 header: metadata-only info */
+    bs = open_luks(hdr, NULL, NULL, BDRV_O_NO_IO, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_getlength(bs), ==, 0);
+    bdrv_unref(bs);
+
+    /* attached LUKS2: header first, then exactly size bytes */
+    g_assert_cmpint(create_luks(img, NULL, 2 * MiB, LUKS2_OPTS, &err), ==, 0);
+    g_assert_no_error(err);
+    bs = open_ok(img, NULL);
+    g_assert_cmpint(bdrv_getlength(bs), ==, 2 * MiB);
+    g_assert_cmpint(file_size(img), ==, payload_offset_of(bs, NULL) + 2 * MiB);
+    write_pattern(bs, 2 * MiB - 4096, 4096, 0x2e);
+    check_pattern(bs, 2 * MiB - 4096, 4096, 0x2e);
+    bdrv_unref(bs);
+}
+
 typedef struct {
     BlockDriverState *bs;
     int id;
@@ -1022,6 +1087,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/luks/truncate", test_truncate);
     g_test_add_func("/block/luks/amend", test_amend);
     g_test_add_func("/block/luks/concurrent", test_concurrent);
+    g_test_add_func("/block/luks/luks2-sector-4096", test_luks2_sector_4096);
 
     ret = g_test_run();
     rm_rf(tmpdir);
