@@ -216,8 +216,24 @@ static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
         g_mutex_lock(&queue_lock);
         finish_piece(&b, ret);
     }
+    /*
+     * While workers finish our pieces, help with other callers' batches
+     * instead of sleeping: with many requests in flight the lone worker
+     * would otherwise be a convoy that every caller waits on.
+     */
     while (b.done < b.npieces) {
-        g_cond_wait(&b.cond, &queue_lock);
+        CryptBatch *other = queue_head;
+        int ret;
+
+        if (!other) {
+            g_cond_wait(&b.cond, &queue_lock);
+            continue;
+        }
+        i = claim_piece(other);
+        g_mutex_unlock(&queue_lock);
+        ret = run_piece(other, (unsigned)i);
+        g_mutex_lock(&queue_lock);
+        finish_piece(other, ret);
     }
     g_mutex_unlock(&queue_lock);
     g_cond_clear(&b.cond);

@@ -974,6 +974,16 @@ static int luks2_create_params(QCryptoBlockCreateOptions *options,
     char enc[64];
 
     memset(p, 0, sizeof(*p));
+    if (!o->has_luks_version || o->luks_version != 2) {
+        if (o->has_luks_version && o->luks_version != 1) {
+            error_setg(errp, "Parameter 'luks-version' must be 1 or 2");
+        } else {
+            error_setg(errp, "Options sector-size, pbkdf, argon2-memory, "
+                       "argon2-parallelism, label, metadata-size, "
+                       "keyslots-size and data-offset need luks-version=2");
+        }
+        return -1;
+    }
     p->spec.cipher_alg = o->has_cipher_alg ? o->cipher_alg
                                            : QCRYPTO_CIPHER_ALGO_AES_256;
     p->spec.cipher_mode = o->has_cipher_mode ? o->cipher_mode
@@ -1012,10 +1022,26 @@ static int luks2_create_params(QCryptoBlockCreateOptions *options,
            luks2_create_layout(o, p, errp) < 0 ? -1 : 0;
 }
 
+static bool luks2_only_options(const QCryptoBlockCreateOptionsLUKS *o)
+{
+    return o->has_sector_size || o->has_pbkdf || o->has_argon2_memory ||
+           o->has_argon2_parallelism || o->label || o->has_metadata_size ||
+           o->has_keyslots_size || o->has_data_offset;
+}
+
+/*
+ * LUKS2 takes luks-version=2, and also every request that LUKS1 would
+ * silently misread (another version, or LUKS2-only options), so that
+ * create_params can refuse it with a clear message.
+ */
 static bool luks2_create_accepts(QCryptoBlockCreateOptions *options)
 {
-    return options->u.luks.has_luks_version &&
-           options->u.luks.luks_version == 2;
+    const QCryptoBlockCreateOptionsLUKS *o = &options->u.luks;
+
+    if (o->has_luks_version) {
+        return o->luks_version != 1 || luks2_only_options(o);
+    }
+    return luks2_only_options(o);
 }
 
 static int luks2_calculate_header_len(QCryptoBlockCreateOptions *options,

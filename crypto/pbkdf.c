@@ -19,6 +19,25 @@
 /* A calibration measurement shorter than this is not trusted. */
 #define CALIBRATE_MIN_NS (100 * 1000 * 1000ULL)
 #define CALIBRATE_START_ITERS 4096ULL
+/* Once a run takes this long, jump straight to a run of CALIBRATE_MIN_NS. */
+#define CALIBRATE_EXTRAPOLATE_NS (10 * 1000 * 1000ULL)
+
+/*
+ * Measured speeds, kept for the life of the process: creating a LUKS image
+ * calibrates twice (keyslot and master key digest) with the same hash, and
+ * each calibration burns over CALIBRATE_MIN_NS of CPU time.  The speed of a
+ * hash depends on the number of output blocks, not on key or salt length.
+ */
+typedef struct CalibratedSpeed {
+    QCryptoHashAlgo hash;
+    size_t nblocks;
+    uint64_t iters, ns;
+} CalibratedSpeed;
+
+#define CALIBRATE_CACHE_SIZE 16
+static GMutex calibrate_lock;
+static CalibratedSpeed calibrate_cache[CALIBRATE_CACHE_SIZE];
+static unsigned calibrate_cached;
 
 bool qcrypto_pbkdf2_supports(QCryptoHashAlgo hash)
 {
@@ -78,11 +97,26 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     uint64_t ns = 0;
     double result;
 
-    if (!qcrypto_pbkdf2_supports(hash)) {
+    const QCryptoHmacOps *ops = qcrypto_hmac_ops(hash);
+    size_t nblocks;
+
+    if (!ops) {
         error_setg(errp, "PBKDF2 does not support hash algorithm %d",
                    (int)hash);
         return 0;
     }
+    nblocks = (MAX(nout, 1) + ops->digest_len - 1) / ops->digest_len;
+    g_mutex_lock(&calibrate_lock);
+    for (unsigned i = 0; i < calibrate_cached; i++) {
+        if (calibrate_cache[i].hash == hash &&
+            calibrate_cache[i].nblocks == nblocks) {
+            iters = calibrate_cache[i].iters;
+            ns = calibrate_cache[i].ns;
+            g_mutex_unlock(&calibrate_lock);
+            goto scale;
+        }
+    }
+    g_mutex_unlock(&calibrate_lock);
     key = qemu_secmem_alloc(nkey ? nkey : 1);
     out = qemu_secmem_alloc(nout ? nout : 1);
     salt = g_malloc0(nsalt ? nsalt : 1);
@@ -102,7 +136,14 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
         if (ns >= CALIBRATE_MIN_NS || iters >= (1ULL << 31)) {
             break;
         }
-        iters *= 2;
+        if (ns >= CALIBRATE_EXTRAPOLATE_NS) {
+            /* Long enough to predict: aim 10% above the minimum. */
+            iters = (uint64_t)((double)iters * 1.1 * CALIBRATE_MIN_NS / ns)
+                    + 1;
+            iters = MIN(iters, 1ULL << 31);
+        } else {
+            iters *= 2;
+        }
     }
     qemu_secmem_free(key, nkey ? nkey : 1);
     qemu_secmem_free(out, nout ? nout : 1);
@@ -110,6 +151,14 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     if (ns == 0) {
         ns = 1;
     }
+    g_mutex_lock(&calibrate_lock);
+    if (calibrate_cached < CALIBRATE_CACHE_SIZE) {
+        calibrate_cache[calibrate_cached++] = (CalibratedSpeed) {
+            .hash = hash, .nblocks = nblocks, .iters = iters, .ns = ns,
+        };
+    }
+    g_mutex_unlock(&calibrate_lock);
+scale:
     result = (double)iters * (double)iter_time_ms * 1e6 / (double)ns;
     if (result < 1) {
         return 1;

@@ -15,7 +15,7 @@
 #include "tools/qemu-img.h"
 
 static const char bench_help[] =
-"Usage: qemu-img bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] [-t cache] [-U] [-w] [--object objectdef] [--image-opts] filename\n"
+"Usage: qemu-img bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] [-t cache] [-U] [-w] [--random] [--random-data] [--object objectdef] [--image-opts] filename\n"
 "\n"
 "Run a simple I/O benchmark on FILENAME.\n"
 "  -c count        number of requests (default 75000)\n"
@@ -26,7 +26,13 @@ static const char bench_help[] =
 "  -w              write instead of read\n"
 "  --pattern=N     byte pattern of written data (default 0)\n"
 "  -t cache        cache mode (default writeback)\n"
-"  --flush-interval=N  flush after every N writes\n";
+"  --flush-interval=N  flush after every N writes\n"
+"  --random        (not in QEMU) random offsets, multiples of step_size\n"
+"  --random-data   (not in QEMU) write random bytes instead of the pattern,\n"
+"                  so that storage that compresses cannot favour the data\n";
+
+/* Long options of our own, beyond the shared enum in qemu-img.h. */
+enum { OPTION_RANDOM = 0x1000, OPTION_RANDOM_DATA };
 
 typedef struct BenchState {
     BlockDriverState *bs;
@@ -38,6 +44,8 @@ typedef struct BenchState {
     int count;
     int pattern;
     int flush_interval;
+    bool random_offsets;
+    bool random_data;
     gint next;          /* next request number to issue */
     gint completed;
     gint failed;
@@ -53,17 +61,36 @@ static gpointer bench_worker(gpointer opaque)
         g_atomic_int_set(&b->failed, -ENOMEM);
         return NULL;
     }
-    memset(buf, b->pattern, b->bufsize);
+    g_autoptr(GRand) rand = g_rand_new();
+    if (b->random_data) {
+        for (int j = 0; j + 4 <= b->bufsize; j += 4) {
+            guint32 r = g_rand_int(rand);
+            memcpy(buf + j, &r, 4);
+        }
+    } else {
+        memset(buf, b->pattern, b->bufsize);
+    }
     while (!g_atomic_int_get(&b->failed) &&
            (i = g_atomic_int_add(&b->next, 1)) < b->count) {
         /* Offsets wrap around at the end of the image, as in QEMU. */
         int64_t off = b->offset + (int64_t)i * b->step;
         int ret;
 
-        if (b->image_size) {
+        if (b->random_offsets && b->image_size > b->offset + b->bufsize) {
+            uint64_t slots =
+                (b->image_size - b->offset - b->bufsize) / b->step + 1;
+            uint64_t r = ((uint64_t)g_rand_int(rand) << 32) | g_rand_int(rand);
+            off = b->offset + (int64_t)(r % slots) * b->step;
+        } else if (b->image_size) {
             off %= b->image_size;
         } else {
             off = 0;
+        }
+        if (b->random_data) {
+            /* Make every sector unique, so that no dedup can favour it. */
+            for (int j = 0; j + 8 <= b->bufsize; j += 512) {
+                memcpy(buf + j, &off, 8);
+            }
         }
         ret = b->write ? bdrv_pwrite(b->bs, off, b->bufsize, buf, 0)
                        : bdrv_pread(b->bs, off, b->bufsize, buf, 0);
@@ -115,6 +142,8 @@ static int bench_parse(int argc, char **argv, BenchState *b, BenchArgs *a)
         { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
         { "pattern", required_argument, NULL, OPTION_PATTERN },
         { "no-drain", no_argument, NULL, OPTION_NO_DRAIN },
+        { "random", no_argument, NULL, OPTION_RANDOM },
+        { "random-data", no_argument, NULL, OPTION_RANDOM_DATA },
         { "object", required_argument, NULL, OPTION_OBJECT },
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
@@ -180,6 +209,8 @@ static int bench_parse(int argc, char **argv, BenchState *b, BenchArgs *a)
         case 'U': a->force_share = true; break;
         case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         case OPTION_NO_DRAIN: a->no_drain = true; break;
+        case OPTION_RANDOM: b->random_offsets = true; break;
+        case OPTION_RANDOM_DATA: b->random_data = true; break;
         case OPTION_PATTERN: {
             char *end;
             unsigned long p = strtoul(optarg, &end, 0);

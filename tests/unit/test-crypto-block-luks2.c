@@ -381,6 +381,35 @@ static void test_create_errors(void)
     }
 }
 
+/* Another version, or LUKS2 options without luks-version=2: refused. */
+static void test_version_errors(void)
+{
+    QCryptoBlockCreateOptions co = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    TestStore st = { 0 };
+    g_autoptr(GError) err = NULL;
+
+    co.u.luks.key_secret = (char *)"sec0";
+    co.u.luks.has_luks_version = true;
+    co.u.luks.luks_version = 3;
+    g_assert_null(qcrypto_block_create(&co, test_store_init, test_store_write,
+                                       &st, 0, &err));
+    g_assert_nonnull(strstr(err->message, "must be 1 or 2"));
+    g_clear_error(&err);
+    co.u.luks.luks_version = 1;
+    co.u.luks.has_sector_size = true;
+    co.u.luks.sector_size = 4096;
+    g_assert_null(qcrypto_block_create(&co, test_store_init, test_store_write,
+                                       &st, 0, &err));
+    g_assert_nonnull(strstr(err->message, "need luks-version=2"));
+    g_clear_error(&err);
+    co.u.luks.has_luks_version = false;
+    g_assert_null(qcrypto_block_create(&co, test_store_init, test_store_write,
+                                       &st, 0, &err));
+    g_assert_nonnull(strstr(err->message, "need luks-version=2"));
+    g_assert_cmpuint(st.writes, ==, 0);
+    test_store_clear(&st);
+}
+
 /* LUKS1 stays the default; luks-version=1 is LUKS1. */
 static void test_version_default(void)
 {
@@ -934,6 +963,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/luks2/iv-rule", test_iv_rule);
     g_test_add_func("/crypto/luks2/create-errors", test_create_errors);
     g_test_add_func("/crypto/luks2/version-default", test_version_default);
+    g_test_add_func("/crypto/luks2/version-errors", test_version_errors);
     for (size_t i = 0; i < G_N_ELEMENTS(recover); i++) {
         g_autofree char *p = g_strdup_printf("/crypto/luks2/recover/%s",
                                              recover[i]);
