@@ -887,6 +887,43 @@ static int parse_tokens(JsonObject *root, LUKS2Meta *m, GError **errp)
     return 0;
 }
 
+/*
+ * json-glib's parser recurses once per nesting level, so a JSON area of a
+ * few MiB of '[' would overflow the stack.  LUKS2 metadata nests about five
+ * levels (tokens are free-form, hence the margin); refuse anything deeper
+ * before parsing.
+ */
+#define LUKS2_JSON_MAX_DEPTH 64
+
+static int check_depth(const char *s, size_t len, GError **errp)
+{
+    int depth = 0;
+    bool in_string = false;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_string = false;
+            }
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++depth > LUKS2_JSON_MAX_DEPTH) {
+                error_setg(errp, "LUKS2 JSON metadata is nested too deeply "
+                           "(more than %d levels)", LUKS2_JSON_MAX_DEPTH);
+                return -1;
+            }
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 int luks2_meta_parse(const guint8 *area, size_t area_len, uint64_t hdr_size,
                      bool detached, LUKS2Meta *m, GError **errp)
 {
@@ -900,6 +937,9 @@ int luks2_meta_parse(const guint8 *area, size_t area_len, uint64_t hdr_size,
     if (!nul) {
         error_setg(errp, "LUKS2 JSON metadata fills its whole area without a "
                    "terminating NUL (too large)");
+        return -1;
+    }
+    if (check_depth((const char *)area, nul - area, errp) < 0) {
         return -1;
     }
     if (!json_parser_load_from_data(parser, (const char *)area, nul - area,

@@ -74,11 +74,15 @@ class Bench:
                 "header.driver=file,header.filename=%s"
                 % (self.path(name + "-payload.img"), self.path(name + "-hdr.img")))
 
-    def bench_args(self, name, write, block, count):
+    def bench_args(self, name, write, block, count, rand=False, zeros=False):
         common = ["bench", "-c", str(count), "-d", "16", "-s", str(block),
-                  "-t", "none"] + (["-w"] if write else [])
+                  "-t", "none"] + (["-w"] if write else []) + \
+            (["--random"] if rand else [])
         if name == "raw":
-            return common + ["-f", "raw", self.path("raw.img")]
+            # Ciphertext is incompressible: write raw data that is too (this
+            # VM's disk writes zeros over twice as fast as random bytes).
+            data = ["--random-data"] if write and not zeros else []
+            return common + data + ["-f", "raw", self.path("raw.img")]
         return common + self.secret_args() + ["--image-opts", self.image_opts(name)]
 
     def qemu_img_bench(self, img, args):
@@ -95,22 +99,31 @@ class Bench:
 
     def io_section(self):
         total = self.size_mib * 1024 * 1024
-        for title, block in (("seq 1 MiB", 1 << 20), ("4 KiB", 4096)):
-            count = total // block if block > 4096 else min(total // block, 65536)
+        for title, block, rand in (("seq 1 MiB", 1 << 20, False), ("seq 4 KiB", 4096, False),
+                                   ("random 4 KiB", 4096, True)):
+            count = total // block if block > 4096 else min(total // block, 32768)
             for write in (False, True):
                 kind = "write" if write else "read"
-                raw_t = self.qemu_img_bench(self.img, self.bench_args("raw", write, block, count))
-                raw_rate = count * block / raw_t if block > 4096 else count / raw_t
                 unit = "MiB/s" if block > 4096 else "IOPS"
                 scale = (1 << 20) if block > 4096 else 1
-                self.add("%s %s raw" % (title, kind), raw_rate / scale, unit)
+                if write and not rand and block > 4096:
+                    t = self.qemu_img_bench(self.img, self.bench_args(
+                        "raw", write, block, count, zeros=True))
+                    self.add("%s %s raw, zeros (QEMU's default)" % (title, kind),
+                             count * block / t / scale, unit)
+                raw_t = self.qemu_img_bench(self.img, self.bench_args("raw", write, block,
+                                                                      count, rand))
+                raw_rate = count * block / raw_t if block > 4096 else count / raw_t
+                self.add("%s %s raw%s" % (title, kind, ", random data" if write else ""),
+                         raw_rate / scale, unit)
                 for name in getattr(self, "luks", []):
-                    t = self.qemu_img_bench(self.img, self.bench_args(name, write, block, count))
+                    t = self.qemu_img_bench(self.img, self.bench_args(name, write, block,
+                                                                      count, rand))
                     rate = count * block / t if block > 4096 else count / t
                     self.add("%s %s %s detached" % (title, kind, name), rate / scale, unit,
                              rate / raw_rate)
                 ref = os.environ.get("QEMU_IMG_REF")
-                if ref and getattr(self, "luks", []) and "luks1" in self.luks:
+                if ref and not rand and getattr(self, "luks", []) and "luks1" in self.luks:
                     t = self.qemu_img_bench(ref, self.bench_args("luks1", write, block, count))
                     rate = count * block / t if block > 4096 else count / t
                     self.add("%s %s luks1 (QEMU_IMG_REF)" % (title, kind), rate / scale, unit,
@@ -148,6 +161,53 @@ class Bench:
         os.unlink(self.path("big-luks.img"))
         os.unlink(big)
 
+    def nbd_blockdev(self, name):
+        if name == "raw":
+            return ("driver=raw,node-name=n,file.driver=file,file.filename=%s,"
+                    "file.cache.direct=on" % self.path("raw.img"))
+        return ("driver=luks,node-name=n,key-secret=sec0,file.driver=file,"
+                "file.filename=%s,file.cache.direct=on,header.driver=file,header.filename=%s"
+                % (self.path(name + "-payload.img"), self.path(name + "-hdr.img")))
+
+    def nbd_once(self, name, write):
+        sock = self.path("nbd.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        qsd = subprocess.Popen([self.qsd] + self.secret_args() +
+                               ["--blockdev", self.nbd_blockdev(name),
+                                "--nbd-server", "addr.type=unix,addr.path=" + sock,
+                                "--export", "type=nbd,id=e,node-name=n,name=E,writable=on"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(500):
+                if os.path.exists(sock) or qsd.poll() is not None:
+                    break
+                time.sleep(0.01)
+            if not os.path.exists(sock):
+                sys.exit("bench: qemu-storage-daemon did not start: " + qsd.stderr.read())
+            uri = "nbd+unix:///E?socket=" + sock
+            argv = ["nbdcopy", self.path("nbd-src.img"), uri] if write else \
+                ["nbdcopy", uri, "null:"]
+            wall, _, _ = self.run(argv)
+            return wall
+        finally:
+            qsd.terminate()
+            qsd.wait()
+
+    def nbd_section(self):
+        if not shutil.which("nbdcopy") or not os.path.exists(self.qsd):
+            print("note: nbdcopy or qemu-storage-daemon missing: no NBD lines")
+            return
+        shutil.copyfile(self.path("raw.img"), self.path("nbd-src.img"))
+        for write in (False, True):
+            kind = "to export (write)" if write else "from export (read)"
+            raw_t = self.median(lambda: self.nbd_once("raw", write))
+            self.add("nbdcopy %s raw" % kind, self.size_mib / raw_t, "MiB/s")
+            for name in getattr(self, "luks", []):
+                t = self.median(lambda: self.nbd_once(name, write))
+                self.add("nbdcopy %s %s" % (kind, name), self.size_mib / t, "MiB/s", raw_t / t)
+        os.unlink(self.path("nbd-src.img"))
+
     def crypto_section(self):
         tool = os.path.join(self.build, "tests", "bench", "crypto-bench")
         if not os.path.exists(tool):
@@ -181,6 +241,7 @@ def main():
         b.make_images()
         b.io_section()
         b.convert_section()
+        b.nbd_section()
         b.crypto_section()
         b.print_table()
     finally:

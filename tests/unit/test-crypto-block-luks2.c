@@ -903,6 +903,48 @@ static void test_overlap(void)
     test_store_clear(&st);
 }
 
+/* Deep nesting (a stack overflow in a recursive parser) is refused. */
+static void test_deep_nesting(void)
+{
+    Spec sp = default_spec();
+    TestStore st = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QCryptoBlock) made = NULL;
+
+    sp.metadata_size = 4 * MiB;
+    sp.keyslots_size = 512 * KiB;
+    made = create2(&st, &sp, NULL);
+    g_assert_nonnull(made);
+    fill_json(&st, '[');
+    for (int copy = 1; copy <= 2; copy++) {
+        st.data[copy * 4 * MiB - 1] = 0;      /* terminated, 4 MiB deep */
+        fix_csum(&st, (copy - 1) * 4 * MiB);
+    }
+    g_assert_null(open2(&st, "sec0", 0, &err));
+    g_assert_nonnull(strstr(err->message, "nested too deeply"));
+    g_clear_error(&err);
+    /* strings may hold brackets; 64 levels in a token are fine */
+    fill_json(&st, 0);
+    test_store_clear(&st);
+    test_store_copy(&st, &base);
+    {
+        GString *tok = g_string_new("\"tokens\":{\"0\":{\"type\":\"[[[{{\","
+                                    "\"keyslots\":[],\"x\":");
+        for (int i = 0; i < 60; i++) {
+            g_string_append_c(tok, '[');
+        }
+        for (int i = 0; i < 60; i++) {
+            g_string_append_c(tok, ']');
+        }
+        g_string_append(tok, "}}");
+        json_replace(&st, "\"tokens\":{}", tok->str);
+        g_string_free(tok, true);
+    }
+    g_autoptr(QCryptoBlock) blk = open2(&st, "sec0", 0, &err);
+    g_assert_no_error(err);
+    test_store_clear(&st);
+}
+
 /* Random byte flips in the JSON area (checksum fixed) never crash. */
 static void test_fuzz(void)
 {
@@ -983,6 +1025,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(p, &bad_cases[i], test_bad);
     }
     g_test_add_func("/crypto/luks2/bad/overlapping-areas", test_overlap);
+    g_test_add_func("/crypto/luks2/bad/deep-nesting", test_deep_nesting);
     g_test_add_func("/crypto/luks2/fuzz", test_fuzz);
     ret = g_test_run();
     test_store_clear(&base);
