@@ -15,6 +15,7 @@
  */
 #include <string.h>
 #include "crypto/blockpriv.h"
+#include "crypto/block-luks-common.h"
 #include "crypto/afsplit.h"
 #include "crypto/hash.h"
 #include "crypto/pbkdf.h"
@@ -77,68 +78,6 @@ static uint32_t luks1_test_iterations;
 void qcrypto_block_luks1_set_test_iterations(uint32_t iters)
 {
     luks1_test_iterations = iters;
-}
-
-/* ---- names ---- */
-
-typedef struct LUKS1CipherName {
-    const char *name;
-    size_t key_len;
-    QCryptoCipherAlgo alg;
-} LUKS1CipherName;
-
-static const LUKS1CipherName luks1_ciphers[] = {
-    { "aes", 16, QCRYPTO_CIPHER_ALGO_AES_128 },
-    { "aes", 24, QCRYPTO_CIPHER_ALGO_AES_192 },
-    { "aes", 32, QCRYPTO_CIPHER_ALGO_AES_256 },
-    { "serpent", 16, QCRYPTO_CIPHER_ALGO_SERPENT_128 },
-    { "serpent", 24, QCRYPTO_CIPHER_ALGO_SERPENT_192 },
-    { "serpent", 32, QCRYPTO_CIPHER_ALGO_SERPENT_256 },
-    { "twofish", 16, QCRYPTO_CIPHER_ALGO_TWOFISH_128 },
-    { "twofish", 24, QCRYPTO_CIPHER_ALGO_TWOFISH_192 },
-    { "twofish", 32, QCRYPTO_CIPHER_ALGO_TWOFISH_256 },
-    { "cast5", 16, QCRYPTO_CIPHER_ALGO_CAST5_128 },
-};
-
-static const char *luks1_cipher_name(QCryptoCipherAlgo alg)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(luks1_ciphers); i++) {
-        if (luks1_ciphers[i].alg == alg) {
-            return luks1_ciphers[i].name;
-        }
-    }
-    g_assert_not_reached();
-}
-
-static bool luks1_cipher_known(const char *name)
-{
-    for (size_t i = 0; i < G_N_ELEMENTS(luks1_ciphers); i++) {
-        if (g_str_equal(luks1_ciphers[i].name, name)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int luks1_enum_parse(const char *const *names, int max,
-                            const char *name)
-{
-    for (int i = 0; i < max; i++) {
-        if (g_str_equal(names[i], name)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-static int luks1_hash_parse(const char *name)
-{
-    const char *names[QCRYPTO_HASH_ALGO__MAX];
-
-    for (int i = 0; i < QCRYPTO_HASH_ALGO__MAX; i++) {
-        names[i] = QCryptoHashAlgo_str(i);
-    }
-    return luks1_enum_parse(names, QCRYPTO_HASH_ALGO__MAX, name);
 }
 
 /* ---- (de)serialisation ---- */
@@ -269,8 +208,6 @@ static int luks1_parse_mode(const char *mode_str, QCryptoBlockCipherSpec *spec,
     g_autofree char *copy = g_strdup(mode_str);
     char *ivgen = strchr(copy, '-');
     char *ivhash = NULL;
-    const char *names[QCRYPTO_CIPHER_MODE__MAX];
-    const char *ivnames[QCRYPTO_IV_GEN_ALGO__MAX];
     int mode, iv, hash;
 
     if (ivgen) {
@@ -280,10 +217,7 @@ static int luks1_parse_mode(const char *mode_str, QCryptoBlockCipherSpec *spec,
             *ivhash++ = '\0';
         }
     }
-    for (int i = 0; i < QCRYPTO_CIPHER_MODE__MAX; i++) {
-        names[i] = QCryptoCipherMode_str(i);
-    }
-    mode = luks1_enum_parse(names, QCRYPTO_CIPHER_MODE__MAX, copy);
+    mode = luks_cipher_mode_parse(copy);
     if (mode < 0) {
         error_setg(errp, "Cipher mode '%s' is not supported", copy);
         return -1;
@@ -299,10 +233,7 @@ static int luks1_parse_mode(const char *mode_str, QCryptoBlockCipherSpec *spec,
         }
         return 0;
     }
-    for (int i = 0; i < QCRYPTO_IV_GEN_ALGO__MAX; i++) {
-        ivnames[i] = QCryptoIVGenAlgo_str(i);
-    }
-    iv = luks1_enum_parse(ivnames, QCRYPTO_IV_GEN_ALGO__MAX, ivgen);
+    iv = luks_ivgen_parse(ivgen);
     if (iv < 0) {
         error_setg(errp, "IV generator '%s' is not supported", ivgen);
         return -1;
@@ -319,7 +250,7 @@ static int luks1_parse_mode(const char *mode_str, QCryptoBlockCipherSpec *spec,
         error_setg(errp, "IV generator 'essiv' needs a hash (essiv:HASH)");
         return -1;
     }
-    hash = luks1_hash_parse(ivhash);
+    hash = luks_hash_parse(ivhash);
     if (hash < 0 || !qcrypto_hash_supports(hash)) {
         error_setg(errp, "Hash '%s' for the essiv IV generator is not "
                    "supported", ivhash);
@@ -340,17 +271,13 @@ static int luks1_parse_cipher(const LUKS1Header *h,
     if (xts && h->key_bytes % 2) {
         key_len = 0;   /* an odd xts key matches no cipher */
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(luks1_ciphers); i++) {
-        if (g_str_equal(luks1_ciphers[i].name, h->cipher_name) &&
-            luks1_ciphers[i].key_len == key_len) {
-            spec->cipher_alg = luks1_ciphers[i].alg;
-            if (!qcrypto_cipher_supports(spec->cipher_alg, spec->cipher_mode)) {
-                error_setg(errp, "Cipher %s does not support %s mode",
-                           QCryptoCipherAlgo_str(spec->cipher_alg), mode);
-                return -1;
-            }
-            return 0;
+    if (luks_cipher_lookup(h->cipher_name, key_len, &spec->cipher_alg)) {
+        if (!qcrypto_cipher_supports(spec->cipher_alg, spec->cipher_mode)) {
+            error_setg(errp, "Cipher %s does not support %s mode",
+                       QCryptoCipherAlgo_str(spec->cipher_alg), mode);
+            return -1;
         }
+        return 0;
     }
     error_setg(errp, "Key size of %" G_GUINT32_FORMAT " bytes does not fit "
                "cipher %s in %s mode", h->key_bytes, h->cipher_name, mode);
@@ -379,7 +306,7 @@ static int luks1_check_names(const LUKS1Header *h, QCryptoBlockCipherSpec *spec,
                    "volume would not be encrypted");
         return -1;
     }
-    if (!luks1_cipher_known(h->cipher_name)) {
+    if (!luks_cipher_known(h->cipher_name)) {
         error_setg(errp, "Cipher '%s' is not supported", h->cipher_name);
         return -1;
     }
@@ -388,7 +315,7 @@ static int luks1_check_names(const LUKS1Header *h, QCryptoBlockCipherSpec *spec,
         luks1_check_ivgen(spec, errp) < 0) {
         return -1;
     }
-    hash = luks1_hash_parse(h->hash_spec);
+    hash = luks_hash_parse(h->hash_spec);
     if (hash < 0 || !qcrypto_pbkdf2_supports(hash)) {
         error_setg(errp, "Hash '%s' is not supported", h->hash_spec);
         return -1;
@@ -686,22 +613,6 @@ static int luks1_wipe_material(QCryptoBlock *block, int slot,
     return 0;
 }
 
-static QemuSecBuf *luks1_lookup_secret(const char *id, const char *what,
-                                       GError **errp)
-{
-    QemuSecBuf *pass;
-
-    if (!id) {
-        error_setg(errp, "Parameter '%s' is required", what);
-        return NULL;
-    }
-    pass = qcrypto_secret_lookup(id, errp);
-    if (!pass) {
-        error_prepend(errp, "Parameter '%s'", what);
-    }
-    return pass;
-}
-
 /* ---- open ---- */
 
 static void luks1_setup_block(QCryptoBlock *block)
@@ -750,7 +661,7 @@ static int luks1_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
     if (flags & QCRYPTO_BLOCK_OPEN_NO_IO) {
         return 0;
     }
-    pass = luks1_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    pass = luks_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
     if (!pass ||
         luks1_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
         return -1;
@@ -892,7 +803,7 @@ static int luks1_init_header(const LUKS1CreateParams *p, const QemuSecBuf *mk,
     memset(h, 0, sizeof(*h));
     memcpy(h->magic, LUKS1_MAGIC, LUKS1_MAGIC_LEN);
     h->version = LUKS1_VERSION;
-    g_strlcpy(h->cipher_name, luks1_cipher_name(p->spec.cipher_alg),
+    g_strlcpy(h->cipher_name, luks_cipher_name(p->spec.cipher_alg),
               LUKS1_NAME_LEN);
     luks1_format_mode(&p->spec, h->cipher_mode);
     g_strlcpy(h->hash_spec, QCryptoHashAlgo_str(p->hash_alg), LUKS1_NAME_LEN);
@@ -931,7 +842,7 @@ static int luks1_create(QCryptoBlock *block, QCryptoBlockCreateOptions *options,
     if (luks1_create_params(options, flags, &p, errp) < 0) {
         return -1;
     }
-    pass = luks1_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    pass = luks_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
     if (!pass) {
         return -1;
     }
@@ -1035,32 +946,6 @@ static int luks1_check_keyslot_arg(int64_t keyslot, GError **errp)
     return 0;
 }
 
-/* The master key for adding a keyslot: from a secret if given, else the
- * key the volume was opened with. */
-static QemuSecBuf *luks1_amend_master_key(QCryptoBlock *block,
-                                          QCryptoBlockAmendOptionsLUKS *o,
-                                          QCryptoBlockReadFunc readfunc,
-                                          void *opaque, GError **errp)
-{
-    const char *id = o->secret ? o->secret : o->old_secret;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    QemuSecBuf *mk = NULL;
-
-    if (!id) {
-        if (!block->master_key) {
-            error_setg(errp, "Parameter 'secret' is required to unlock the "
-                       "volume for adding a keyslot");
-            return NULL;
-        }
-        return qemu_secbuf_dup(block->master_key->data, block->master_key->len);
-    }
-    pass = luks1_lookup_secret(id, o->secret ? "secret" : "old-secret", errp);
-    if (!pass || luks1_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
-        return NULL;
-    }
-    return mk;
-}
-
 static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                            QCryptoBlockWriteFunc writefunc, void *opaque,
                            QCryptoBlockAmendOptionsLUKS *o, bool force,
@@ -1107,11 +992,12 @@ static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
             return -1;
         }
     }
-    mk = luks1_amend_master_key(block, o, readfunc, opaque, errp);
+    mk = luks_amend_master_key(block, o, luks1_find_key, readfunc, opaque,
+                               errp);
     if (!mk) {
         return -1;
     }
-    pass = luks1_lookup_secret(o->new_secret, "new-secret", errp);
+    pass = luks_lookup_secret(o->new_secret, "new-secret", errp);
     if (!pass ||
         luks1_store_key(block, &hdr, slot, pass, mk, iter_time, writefunc,
                         opaque, errp) < 0 ||
@@ -1203,7 +1089,7 @@ static int luks1_amend_erase(QCryptoBlock *block,
         return -1;
     }
     if (o->old_secret) {
-        pass = luks1_lookup_secret(o->old_secret, "old-secret", errp);
+        pass = luks_lookup_secret(o->old_secret, "old-secret", errp);
         if (!pass) {
             return -1;
         }

@@ -8,62 +8,13 @@
  */
 #include <string.h>
 #include "crypto/block-luks2.h"
+#include "crypto/block-luks-common.h"
 #include "crypto/argon2.h"
 #include "crypto/hash.h"
 #include "crypto/pbkdf.h"
 #include "qemu/error.h"
 
-/* ---- cipher and hash names ---- */
-
-typedef struct LUKS2CipherName {
-    const char *name;
-    size_t key_len;
-    QCryptoCipherAlgo alg;
-} LUKS2CipherName;
-
-static const LUKS2CipherName luks2_ciphers[] = {
-    { "aes", 16, QCRYPTO_CIPHER_ALGO_AES_128 },
-    { "aes", 24, QCRYPTO_CIPHER_ALGO_AES_192 },
-    { "aes", 32, QCRYPTO_CIPHER_ALGO_AES_256 },
-    { "serpent", 16, QCRYPTO_CIPHER_ALGO_SERPENT_128 },
-    { "serpent", 24, QCRYPTO_CIPHER_ALGO_SERPENT_192 },
-    { "serpent", 32, QCRYPTO_CIPHER_ALGO_SERPENT_256 },
-    { "twofish", 16, QCRYPTO_CIPHER_ALGO_TWOFISH_128 },
-    { "twofish", 24, QCRYPTO_CIPHER_ALGO_TWOFISH_192 },
-    { "twofish", 32, QCRYPTO_CIPHER_ALGO_TWOFISH_256 },
-    { "cast5", 16, QCRYPTO_CIPHER_ALGO_CAST5_128 },
-};
-
-int luks2_hash_parse(const char *name)
-{
-    for (int i = 0; i < QCRYPTO_HASH_ALGO__MAX; i++) {
-        if (g_str_equal(QCryptoHashAlgo_str(i), name)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-static int luks2_enum_lookup(const char *(*str)(int), int max,
-                             const char *name)
-{
-    for (int i = 0; i < max; i++) {
-        if (g_str_equal(str(i), name)) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-static const char *mode_str(int i)
-{
-    return QCryptoCipherMode_str(i);
-}
-
-static const char *ivgen_str(int i)
-{
-    return QCryptoIVGenAlgo_str(i);
-}
+/* ---- encryption strings (names: crypto/block-luks-common.c) ---- */
 
 /* "MODE[-IVGEN[:HASH]]" */
 static int luks2_parse_mode(const char *enc, char *mode,
@@ -80,7 +31,7 @@ static int luks2_parse_mode(const char *enc, char *mode,
             *ivhash++ = '\0';
         }
     }
-    m = luks2_enum_lookup(mode_str, QCRYPTO_CIPHER_MODE__MAX, mode);
+    m = luks_cipher_mode_parse(mode);
     if (m < 0) {
         error_setg(errp, "Cipher mode '%s' in '%s' is not supported", mode,
                    enc);
@@ -96,7 +47,7 @@ static int luks2_parse_mode(const char *enc, char *mode,
         }
         return 0;
     }
-    iv = luks2_enum_lookup(ivgen_str, QCRYPTO_IV_GEN_ALGO__MAX, ivgen);
+    iv = luks_ivgen_parse(ivgen);
     if (iv < 0) {
         error_setg(errp, "IV generator '%s' in '%s' is not supported", ivgen,
                    enc);
@@ -110,7 +61,7 @@ static int luks2_parse_mode(const char *enc, char *mode,
         }
         return 0;
     }
-    h = ivhash ? luks2_hash_parse(ivhash) : -1;
+    h = ivhash ? luks_hash_parse(ivhash) : -1;
     if (h < 0 || !qcrypto_hash_supports(h)) {
         error_setg(errp, "essiv hash in '%s' is missing or not supported",
                    enc);
@@ -146,24 +97,18 @@ int luks2_parse_encryption(const char *enc, uint32_t key_bytes,
     if (spec->cipher_mode == QCRYPTO_CIPHER_MODE_XTS) {
         key_len = key_bytes % 2 ? 0 : key_bytes / 2;
     }
-    for (size_t i = 0; i < G_N_ELEMENTS(luks2_ciphers); i++) {
-        if (g_str_equal(luks2_ciphers[i].name, copy) &&
-            luks2_ciphers[i].key_len == key_len) {
-            spec->cipher_alg = luks2_ciphers[i].alg;
-            if (!qcrypto_cipher_supports(spec->cipher_alg,
-                                         spec->cipher_mode)) {
-                error_setg(errp, "Encryption '%s' is not supported", enc);
-                return -1;
-            }
-            if (spec->cipher_mode != QCRYPTO_CIPHER_MODE_ECB &&
-                spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV &&
-                qcrypto_ivgen_essiv_cipher(spec->cipher_alg,
-                                           spec->ivgen_hash_alg, &essiv,
-                                           errp) < 0) {
-                return -1;
-            }
-            return 0;
+    if (luks_cipher_lookup(copy, key_len, &spec->cipher_alg)) {
+        if (!qcrypto_cipher_supports(spec->cipher_alg, spec->cipher_mode)) {
+            error_setg(errp, "Encryption '%s' is not supported", enc);
+            return -1;
         }
+        if (spec->cipher_mode != QCRYPTO_CIPHER_MODE_ECB &&
+            spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV &&
+            qcrypto_ivgen_essiv_cipher(spec->cipher_alg, spec->ivgen_hash_alg,
+                                       &essiv, errp) < 0) {
+            return -1;
+        }
+        return 0;
     }
     error_setg(errp, "Encryption '%s' with a %" G_GUINT32_FORMAT "-byte key "
                "is not supported", enc, key_bytes);
@@ -172,16 +117,9 @@ int luks2_parse_encryption(const char *enc, uint32_t key_bytes,
 
 void luks2_format_encryption(const QCryptoBlockCipherSpec *spec, char *out)
 {
-    const char *name = NULL;
+    const char *name = luks_cipher_name(spec->cipher_alg);
     const char *mode = QCryptoCipherMode_str(spec->cipher_mode);
 
-    for (size_t i = 0; i < G_N_ELEMENTS(luks2_ciphers); i++) {
-        if (luks2_ciphers[i].alg == spec->cipher_alg) {
-            name = luks2_ciphers[i].name;
-            break;
-        }
-    }
-    g_assert(name);
     if (spec->cipher_mode == QCRYPTO_CIPHER_MODE_ECB) {
         g_snprintf(out, 64, "%s-%s", name, mode);
     } else if (spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV) {
@@ -356,7 +294,7 @@ static int get_hash(JsonObject *o, const char *name, const char *what,
     if (!s) {
         return -1;
     }
-    h = luks2_hash_parse(s);
+    h = luks_hash_parse(s);
     if (h < 0 || !qcrypto_pbkdf2_supports(h)) {
         error_setg(errp, "LUKS2 metadata: %s hash '%.32s' is not supported",
                    what, s);

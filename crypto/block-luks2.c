@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "crypto/block-luks2.h"
+#include "crypto/block-luks-common.h"
 #include "crypto/afsplit.h"
 #include "crypto/argon2.h"
 #include "crypto/hash.h"
@@ -172,7 +173,7 @@ static int luks2_csum_alg(const LUKS2BinHeader *h, QCryptoHashAlgo *alg,
         error_setg(errp, "checksum algorithm name is not NUL-terminated");
         return -1;
     }
-    a = luks2_hash_parse(h->csum_alg);
+    a = luks_hash_parse(h->csum_alg);
     if (a < 0 || !qcrypto_hash_supports(a) ||
         qcrypto_hash_digest_len(a) > LUKS2_CSUM_LEN) {
         error_setg(errp, "checksum algorithm '%s' is not supported",
@@ -487,22 +488,6 @@ static int luks2_find_key(QCryptoBlock *block, const QemuSecBuf *pass,
     return -1;
 }
 
-static QemuSecBuf *luks2_lookup_secret(const char *id, const char *what,
-                                       GError **errp)
-{
-    QemuSecBuf *pass;
-
-    if (!id) {
-        error_setg(errp, "Parameter '%s' is required", what);
-        return NULL;
-    }
-    pass = qcrypto_secret_lookup(id, errp);
-    if (!pass) {
-        error_prepend(errp, "Parameter '%s'", what);
-    }
-    return pass;
-}
-
 /* ---- open ---- */
 
 static int luks2_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
@@ -533,7 +518,7 @@ static int luks2_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
     if (flags & QCRYPTO_BLOCK_OPEN_NO_IO) {
         return 0;
     }
-    pass = luks2_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    pass = luks_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
     if (!pass || luks2_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
         return -1;
     }
@@ -1132,7 +1117,7 @@ static int luks2_create(QCryptoBlock *block, QCryptoBlockCreateOptions *options,
     if (luks2_create_params(options, flags, &p, errp) < 0) {
         return -1;
     }
-    pass = luks2_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    pass = luks_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
     if (!pass) {
         return -1;
     }
@@ -1335,30 +1320,6 @@ static void luks2_amend_kdf_params(const LUKS2Meta *m, uint64_t iter_time,
     }
 }
 
-static QemuSecBuf *luks2_amend_master_key(QCryptoBlock *block,
-                                          QCryptoBlockAmendOptionsLUKS *o,
-                                          QCryptoBlockReadFunc readfunc,
-                                          void *opaque, GError **errp)
-{
-    const char *id = o->secret ? o->secret : o->old_secret;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    QemuSecBuf *mk = NULL;
-
-    if (!id) {
-        if (!block->master_key) {
-            error_setg(errp, "Parameter 'secret' is required to unlock the "
-                       "volume for adding a keyslot");
-            return NULL;
-        }
-        return qemu_secbuf_dup(block->master_key->data, block->master_key->len);
-    }
-    pass = luks2_lookup_secret(id, o->secret ? "secret" : "old-secret", errp);
-    if (!pass || luks2_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
-        return NULL;
-    }
-    return mk;
-}
-
 static int luks2_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                            QCryptoBlockWriteFunc writefunc, void *opaque,
                            QCryptoBlockAmendOptionsLUKS *o, bool force,
@@ -1401,8 +1362,9 @@ static int luks2_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
             return -1;
         }
     }
-    mk = luks2_amend_master_key(block, o, readfunc, opaque, errp);
-    pass = mk ? luks2_lookup_secret(o->new_secret, "new-secret", errp) : NULL;
+    mk = luks_amend_master_key(block, o, luks2_find_key, readfunc, opaque,
+                               errp);
+    pass = mk ? luks_lookup_secret(o->new_secret, "new-secret", errp) : NULL;
     if (!pass) {
         return -1;
     }
@@ -1494,7 +1456,7 @@ static int luks2_amend_erase(QCryptoBlock *block,
         return -1;
     }
     if (o->old_secret) {
-        pass = luks2_lookup_secret(o->old_secret, "old-secret", errp);
+        pass = luks_lookup_secret(o->old_secret, "old-secret", errp);
         if (!pass) {
             return -1;
         }

@@ -118,7 +118,6 @@ int luks2_parse_encryption(const char *enc, uint32_t key_bytes,
                            QCryptoBlockCipherSpec *spec, GError **errp);
 /* spec -> "aes-xts-plain64" (out holds 64 bytes). */
 void luks2_format_encryption(const QCryptoBlockCipherSpec *spec, char *out);
-int luks2_hash_parse(const char *name);
 
 extern const QCryptoBlockDriver qcrypto_block_driver_luks2;
 
