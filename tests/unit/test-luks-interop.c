@@ -13,61 +13,6 @@
 #include <gio/gio.h>
 #include "test-luks-interop-common.h"
 
-/*
- * The master key as cryptsetup sees it, parsed from the "MK dump:" lines into
- * locked memory.  The tool's output is wiped once parsed.
- */
-static QemuSecBuf *cryptsetup_master_key(const char *keyfile,
-                                         const char *header)
-{
-    g_autofree char *out = NULL;
-    QemuSecBuf *mk = qemu_secbuf_new(64);
-    const char *p;
-    size_t n = 0;
-    int rc;
-
-    rc = RUN(&out, "cryptsetup", "luksDump", "--dump-master-key", "-q",
-             "--key-file", keyfile, header);
-    g_assert_cmpint(rc, ==, 0);
-    p = strstr(out, "MK dump:");
-    g_assert_nonnull(p);
-    p += strlen("MK dump:");
-    for (;;) {
-        while (*p == ' ' || *p == '\t' || *p == '\n') {
-            p++;
-        }
-        if (!g_ascii_isxdigit(p[0]) || !g_ascii_isxdigit(p[1]) ||
-            (p[2] && !g_ascii_isspace(p[2])) || n == mk->len) {
-            break;
-        }
-        mk->data[n++] = g_ascii_xdigit_value(p[0]) * 16 +
-                        g_ascii_xdigit_value(p[1]);
-        p += 2;
-    }
-    memset(out, 0, strlen(out));
-    g_assert_cmpuint(n, >=, 16);
-    {
-        QemuSecBuf *exact = qemu_secbuf_dup(mk->data, n);
-        qemu_secbuf_free(mk);
-        return exact;
-    }
-}
-
-/* A field of `cryptsetup luksDump` ("Payload offset:", "UUID:", ...). */
-static char *luksdump_field(const char *dump, const char *field)
-{
-    const char *p = strstr(dump, field);
-    const char *end;
-
-    g_assert_nonnull(p);
-    p += strlen(field);
-    while (*p == ' ' || *p == '\t') {
-        p++;
-    }
-    end = strchr(p, '\n');
-    return g_strndup(p, end ? (size_t)(end - p) : strlen(p));
-}
-
 /* ---- independent decryption with python3-cryptography ---- */
 
 static const char py_decrypt[] =
