@@ -272,7 +272,7 @@ int qcrypto_tls_creds_add_psk(const char *id, const TlsCredsPskProperties *p,
     if (psk_load_file(psk, path, errp) < 0 ||
         psk_make_gnutls_creds(creds, p->username ? p->username
                               : PSK_DEFAULT_USER, errp) < 0) {
-        error_prepend(errp, "TLS credentials '%s': ", id);
+        error_prepend(errp, "TLS credentials '%s'", id);
         qcrypto_tls_creds_free(creds);
         return -1;
     }

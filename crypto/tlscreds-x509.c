@@ -377,7 +377,7 @@ int qcrypto_tls_creds_add_x509(const char *id,
     }
     creds = qcrypto_tls_creds_new(id, &common, "");
     if (x509_load(creds, p, errp) < 0) {
-        error_prepend(errp, "TLS credentials '%s': ", id);
+        error_prepend(errp, "TLS credentials '%s'", id);
         qcrypto_tls_creds_free(creds);
         return -1;
     }
