@@ -649,6 +649,7 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
 {
     BlockCrypto *s = bs->opaque;
     g_autoptr(QCryptoBlockAmendOptions) ao = NULL;
+    int ret;
 
     if (options->driver != BLOCKDEV_DRIVER_LUKS) {
         error_setg(errp, "Amend options are not for the luks driver");
@@ -669,6 +670,13 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
     if (qcrypto_block_amend_options(s->block, luks_hdr_read, luks_hdr_write,
                                     s->hdr->bs, ao, force, errp) < 0) {
         return -EINVAL;
+    }
+    /* Success means durable: every caller (qemu-img, the daemon's amend
+     * job) gets the same guarantee, and a failed flush is reported. */
+    ret = bdrv_flush(s->hdr->bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not flush the LUKS header");
+        return ret;
     }
     return 0;
 }
