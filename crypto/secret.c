@@ -87,7 +87,7 @@ static bool secret_is_regular(int fd)
  * Read everything up to EOF, straight into locked memory: pipes and sockets
  * give no size in advance and may return short reads.
  */
-static QemuSecBuf *secret_read_file(const char *path, GError **errp)
+QemuSecBuf *qcrypto_secret_read_file(const char *path, GError **errp)
 {
     QemuSecBuf *buf;
     size_t used = 0;
@@ -295,7 +295,7 @@ int qcrypto_secret_add(const char *id, const char *data, const char *file,
     if (data) {
         raw = qemu_secbuf_dup(data, strlen(data));
     } else {
-        raw = secret_read_file(file, errp);
+        raw = qcrypto_secret_read_file(file, errp);
         if (!raw) {
             return -1;
         }

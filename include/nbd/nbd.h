@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include "crypto/tlscreds.h"
 
 /* --- protocol constants (see the NBD protocol specification) --- */
 
@@ -131,6 +132,17 @@ typedef struct NBDExport NBDExport;
  * context; `max_connections` 0 means unlimited.
  */
 NBDServer *nbd_server_new(int listen_fd, unsigned max_connections);
+
+/*
+ * Require TLS with `creds` (server endpoint, borrowed: they must outlive
+ * the server).  Call before returning to the main context that accepts.
+ * Clients must then send NBD_OPT_STARTTLS before any other option.
+ */
+void nbd_server_set_tls_creds(NBDServer *server, QCryptoTLSCreds *creds);
+
+/* Drop clients whose handshake (options and TLS) takes longer than
+ * `seconds` (0 = no limit; default 10). */
+void nbd_server_set_handshake_timeout(NBDServer *server, unsigned seconds);
 
 /*
  * Stop accepting, disconnect every client, wait for their requests to
