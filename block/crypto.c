@@ -32,6 +32,7 @@ typedef struct BlockCrypto {
     BdrvChild *header;          /* detached header child, or NULL */
     BdrvChild *hdr;             /* where header I/O goes: header or file */
     uint64_t payload_offset;    /* bytes on `file` before the data */
+    uint64_t payload_size;      /* bytes of data (fixed LUKS2 segment), or 0 */
     uint32_t sector_size;
     bool no_io;                 /* metadata-only open: no key, no data I/O */
     bool metadata_only;         /* a bare detached header opened alone */
@@ -255,6 +256,7 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
         return -EINVAL;
     }
     s->payload_offset = qcrypto_block_get_payload_offset(s->block);
+    s->payload_size = qcrypto_block_get_payload_size(s->block);
     s->sector_size = qcrypto_block_get_sector_size(s->block);
     if (s->sector_size == 0) {
         s->sector_size = 512;
@@ -281,6 +283,15 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
             error_setg(errp, "The LUKS payload '%s' is too short: it has %"
                        PRId64 " bytes but the header puts the encrypted data "
                        "at offset %" PRIu64, bdrv_get_filename(file->bs), len,
+                       s->payload_offset);
+            goto fail;
+        }
+        /* A fixed-size segment must fit, as cryptsetup requires. */
+        if ((uint64_t)len - s->payload_offset < s->payload_size) {
+            error_setg(errp, "The LUKS payload '%s' is too short: it has %"
+                       PRId64 " bytes but the header's data segment needs %"
+                       PRIu64 " bytes at offset %" PRIu64,
+                       bdrv_get_filename(file->bs), len, s->payload_size,
                        s->payload_offset);
             goto fail;
         }
@@ -536,7 +547,12 @@ static int64_t luks_getlength(BlockDriverState *bs)
     if ((uint64_t)len < s->payload_offset) {
         return 0;
     }
-    return len - (int64_t)s->payload_offset;
+    len -= (int64_t)s->payload_offset;
+    /* A fixed-size segment ends where the header says, not at EOF. */
+    if (s->payload_size && (uint64_t)len > s->payload_size) {
+        len = (int64_t)s->payload_size;
+    }
+    return len;
 }
 
 static int64_t luks_get_allocated_file_size(BlockDriverState *bs)
@@ -559,6 +575,11 @@ static int luks_truncate(BlockDriverState *bs, int64_t offset,
 
     if (s->metadata_only) {
         error_setg(errp, "Cannot resize a LUKS header that has no payload");
+        return -ENOTSUP;
+    }
+    if (s->payload_size) {
+        error_setg(errp, "Cannot resize a LUKS2 volume whose data segment has "
+                   "a fixed size");
         return -ENOTSUP;
     }
     if (offset < 0) {

@@ -369,6 +369,7 @@ static void luks2_setup_block(QCryptoBlock *block)
 
     block->spec = seg->spec;
     block->payload_offset = seg->offset;
+    block->payload_size = seg->dynamic ? 0 : seg->size;
     block->sector_size = seg->sector_size;
     block->iv_unit = LUKS2_SECTOR;
     block->iv_offset = seg->iv_tweak;
