@@ -5,8 +5,14 @@
  * stream with blocking reads (simple, and a slow client stalls only
  * itself).  Requests are executed on a shared GThreadPool so that many are
  * in flight per connection; replies may leave in any order, each written
- * whole under the connection's send lock.  The listening socket is watched
- * from a GLib main context.
+ * whole by the connection's own sender thread, so that a client that does
+ * not read its replies blocks only its own threads, never the shared pool.
+ * The listening socket is watched from a GLib main context.
+ *
+ * Limits per client: NBD_MAX_INFLIGHT requests and NBD_MAX_INFLIGHT_BYTES
+ * of READ/WRITE buffers at once (the reader stops reading until replies
+ * have left, so TCP pushes back on a client that pipelines without
+ * reading), and NBD_HANDSHAKE_SECONDS to finish the handshake.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +28,13 @@
 
 /* Requests one connection may have queued or running at once. */
 #define NBD_MAX_INFLIGHT    16
+/* READ/WRITE buffer bytes one connection may hold at once (at least one
+ * request always fits, whatever its size up to NBD_MAX_REQUEST_SIZE). */
+#define NBD_MAX_INFLIGHT_BYTES  (32 * 1024 * 1024)
 /* Worker threads shared by all connections. */
 #define NBD_POOL_THREADS    16
+/* A client still negotiating after this long is dropped (QEMU's default). */
+#define NBD_HANDSHAKE_SECONDS   10
 
 struct NBDServer {
     GMutex lock;                /* exports, clients, counters */
@@ -35,6 +46,7 @@ struct NBDServer {
     GList *clients;             /* NBDClient * */
     unsigned nclients;
     GThreadPool *pool;
+    GSource *reaper_src;        /* drops handshakes that take too long */
 };
 
 struct NBDExport {
@@ -53,11 +65,16 @@ typedef struct NBDClient {
     int fd;
     NBDExport *exp;             /* set once the handshake chose an export */
     int64_t size;               /* export size seen at handshake */
+    gint64 handshake_deadline;  /* monotonic us; 0 once negotiated
+                                 * (under server->lock) */
     GMutex send_lock;
     bool dead;                  /* a reply could not be sent */
-    GMutex lock;                /* inflight */
+    GAsyncQueue *replies;       /* finished NBDRequest *, for the sender */
+    GThread *sender;
+    GMutex lock;                /* inflight, inflight_bytes */
     GCond cond;
     unsigned inflight;
+    uint64_t inflight_bytes;
 } NBDClient;
 
 typedef struct NBDRequest {
@@ -68,7 +85,12 @@ typedef struct NBDRequest {
     uint64_t offset;
     uint32_t len;
     void *buf;
+    uint32_t charge;            /* bytes counted in inflight_bytes */
+    uint32_t err;               /* NBD error of the reply */
 } NBDRequest;
+
+/* Pushed on a client's reply queue to stop its sender thread. */
+static NBDRequest reply_queue_end;
 
 /* ---- socket helpers ---- */
 
@@ -445,10 +467,27 @@ static void inflight_acquire(NBDClient *c)
     g_mutex_unlock(&c->lock);
 }
 
-static void inflight_release(NBDClient *c)
+/*
+ * Count `bytes` of buffer against the client's budget, waiting for replies
+ * to leave while it is exhausted; a request alone always fits.  A negative
+ * count gives bytes back.
+ */
+static void inflight_charge(NBDClient *c, int64_t bytes)
+{
+    g_mutex_lock(&c->lock);
+    while (bytes > 0 && c->inflight_bytes > 0 &&
+           c->inflight_bytes + bytes > NBD_MAX_INFLIGHT_BYTES) {
+        g_cond_wait(&c->cond, &c->lock);
+    }
+    c->inflight_bytes += bytes;
+    g_mutex_unlock(&c->lock);
+}
+
+static void inflight_release(NBDClient *c, uint32_t bytes)
 {
     g_mutex_lock(&c->lock);
     c->inflight--;
+    c->inflight_bytes -= bytes;
     g_cond_broadcast(&c->cond);
     g_mutex_unlock(&c->lock);
 }
@@ -513,13 +552,31 @@ static void request_worker(gpointer data, gpointer user_data)
 {
     NBDRequest *req = data;
     NBDClient *c = req->client;
-    int r = request_run(c->exp, req);
 
-    send_reply(c, req->cookie, errno_to_nbd(-r),
-               req->type == NBD_CMD_READ ? req->buf : NULL,
-               req->type == NBD_CMD_READ ? req->len : 0);
-    request_free(req);
-    inflight_release(c);
+    req->err = errno_to_nbd(-request_run(c->exp, req));
+    g_async_queue_push(c->replies, req);
+}
+
+/*
+ * Sends the replies of one connection in completion order.  Blocking here
+ * on a client that does not read is what holds its in-flight slots, so the
+ * reader stops and the pool's workers stay free for other clients.
+ */
+static gpointer sender_thread(gpointer opaque)
+{
+    NBDClient *c = opaque;
+    NBDRequest *req;
+
+    while ((req = g_async_queue_pop(c->replies)) != &reply_queue_end) {
+        bool data = req->type == NBD_CMD_READ && !req->err;
+        uint32_t charge = req->charge;
+
+        send_reply(c, req->cookie, req->err, data ? req->buf : NULL,
+                   data ? req->len : 0);
+        request_free(req);
+        inflight_release(c, charge);
+    }
+    return NULL;
 }
 
 /* Checks that need no I/O; returns an NBD error or 0. */
@@ -557,15 +614,14 @@ static uint32_t request_check(NBDClient *c, NBDRequest *req)
 }
 
 /*
- * Read one request (and a WRITE's payload).  Returns the request to run,
- * NULL with *stop false when it was answered with an error already, or
- * NULL with *stop true when the connection must end.
+ * Read one request (and a WRITE's payload).  Returns the request to run or,
+ * with req->err set, to answer with an error; *stop tells whether the
+ * connection must end after that (NULL: end at once).
  */
 static NBDRequest *request_receive(NBDClient *c, bool *stop)
 {
     guint8 hdr[28];
     NBDRequest *req;
-    uint32_t err;
 
     *stop = true;
     if (read_full(c->fd, hdr, sizeof(hdr)) ||
@@ -586,38 +642,37 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
     }
     if ((req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) &&
         req->len > NBD_MAX_REQUEST_SIZE) {
-        send_reply(c, req->cookie, NBD_EINVAL, NULL, 0);
-        /* A READ can be refused and the stream goes on; an oversized
-         * WRITE's payload cannot be skipped sensibly, so it ends here. */
+        /* Refused before any allocation.  A READ can be refused and the
+         * stream goes on; an oversized WRITE's payload cannot be skipped
+         * sensibly, so the connection ends after the reply (like QEMU). */
+        req->err = NBD_EINVAL;
         *stop = req->type == NBD_CMD_WRITE;
-        request_free(req);
-        return NULL;
+        return req;
     }
     if (req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) {
+        inflight_charge(c, req->len);
+        req->charge = req->len;
         req->buf = g_try_malloc(MAX(req->len, 1));
         if (!req->buf) {
-            send_reply(c, req->cookie, NBD_ENOMEM, NULL, 0);
+            req->err = NBD_ENOMEM;
             *stop = req->type == NBD_CMD_WRITE;
-            request_free(req);
-            return NULL;
+            return req;
         }
     }
     if (req->type == NBD_CMD_WRITE && read_full(c->fd, req->buf, req->len)) {
+        inflight_charge(c, -(int64_t)req->charge);   /* the slot goes back below */
         request_free(req);
         return NULL;
     }
     *stop = false;
-    err = request_check(c, req);
-    if (err) {
-        send_reply(c, req->cookie, err, NULL, 0);
-        request_free(req);
-        return NULL;
-    }
+    req->err = request_check(c, req);
     return req;
 }
 
 static void transmission(NBDClient *c)
 {
+    c->replies = g_async_queue_new();
+    c->sender = g_thread_new("nbd-send", sender_thread, c);
     for (;;) {
         NBDRequest *req;
         bool stop;
@@ -626,19 +681,28 @@ static void transmission(NBDClient *c)
         inflight_acquire(c);
         req = request_receive(c, &stop);
         if (!req) {
-            inflight_release(c);
-            if (stop) {
-                break;
-            }
-            continue;
+            inflight_release(c, 0);
+            break;
         }
-        g_thread_pool_push(c->server->pool, req, NULL);
+        if (req->err) {
+            /* Answered by the sender like the others; it holds its
+             * slot until sent, so error replies cannot pile up either. */
+            g_async_queue_push(c->replies, req);
+        } else {
+            g_thread_pool_push(c->server->pool, req, NULL);
+        }
+        if (stop) {
+            break;
+        }
     }
     g_mutex_lock(&c->lock);
     while (c->inflight > 0) {
         g_cond_wait(&c->cond, &c->lock);
     }
     g_mutex_unlock(&c->lock);
+    g_async_queue_push(c->replies, &reply_queue_end);
+    g_thread_join(c->sender);
+    g_async_queue_unref(c->replies);
 }
 
 static void client_detach_and_free(NBDClient *c)
@@ -665,8 +729,12 @@ static void client_detach_and_free(NBDClient *c)
 static gpointer client_thread(gpointer opaque)
 {
     NBDClient *c = opaque;
+    int r = negotiate(c);
 
-    if (negotiate(c) == 0) {
+    g_mutex_lock(&c->server->lock);
+    c->handshake_deadline = 0;
+    g_mutex_unlock(&c->server->lock);
+    if (r == 0) {
         transmission(c);
     }
     client_detach_and_free(c);
@@ -695,6 +763,8 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     c = g_new0(NBDClient, 1);
     c->server = s;
     c->fd = cfd;
+    c->handshake_deadline = g_get_monotonic_time() +
+                            NBD_HANDSHAKE_SECONDS * G_USEC_PER_SEC;
     g_mutex_init(&c->send_lock);
     g_mutex_init(&c->lock);
     g_cond_init(&c->cond);
@@ -704,6 +774,28 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
 
     t = g_thread_new("nbd-client", client_thread, c);
     g_thread_unref(t);
+    return G_SOURCE_CONTINUE;
+}
+
+/*
+ * Runs every second: a client that has not finished the handshake in time
+ * (idle, or trickling bytes) is cut off so that it cannot hold a connection
+ * slot forever.
+ */
+static gboolean handshake_reaper_cb(gpointer opaque)
+{
+    NBDServer *s = opaque;
+    gint64 now = g_get_monotonic_time();
+
+    g_mutex_lock(&s->lock);
+    for (GList *l = s->clients; l; l = l->next) {
+        NBDClient *c = l->data;
+        if (c->handshake_deadline && now >= c->handshake_deadline) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->handshake_deadline = 0;
+        }
+    }
+    g_mutex_unlock(&s->lock);
     return G_SOURCE_CONTINUE;
 }
 
@@ -733,6 +825,9 @@ NBDServer *nbd_server_new(int listen_fd, unsigned max_connections)
     s->listen_src = g_unix_fd_source_new(listen_fd, G_IO_IN);
     g_source_set_callback(s->listen_src, G_SOURCE_FUNC(accept_cb), s, NULL);
     g_source_attach(s->listen_src, g_main_context_get_thread_default());
+    s->reaper_src = g_timeout_source_new_seconds(1);
+    g_source_set_callback(s->reaper_src, handshake_reaper_cb, s, NULL);
+    g_source_attach(s->reaper_src, g_main_context_get_thread_default());
     return s;
 }
 
@@ -766,6 +861,8 @@ void nbd_server_free(NBDServer *s)
     }
     g_source_destroy(s->listen_src);
     g_source_unref(s->listen_src);
+    g_source_destroy(s->reaper_src);
+    g_source_unref(s->reaper_src);
     close(s->listen_fd);
     disconnect_and_wait(s, NULL);
     g_thread_pool_free(s->pool, FALSE, TRUE);
