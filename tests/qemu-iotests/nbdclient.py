@@ -2,8 +2,10 @@
 fixed newstyle handshake with NBD_OPT_GO, simple replies, requests either
 one at a time (request) or pipelined (send + reply)."""
 
+import os
 import socket
 import struct
+import time
 
 NBD_OPTS_MAGIC = 0x49484156454F5054
 NBD_REQUEST_MAGIC = 0x25609513
@@ -93,3 +95,86 @@ class NBDClient:
 
     def close(self):
         self.s.close()
+
+
+# ---------------------------------------------------------------------------
+# Misbehaving clients (for the limits and soak tests)
+
+def opt(option, data=b''):
+    """One handshake option."""
+    return struct.pack('>QII', NBD_OPTS_MAGIC, option, len(data)) + data
+
+
+def go_payload(name):
+    """NBD_OPT_GO's payload for export `name`, no info requests."""
+    name = name.encode()
+    return struct.pack('>I', len(name)) + name + struct.pack('>H', 0)
+
+
+def wait_eof(sock, timeout=5.0):
+    """Read until the server closes; True if it did within `timeout`."""
+    sock.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not sock.recv(65536):
+                return True
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    return False
+
+
+def garbage_actions(addr, export, offset=0):
+    """(name, action) pairs: each action opens its own connection to `addr`,
+    misbehaves at some stage of the protocol and returns the socket, which
+    the server must close (or None when the client hung up itself).  Data
+    requests touch only [offset, offset + 1 MiB) of the export."""
+    flags = struct.pack('>I', 3)
+
+    def raw():
+        s = connect(addr, timeout=10)
+        s.recv(18, socket.MSG_WAITALL)
+        return s
+
+    def handshaken():
+        return NBDClient(addr, export, timeout=10).s
+
+    def send(make, data, close=False):
+        def act():
+            s = make()
+            s.sendall(data)
+            if close:
+                s.close()
+                return None
+            return s
+        return act
+
+    rnd = os.urandom
+    mib = 1024 * 1024
+    return [
+        ('random bytes at once', send(lambda: connect(addr, 10), rnd(4096))),
+        ('random bytes after hello', send(raw, rnd(4096))),
+        ('bad client flags', send(raw, b'\xff\xff\xff\xff')),
+        ('no fixed-newstyle flag', send(raw, b'\x00\x00\x00\x00')),
+        ('bad option magic', send(raw, flags + b'NOTMAGIC' + b'\x00' * 8)),
+        ('option longer than allowed',
+         send(raw, flags + opt(7)[:12] + b'\xff\xff\xff\xff')),
+        ('unknown export (EXPORT_NAME)', send(raw, flags + opt(1, b'nope'))),
+        ('truncated option header', send(raw, flags + opt(7)[:9], True)),
+        ('truncated option payload',
+         send(raw, flags + opt(7, go_payload(export))[:20], True)),
+        ('bad request magic',
+         send(handshaken, b'\xde\xad\xbe\xef' + b'\x00' * 24)),
+        ('random bytes as requests', send(handshaken, rnd(8192))),
+        ('truncated request header',
+         send(handshaken, request_header(CMD_READ, 1, offset, 4096)[:17],
+              True)),
+        ('write payload cut short',
+         send(handshaken, request_header(CMD_WRITE, 1, offset, mib)
+              + b'\x01' * 1000, True)),
+        ('reads then gone without reading',
+         send(handshaken, b''.join(request_header(CMD_READ, i, offset, mib)
+                                   for i in range(64)), True)),
+    ]

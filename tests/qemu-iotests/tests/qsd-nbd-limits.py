@@ -16,9 +16,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import iotests
 from iotests import MiB
-from nbdclient import (NBDClient, NBD_OPTS_MAGIC, CMD_READ, CMD_WRITE,
-                       CMD_FLUSH, CMD_TRIM, CMD_WRITE_ZEROES, connect,
-                       request_header)
+from nbdclient import (NBDClient, CMD_READ, CMD_WRITE, CMD_FLUSH, CMD_TRIM,
+                       CMD_WRITE_ZEROES, connect, garbage_actions, go_payload,
+                       opt, request_header, wait_eof)
 from qmp import QSD
 
 DEBIAN_QEMU_IO = '/usr/bin/qemu-io'
@@ -35,30 +35,6 @@ def rss(pid, field='VmRSS'):
             if line.startswith(field + ':'):
                 return int(line.split()[1]) * 1024
     raise AssertionError('no %s for pid %d' % (field, pid))
-
-
-def wait_eof(sock, timeout=5.0):
-    """Read until the server closes; True if it did within `timeout`."""
-    sock.settimeout(0.2)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if not sock.recv(65536):
-                return True
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return True
-    return False
-
-
-def opt(option, data=b''):
-    return struct.pack('>QII', NBD_OPTS_MAGIC, option, len(data)) + data
-
-
-def go_payload(name):
-    name = name.encode()
-    return struct.pack('>I', len(name)) + name + struct.pack('>H', 0)
 
 
 class Load:
@@ -274,69 +250,6 @@ class NbdLimits(iotests.QemuTestCase):
             c.disconnect()
         self.assertDaemonFine()
 
-    def garbage(self):
-        """(name, action): each opens its own connection, misbehaves and
-        returns the socket (None if nothing is left to check); the server
-        must drop each of them."""
-        hello = 18
-
-        def raw():
-            s = connect(self.addr, timeout=10)
-            s.recv(hello, socket.MSG_WAITALL)
-            return s
-
-        def handshaken():
-            c = NBDClient(self.addr, 'disk', timeout=10)
-            return c.s
-
-        def send(make, data):
-            def act():
-                s = make()
-                s.sendall(data)
-                return s
-            return act
-
-        def send_close(make, data):
-            def act():
-                s = make()
-                s.sendall(data)
-                s.close()
-                return None
-            return act
-
-        rnd = os.urandom
-        return [
-            ('random bytes at once', send(lambda: connect(self.addr, 10),
-                                          rnd(4096))),
-            ('random bytes after hello', send(raw, rnd(4096))),
-            ('bad client flags', send(raw, b'\xff\xff\xff\xff')),
-            ('no fixed-newstyle flag', send(raw, b'\x00\x00\x00\x00')),
-            ('bad option magic', send(raw, b'\x00\x00\x00\x03' +
-                                      b'NOTMAGIC' + b'\x00' * 8)),
-            ('option longer than allowed',
-             send(raw, b'\x00\x00\x00\x03' + opt(7)[:12] +
-                  b'\xff\xff\xff\xff')),
-            ('unknown export (EXPORT_NAME)',
-             send(raw, b'\x00\x00\x00\x03' + opt(1, b'nope'))),
-            ('truncated option header',
-             send_close(raw, b'\x00\x00\x00\x03' + opt(7)[:9])),
-            ('truncated option payload',
-             send_close(raw, b'\x00\x00\x00\x03' +
-                        opt(7, go_payload('disk'))[:20])),
-            ('bad request magic', send(handshaken, b'\xde\xad\xbe\xef' +
-                                       b'\x00' * 24)),
-            ('random bytes as requests', send(handshaken, rnd(8192))),
-            ('truncated request header',
-             send_close(handshaken, request_header(CMD_READ, 1, 0, 4096)[:17])),
-            ('write payload cut short',
-             send_close(handshaken, request_header(CMD_WRITE, 1, 0, MiB)
-                        + b'\x01' * 1000)),
-            ('reads then gone without reading',
-             send_close(handshaken, b''.join(request_header(CMD_READ, i, 0,
-                                                            MiB)
-                                             for i in range(64)))),
-        ]
-
     def test_garbage_clients(self):
         """Each kind of garbage is dropped; a client working meanwhile on
         the same export (and a bad-but-legal option exchange) are not
@@ -358,7 +271,7 @@ class NbdLimits(iotests.QemuTestCase):
         self.assertEqual((o, rtype), (3, 2))        # LIST -> SERVER
         s.close()
         for rounds in range(3):
-            for name, act in self.garbage():
+            for name, act in garbage_actions(self.addr, 'disk'):
                 sock = act()
                 if sock is not None:
                     self.assertTrue(wait_eof(sock), name + ': not dropped')
