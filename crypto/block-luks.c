@@ -18,6 +18,7 @@
 #include "crypto/block-luks-common.h"
 #include "crypto/afsplit.h"
 #include "crypto/hash.h"
+#include "crypto/keyslot-parallel.h"
 #include "crypto/pbkdf.h"
 #include "crypto/random.h"
 #include "crypto/secret.h"
@@ -415,12 +416,14 @@ static int luks1_check_header(const LUKS1Header *h, bool detached,
 
 static QemuSecBuf *luks1_derive(QCryptoHashAlgo hash, const QemuSecBuf *pass,
                                 const guint8 *salt, uint32_t iters,
-                                size_t nout, GError **errp)
+                                size_t nout, const gint *cancel,
+                                GError **errp)
 {
     QemuSecBuf *out = qemu_secbuf_new(nout);
 
-    if (qcrypto_pbkdf2(hash, pass->data, pass->len, salt, LUKS1_SALT_LEN,
-                       iters, out->data, nout, errp) < 0) {
+    if (qcrypto_pbkdf2_cancellable(hash, pass->data, pass->len, salt,
+                                   LUKS1_SALT_LEN, iters, out->data, nout,
+                                   cancel, errp) < 0) {
         qemu_secbuf_free(out);
         return NULL;
     }
@@ -428,12 +431,13 @@ static QemuSecBuf *luks1_derive(QCryptoHashAlgo hash, const QemuSecBuf *pass,
 }
 
 /*
- * Try one keyslot: 1 and the master key in *mk if pass unlocks it, 0 if not,
- * -1 on an I/O or crypto error.
+ * Open one active keyslot given its key material as read from storage: 1
+ * and the master key in *mk if pass unlocks it, 0 if not, -1 on a crypto
+ * error.  No I/O: runs on the keyslot worker threads.
  */
-static int luks1_load_key(QCryptoBlock *block, int slot, const QemuSecBuf *pass,
-                          QCryptoBlockReadFunc readfunc, void *opaque,
-                          QemuSecBuf **mk, GError **errp)
+static int luks1_open_slot(QCryptoBlock *block, int slot,
+                           const guint8 *material, const QemuSecBuf *pass,
+                           const gint *cancel, QemuSecBuf **mk, GError **errp)
 {
     QCryptoBlockLUKS1 *luks = block->opaque;
     const LUKS1Header *h = &luks->header;
@@ -444,20 +448,12 @@ static int luks1_load_key(QCryptoBlock *block, int slot, const QemuSecBuf *pass,
     g_autoptr(QemuSecBuf) key = NULL;
     guint8 digest[LUKS1_DIGEST_LEN];
 
-    if (s->active != LUKS1_SLOT_ACTIVE) {
-        return 0;
-    }
     derived = luks1_derive(luks->hash_alg, pass, s->salt, s->iterations,
-                           h->key_bytes, errp);
+                           h->key_bytes, cancel, errp);
     if (!derived) {
         return -1;
     }
-    split = qemu_secbuf_new(split_len);
-    if (readfunc(block, (size_t)s->key_offset * LUKS1_SECTOR, split->data,
-                 split_len, opaque, errp) < 0) {
-        error_prepend(errp, "Unable to read key material of keyslot %d", slot);
-        return -1;
-    }
+    split = qemu_secbuf_dup(material, split_len);
     if (qcrypto_block_cipher_buffer(&block->spec, derived->data, derived->len,
                                     false, split->data, split_len, errp) < 0) {
         return -1;
@@ -465,9 +461,10 @@ static int luks1_load_key(QCryptoBlock *block, int slot, const QemuSecBuf *pass,
     key = qemu_secbuf_new(h->key_bytes);
     if (qcrypto_afsplit_decode(luks->hash_alg, h->key_bytes, s->stripes,
                                split->data, key->data, errp) < 0 ||
-        qcrypto_pbkdf2(luks->hash_alg, key->data, key->len, h->mk_digest_salt,
-                       LUKS1_SALT_LEN, h->mk_digest_iterations, digest,
-                       sizeof(digest), errp) < 0) {
+        qcrypto_pbkdf2_cancellable(luks->hash_alg, key->data, key->len,
+                                   h->mk_digest_salt, LUKS1_SALT_LEN,
+                                   h->mk_digest_iterations, digest,
+                                   sizeof(digest), cancel, errp) < 0) {
         return -1;
     }
     if (memcmp(digest, h->mk_digest, LUKS1_DIGEST_LEN) != 0) {
@@ -477,24 +474,44 @@ static int luks1_load_key(QCryptoBlock *block, int slot, const QemuSecBuf *pass,
     return 1;
 }
 
-/* Unlock any active keyslot with pass; returns the slot or -1. */
+/* The active keyslots in slot order; returns how many. */
+static size_t luks1_candidates(QCryptoBlock *block,
+                               QCryptoKeyslotCand cands[LUKS1_NUM_SLOTS])
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    size_t n = 0;
+
+    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
+        const LUKS1Slot *s = &luks->header.slots[i];
+
+        if (s->active == LUKS1_SLOT_ACTIVE) {
+            cands[n++] = (QCryptoKeyslotCand) {
+                .slot = i,
+                .offset = (size_t)s->key_offset * LUKS1_SECTOR,
+                .len = (size_t)luks->split_sectors * LUKS1_SECTOR,
+            };
+        }
+    }
+    return n;
+}
+
+/*
+ * Unlock any active keyslot with pass (all tried at once, the first in slot
+ * order wins); returns the slot or -1.
+ */
 static int luks1_find_key(QCryptoBlock *block, const QemuSecBuf *pass,
                           QCryptoBlockReadFunc readfunc, void *opaque,
                           QemuSecBuf **mk, GError **errp)
 {
-    QCryptoBlockLUKS1 *luks = block->opaque;
-    bool any = false;
+    QCryptoKeyslotCand cands[LUKS1_NUM_SLOTS];
+    size_t n = luks1_candidates(block, cands);
+    int ret = qcrypto_keyslots_find(block, cands, n, readfunc, opaque,
+                                    luks1_open_slot, pass, mk, errp);
 
-    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        int ret;
-
-        any |= luks->header.slots[i].active == LUKS1_SLOT_ACTIVE;
-        ret = luks1_load_key(block, i, pass, readfunc, opaque, mk, errp);
-        if (ret != 0) {
-            return ret < 0 ? -1 : i;
-        }
+    if (ret != -2) {
+        return ret;
     }
-    if (!any) {
+    if (n == 0) {
         error_setg(errp, "The volume has no active keyslot, it cannot be "
                    "unlocked");
     } else {
@@ -553,7 +570,7 @@ static int luks1_store_key(QCryptoBlock *block, LUKS1Header *hdr, int slot,
         return -1;
     }
     derived = luks1_derive(luks->hash_alg, pass, salt, iters, hdr->key_bytes,
-                           errp);
+                           NULL, errp);
     if (!derived) {
         return -1;
     }
@@ -1039,21 +1056,11 @@ static int luks1_matching_slots(QCryptoBlock *block, const QemuSecBuf *pass,
                                 QCryptoBlockReadFunc readfunc, void *opaque,
                                 GError **errp)
 {
-    int mask = 0;
+    QCryptoKeyslotCand cands[LUKS1_NUM_SLOTS];
+    size_t n = luks1_candidates(block, cands);
 
-    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        QemuSecBuf *mk = NULL;
-        int ret = luks1_load_key(block, i, pass, readfunc, opaque, &mk, errp);
-
-        if (ret < 0) {
-            return -1;
-        }
-        qemu_secbuf_free(mk);
-        if (ret) {
-            mask |= 1 << i;
-        }
-    }
-    return mask;
+    return (int)qcrypto_keyslots_match_all(block, cands, n, readfunc, opaque,
+                                           luks1_open_slot, pass, errp);
 }
 
 static int luks1_amend_erase(QCryptoBlock *block,

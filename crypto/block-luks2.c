@@ -19,6 +19,7 @@
 #include "crypto/afsplit.h"
 #include "crypto/argon2.h"
 #include "crypto/hash.h"
+#include "crypto/keyslot-parallel.h"
 #include "crypto/pbkdf.h"
 #include "crypto/random.h"
 #include "crypto/secret.h"
@@ -377,15 +378,16 @@ static void luks2_setup_block(QCryptoBlock *block)
 /* ---- keyslots ---- */
 
 static QemuSecBuf *luks2_kdf(const LUKS2Kdf *kdf, const QemuSecBuf *pass,
-                             size_t nout, GError **errp)
+                             size_t nout, const gint *cancel, GError **errp)
 {
     QemuSecBuf *out = qemu_secbuf_new(nout);
     int ret;
 
     if (kdf->type == LUKS2_KDF_PBKDF2) {
-        ret = qcrypto_pbkdf2(kdf->hash, pass->data, pass->len, kdf->salt,
-                             kdf->nsalt, kdf->iterations, out->data, nout,
-                             errp);
+        ret = qcrypto_pbkdf2_cancellable(kdf->hash, pass->data, pass->len,
+                                         kdf->salt, kdf->nsalt,
+                                         kdf->iterations, out->data, nout,
+                                         cancel, errp);
     } else {
         ret = qcrypto_argon2(kdf->type == LUKS2_KDF_ARGON2I ?
                              QCRYPTO_ARGON2I : QCRYPTO_ARGON2ID,
@@ -401,12 +403,13 @@ static QemuSecBuf *luks2_kdf(const LUKS2Kdf *kdf, const QemuSecBuf *pass,
 }
 
 static int luks2_check_digest(const LUKS2Digest *dg, const QemuSecBuf *key,
-                              GError **errp)
+                              const gint *cancel, GError **errp)
 {
     guint8 out[LUKS2_MAX_DIGEST];
 
-    if (qcrypto_pbkdf2(dg->hash, key->data, key->len, dg->salt, dg->nsalt,
-                       dg->iterations, out, dg->ndigest, errp) < 0) {
+    if (qcrypto_pbkdf2_cancellable(dg->hash, key->data, key->len, dg->salt,
+                                   dg->nsalt, dg->iterations, out,
+                                   dg->ndigest, cancel, errp) < 0) {
         return -1;
     }
     return memcmp(out, dg->digest, dg->ndigest) == 0;
@@ -418,68 +421,88 @@ static size_t luks2_material_len(const LUKS2Keyslot *s)
            LUKS2_SECTOR * LUKS2_SECTOR;
 }
 
-/* 1 and the volume key if pass opens slot id, 0 if not, -1 on error. */
-static int luks2_load_key(QCryptoBlock *block, int id, const QemuSecBuf *pass,
-                          QCryptoBlockReadFunc readfunc, void *opaque,
-                          QemuSecBuf **mk, GError **errp)
+/*
+ * 1 and the volume key if pass opens slot id given its key material as read
+ * from storage, 0 if not, -1 on error.  No I/O: runs on the keyslot worker
+ * threads.
+ */
+static int luks2_open_slot(QCryptoBlock *block, int id,
+                           const guint8 *material, const QemuSecBuf *pass,
+                           const gint *cancel, QemuSecBuf **mk, GError **errp)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
     const LUKS2Keyslot *s = &l->meta.slots[id];
     const LUKS2Digest *dg = &l->meta.digests[l->meta.seg_digest];
     size_t len = luks2_material_len(s);
     g_autoptr(QemuSecBuf) derived = NULL;
-    g_autoptr(QemuSecBuf) material = NULL;
+    g_autoptr(QemuSecBuf) split = NULL;
     g_autoptr(QemuSecBuf) key = NULL;
     int ret;
 
-    derived = luks2_kdf(&s->kdf, pass, s->area_key_size, errp);
+    derived = luks2_kdf(&s->kdf, pass, s->area_key_size, cancel, errp);
     if (!derived) {
         return -1;
     }
-    material = qemu_secbuf_new(len);
-    if (readfunc(block, s->area_offset, material->data, len, opaque,
-                 errp) < 0) {
-        error_prepend(errp, "Unable to read key material of keyslot %d",
-                      id);
-        return -1;
-    }
+    split = qemu_secbuf_dup(material, len);
     key = qemu_secbuf_new(s->key_size);
     if (qcrypto_block_cipher_buffer(&s->area_spec, derived->data,
-                                    derived->len, false, material->data, len,
+                                    derived->len, false, split->data, len,
                                     errp) < 0 ||
         qcrypto_afsplit_decode(s->af_hash, s->key_size, s->stripes,
-                               material->data, key->data, errp) < 0) {
+                               split->data, key->data, errp) < 0) {
         return -1;
     }
-    ret = luks2_check_digest(dg, key, errp);
+    ret = luks2_check_digest(dg, key, cancel, errp);
     if (ret > 0) {
         *mk = g_steal_pointer(&key);
     }
     return ret;
 }
 
-/* Unlock with pass: preferred keyslots first; returns the slot or -1. */
+static bool luks2_slot_active(const LUKS2Meta *m, int id)
+{
+    return m->digests[m->seg_digest].keyslots & (1u << id);
+}
+
+static QCryptoKeyslotCand luks2_candidate(const LUKS2Meta *m, int id)
+{
+    const LUKS2Keyslot *s = &m->slots[id];
+
+    return (QCryptoKeyslotCand) {
+        .slot = id,
+        .offset = s->area_offset,
+        .len = luks2_material_len(s),
+        .mem_kib = s->kdf.type == LUKS2_KDF_PBKDF2 ? 0 : s->kdf.memory,
+    };
+}
+
+/*
+ * Unlock with pass: all keyslots tried at once, the answer as if preferred
+ * keyslots came first, then the others in id order; returns the slot or -1.
+ */
 static int luks2_find_key(QCryptoBlock *block, const QemuSecBuf *pass,
                           QCryptoBlockReadFunc readfunc, void *opaque,
                           QemuSecBuf **mk, GError **errp)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
-    uint32_t mask = l->meta.digests[l->meta.seg_digest].keyslots;
+    QCryptoKeyslotCand cands[LUKS2_MAX_KEYSLOTS];
+    size_t n = 0;
+    int ret;
 
     for (int prio = 2; prio >= 1; prio--) {
         for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
-            int ret;
-
-            if (!(mask & (1u << i)) || l->meta.slots[i].priority != prio) {
-                continue;
-            }
-            ret = luks2_load_key(block, i, pass, readfunc, opaque, mk, errp);
-            if (ret != 0) {
-                return ret < 0 ? -1 : i;
+            if (luks2_slot_active(&l->meta, i) &&
+                l->meta.slots[i].priority == prio) {
+                cands[n++] = luks2_candidate(&l->meta, i);
             }
         }
     }
-    if (!mask) {
+    ret = qcrypto_keyslots_find(block, cands, n, readfunc, opaque,
+                                luks2_open_slot, pass, mk, errp);
+    if (ret != -2) {
+        return ret;
+    }
+    if (!l->meta.digests[l->meta.seg_digest].keyslots) {
         error_setg(errp, "The volume has no active keyslot, it cannot be "
                    "unlocked");
     } else {
@@ -739,7 +762,7 @@ static int luks2_store_key(QCryptoBlock *block, JsonNode *root, int id,
         luks2_make_kdf(kp, pass->len, ks.area_key_size, &ks.kdf, errp) < 0) {
         return -1;
     }
-    derived = luks2_kdf(&ks.kdf, pass, ks.area_key_size, errp);
+    derived = luks2_kdf(&ks.kdf, pass, ks.area_key_size, NULL, errp);
     if (!derived) {
         return -1;
     }
@@ -1281,11 +1304,6 @@ static int luks2_count_active(const LUKS2Meta *m)
     return __builtin_popcount(m->digests[m->seg_digest].keyslots);
 }
 
-static bool luks2_slot_active(const LUKS2Meta *m, int id)
-{
-    return m->digests[m->seg_digest].keyslots & (1u << id);
-}
-
 static int luks2_check_keyslot_arg(int64_t keyslot, GError **errp)
 {
     if (keyslot < 0 || keyslot >= LUKS2_MAX_KEYSLOTS) {
@@ -1408,29 +1426,20 @@ static int luks2_erase_slots(QCryptoBlock *block, uint32_t mask,
 
 static int64_t luks2_matching_slots(QCryptoBlock *block,
                                     const QemuSecBuf *pass,
-                                QCryptoBlockReadFunc readfunc, void *opaque,
-                                GError **errp)
+                                    QCryptoBlockReadFunc readfunc,
+                                    void *opaque, GError **errp)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
-    int64_t mask = 0;
+    QCryptoKeyslotCand cands[LUKS2_MAX_KEYSLOTS];
+    size_t n = 0;
 
     for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
-        QemuSecBuf *mk = NULL;
-        int ret;
-
-        if (!luks2_slot_active(&l->meta, i)) {
-            continue;
-        }
-        ret = luks2_load_key(block, i, pass, readfunc, opaque, &mk, errp);
-        if (ret < 0) {
-            return -1;
-        }
-        qemu_secbuf_free(mk);
-        if (ret) {
-            mask |= 1u << i;
+        if (luks2_slot_active(&l->meta, i)) {
+            cands[n++] = luks2_candidate(&l->meta, i);
         }
     }
-    return mask;
+    return qcrypto_keyslots_match_all(block, cands, n, readfunc, opaque,
+                                      luks2_open_slot, pass, errp);
 }
 
 static int luks2_amend_erase(QCryptoBlock *block,

@@ -2,15 +2,16 @@
  * PBKDF2 (RFC 8018) over the keyed HMAC state of hmac.c, and iteration
  * calibration by thread CPU time.
  *
+ * The loop is Nettle's pbkdf2() written out so that it can be cancelled;
  * gnutls_pbkdf2() runs the same Nettle loop underneath: both measure about
  * 8.5 million HMAC-SHA256 iterations per second on this class of machine
- * (tests/bench/crypto-bench prints both).  Calling Nettle directly also
- * covers ripemd160, which GnuTLS no longer offers.
+ * (tests/bench/crypto-bench prints both).  Nettle's HMAC also covers
+ * ripemd160, which GnuTLS no longer offers.
  */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
-#include <nettle/pbkdf2.h>
+#include <nettle/memxor.h>
 #include "qemu/error.h"
 #include "qemu/secmem.h"
 #include "crypto/pbkdf.h"
@@ -44,12 +45,57 @@ bool qcrypto_pbkdf2_supports(QCryptoHashAlgo hash)
     return qcrypto_hmac_ops(hash) != NULL;
 }
 
-int qcrypto_pbkdf2(QCryptoHashAlgo hash, const guint8 *key, size_t nkey,
-                   const guint8 *salt, size_t nsalt, uint64_t iterations,
-                   guint8 *out, size_t nout, GError **errp)
+/* Iterations between two looks at the cancel flag (about 0.1 ms). */
+#define PBKDF2_CANCEL_CHUNK 1024
+
+/*
+ * RFC 8018 section 5.2, as Nettle's pbkdf2() does it, but able to stop
+ * between chunks of iterations.  ctx is keyed with the password; the
+ * HMAC digest function rearms it for the next message.  The running
+ * blocks T and U live in locked memory.  Returns false if cancelled.
+ */
+static bool pbkdf2_loop(const QCryptoHmacOps *ops, void *ctx,
+                        uint32_t iterations, const guint8 *salt, size_t nsalt,
+                        guint8 *out, size_t nout, const gint *cancel)
+{
+    size_t dlen = ops->digest_len;
+    guint8 *t = qemu_secmem_alloc(2 * dlen), *u = t + dlen;
+    bool ok = true;
+
+    for (uint32_t block = 1; nout > 0 && ok; block++) {
+        guint8 be[4] = { block >> 24, block >> 16, block >> 8, block };
+        size_t n = MIN(nout, dlen);
+
+        ops->update(ctx, nsalt, salt);
+        ops->update(ctx, sizeof(be), be);
+        ops->digest(ctx, dlen, u);
+        memcpy(t, u, dlen);
+        for (uint32_t i = 1; i < iterations; i++) {
+            if (cancel && i % PBKDF2_CANCEL_CHUNK == 0 &&
+                g_atomic_int_get(cancel)) {
+                ok = false;
+                break;
+            }
+            ops->update(ctx, dlen, u);
+            ops->digest(ctx, dlen, u);
+            memxor(t, u, dlen);
+        }
+        memcpy(out, t, n);
+        out += n;
+        nout -= n;
+    }
+    qemu_secmem_free(t, 2 * dlen);
+    return ok;
+}
+
+int qcrypto_pbkdf2_cancellable(QCryptoHashAlgo hash, const guint8 *key,
+                               size_t nkey, const guint8 *salt, size_t nsalt,
+                               uint64_t iterations, guint8 *out, size_t nout,
+                               const gint *cancel, GError **errp)
 {
     const QCryptoHmacOps *ops = qcrypto_hmac_ops(hash);
     void *ctx;
+    bool ok;
 
     if (!ops) {
         error_setg(errp, "PBKDF2 does not support hash algorithm %d",
@@ -70,10 +116,23 @@ int qcrypto_pbkdf2(QCryptoHashAlgo hash, const guint8 *key, size_t nkey,
     }
     ctx = qemu_secmem_alloc(ops->ctx_len);
     ops->set_key(ctx, nkey, key);
-    pbkdf2(ctx, ops->update, ops->digest, ops->digest_len,
-           (unsigned)iterations, nsalt, salt, nout, out);
+    ok = pbkdf2_loop(ops, ctx, (uint32_t)iterations, salt, nsalt, out, nout,
+                     cancel);
     qemu_secmem_free(ctx, ops->ctx_len);
+    if (!ok) {
+        qemu_secmem_wipe(out, nout);
+        error_setg(errp, "PBKDF2 derivation cancelled");
+        return -1;
+    }
     return 0;
+}
+
+int qcrypto_pbkdf2(QCryptoHashAlgo hash, const guint8 *key, size_t nkey,
+                   const guint8 *salt, size_t nsalt, uint64_t iterations,
+                   guint8 *out, size_t nout, GError **errp)
+{
+    return qcrypto_pbkdf2_cancellable(hash, key, nkey, salt, nsalt,
+                                      iterations, out, nout, NULL, errp);
 }
 
 static uint64_t thread_cpu_ns(void)

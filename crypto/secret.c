@@ -36,7 +36,7 @@ static QemuSecBuf *secbuf_grow(QemuSecBuf *buf, size_t used, size_t newlen)
     return bigger;
 }
 
-static QemuSecBuf *secret_read_file(const char *path, GError **errp)
+QemuSecBuf *qcrypto_secret_read_file(const char *path, GError **errp)
 {
     QemuSecBuf *buf;
     size_t used = 0;
@@ -237,7 +237,7 @@ int qcrypto_secret_add(const char *id, const char *data, const char *file,
     if (data) {
         raw = qemu_secbuf_dup(data, strlen(data));
     } else {
-        raw = secret_read_file(file, errp);
+        raw = qcrypto_secret_read_file(file, errp);
         if (!raw) {
             return -1;
         }

@@ -5,14 +5,16 @@
  * stream with blocking reads (simple, and a slow client stalls only
  * itself).  Requests are executed on a shared GThreadPool so that many are
  * in flight per connection; replies may leave in any order, each written
- * whole by the connection's own sender thread, so that a client that does
- * not read its replies blocks only its own threads, never the shared pool.
- * The listening socket is watched from a GLib main context.
+ * whole (under the send lock) by the connection's own sender thread, so that
+ * a client that does not read its replies blocks only its own threads,
+ * never the shared pool.  The listening socket is watched from a GLib main
+ * context.  The byte stream (plain or TLS after NBD_OPT_STARTTLS) is in
+ * channel.c.
  *
  * Limits per client: NBD_MAX_INFLIGHT requests and NBD_MAX_INFLIGHT_BYTES
  * of READ/WRITE buffers at once (the reader stops reading until replies
  * have left, so TCP pushes back on a client that pipelines without
- * reading), and NBD_HANDSHAKE_SECONDS to finish the handshake.
+ * reading), and the handshake deadline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +26,7 @@
 #include <glib-unix.h>
 
 #include "nbd/nbd.h"
+#include "nbd/channel.h"
 #include "qemu/error.h"
 
 /* Requests one connection may have queued or running at once. */
@@ -33,8 +36,8 @@
 #define NBD_MAX_INFLIGHT_BYTES  (32 * 1024 * 1024)
 /* Worker threads shared by all connections. */
 #define NBD_POOL_THREADS    16
-/* A client still negotiating after this long is dropped (QEMU's default). */
-#define NBD_HANDSHAKE_SECONDS   10
+/* Default limit on the whole handshake (QEMU's handshake-max-seconds). */
+#define NBD_HANDSHAKE_SECONDS_DEFAULT 10
 
 struct NBDServer {
     GMutex lock;                /* exports, clients, counters */
@@ -46,7 +49,8 @@ struct NBDServer {
     GList *clients;             /* NBDClient * */
     unsigned nclients;
     GThreadPool *pool;
-    GSource *reaper_src;        /* drops handshakes that take too long */
+    QCryptoTLSCreds *tls_creds; /* borrowed; non-NULL: TLS required */
+    unsigned handshake_seconds; /* 0 = no limit */
 };
 
 struct NBDExport {
@@ -62,13 +66,12 @@ struct NBDExport {
 
 typedef struct NBDClient {
     NBDServer *server;
-    int fd;
+    NBDChannel ch;
     NBDExport *exp;             /* set once the handshake chose an export */
     int64_t size;               /* export size seen at handshake */
-    gint64 handshake_deadline;  /* monotonic us; 0 once negotiated
-                                 * (under server->lock) */
     GMutex send_lock;
     bool dead;                  /* a reply could not be sent */
+    bool disc;                  /* the client said NBD_CMD_DISC */
     GAsyncQueue *replies;       /* finished NBDRequest *, for the sender */
     GThread *sender;
     GMutex lock;                /* inflight, inflight_bytes */
@@ -92,54 +95,7 @@ typedef struct NBDRequest {
 /* Pushed on a client's reply queue to stop its sender thread. */
 static NBDRequest reply_queue_end;
 
-/* ---- socket helpers ---- */
-
-static int read_full(int fd, void *buf, size_t len)
-{
-    guint8 *p = buf;
-    while (len > 0) {
-        ssize_t n = recv(fd, p, len, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= n;
-    }
-    return 0;
-}
-
-static int writev_full(int fd, struct iovec *iov, int niov)
-{
-    while (niov > 0) {
-        struct msghdr msg = { .msg_iov = iov, .msg_iovlen = niov };
-        ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return -1;
-        }
-        while (niov > 0 && (size_t)n >= iov->iov_len) {
-            n -= iov->iov_len;
-            iov++;
-            niov--;
-        }
-        if (niov > 0) {
-            iov->iov_base = (guint8 *)iov->iov_base + n;
-            iov->iov_len -= n;
-        }
-    }
-    return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-    return writev_full(fd, &iov, 1);
-}
+/* ---- wire helpers ---- */
 
 static inline void put_be16(guint8 *p, uint16_t v) { v = GUINT16_TO_BE(v); memcpy(p, &v, 2); }
 static inline void put_be32(guint8 *p, uint32_t v) { v = GUINT32_TO_BE(v); memcpy(p, &v, 4); }
@@ -162,7 +118,7 @@ static int send_opt_reply(NBDClient *c, uint32_t opt, uint32_t type,
     put_be32(hdr + 8, opt);
     put_be32(hdr + 12, type);
     put_be32(hdr + 16, len);
-    return writev_full(c->fd, iov, len ? 2 : 1);
+    return nbd_channel_writev(&c->ch, iov, len ? 2 : 1);
 }
 
 static int send_opt_error(NBDClient *c, uint32_t opt, uint32_t type,
@@ -343,7 +299,39 @@ static int handle_export_name(NBDClient *c, const guint8 *data, uint32_t len,
     }
     put_be64(buf, c->size);
     put_be16(buf + 8, export_tx_flags(c->exp));
-    return write_full(c->fd, buf, no_zeroes ? 10 : sizeof(buf)) ? -1 : 1;
+    return nbd_channel_write(&c->ch, buf, no_zeroes ? 10 : sizeof(buf)) ? -1 : 1;
+}
+
+/* With TLS configured, nothing but STARTTLS and ABORT before TLS. */
+static bool tls_required(NBDClient *c)
+{
+    return c->server->tls_creds && !nbd_channel_is_tls(&c->ch);
+}
+
+/* NBD_OPT_STARTTLS: 0 to go on haggling (over TLS), -1 to drop. */
+static int handle_starttls(NBDClient *c, uint32_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!c->server->tls_creds) {
+        return send_opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_POLICY,
+                              "TLS is not configured") ? -1 : 0;
+    }
+    if (nbd_channel_is_tls(&c->ch)) {
+        return send_opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                              "TLS is already enabled") ? -1 : 0;
+    }
+    if (len != 0) {
+        return send_opt_error(c, NBD_OPT_STARTTLS, NBD_REP_ERR_INVALID,
+                              "NBD_OPT_STARTTLS must have no payload")
+               ? -1 : 0;
+    }
+    if (send_opt_reply(c, NBD_OPT_STARTTLS, NBD_REP_ACK, NULL, 0)) {
+        return -1;
+    }
+    /* A failed handshake or untrusted peer only ends this connection;
+     * the reason is not the client's business beyond the TLS alert. */
+    return nbd_channel_start_tls(&c->ch, c->server->tls_creds, &err);
 }
 
 /* Returns 0 when the transmission phase starts, -1 to drop the client. */
@@ -357,7 +345,8 @@ static int negotiate(NBDClient *c)
     put_be64(hello, NBD_INIT_MAGIC);
     put_be64(hello + 8, NBD_OPTS_MAGIC);
     put_be16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
-    if (write_full(c->fd, hello, sizeof(hello)) || read_full(c->fd, hdr, 4)) {
+    if (nbd_channel_write(&c->ch, hello, sizeof(hello)) ||
+        nbd_channel_read(&c->ch, hdr, 4)) {
         return -1;
     }
     cflags = get_be32(hdr);
@@ -372,7 +361,8 @@ static int negotiate(NBDClient *c)
         g_autofree guint8 *data = NULL;
         int r = 0;
 
-        if (read_full(c->fd, hdr, 16) || get_be64(hdr) != NBD_OPTS_MAGIC) {
+        if (nbd_channel_read(&c->ch, hdr, 16) ||
+            get_be64(hdr) != NBD_OPTS_MAGIC) {
             return -1;
         }
         opt = get_be32(hdr + 8);
@@ -381,8 +371,18 @@ static int negotiate(NBDClient *c)
             return -1;          /* not worth draining */
         }
         data = g_malloc(len + 1);
-        if (read_full(c->fd, data, len)) {
+        if (nbd_channel_read(&c->ch, data, len)) {
             return -1;
+        }
+        if (tls_required(c) && opt != NBD_OPT_STARTTLS &&
+            opt != NBD_OPT_ABORT) {
+            /* EXPORT_NAME has no error reply: the client is dropped. */
+            if (opt == NBD_OPT_EXPORT_NAME ||
+                send_opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
+                               "TLS is required: send NBD_OPT_STARTTLS")) {
+                return -1;
+            }
+            continue;
         }
         switch (opt) {
         case NBD_OPT_EXPORT_NAME:
@@ -399,8 +399,7 @@ static int negotiate(NBDClient *c)
             r = handle_opt_info(c, opt, data, len);
             break;
         case NBD_OPT_STARTTLS:
-            r = send_opt_error(c, opt, NBD_REP_ERR_POLICY,
-                               "TLS is not configured") ? -1 : 0;
+            r = handle_starttls(c, len);
             break;
         default:
             /* Includes STRUCTURED_REPLY and the meta contexts: this
@@ -449,10 +448,10 @@ static void send_reply(NBDClient *c, uint64_t cookie, uint32_t err,
     put_be32(hdr + 4, err);
     put_be64(hdr + 8, cookie);
     g_mutex_lock(&c->send_lock);
-    if (!c->dead && writev_full(c->fd, iov, (!err && len) ? 2 : 1)) {
+    if (!c->dead && nbd_channel_writev(&c->ch, iov, (!err && len) ? 2 : 1)) {
         /* The client went away; wake the reader so the connection ends. */
         c->dead = true;
-        shutdown(c->fd, SHUT_RDWR);
+        nbd_channel_shutdown(&c->ch);
     }
     g_mutex_unlock(&c->send_lock);
 }
@@ -624,7 +623,7 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
     NBDRequest *req;
 
     *stop = true;
-    if (read_full(c->fd, hdr, sizeof(hdr)) ||
+    if (nbd_channel_read(&c->ch, hdr, sizeof(hdr)) ||
         get_be32(hdr) != NBD_REQUEST_MAGIC) {
         return NULL;
     }
@@ -637,6 +636,7 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
     req->len = get_be32(hdr + 24);
 
     if (req->type == NBD_CMD_DISC) {
+        c->disc = true;
         request_free(req);
         return NULL;
     }
@@ -659,8 +659,9 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
             return req;
         }
     }
-    if (req->type == NBD_CMD_WRITE && read_full(c->fd, req->buf, req->len)) {
-        inflight_charge(c, -(int64_t)req->charge);   /* the slot goes back below */
+    if (req->type == NBD_CMD_WRITE &&
+        nbd_channel_read(&c->ch, req->buf, req->len)) {
+        inflight_charge(c, -(int64_t)req->charge);  /* slot: by the caller */
         request_free(req);
         return NULL;
     }
@@ -685,8 +686,8 @@ static void transmission(NBDClient *c)
             break;
         }
         if (req->err) {
-            /* Answered by the sender like the others; it holds its
-             * slot until sent, so error replies cannot pile up either. */
+            /* Answered by the sender like the others; it holds its slot
+             * until sent, so error replies cannot pile up either. */
             g_async_queue_push(c->replies, req);
         } else {
             g_thread_pool_push(c->server->pool, req, NULL);
@@ -716,7 +717,7 @@ static void client_detach_and_free(NBDClient *c)
     s->clients = g_list_remove(s->clients, c);
     s->nclients--;
     /* Close while holding the lock so no one shuts down a reused fd. */
-    close(c->fd);
+    nbd_channel_close(&c->ch);
     g_cond_broadcast(&s->cond);
     g_mutex_unlock(&s->lock);
 
@@ -729,13 +730,19 @@ static void client_detach_and_free(NBDClient *c)
 static gpointer client_thread(gpointer opaque)
 {
     NBDClient *c = opaque;
-    int r = negotiate(c);
 
-    g_mutex_lock(&c->server->lock);
-    c->handshake_deadline = 0;
-    g_mutex_unlock(&c->server->lock);
-    if (r == 0) {
+    if (c->server->handshake_seconds) {
+        nbd_channel_set_deadline(&c->ch, g_get_monotonic_time() +
+                                 c->server->handshake_seconds *
+                                 G_USEC_PER_SEC);
+    }
+    if (negotiate(c) == 0) {
+        /* No limit once requests flow (and before any worker writes). */
+        nbd_channel_set_deadline(&c->ch, 0);
         transmission(c);
+        if (c->disc && !c->dead) {
+            nbd_channel_bye(&c->ch);
+        }
     }
     client_detach_and_free(c);
     return NULL;
@@ -762,9 +769,7 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     }
     c = g_new0(NBDClient, 1);
     c->server = s;
-    c->fd = cfd;
-    c->handshake_deadline = g_get_monotonic_time() +
-                            NBD_HANDSHAKE_SECONDS * G_USEC_PER_SEC;
+    nbd_channel_init(&c->ch, cfd);
     g_mutex_init(&c->send_lock);
     g_mutex_init(&c->lock);
     g_cond_init(&c->cond);
@@ -774,28 +779,6 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
 
     t = g_thread_new("nbd-client", client_thread, c);
     g_thread_unref(t);
-    return G_SOURCE_CONTINUE;
-}
-
-/*
- * Runs every second: a client that has not finished the handshake in time
- * (idle, or trickling bytes) is cut off so that it cannot hold a connection
- * slot forever.
- */
-static gboolean handshake_reaper_cb(gpointer opaque)
-{
-    NBDServer *s = opaque;
-    gint64 now = g_get_monotonic_time();
-
-    g_mutex_lock(&s->lock);
-    for (GList *l = s->clients; l; l = l->next) {
-        NBDClient *c = l->data;
-        if (c->handshake_deadline && now >= c->handshake_deadline) {
-            shutdown(c->fd, SHUT_RDWR);
-            c->handshake_deadline = 0;
-        }
-    }
-    g_mutex_unlock(&s->lock);
     return G_SOURCE_CONTINUE;
 }
 
@@ -817,6 +800,7 @@ NBDServer *nbd_server_new(int listen_fd, unsigned max_connections)
     g_cond_init(&s->cond);
     s->listen_fd = listen_fd;
     s->max_connections = max_connections;
+    s->handshake_seconds = NBD_HANDSHAKE_SECONDS_DEFAULT;
     s->exports = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                        export_free);
     s->pool = g_thread_pool_new(request_worker, s, NBD_POOL_THREADS, FALSE,
@@ -825,10 +809,17 @@ NBDServer *nbd_server_new(int listen_fd, unsigned max_connections)
     s->listen_src = g_unix_fd_source_new(listen_fd, G_IO_IN);
     g_source_set_callback(s->listen_src, G_SOURCE_FUNC(accept_cb), s, NULL);
     g_source_attach(s->listen_src, g_main_context_get_thread_default());
-    s->reaper_src = g_timeout_source_new_seconds(1);
-    g_source_set_callback(s->reaper_src, handshake_reaper_cb, s, NULL);
-    g_source_attach(s->reaper_src, g_main_context_get_thread_default());
     return s;
+}
+
+void nbd_server_set_tls_creds(NBDServer *s, QCryptoTLSCreds *creds)
+{
+    s->tls_creds = creds;
+}
+
+void nbd_server_set_handshake_timeout(NBDServer *s, unsigned seconds)
+{
+    s->handshake_seconds = seconds;
 }
 
 /* Disconnect the clients matching `exp` (all if NULL) and wait for them. */
@@ -838,7 +829,7 @@ static void disconnect_and_wait(NBDServer *s, NBDExport *exp)
     for (GList *l = s->clients; l; l = l->next) {
         NBDClient *c = l->data;
         if (!exp || c->exp == exp) {
-            shutdown(c->fd, SHUT_RDWR);
+            nbd_channel_shutdown(&c->ch);
         }
     }
     while (exp ? exp->nclients > 0 : s->nclients > 0) {
@@ -847,7 +838,7 @@ static void disconnect_and_wait(NBDServer *s, NBDExport *exp)
         for (GList *l = s->clients; l; l = l->next) {
             NBDClient *c = l->data;
             if (!exp || c->exp == exp) {
-                shutdown(c->fd, SHUT_RDWR);
+                nbd_channel_shutdown(&c->ch);
             }
         }
     }
@@ -861,8 +852,6 @@ void nbd_server_free(NBDServer *s)
     }
     g_source_destroy(s->listen_src);
     g_source_unref(s->listen_src);
-    g_source_destroy(s->reaper_src);
-    g_source_unref(s->reaper_src);
     close(s->listen_fd);
     disconnect_and_wait(s, NULL);
     g_thread_pool_free(s->pool, FALSE, TRUE);

@@ -8,6 +8,7 @@ pkgs=(
   qemu-utils libnbd-bin
   libvirt-clients   # virt-xml-validate: the storage daemon's libvirt example
   clang             # libFuzzer targets (scripts/fuzz.sh, make fuzz)
+  gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
 )
 missing=()
 for p in "${pkgs[@]}"; do

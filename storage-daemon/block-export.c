@@ -21,6 +21,7 @@ typedef struct QsdExport {
 } QsdExport;
 
 static NBDServer *nbd_server;
+static QCryptoTLSCreds *nbd_tls_creds;  /* in use while the server runs */
 static GList *exports;          /* QsdExport * */
 
 /* ---- I/O callbacks ---- */
@@ -102,20 +103,37 @@ const char *qsd_export_of_node(BlockDriverState *bs)
     return NULL;
 }
 
-int qsd_nbd_server_start(SocketAddress *addr, uint32_t max_connections,
-                         GError **errp)
+int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
+                         bool has_handshake_max_seconds,
+                         uint32_t handshake_max_seconds,
+                         uint32_t max_connections, GError **errp)
 {
+    QCryptoTLSCreds *creds = NULL;
     int fd;
 
     if (nbd_server) {
         error_setg(errp, "NBD server already running");
         return -1;
     }
+    if (tls_creds) {
+        /* Held until the server stops: object-del is refused meanwhile. */
+        creds = qcrypto_tls_creds_use(tls_creds,
+                                      QCRYPTO_TLS_CREDS_ENDPOINT_SERVER, errp);
+        if (!creds) {
+            return -1;
+        }
+    }
     fd = socket_listen(addr, errp);
     if (fd < 0) {
+        qcrypto_tls_creds_release(creds);
         return -1;
     }
     nbd_server = nbd_server_new(fd, max_connections);
+    nbd_tls_creds = creds;
+    nbd_server_set_tls_creds(nbd_server, creds);
+    if (has_handshake_max_seconds) {
+        nbd_server_set_handshake_timeout(nbd_server, handshake_max_seconds);
+    }
     return 0;
 }
 
@@ -188,15 +206,21 @@ void qsd_exports_cleanup(void)
     }
     nbd_server_free(nbd_server);
     nbd_server = NULL;
+    qcrypto_tls_creds_release(nbd_tls_creds);
+    nbd_tls_creds = NULL;
 }
 
 /* ---- QMP ---- */
 
-void qmp_nbd_server_start(SocketAddress *addr, bool has_max_connections,
+void qmp_nbd_server_start(SocketAddress *addr, const char *tls_creds,
+                          bool has_handshake_max_seconds,
+                          uint32_t handshake_max_seconds,
+                          bool has_max_connections,
                           uint32_t max_connections, GError **errp)
 {
-    qsd_nbd_server_start(addr, has_max_connections ? max_connections : 0,
-                         errp);
+    qsd_nbd_server_start(addr, tls_creds, has_handshake_max_seconds,
+                         handshake_max_seconds,
+                         has_max_connections ? max_connections : 0, errp);
 }
 
 void qmp_nbd_server_stop(GError **errp)

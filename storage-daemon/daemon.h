@@ -21,8 +21,11 @@ int qsd_blockdev_add(BlockdevOptions *options, GError **errp);
 void qsd_blockdev_cleanup(void);
 
 /* block-export.c */
-int qsd_nbd_server_start(SocketAddress *addr, uint32_t max_connections,
-                         GError **errp);
+/* tls_creds: id of server TLS credentials, or NULL for none. */
+int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
+                         bool has_handshake_max_seconds,
+                         uint32_t handshake_max_seconds,
+                         uint32_t max_connections, GError **errp);
 int qsd_export_add(BlockExportOptions *options, GError **errp);
 /* The id of an export of bs, or NULL. */
 const char *qsd_export_of_node(BlockDriverState *bs);

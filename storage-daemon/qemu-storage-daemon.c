@@ -114,11 +114,20 @@ static void help(void)
 "           [,description=<text>][,writable=on|off][,writethrough=on|off]\n"
 "                         export a node over NBD (needs --nbd-server)\n"
 "  --nbd-server addr.type=inet,addr.host=<host>,addr.port=<port>\n"
+"               [,tls-creds=<id>][,handshake-max-seconds=<n>]\n"
 "               [,max-connections=<n>]\n"
-"  --nbd-server addr.type=unix,addr.path=<path>[,max-connections=<n>]\n"
-"                         start an NBD server\n"
+"  --nbd-server addr.type=unix,addr.path=<path>[,tls-creds=<id>]\n"
+"               [,handshake-max-seconds=<n>][,max-connections=<n>]\n"
+"                         start an NBD server (TLS required with tls-creds)\n"
 "  --object secret,id=<id>,data=<string>|file=<path>[,format=raw|base64]\n"
 "                         a secret (passphrase or key file)\n"
+"  --object tls-creds-x509,id=<id>,dir=<dir>,endpoint=server\n"
+"           [,verify-peer=on|off][,priority=<prio>][,sanity-check=on|off]\n"
+"           [,passwordid=<secret>]\n"
+"                         x509 TLS credentials (ca-cert.pem, server-cert.pem,\n"
+"                         server-key.pem[, ca-crl.pem] in dir)\n"
+"  --object tls-creds-psk,id=<id>,dir=<dir>,endpoint=server[,priority=<prio>]\n"
+"                         pre-shared TLS keys (keys.psk in dir, psktool format)\n"
 "  --pidfile <path>       write the process ID to a file\n"
 "  --daemonize            detach from the terminal once everything is\n"
 "                         set up (the parent exits with the start-up status)\n");
@@ -221,7 +230,10 @@ static int start_nbd_server(const char *optarg, GError **errp)
     if (!o) {
         return -1;
     }
-    if (qsd_nbd_server_start(o->addr, o->has_max_connections ?
+    if (qsd_nbd_server_start(o->addr, o->tls_creds,
+                             o->has_handshake_max_seconds,
+                             o->handshake_max_seconds,
+                             o->has_max_connections ?
                              o->max_connections : 0, errp) < 0) {
         return -1;
     }

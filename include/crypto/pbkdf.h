@@ -12,6 +12,15 @@ bool qcrypto_pbkdf2_supports(QCryptoHashAlgo hash);
 int qcrypto_pbkdf2(QCryptoHashAlgo hash, const guint8 *key, size_t nkey,
                    const guint8 *salt, size_t nsalt, uint64_t iterations,
                    guint8 *out, size_t nout, GError **errp);
+/*
+ * The same, giving up (-1, errp set, out wiped) soon after *cancel becomes
+ * non-zero; cancel may be NULL.  For derivations whose result may turn out
+ * not to be needed while they run (keyslots tried in parallel).
+ */
+int qcrypto_pbkdf2_cancellable(QCryptoHashAlgo hash, const guint8 *key,
+                               size_t nkey, const guint8 *salt, size_t nsalt,
+                               uint64_t iterations, guint8 *out, size_t nout,
+                               const gint *cancel, GError **errp);
 
 /*
  * How many iterations take iter_time_ms of thread CPU time for a derivation

@@ -26,6 +26,10 @@ int qcrypto_secret_add_bytes(const char *id, const guint8 *data, size_t len,
 int qcrypto_secret_remove(const char *id, GError **errp);
 bool qcrypto_secret_exists(const char *id);
 
+/* Read a whole file (up to 8 MiB) into locked memory; also used for other
+ * key files (TLS pre-shared keys). */
+QemuSecBuf *qcrypto_secret_read_file(const char *path, GError **errp);
+
 /* A copy of the secret's bytes; free with qemu_secbuf_free(). */
 QemuSecBuf *qcrypto_secret_lookup(const char *id, GError **errp);
 

@@ -10,8 +10,7 @@
  * parses the handshake and requests; every request is run on a shared
  * GThreadPool so that many are in flight at once, and replies are written
  * back by a per-connection sender thread.  Per client, at most 16 requests
- * and 32 MiB of buffers are held at once, and the handshake must finish
- * within 10 s (see nbd/server.c).
+ * and 32 MiB of buffers are held at once (see nbd/server.c).
  */
 #ifndef NBD_NBD_H
 #define NBD_NBD_H
@@ -19,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include "crypto/tlscreds.h"
 
 /* --- protocol constants (see the NBD protocol specification) --- */
 
@@ -133,6 +133,17 @@ typedef struct NBDExport NBDExport;
  * context; `max_connections` 0 means unlimited.
  */
 NBDServer *nbd_server_new(int listen_fd, unsigned max_connections);
+
+/*
+ * Require TLS with `creds` (server endpoint, borrowed: they must outlive
+ * the server).  Call before returning to the main context that accepts.
+ * Clients must then send NBD_OPT_STARTTLS before any other option.
+ */
+void nbd_server_set_tls_creds(NBDServer *server, QCryptoTLSCreds *creds);
+
+/* Drop clients whose handshake (options and TLS) takes longer than
+ * `seconds` (0 = no limit; default 10). */
+void nbd_server_set_handshake_timeout(NBDServer *server, unsigned seconds);
 
 /*
  * Stop accepting, disconnect every client, wait for their requests to

@@ -1,6 +1,6 @@
 /*
  * User-creatable objects from the command line (--object) and QMP
- * (object-add).  The only object type is "secret".
+ * (object-add): "secret", "tls-creds-psk" and "tls-creds-x509".
  */
 #ifndef QOM_OBJECT_ADD_H
 #define QOM_OBJECT_ADD_H

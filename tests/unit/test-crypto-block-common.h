@@ -64,6 +64,24 @@ static inline void test_store_copy(TestStore *dst, const TestStore *src)
     dst->writes = 0;
 }
 
+/* Add (add) or erase a keyslot through amend, on header storage st. */
+static inline int test_store_amend(QCryptoBlock *blk, TestStore *st, bool add,
+                                   int slot, const char *new_secret,
+                                   const char *old_secret, bool force,
+                                   GError **errp)
+{
+    QCryptoBlockAmendOptions ao = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+
+    ao.u.luks.state = add ? Q_CRYPTO_BLOCKLUKS_KEYSLOT_STATE_ACTIVE
+                          : Q_CRYPTO_BLOCKLUKS_KEYSLOT_STATE_INACTIVE;
+    ao.u.luks.has_keyslot = slot >= 0;
+    ao.u.luks.keyslot = slot;
+    ao.u.luks.new_secret = (char *)new_secret;
+    ao.u.luks.old_secret = (char *)old_secret;
+    return qcrypto_block_amend_options(blk, test_store_read, test_store_write,
+                                       st, &ao, force, errp);
+}
+
 static inline void test_store_clear(TestStore *s)
 {
     g_free(s->data);

@@ -143,16 +143,8 @@ static int amend(QCryptoBlock *blk, TestStore *st, bool add, int slot,
                  const char *new_secret, const char *old_secret, bool force,
                  GError **errp)
 {
-    QCryptoBlockAmendOptions ao = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
-
-    ao.u.luks.state = add ? Q_CRYPTO_BLOCKLUKS_KEYSLOT_STATE_ACTIVE
-                          : Q_CRYPTO_BLOCKLUKS_KEYSLOT_STATE_INACTIVE;
-    ao.u.luks.has_keyslot = slot >= 0;
-    ao.u.luks.keyslot = slot;
-    ao.u.luks.new_secret = (char *)new_secret;
-    ao.u.luks.old_secret = (char *)old_secret;
-    return qcrypto_block_amend_options(blk, test_store_read, test_store_write,
-                                       st, &ao, force, errp);
+    return test_store_amend(blk, st, add, slot, new_secret, old_secret, force,
+                            errp);
 }
 
 static uint64_t get_be64(const guint8 *p)

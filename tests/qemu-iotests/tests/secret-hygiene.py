@@ -3,12 +3,15 @@
 daemon (create, info, amend, convert, I/O, query-* over QMP, and the error
 paths of wrong or missing secrets) with distinctive test passphrases; no
 passphrase (raw, hex or base64) may appear in any stdout, stderr or QMP
-reply.  The daemon must also not be able to dump core (RLIMIT_CORE 0)."""
+reply.  The daemon must also not be able to dump core (RLIMIT_CORE 0).
+The same holds for TLS pre-shared keys (tls-creds-psk, keys.psk from
+psktool) served to nbdinfo, and for bad keys.psk files."""
 
 import base64
 import json
 import os
 import signal
+import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
@@ -173,6 +176,81 @@ class SecretHygiene(iotests.QemuTestCase):
             r = self.qmp(d, 'qom-get', path='/objects/' + p, property='data')
         self.qmp(d, 'object-del', id='sec1')
         self.assertGreaterEqual(self.outputs, len(queries) + 5)
+
+    def psk_needles(self, hexkey):
+        raw = bytes.fromhex(hexkey)
+        yield hexkey.lower()
+        yield hexkey.upper()
+        yield base64.b64encode(raw).decode()
+        yield hexkey.lower()[4:20]
+
+    def assertPskClean(self, text, hexkeys, what):
+        self.outputs += 1
+        for k in hexkeys:
+            for n in self.psk_needles(k):
+                self.assertNotIn(n, text, 'PSK %r leaked in %s:\n%s'
+                                 % (n, what, text))
+
+    def test_daemon_tls_psk(self):
+        pskdir = self.path('psk')
+        os.makedirs(pskdir)
+        keys = os.path.join(pskdir, 'keys.psk')
+        self.assertSuccess(iotests.run(['psktool', '-u', 'alice', '-p',
+                                        keys]))
+        with open(keys) as f:
+            good = f.read().strip().split(':', 1)[1]
+        # A file whose key is almost valid: the message must not quote it.
+        bad = self.path('badpsk')
+        os.makedirs(bad)
+        badkey = good[:-2] + 'zz'
+        with open(os.path.join(bad, 'keys.psk'), 'w') as f:
+            f.write('alice:%s\n' % badkey)
+        hexkeys = (good, badkey[:-2])
+        probe = socket.socket()
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        img = iotests.make_sparse(self.path('plain.img'), MiB)
+        d = QSD(iotests.qsd_prog, [
+            '--object', 'tls-creds-psk,id=tls0,dir=%s,endpoint=server'
+            % pskdir,
+            '--blockdev', 'driver=file,node-name=f0,filename=%s' % img,
+            '--nbd-server', 'addr.type=inet,addr.host=127.0.0.1,addr.port=%d,'
+            'tls-creds=tls0' % port,
+            '--export', 'nbd,id=e0,node-name=f0,name=disk'], self.dir).start()
+        try:
+            uri = 'nbds://alice@127.0.0.1:%d/disk?tls-psk-file=%s' % (port,
+                                                                      keys)
+            r = iotests.run(['nbdinfo', '--json', uri])
+            self.assertSuccess(r)
+            self.assertPskClean(r.out + r.err, hexkeys, 'nbdinfo')
+            for obj in ({'qom-type': 'tls-creds-psk', 'id': 'p1',
+                         'dir': bad, 'endpoint': 'server'},
+                        {'qom-type': 'tls-creds-psk', 'id': 'tls0',
+                         'dir': pskdir, 'endpoint': 'server'},
+                        {'qom-type': 'tls-creds-psk', 'id': 'p2',
+                         'dir': pskdir, 'endpoint': 'client',
+                         'username': 'nobody'}):
+                reply = d.qmp.request('object-add', **obj)
+                self.assertIn('error', reply)
+                self.assertPskClean(json.dumps(reply), hexkeys,
+                                    'QMP object-add')
+            cmds = [c['name'] for c in d.qmp.cmd('query-commands')]
+            for q in [c for c in cmds if c.startswith('query-')]:
+                self.assertPskClean(json.dumps(d.qmp.request(q)), hexkeys,
+                                    'QMP ' + q)
+            reply = d.qmp.request('object-del', id='tls0')
+            self.assertIn('in use', reply['error']['desc'])
+        finally:
+            if d.proc.poll() is None:
+                d.stop(signal.SIGTERM)
+        self.assertPskClean(d.stderr(), hexkeys, 'daemon output')
+        # The command line path of a bad keys.psk.
+        r = iotests.run([iotests.qsd_prog, '--object',
+                         'tls-creds-psk,id=p,dir=%s,endpoint=server' % bad])
+        self.assertCleanError(r, 'keys.psk line 1')
+        self.assertPskClean(r.out + r.err, hexkeys, 'qsd bad keys.psk')
+        self.assertGreater(self.outputs, 10)
 
 
 if __name__ == '__main__':
