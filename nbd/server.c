@@ -70,7 +70,7 @@ typedef struct NBDClient {
     NBDExport *exp;             /* set once the handshake chose an export */
     int64_t size;               /* export size seen at handshake */
     GMutex send_lock;
-    bool dead;                  /* a reply could not be sent */
+    gint dead;                  /* a reply could not be sent (atomic) */
     bool disc;                  /* the client said NBD_CMD_DISC */
     GAsyncQueue *replies;       /* finished NBDRequest *, for the sender */
     GThread *sender;
@@ -450,7 +450,7 @@ static void send_reply(NBDClient *c, uint64_t cookie, uint32_t err,
     g_mutex_lock(&c->send_lock);
     if (!c->dead && nbd_channel_writev(&c->ch, iov, (!err && len) ? 2 : 1)) {
         /* The client went away; wake the reader so the connection ends. */
-        c->dead = true;
+        g_atomic_int_set(&c->dead, 1);
         nbd_channel_shutdown(&c->ch);
     }
     g_mutex_unlock(&c->send_lock);
@@ -680,6 +680,12 @@ static void transmission(NBDClient *c)
 
         /* Take the slot first so that memory in flight stays bounded. */
         inflight_acquire(c);
+        if (g_atomic_int_get(&c->dead)) {
+            /* Requests still buffered from a client that is gone would
+             * only be run for nothing. */
+            inflight_release(c, 0);
+            break;
+        }
         req = request_receive(c, &stop);
         if (!req) {
             inflight_release(c, 0);
