@@ -1,6 +1,7 @@
 /*
  * A pool of aligned, pre-faulted bounce buffers (see bounce-pool.h).
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "block/bounce-pool.h"
@@ -82,4 +83,45 @@ void bounce_pool_destroy(BouncePool *pool)
     pool->nfree = pool->nalloc = 0;
     g_cond_clear(&pool->cond);
     g_mutex_clear(&pool->lock);
+}
+
+/* ---- per-thread small buffers ---- */
+
+typedef struct SmallBuf {
+    void *buf;
+    bool busy;
+} SmallBuf;
+
+static void small_buf_free(gpointer p)
+{
+    SmallBuf *sb = p;
+
+    free(sb->buf);
+    g_free(sb);
+}
+
+static GPrivate small_buf_key = G_PRIVATE_INIT(small_buf_free);
+
+void *bounce_small_get(void)
+{
+    SmallBuf *sb = g_private_get(&small_buf_key);
+
+    if (!sb) {
+        sb = g_new0(SmallBuf, 1);
+        sb->buf = bounce_alloc(BOUNCE_SMALL_SIZE);
+        g_private_set(&small_buf_key, sb);
+    }
+    if (sb->busy) {
+        return NULL;
+    }
+    sb->busy = true;
+    return sb->buf;
+}
+
+void bounce_small_put(void *buf)
+{
+    SmallBuf *sb = g_private_get(&small_buf_key);
+
+    g_assert(sb && sb->buf == buf && sb->busy);
+    sb->busy = false;
 }

@@ -34,4 +34,15 @@ void bounce_pool_put(BouncePool *pool, void *buf);
 /* Free every buffer; all must have been returned. */
 void bounce_pool_destroy(BouncePool *pool);
 
+/*
+ * Small requests skip the pool (and its lock): each thread has one buffer of
+ * BOUNCE_SMALL_SIZE bytes, allocated on its first small request and freed
+ * when the thread exits.  get returns NULL when this thread's buffer is
+ * already in use (a luks node writing through another luks node); the
+ * caller then takes a pool buffer.
+ */
+#define BOUNCE_SMALL_SIZE (64 * 1024)
+void *bounce_small_get(void);
+void bounce_small_put(void *buf);
+
 #endif

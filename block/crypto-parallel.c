@@ -22,6 +22,7 @@ typedef struct CryptBatch {
     size_t piece;           /* bytes per piece; the last may be shorter */
     size_t len;
     const CryptoFill *fill; /* encrypt only: how to fill buf first */
+    bool fill_direct;       /* fill->iov is whole sectors: encrypt from it */
     unsigned npieces;
     unsigned next;          /* next piece to claim */
     unsigned done;          /* pieces finished */
@@ -80,14 +81,53 @@ static void iov_copy_out(const struct iovec *iov, int niov, size_t skip,
     }
 }
 
-/* Run piece i; called without the lock. */
-static int run_piece(CryptBatch *b, unsigned i)
+/* Whether every iovec element is whole sectors (so no sector is split). */
+static bool iov_whole_sectors(const CryptoFill *fill, uint32_t sector_size)
 {
-    size_t start = (size_t)i * b->piece;
-    size_t n = MIN(b->piece, b->len - start);
-    GError *err = NULL;
-    int ret;
+    if (!fill || fill->zero) {
+        return false;
+    }
+    for (int i = 0; i < fill->niov; i++) {
+        if (fill->iov[i].iov_len % sector_size) {
+            return false;
+        }
+    }
+    return true;
+}
 
+/*
+ * Encrypt n bytes of the iovec, `start` bytes into the piece's batch,
+ * straight into buf (out of place): the caller's data is never copied.
+ */
+static int encrypt_from_iov(CryptBatch *b, size_t start, size_t n,
+                            GError **errp)
+{
+    const CryptoFill *f = b->fill;
+    size_t skip = f->skip + start, done = 0;
+
+    for (int i = 0; i < f->niov && done < n; i++) {
+        size_t len = f->iov[i].iov_len, c;
+
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        c = MIN(len - skip, n - done);
+        if (qcrypto_block_encrypt_to(b->block, b->offset + start + done,
+                                     (const guint8 *)f->iov[i].iov_base + skip,
+                                     b->buf + start + done, c, errp) < 0) {
+            return -1;
+        }
+        done += c;
+        skip = 0;
+    }
+    return 0;
+}
+
+/* Fill (if asked) and en/decrypt piece i in place in buf. */
+static int crypt_piece_in_place(CryptBatch *b, size_t start, size_t n,
+                                GError **errp)
+{
     if (b->fill && b->fill->zero) {
         memset(b->buf + start, 0, n);
     } else if (b->fill) {
@@ -95,12 +135,22 @@ static int run_piece(CryptBatch *b, unsigned i)
                      b->buf + start, n);
     }
     if (b->encrypt) {
-        ret = qcrypto_block_encrypt(b->block, b->offset + start,
-                                    b->buf + start, n, &err);
-    } else {
-        ret = qcrypto_block_decrypt(b->block, b->offset + start,
-                                    b->buf + start, n, &err);
+        return qcrypto_block_encrypt(b->block, b->offset + start,
+                                     b->buf + start, n, errp);
     }
+    return qcrypto_block_decrypt(b->block, b->offset + start, b->buf + start,
+                                 n, errp);
+}
+
+/* Run piece i; called without the lock. */
+static int run_piece(CryptBatch *b, unsigned i)
+{
+    size_t start = (size_t)i * b->piece;
+    size_t n = MIN(b->piece, b->len - start);
+    GError *err = NULL;
+    int ret = b->fill_direct ? encrypt_from_iov(b, start, n, &err)
+                             : crypt_piece_in_place(b, start, n, &err);
+
     if (ret < 0) {
         error_report("luks: %s", err ? err->message : "cipher failure");
         g_clear_error(&err);
@@ -188,6 +238,7 @@ static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
     CryptBatch b = {
         .block = block, .encrypt = encrypt, .offset = offset, .buf = buf,
         .len = len, .fill = fill,
+        .fill_direct = iov_whole_sectors(fill, sector_size),
     };
     size_t npieces = len / CRYPTO_PARALLEL_MIN_PIECE;
     int i;

@@ -8,9 +8,10 @@
  * header can serve as a detached header for that volume (recovery).
  *
  * Data path: guest offset G maps to payload byte payload_offset + G on
- * `file`.  Reads decrypt in place; writes copy into a bounce buffer from a
- * per-node pool and encrypt there, so plaintext is never written and the
- * caller's buffer is never modified.
+ * `file`.  Reads decrypt in place; writes encrypt from the caller's buffer
+ * into a bounce buffer (per thread for small writes, else from a per-node
+ * pool), so plaintext is never written and the caller's buffer is never
+ * modified.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -375,19 +376,26 @@ static int luks_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 /*
  * Encrypt and write `bytes` at guest `offset`; data comes from the iovec, or
- * is zeros when iov is NULL.  One pool buffer serves the whole request.
+ * is zeros when iov is NULL.  One buffer serves the whole request: this
+ * thread's small buffer for small requests (no lock), else a pool buffer.
+ * Data in whole sectors is encrypted straight from the iovec into it.
  */
 static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, const struct iovec *iov, int niov,
                              int flags)
 {
     BlockCrypto *s = bs->opaque;
-    guint8 *buf = bounce_pool_get(&s->pool);
+    guint8 *buf = bytes <= BOUNCE_SMALL_SIZE ? bounce_small_get() : NULL;
+    bool small = buf != NULL;
+    size_t cap = small ? BOUNCE_SMALL_SIZE : s->pool.buf_size;
     int64_t done = 0;
     int ret = 0;
 
+    if (!small) {
+        buf = bounce_pool_get(&s->pool);
+    }
     while (done < bytes) {
-        size_t n = (size_t)MIN(bytes - done, (int64_t)s->pool.buf_size);
+        size_t n = (size_t)MIN(bytes - done, (int64_t)cap);
         CryptoFill fill = { .iov = iov, .niov = niov, .skip = (size_t)done,
                             .zero = !iov };
 
@@ -403,7 +411,11 @@ static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
         }
         done += n;
     }
-    bounce_pool_put(&s->pool, buf);
+    if (small) {
+        bounce_small_put(buf);
+    } else {
+        bounce_pool_put(&s->pool, buf);
+    }
     return ret;
 }
 

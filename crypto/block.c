@@ -241,6 +241,16 @@ int qcrypto_block_cipher_ctx_run(QCryptoBlockCipherCtx *ctx, bool encrypt,
                                  uint32_t iv_unit, guint8 *buf, size_t len,
                                  GError **errp)
 {
+    return qcrypto_block_cipher_ctx_run_to(ctx, encrypt, first_iv,
+                                           sector_size, iv_unit, buf, buf,
+                                           len, errp);
+}
+
+int qcrypto_block_cipher_ctx_run_to(QCryptoBlockCipherCtx *ctx, bool encrypt,
+                                    uint64_t first_iv, uint32_t sector_size,
+                                    uint32_t iv_unit, const guint8 *src,
+                                    guint8 *dst, size_t len, GError **errp)
+{
     guint8 iv[16];
     uint64_t ivs_per_sector = sector_size / iv_unit;
 
@@ -257,9 +267,9 @@ int qcrypto_block_cipher_ctx_run(QCryptoBlockCipherCtx *ctx, bool encrypt,
             }
         }
         ret = encrypt ?
-            qcrypto_cipher_encrypt(ctx->cipher, buf + done, buf + done,
+            qcrypto_cipher_encrypt(ctx->cipher, src + done, dst + done,
                                    sector_size, errp) :
-            qcrypto_cipher_decrypt(ctx->cipher, buf + done, buf + done,
+            qcrypto_cipher_decrypt(ctx->cipher, src + done, dst + done,
                                    sector_size, errp);
         if (ret < 0) {
             return -1;
@@ -332,8 +342,8 @@ static void qcrypto_block_pool_put(QCryptoBlock *block,
 }
 
 static int qcrypto_block_crypt(QCryptoBlock *block, bool encrypt,
-                               uint64_t offset, guint8 *buf, size_t len,
-                               GError **errp)
+                               uint64_t offset, const guint8 *src,
+                               guint8 *dst, size_t len, GError **errp)
 {
     QCryptoBlockCipherCtx *ctx;
     int ret;
@@ -353,11 +363,11 @@ static int qcrypto_block_crypt(QCryptoBlock *block, bool encrypt,
     if (!ctx) {
         return -1;
     }
-    ret = qcrypto_block_cipher_ctx_run(ctx, encrypt,
-                                       block->iv_offset +
-                                       offset / block->iv_unit,
-                                       block->sector_size, block->iv_unit,
-                                       buf, len, errp);
+    ret = qcrypto_block_cipher_ctx_run_to(ctx, encrypt,
+                                          block->iv_offset +
+                                          offset / block->iv_unit,
+                                          block->sector_size, block->iv_unit,
+                                          src, dst, len, errp);
     qcrypto_block_pool_put(block, ctx);
     return ret;
 }
@@ -365,13 +375,20 @@ static int qcrypto_block_crypt(QCryptoBlock *block, bool encrypt,
 int qcrypto_block_encrypt(QCryptoBlock *block, uint64_t offset, guint8 *buf,
                           size_t len, GError **errp)
 {
-    return qcrypto_block_crypt(block, true, offset, buf, len, errp);
+    return qcrypto_block_crypt(block, true, offset, buf, buf, len, errp);
+}
+
+int qcrypto_block_encrypt_to(QCryptoBlock *block, uint64_t offset,
+                             const guint8 *src, guint8 *dst, size_t len,
+                             GError **errp)
+{
+    return qcrypto_block_crypt(block, true, offset, src, dst, len, errp);
 }
 
 int qcrypto_block_decrypt(QCryptoBlock *block, uint64_t offset, guint8 *buf,
                           size_t len, GError **errp)
 {
-    return qcrypto_block_crypt(block, false, offset, buf, len, errp);
+    return qcrypto_block_crypt(block, false, offset, buf, buf, len, errp);
 }
 
 void qcrypto_block_free(QCryptoBlock *block)

@@ -106,6 +106,12 @@ int qcrypto_block_cipher_ctx_run(QCryptoBlockCipherCtx *ctx, bool encrypt,
                                  uint32_t iv_unit, guint8 *buf, size_t len,
                                  GError **errp);
 
+/* The same, out of place: ciphertext/plaintext of src goes to dst. */
+int qcrypto_block_cipher_ctx_run_to(QCryptoBlockCipherCtx *ctx, bool encrypt,
+                                    uint64_t first_iv, uint32_t sector_size,
+                                    uint32_t iv_unit, const guint8 *src,
+                                    guint8 *dst, size_t len, GError **errp);
+
 /* One-shot: key a context, run it over buf with IVs from 0, free it. */
 int qcrypto_block_cipher_buffer(const QCryptoBlockCipherSpec *spec,
                                 const guint8 *key, size_t nkey, bool encrypt,

@@ -74,6 +74,14 @@ int qcrypto_block_encrypt(QCryptoBlock *block, uint64_t offset, guint8 *buf,
                           size_t len, GError **errp);
 int qcrypto_block_decrypt(QCryptoBlock *block, uint64_t offset, guint8 *buf,
                           size_t len, GError **errp);
+/*
+ * Encrypt out of place: the ciphertext of src goes to dst and src is left
+ * alone (a write needs no copy of the caller's data first).  src and dst
+ * are either the same or do not overlap.
+ */
+int qcrypto_block_encrypt_to(QCryptoBlock *block, uint64_t offset,
+                             const guint8 *src, guint8 *dst, size_t len,
+                             GError **errp);
 
 /* Byte offset of the encrypted data within the payload storage. */
 uint64_t qcrypto_block_get_payload_offset(QCryptoBlock *block);

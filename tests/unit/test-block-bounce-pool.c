@@ -1,6 +1,7 @@
 /*
  * The luks driver's bounce-buffer pool: alignment, reuse without new
- * allocations, the upper bound, and waiting when every buffer is in use.
+ * allocations, the upper bound, and waiting when every buffer is in use;
+ * the per-thread small buffers.
  */
 #include <stdint.h>
 #include <string.h>
@@ -81,6 +82,32 @@ static void test_waits_when_exhausted(void)
     bounce_pool_destroy(&pool);
 }
 
+static gpointer small_other_thread(gpointer opaque)
+{
+    void *b = bounce_small_get();
+
+    g_assert_nonnull(b);
+    bounce_small_put(b);
+    return b;
+}
+
+/* One small buffer per thread, reused, refused while in use (nesting). */
+static void test_small_per_thread(void)
+{
+    void *a = bounce_small_get(), *b, *other;
+
+    g_assert_nonnull(a);
+    g_assert_cmpuint((uintptr_t)a % 4096, ==, 0);
+    memset(a, 0x5a, BOUNCE_SMALL_SIZE);          /* all of it is usable */
+    g_assert_null(bounce_small_get());
+    other = g_thread_join(g_thread_new("small", small_other_thread, NULL));
+    g_assert_true(other != a);
+    bounce_small_put(a);
+    b = bounce_small_get();
+    g_assert_true(b == a);
+    bounce_small_put(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -89,5 +116,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/bounce-pool/grows-to-bound", test_grows_to_bound);
     g_test_add_func("/block/bounce-pool/waits-when-exhausted",
                     test_waits_when_exhausted);
+    g_test_add_func("/block/bounce-pool/small-per-thread",
+                    test_small_per_thread);
     return g_test_run();
 }

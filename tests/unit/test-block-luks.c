@@ -558,11 +558,76 @@ static int file_read_cb(QCryptoBlock *block, size_t offset, guint8 *buf,
  * exactly what one serial qcrypto_block_encrypt() of the plaintext gives:
  * every piece used the IVs of its own sectors.
  */
+/* The format layer alone on a detached header file, unlocked with sec0. */
+static QCryptoBlock *open_header_block(const char *hdr)
+{
+    QCryptoBlockOpenOptions oo = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    GError *err = NULL;
+    QCryptoBlock *blk;
+    int fd = open(hdr, O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    oo.u.luks.key_secret = (char *)"sec0";
+    blk = qcrypto_block_open(&oo, file_read_cb, &fd,
+                             QCRYPTO_BLOCK_OPEN_DETACHED, &err);
+    close(fd);
+    g_assert_no_error(err);
+    return blk;
+}
+
+/*
+ * Small writes go through the per-thread buffer and are encrypted straight
+ * from the caller's iovec: the ciphertext on disk is what the format's own
+ * in-place encryption gives, and the caller's buffers stay untouched.  Also
+ * checks qcrypto_block_encrypt_to() against qcrypto_block_encrypt().
+ */
+static void test_small_write_out_of_place(void)
+{
+    g_autofree char *hdr = tpath("small-hdr.img");
+    g_autofree char *pay = tpath("small-pay.img");
+    guint8 plain[4096], copy[4096], ct[4096];
+    struct iovec wv[3] = { { plain, 512 }, { plain + 512, 2048 },
+                           { plain + 2560, 1536 } };
+    int64_t off = 3 * 4096;
+    GError *err = NULL;
+    BlockDriverState *bs;
+    QCryptoBlock *blk;
+    gsize len;
+    guint8 *raw;
+
+    for (size_t i = 0; i < sizeof(plain); i++) {
+        plain[i] = (guint8)(i * 7 + 3);
+    }
+    memcpy(copy, plain, sizeof(plain));
+    g_assert_cmpint(create_luks(pay, hdr, MiB, NULL, &err), ==, 0);
+    bs = open_ok(pay, hdr);
+    g_assert_cmpint(bdrv_pwritev(bs, off, sizeof(plain), wv, 3, 0), ==, 0);
+    g_assert_cmpint(bdrv_pwrite(bs, off + 4096, sizeof(plain), plain, 0), ==,
+                    0);
+    g_assert_cmpmem(plain, sizeof(plain), copy, sizeof(copy));
+    bdrv_unref(bs);
+
+    blk = open_header_block(hdr);
+    g_assert_cmpint(qcrypto_block_encrypt_to(blk, off, plain, ct, sizeof(ct),
+                                             &err), ==, 0);
+    g_assert_cmpmem(plain, sizeof(plain), copy, sizeof(copy));
+    g_assert_cmpint(qcrypto_block_encrypt(blk, off, copy, sizeof(copy), &err),
+                    ==, 0);
+    g_assert_cmpmem(ct, sizeof(ct), copy, sizeof(copy));
+    raw = slurp(pay, &len);
+    g_assert_cmpint(len, >=, off + 2 * 4096);
+    g_assert_cmpmem(raw + off, 4096, ct, 4096);
+    g_assert_cmpint(qcrypto_block_encrypt(blk, off + 4096, plain,
+                                          sizeof(plain), &err), ==, 0);
+    g_assert_cmpmem(raw + off + 4096, 4096, plain, 4096);
+    g_free(raw);
+    qcrypto_block_free(blk);
+}
+
 static void test_ciphertext_matches_serial(void)
 {
     g_autofree char *hdr = tpath("ser-hdr.img");
     g_autofree char *pay = tpath("ser-pay.img");
-    QCryptoBlockOpenOptions oo = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
     size_t n = 2 * BLOCK_CRYPTO_CHUNK_SIZE + 3 * 4096;
     int64_t off = 64 * 1024;
     guint8 *plain = g_malloc(n);
@@ -571,7 +636,6 @@ static void test_ciphertext_matches_serial(void)
     QCryptoBlock *blk;
     gsize len;
     guint8 *raw;
-    int fd;
 
     for (size_t i = 0; i < n; i++) {
         plain[i] = (guint8)(i * 31 + i / 4096);
@@ -581,13 +645,7 @@ static void test_ciphertext_matches_serial(void)
     g_assert_cmpint(bdrv_pwrite(bs, off, n, plain, 0), ==, 0);
     bdrv_unref(bs);
 
-    fd = open(hdr, O_RDONLY);
-    g_assert_cmpint(fd, >=, 0);
-    oo.u.luks.key_secret = (char *)"sec0";
-    blk = qcrypto_block_open(&oo, file_read_cb, &fd,
-                             QCRYPTO_BLOCK_OPEN_DETACHED, &err);
-    close(fd);
-    g_assert_no_error(err);
+    blk = open_header_block(hdr);
     g_assert_cmpint(qcrypto_block_encrypt(blk, off, plain, n, &err), ==, 0);
     raw = slurp(pay, &len);
     g_assert_cmpint(len, >=, off + n);
@@ -1075,6 +1133,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/luks/unaligned-io", test_unaligned_io);
     g_test_add_func("/block/luks/vectored-io", test_vectored_io);
     g_test_add_func("/block/luks/large-request", test_large_request);
+    g_test_add_func("/block/luks/small-write-out-of-place",
+                    test_small_write_out_of_place);
     g_test_add_func("/block/luks/ciphertext-matches-serial",
                     test_ciphertext_matches_serial);
     g_test_add_func("/block/luks/backup-header-recovery",

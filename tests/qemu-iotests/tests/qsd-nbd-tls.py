@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -329,7 +330,15 @@ class NbdTls(iotests.QemuTestCase):
         self.assertAlive()
         self.assertIOOk(self.qemu_io(cli, 'read -P 0xa5 1M 1M'))
         self.assertNbdinfoSize(good)
-        self.assertEqual(self.d.stop(), 0)
+        # SIGTERM with a client stuck in the TLS handshake: a clean exit.
+        c = RawClient(self.port)
+        c.option(5)
+        self.assertEqual(c.reply()[:2], (5, NBD_REP_ACK))
+        t0 = time.monotonic()
+        self.assertEqual(self.d.stop(signal.SIGTERM), 0)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertTrue(c.at_eof())
+        c.close()
 
     def test_x509_verify_peer_off(self):
         """verify-peer=off: the server asks for no client certificate."""
@@ -347,6 +356,74 @@ class NbdTls(iotests.QemuTestCase):
         # rogue CA refuses to talk.
         r = iotests.run(['nbdinfo', self.x509_uri(self.rogue.client)])
         self.assertNotEqual(r.rc, 0)
+        self.assertEqual(self.d.stop(), 0)
+
+    def copy_dir(self, src, name, skip=()):
+        dst = self.path(name)
+        os.makedirs(dst)
+        for f in os.listdir(src):
+            if f not in skip:
+                with open(os.path.join(src, f), 'rb') as a, \
+                        open(os.path.join(dst, f), 'wb') as b:
+                    b.write(a.read())
+        return dst
+
+    def test_x509_crl_and_encrypted_key(self):
+        """ca-crl.pem revokes a client certificate; passwordid decrypts an
+        encrypted server-key.pem (made by certtool --pkcs8 --password)."""
+        srv = self.copy_dir(self.pki.server, 'srv', skip=('server-key.pem',
+                                                          'server-cert.pem'))
+        key = os.path.join(srv, 'server-key.pem')
+        certtool('--generate-privkey', '--pkcs8', '--password', 'k3y-pw',
+                 '--outfile', key)
+        with open(key) as f:
+            self.assertIn('ENCRYPTED PRIVATE KEY', f.read())
+        certtool('--generate-certificate', '--load-privkey', key,
+                 '--password', 'k3y-pw',
+                 '--load-ca-certificate', self.pki.ca_cert,
+                 '--load-ca-privkey', self.pki.ca_key,
+                 '--template', self.pki.template('server', SERVER_TEMPLATE),
+                 '--outfile', os.path.join(srv, 'server-cert.pem'))
+        # A second client, revoked in the CRL.
+        revoked = self.copy_dir(self.pki.client, 'revoked',
+                                skip=('client-key.pem', 'client-cert.pem'))
+        self.pki.issue(revoked, 'client', CLIENT_TEMPLATE)
+        crl_info = self.path('crl.info')
+        with open(crl_info, 'w') as f:
+            f.write('crl_next_update = 30\ncrl_number = 1\n')
+        certtool('--generate-crl', '--load-ca-privkey', self.pki.ca_key,
+                 '--load-ca-certificate', self.pki.ca_cert,
+                 '--load-certificate', os.path.join(revoked,
+                                                    'client-cert.pem'),
+                 '--template', crl_info,
+                 '--outfile', os.path.join(srv, 'ca-crl.pem'))
+
+        obj = 'tls-creds-x509,id=tls0,dir=%s,endpoint=server' % srv
+        r = iotests.run([iotests.qsd_prog, '--object', obj])
+        self.assertCleanError(r, 'server-key.pem')
+        r = iotests.run([iotests.qsd_prog, '--object',
+                         'secret,id=pw,data=wrong', '--object',
+                         obj + ',passwordid=pw'])
+        self.assertCleanError(r, 'server-key.pem')
+        r = iotests.run([iotests.qsd_prog, '--object',
+                         obj + ',passwordid=nosuch'])
+        self.assertCleanError(r, 'nosuch')
+
+        self.d = QSD(iotests.qsd_prog, [
+            '--object', 'secret,id=sec0,file=%s' % self.key,
+            '--object', 'secret,id=pw,data=k3y-pw',
+            '--object', obj + ',passwordid=pw',
+            '--blockdev', self.blockdev(),
+            '--nbd-server', 'addr.type=inet,addr.host=127.0.0.1,'
+            'addr.port=%d,tls-creds=tls0' % self.port,
+            '--export', 'nbd,id=e0,node-name=disk,name=disk'],
+            self.dir).start()
+        self.assertNbdinfoSize(self.x509_uri(self.pki.client))
+        r = iotests.run(['nbdinfo', '--json', self.x509_uri(revoked)])
+        self.assertNotEqual(r.rc, 0)
+        self.assertNotIn('export-size', r.out)
+        self.assertAlive()
+        self.assertNbdinfoSize(self.x509_uri(self.pki.client))
         self.assertEqual(self.d.stop(), 0)
 
     def test_psk(self):
@@ -379,6 +456,22 @@ class NbdTls(iotests.QemuTestCase):
         self.assertNotEqual(r.rc, 0)
         self.assertNoPlainAccess()
         self.assertGarbageHandshakeDropped()
+
+        # Bad clients while a good one copies: the copy is unaffected.
+        back = self.path('during.bin')
+        copy = subprocess.Popen(['nbdcopy', '--connections=2',
+                                 '--requests=16', '--request-size=16384',
+                                 good, back], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        for _ in range(4):
+            r = iotests.run(['nbdinfo', self.psk_uri(self.wrong_psk_path)])
+            self.assertNotEqual(r.rc, 0)
+            self.assertGarbageHandshakeDropped()
+        out, err = copy.communicate(timeout=120)
+        self.assertEqual(copy.returncode, 0, err)
+        with open(back, 'rb') as f:
+            self.assertTrue(f.read() == iotests.decrypt_payload(
+                self.payload, self.mk, 0, SIZE))
         self.assertAlive()
         self.assertNbdinfoSize(good)
         self.assertEqual(self.d.stop(), 0)
