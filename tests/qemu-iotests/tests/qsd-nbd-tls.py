@@ -340,6 +340,79 @@ class NbdTls(iotests.QemuTestCase):
         self.assertTrue(c.at_eof())
         c.close()
 
+    def test_x509_openssl_client_partial_records(self):
+        """Python's ssl module (OpenSSL, another TLS stack) as the client:
+        the handshake options and a WRITE sent one byte per TLS record,
+        then 64 requests pipelined in large records; replies are matched
+        by cookie and the payload decrypted independently."""
+        import ssl
+        self.start('tls-creds-x509,id=tls0,dir=%s,endpoint=server'
+                   % self.pki.server)
+        c = RawClient(self.port)
+        c.option(5)
+        self.assertEqual(c.reply()[:2], (5, NBD_REP_ACK))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(self.pki.ca_cert)
+        ctx.load_cert_chain(os.path.join(self.pki.client, 'client-cert.pem'),
+                            os.path.join(self.pki.client, 'client-key.pem'))
+        ss = ctx.wrap_socket(c.s, server_hostname='localhost')
+
+        def send_bytewise(data):
+            for i in range(len(data)):
+                ss.sendall(data[i:i + 1])      # one record per byte
+
+        def recv(n):
+            buf = b''
+            while len(buf) < n:
+                chunk = ss.recv(n - len(buf))
+                if not chunk:
+                    raise EOFError('server closed the TLS session')
+                buf += chunk
+            return buf
+
+        go = struct.pack('>I', 4) + b'disk' + struct.pack('>H', 0)
+        send_bytewise(struct.pack('>QII', NBD_OPTS_MAGIC, 7, len(go)) + go)
+        while True:
+            _, opt, rtype, length = struct.unpack('>QIII', recv(20))
+            recv(length)
+            self.assertEqual(opt, 7)
+            if rtype != 3:
+                self.assertEqual(rtype, NBD_REP_ACK)
+                break
+
+        def request(cmd, cookie, offset, length, data=b''):
+            return struct.pack('>IHHQQI', 0x25609513, 0, cmd, cookie,
+                               offset, length) + data
+
+        def reply(expect_data):
+            magic, err, cookie = struct.unpack('>IIQ', recv(16))
+            self.assertEqual((magic, err), (0x67446698, 0))
+            return cookie, (recv(expect_data[cookie]) if cookie in
+                            expect_data else None)
+
+        first = os.urandom(4096)
+        send_bytewise(request(1, 1, 0, len(first), first))
+        self.assertEqual(reply({}), (1, None))
+        chunks = {i: os.urandom(65536) for i in range(2, 34)}
+        ss.sendall(b''.join(request(1, i, i * 65536, 65536, chunks[i])
+                            for i in chunks))
+        self.assertEqual(sorted(reply({})[0] for _ in chunks), sorted(chunks))
+        reads = {100 + i: 65536 for i in chunks}
+        ss.sendall(b''.join(request(0, 100 + i, i * 65536, 65536)
+                            for i in chunks))
+        for _ in chunks:
+            cookie, data = reply(reads)
+            self.assertTrue(data == chunks[cookie - 100])
+        ss.sendall(request(2, 999, 0, 0))             # DISC
+        ss.close()
+        self.assertTrue(iotests.decrypt_payload(self.payload, self.mk, 0,
+                                                4096) == first)
+        for i in (2, 17, 33):
+            self.assertTrue(iotests.decrypt_payload(
+                self.payload, self.mk, i * 65536, 65536) == chunks[i])
+        self.assertAlive()
+        self.assertEqual(self.d.stop(), 0)
+
     def test_x509_verify_peer_off(self):
         """verify-peer=off: the server asks for no client certificate."""
         self.start('tls-creds-x509,id=tls0,dir=%s,endpoint=server,'
