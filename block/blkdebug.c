@@ -111,6 +111,12 @@ static int blkdebug_open(BlockDriverState *bs, BlockdevOptions *options,
         error_setg(errp, "error-code must be a positive errno value");
         return -EINVAL;
     }
+    /*
+     * A filter passes requests on for its parent: under a metadata-only
+     * luks node (qemu-img info) it carries the header reads the format
+     * needs, like the protocol node it stands in for.
+     */
+    bs->open_flags &= ~BDRV_O_NO_IO;
     file = bdrv_open_child(bs, o->file, "file", false, errp);
     if (!file) {
         return -EINVAL;

@@ -33,6 +33,7 @@ typedef struct BlockCrypto {
     BdrvChild *header;          /* detached header child, or NULL */
     BdrvChild *hdr;             /* where header I/O goes: header or file */
     uint64_t payload_offset;    /* bytes on `file` before the data */
+    uint64_t payload_size;      /* bytes of data (fixed LUKS2 segment), or 0 */
     uint32_t sector_size;
     bool no_io;                 /* metadata-only open: no key, no data I/O */
     bool metadata_only;         /* a bare detached header opened alone */
@@ -256,6 +257,7 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
         return -EINVAL;
     }
     s->payload_offset = qcrypto_block_get_payload_offset(s->block);
+    s->payload_size = qcrypto_block_get_payload_size(s->block);
     s->sector_size = qcrypto_block_get_sector_size(s->block);
     if (s->sector_size == 0) {
         s->sector_size = 512;
@@ -282,6 +284,15 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
             error_setg(errp, "The LUKS payload '%s' is too short: it has %"
                        PRId64 " bytes but the header puts the encrypted data "
                        "at offset %" PRIu64, bdrv_get_filename(file->bs), len,
+                       s->payload_offset);
+            goto fail;
+        }
+        /* A fixed-size segment must fit, as cryptsetup requires. */
+        if ((uint64_t)len - s->payload_offset < s->payload_size) {
+            error_setg(errp, "The LUKS payload '%s' is too short: it has %"
+                       PRId64 " bytes but the header's data segment needs %"
+                       PRIu64 " bytes at offset %" PRIu64,
+                       bdrv_get_filename(file->bs), len, s->payload_size,
                        s->payload_offset);
             goto fail;
         }
@@ -548,7 +559,12 @@ static int64_t luks_getlength(BlockDriverState *bs)
     if ((uint64_t)len < s->payload_offset) {
         return 0;
     }
-    return len - (int64_t)s->payload_offset;
+    len -= (int64_t)s->payload_offset;
+    /* A fixed-size segment ends where the header says, not at EOF. */
+    if (s->payload_size && (uint64_t)len > s->payload_size) {
+        len = (int64_t)s->payload_size;
+    }
+    return len;
 }
 
 static int64_t luks_get_allocated_file_size(BlockDriverState *bs)
@@ -571,6 +587,11 @@ static int luks_truncate(BlockDriverState *bs, int64_t offset,
 
     if (s->metadata_only) {
         error_setg(errp, "Cannot resize a LUKS header that has no payload");
+        return -ENOTSUP;
+    }
+    if (s->payload_size) {
+        error_setg(errp, "Cannot resize a LUKS2 volume whose data segment has "
+                   "a fixed size");
         return -ENOTSUP;
     }
     if (offset < 0) {
@@ -661,6 +682,7 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
 {
     BlockCrypto *s = bs->opaque;
     g_autoptr(QCryptoBlockAmendOptions) ao = NULL;
+    int ret;
 
     if (options->driver != BLOCKDEV_DRIVER_LUKS) {
         error_setg(errp, "Amend options are not for the luks driver");
@@ -681,6 +703,13 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
     if (qcrypto_block_amend_options(s->block, luks_hdr_read, luks_hdr_write,
                                     s->hdr->bs, ao, force, errp) < 0) {
         return -EINVAL;
+    }
+    /* Success means durable: every caller (qemu-img, the daemon's amend
+     * job) gets the same guarantee, and a failed flush is reported. */
+    ret = bdrv_flush(s->hdr->bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not flush the LUKS header");
+        return ret;
     }
     return 0;
 }

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include "crypto/block-luks-common.h"
+#include "crypto/random.h"
 #include "crypto/secret.h"
 #include "qemu/error.h"
 
@@ -140,4 +141,154 @@ QemuSecBuf *luks_amend_master_key(QCryptoBlock *block,
         return NULL;
     }
     return mk;
+}
+
+int luks_check_keyslot_arg(int64_t keyslot, int nslots, GError **errp)
+{
+    if (keyslot < 0 || keyslot >= nslots) {
+        error_setg(errp, "Invalid keyslot %" G_GINT64_FORMAT " specified, "
+                   "must be between 0 and %d", keyslot, nslots - 1);
+        return -1;
+    }
+    return 0;
+}
+
+int luks_wipe_area(QCryptoBlock *block, uint64_t offset, size_t len,
+                   QCryptoBlockWriteFunc writefunc, void *opaque,
+                   GError **errp)
+{
+    /* Random, not secret: ordinary memory is fine for it. */
+    g_autofree guint8 *junk = g_malloc(len);
+
+    if (qcrypto_random_bytes(junk, len, errp) < 0) {
+        return -1;
+    }
+    return writefunc(block, offset, junk, len, opaque, errp);
+}
+
+static int luks_count_active(QCryptoBlock *block, const LUKSEraseOps *ops)
+{
+    int n = 0;
+
+    for (int i = 0; i < ops->nslots; i++) {
+        n += ops->slot_active(block, i);
+    }
+    return n;
+}
+
+static int luks_erase_check_args(QCryptoBlockAmendOptionsLUKS *o,
+                                 GError **errp)
+{
+    const char *extra = o->new_secret ? "new-secret" :
+                        o->has_iter_time ? "iter-time" :
+                        o->secret ? "secret" : NULL;
+
+    if (extra) {
+        error_setg(errp, "Parameter '%s' must not be given when erasing "
+                   "keyslots", extra);
+        return -1;
+    }
+    if (!o->has_keyslot && !o->old_secret) {
+        error_setg(errp, "Either 'keyslot' or 'old-secret' is required to "
+                   "erase keyslots");
+        return -1;
+    }
+    return 0;
+}
+
+/* The one slot named by keyslot=N (checked against old-secret if given). */
+static int64_t luks_erase_one(QCryptoBlock *block, const LUKSEraseOps *ops,
+                              int64_t keyslot, const QemuSecBuf *pass,
+                              QCryptoBlockReadFunc readfunc, void *opaque,
+                              bool force, GError **errp)
+{
+    int slot;
+
+    if (luks_check_keyslot_arg(keyslot, ops->nslots, errp) < 0) {
+        return -1;
+    }
+    slot = (int)keyslot;
+    if (!ops->slot_present(block, slot) && !force) {
+        error_setg(errp, "Given keyslot %d is already erased (inactive)",
+                   slot);
+        return -1;
+    }
+    if (pass) {
+        int64_t mask = ops->matching_slots(block, pass, readfunc, opaque,
+                                           errp);
+        if (mask < 0) {
+            return -1;
+        }
+        if (!(mask & (1u << slot))) {
+            error_setg(errp, "Given keyslot %d doesn't contain the given "
+                       "old password for erase operation", slot);
+            return -1;
+        }
+    }
+    if (!force && ops->slot_active(block, slot) &&
+        luks_count_active(block, ops) == 1) {
+        error_setg(errp, "Attempt to erase the only active keyslot %d "
+                   "which will erase all the data in the image "
+                   "irreversibly - refusing operation", slot);
+        return -1;
+    }
+    return 1u << slot;
+}
+
+/* Every slot that pass unlocks. */
+static int64_t luks_erase_matching(QCryptoBlock *block,
+                                   const LUKSEraseOps *ops,
+                                   const QemuSecBuf *pass,
+                                   QCryptoBlockReadFunc readfunc,
+                                   void *opaque, bool force, GError **errp)
+{
+    int64_t mask = ops->matching_slots(block, pass, readfunc, opaque, errp);
+
+    if (mask < 0) {
+        return -1;
+    }
+    if (mask == 0) {
+        error_setg(errp, "No keyslots match given (old) password for erase "
+                   "operation");
+        return -1;
+    }
+    if (!force &&
+        __builtin_popcountll(mask) == luks_count_active(block, ops)) {
+        error_setg(errp, "All the active keyslots match the (old) password "
+                   "that was given and erasing them will erase all the data "
+                   "in the image irreversibly - refusing operation");
+        return -1;
+    }
+    return mask;
+}
+
+int luks_amend_erase(QCryptoBlock *block, const LUKSEraseOps *ops,
+                     QCryptoBlockReadFunc readfunc,
+                     QCryptoBlockWriteFunc writefunc, void *opaque,
+                     QCryptoBlockAmendOptionsLUKS *o, bool force,
+                     GError **errp)
+{
+    g_autoptr(QemuSecBuf) pass = NULL;
+    int64_t mask;
+
+    if (luks_erase_check_args(o, errp) < 0) {
+        return -1;
+    }
+    if (o->old_secret) {
+        pass = luks_lookup_secret(o->old_secret, "old-secret", errp);
+        if (!pass) {
+            return -1;
+        }
+    }
+    if (o->has_keyslot) {
+        mask = luks_erase_one(block, ops, o->keyslot, pass, readfunc, opaque,
+                              force, errp);
+    } else {
+        mask = luks_erase_matching(block, ops, pass, readfunc, opaque, force,
+                                   errp);
+    }
+    if (mask < 0) {
+        return -1;
+    }
+    return ops->erase_slots(block, (uint32_t)mask, writefunc, opaque, errp);
 }

@@ -47,4 +47,40 @@ QemuSecBuf *luks_amend_master_key(QCryptoBlock *block,
                                   QCryptoBlockReadFunc readfunc,
                                   void *opaque, GError **errp);
 
+/*
+ * Keyslot erase, shared by both formats: the amend options are checked and
+ * the slots to erase chosen the same way (by number, by old passphrase,
+ * never the last active one without force); each format then erases them
+ * in its own crash-safe order through erase_slots.
+ */
+typedef struct LUKSEraseOps {
+    int nslots;
+    /* the slot has a record (may be erased again only with force) */
+    bool (*slot_present)(QCryptoBlock *block, int slot);
+    /* the slot unlocks the volume's data (counts as an active key) */
+    bool (*slot_active)(QCryptoBlock *block, int slot);
+    /* active slots that pass unlocks, as a bit mask; -1 on error */
+    int64_t (*matching_slots)(QCryptoBlock *block, const QemuSecBuf *pass,
+                              QCryptoBlockReadFunc readfunc, void *opaque,
+                              GError **errp);
+    /* erase the slots in mask (key material and header record) */
+    int (*erase_slots)(QCryptoBlock *block, uint32_t mask,
+                       QCryptoBlockWriteFunc writefunc, void *opaque,
+                       GError **errp);
+} LUKSEraseOps;
+
+int luks_amend_erase(QCryptoBlock *block, const LUKSEraseOps *ops,
+                     QCryptoBlockReadFunc readfunc,
+                     QCryptoBlockWriteFunc writefunc, void *opaque,
+                     QCryptoBlockAmendOptionsLUKS *o, bool force,
+                     GError **errp);
+
+/* keyslot must name one of nslots slots. */
+int luks_check_keyslot_arg(int64_t keyslot, int nslots, GError **errp);
+
+/* Overwrite len bytes of key material at offset with random data. */
+int luks_wipe_area(QCryptoBlock *block, uint64_t offset, size_t len,
+                   QCryptoBlockWriteFunc writefunc, void *opaque,
+                   GError **errp);
+
 #endif

@@ -614,15 +614,12 @@ static int luks1_wipe_material(QCryptoBlock *block, int slot,
                                GError **errp)
 {
     QCryptoBlockLUKS1 *luks = block->opaque;
-    size_t len = (size_t)luks->split_sectors * LUKS1_SECTOR;
-    g_autofree guint8 *junk = g_malloc(len);
 
-    if (qcrypto_random_bytes(junk, len, errp) < 0) {
-        return -1;
-    }
-    if (writefunc(block,
-                  (size_t)luks->header.slots[slot].key_offset * LUKS1_SECTOR,
-                  junk, len, opaque, errp) < 0) {
+    if (luks_wipe_area(block,
+                       (uint64_t)luks->header.slots[slot].key_offset *
+                       LUKS1_SECTOR,
+                       (size_t)luks->split_sectors * LUKS1_SECTOR, writefunc,
+                       opaque, errp) < 0) {
         error_prepend(errp, "Unable to erase key material of keyslot %d",
                       slot);
         return -1;
@@ -943,26 +940,6 @@ static int luks1_get_info(QCryptoBlock *block, QCryptoBlockInfo *info,
 
 /* ---- amend ---- */
 
-static int luks1_count_active(const LUKS1Header *h)
-{
-    int n = 0;
-
-    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        n += h->slots[i].active == LUKS1_SLOT_ACTIVE;
-    }
-    return n;
-}
-
-static int luks1_check_keyslot_arg(int64_t keyslot, GError **errp)
-{
-    if (keyslot < 0 || keyslot >= LUKS1_NUM_SLOTS) {
-        error_setg(errp, "Invalid keyslot %" G_GINT64_FORMAT " specified, "
-                   "must be between 0 and %d", keyslot, LUKS1_NUM_SLOTS - 1);
-        return -1;
-    }
-    return 0;
-}
-
 static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                            QCryptoBlockWriteFunc writefunc, void *opaque,
                            QCryptoBlockAmendOptionsLUKS *o, bool force,
@@ -989,7 +966,7 @@ static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         iter_time = o->iter_time;
     }
     if (o->has_keyslot) {
-        if (luks1_check_keyslot_arg(o->keyslot, errp) < 0) {
+        if (luks_check_keyslot_arg(o->keyslot, LUKS1_NUM_SLOTS, errp) < 0) {
             return -1;
         }
         slot = o->keyslot;
@@ -1026,7 +1003,7 @@ static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
 }
 
 /* Wipe the key material of the slots in mask, then mark them inactive. */
-static int luks1_erase_slots(QCryptoBlock *block, unsigned mask,
+static int luks1_erase_slots(QCryptoBlock *block, uint32_t mask,
                              QCryptoBlockWriteFunc writefunc, void *opaque,
                              GError **errp)
 {
@@ -1052,103 +1029,33 @@ static int luks1_erase_slots(QCryptoBlock *block, unsigned mask,
 }
 
 /* Slots (as a bit mask) that pass unlocks; -1 on error. */
-static int luks1_matching_slots(QCryptoBlock *block, const QemuSecBuf *pass,
-                                QCryptoBlockReadFunc readfunc, void *opaque,
-                                GError **errp)
+static int64_t luks1_matching_slots(QCryptoBlock *block,
+                                    const QemuSecBuf *pass,
+                                    QCryptoBlockReadFunc readfunc,
+                                    void *opaque, GError **errp)
 {
     QCryptoKeyslotCand cands[LUKS1_NUM_SLOTS];
     size_t n = luks1_candidates(block, cands);
 
-    return (int)qcrypto_keyslots_match_all(block, cands, n, readfunc, opaque,
-                                           luks1_open_slot, pass, errp);
+    return qcrypto_keyslots_match_all(block, cands, n, readfunc, opaque,
+                                      luks1_open_slot, pass, errp);
 }
 
-static int luks1_amend_erase(QCryptoBlock *block,
-                             QCryptoBlockReadFunc readfunc,
-                             QCryptoBlockWriteFunc writefunc, void *opaque,
-                             QCryptoBlockAmendOptionsLUKS *o, bool force,
-                             GError **errp)
+static bool luks1_slot_active(QCryptoBlock *block, int slot)
 {
     QCryptoBlockLUKS1 *luks = block->opaque;
-    const LUKS1Header *h = &luks->header;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    int active = luks1_count_active(h);
-    int mask;
 
-    if (o->new_secret) {
-        error_setg(errp, "Parameter 'new-secret' must not be given when "
-                   "erasing keyslots");
-        return -1;
-    }
-    if (o->has_iter_time) {
-        error_setg(errp, "Parameter 'iter-time' must not be given when "
-                   "erasing keyslots");
-        return -1;
-    }
-    if (o->secret) {
-        error_setg(errp, "Parameter 'secret' must not be given when "
-                   "erasing keyslots");
-        return -1;
-    }
-    if (!o->has_keyslot && !o->old_secret) {
-        error_setg(errp, "Either 'keyslot' or 'old-secret' is required to "
-                   "erase keyslots");
-        return -1;
-    }
-    if (o->old_secret) {
-        pass = luks_lookup_secret(o->old_secret, "old-secret", errp);
-        if (!pass) {
-            return -1;
-        }
-    }
-    if (o->has_keyslot) {
-        int slot = o->keyslot;
-
-        if (luks1_check_keyslot_arg(o->keyslot, errp) < 0) {
-            return -1;
-        }
-        if (h->slots[slot].active != LUKS1_SLOT_ACTIVE && !force) {
-            error_setg(errp, "Given keyslot %d is already erased (inactive)",
-                       slot);
-            return -1;
-        }
-        if (pass) {
-            mask = luks1_matching_slots(block, pass, readfunc, opaque, errp);
-            if (mask < 0) {
-                return -1;
-            }
-            if (!(mask & (1 << slot))) {
-                error_setg(errp, "Given keyslot %d doesn't contain the given "
-                           "old password for erase operation", slot);
-                return -1;
-            }
-        }
-        if (!force && active == 1 &&
-            h->slots[slot].active == LUKS1_SLOT_ACTIVE) {
-            error_setg(errp, "Attempt to erase the only active keyslot %d "
-                       "which will erase all the data in the image "
-                       "irreversibly - refusing operation", slot);
-            return -1;
-        }
-        return luks1_erase_slots(block, 1u << slot, writefunc, opaque, errp);
-    }
-    mask = luks1_matching_slots(block, pass, readfunc, opaque, errp);
-    if (mask < 0) {
-        return -1;
-    }
-    if (mask == 0) {
-        error_setg(errp, "No keyslots match given (old) password for erase "
-                   "operation");
-        return -1;
-    }
-    if (!force && __builtin_popcount(mask) == active) {
-        error_setg(errp, "All the active keyslots match the (old) password "
-                   "that was given and erasing them will erase all the data "
-                   "in the image irreversibly - refusing operation");
-        return -1;
-    }
-    return luks1_erase_slots(block, mask, writefunc, opaque, errp);
+    return luks->header.slots[slot].active == LUKS1_SLOT_ACTIVE;
 }
+
+/* LUKS1 has no records apart from the active flag. */
+static const LUKSEraseOps luks1_erase_ops = {
+    .nslots = LUKS1_NUM_SLOTS,
+    .slot_present = luks1_slot_active,
+    .slot_active = luks1_slot_active,
+    .matching_slots = luks1_matching_slots,
+    .erase_slots = luks1_erase_slots,
+};
 
 /*
  * Amend works on the header as it is on disk now, not as it was at open:
@@ -1204,8 +1111,8 @@ static int luks1_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         return luks1_amend_add(block, readfunc, writefunc, opaque, o, force,
                                errp);
     }
-    return luks1_amend_erase(block, readfunc, writefunc, opaque, o, force,
-                             errp);
+    return luks_amend_erase(block, &luks1_erase_ops, readfunc, writefunc,
+                            opaque, o, force, errp);
 }
 
 static void luks1_cleanup(QCryptoBlock *block)

@@ -634,6 +634,13 @@ static int parse_segment(JsonObject *root, uint64_t hdr_size, bool detached,
                    "a multiple of the sector size", size);
         return -1;
     }
+    if (!seg->dynamic && (seg->size == 0 || seg->size > INT64_MAX ||
+                          seg->offset > INT64_MAX - seg->size)) {
+        error_setg(errp, "LUKS2 segment size %" G_GUINT64_FORMAT " at offset %"
+                   G_GUINT64_FORMAT " is empty or too large", seg->size,
+                   seg->offset);
+        return -1;
+    }
     if (seg->offset % LUKS2_SECTOR || seg->offset > INT64_MAX) {
         error_setg(errp, "LUKS2 segment offset %" G_GUINT64_FORMAT " is not "
                    "a multiple of 512", seg->offset);

@@ -369,6 +369,7 @@ static void luks2_setup_block(QCryptoBlock *block)
 
     block->spec = seg->spec;
     block->payload_offset = seg->offset;
+    block->payload_size = seg->dynamic ? 0 : seg->size;
     block->sector_size = seg->sector_size;
     block->iv_unit = LUKS2_SECTOR;
     block->iv_offset = seg->iv_tweak;
@@ -790,11 +791,8 @@ static int luks2_wipe_area(QCryptoBlock *block, const LUKS2Keyslot *s,
                            QCryptoBlockWriteFunc writefunc, void *opaque,
                            GError **errp)
 {
-    g_autofree guint8 *junk = g_malloc(s->area_size);
-
-    if (qcrypto_random_bytes(junk, s->area_size, errp) < 0 ||
-        writefunc(block, s->area_offset, junk, s->area_size, opaque,
-                  errp) < 0) {
+    if (luks_wipe_area(block, s->area_offset, s->area_size, writefunc, opaque,
+                       errp) < 0) {
         error_prepend(errp, "Unable to erase a LUKS2 keyslot area");
         return -1;
     }
@@ -1299,22 +1297,6 @@ fail:
     return -1;
 }
 
-static int luks2_count_active(const LUKS2Meta *m)
-{
-    return __builtin_popcount(m->digests[m->seg_digest].keyslots);
-}
-
-static int luks2_check_keyslot_arg(int64_t keyslot, GError **errp)
-{
-    if (keyslot < 0 || keyslot >= LUKS2_MAX_KEYSLOTS) {
-        error_setg(errp, "Invalid keyslot %" G_GINT64_FORMAT " specified, "
-                   "must be between 0 and %d", keyslot,
-                   LUKS2_MAX_KEYSLOTS - 1);
-        return -1;
-    }
-    return 0;
-}
-
 /* The new keyslot's KDF: like the first existing keyslot, else argon2id. */
 static void luks2_amend_kdf_params(const LUKS2Meta *m, uint64_t iter_time,
                                    LUKS2KdfParams *k)
@@ -1360,7 +1342,8 @@ static int luks2_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         return -1;
     }
     if (o->has_keyslot) {
-        if (luks2_check_keyslot_arg(o->keyslot, errp) < 0) {
+        if (luks_check_keyslot_arg(o->keyslot, LUKS2_MAX_KEYSLOTS,
+                                   errp) < 0) {
             return -1;
         }
         slot = o->keyslot;
@@ -1442,81 +1425,28 @@ static int64_t luks2_matching_slots(QCryptoBlock *block,
                                       luks2_open_slot, pass, errp);
 }
 
-static int luks2_amend_erase(QCryptoBlock *block,
-                             QCryptoBlockReadFunc readfunc,
-                             QCryptoBlockWriteFunc writefunc, void *opaque,
-                             QCryptoBlockAmendOptionsLUKS *o, bool force,
-                             GError **errp)
+static bool luks2_erase_present(QCryptoBlock *block, int slot)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    int active = luks2_count_active(&l->meta);
-    int64_t mask;
 
-    if (o->new_secret || o->has_iter_time || o->secret) {
-        error_setg(errp, "Parameter '%s' must not be given when erasing "
-                   "keyslots", o->new_secret ? "new-secret" :
-                   o->secret ? "secret" : "iter-time");
-        return -1;
-    }
-    if (!o->has_keyslot && !o->old_secret) {
-        error_setg(errp, "Either 'keyslot' or 'old-secret' is required to "
-                   "erase keyslots");
-        return -1;
-    }
-    if (o->old_secret) {
-        pass = luks_lookup_secret(o->old_secret, "old-secret", errp);
-        if (!pass) {
-            return -1;
-        }
-    }
-    if (o->has_keyslot) {
-        int slot = o->keyslot;
-
-        if (luks2_check_keyslot_arg(o->keyslot, errp) < 0) {
-            return -1;
-        }
-        if (!l->meta.slots[slot].present && !force) {
-            error_setg(errp, "Given keyslot %d is already erased (inactive)",
-                       slot);
-            return -1;
-        }
-        if (pass) {
-            mask = luks2_matching_slots(block, pass, readfunc, opaque, errp);
-            if (mask < 0) {
-                return -1;
-            }
-            if (!(mask & (1u << slot))) {
-                error_setg(errp, "Given keyslot %d doesn't contain the given "
-                           "old password for erase operation", slot);
-                return -1;
-            }
-        }
-        if (!force && active == 1 && luks2_slot_active(&l->meta, slot)) {
-            error_setg(errp, "Attempt to erase the only active keyslot %d "
-                       "which will erase all the data in the image "
-                       "irreversibly - refusing operation", slot);
-            return -1;
-        }
-        return luks2_erase_slots(block, 1u << slot, writefunc, opaque, errp);
-    }
-    mask = luks2_matching_slots(block, pass, readfunc, opaque, errp);
-    if (mask < 0) {
-        return -1;
-    }
-    if (mask == 0) {
-        error_setg(errp, "No keyslots match given (old) password for erase "
-                   "operation");
-        return -1;
-    }
-    if (!force && __builtin_popcount(mask) == active) {
-        error_setg(errp, "All the active keyslots match the (old) password "
-                   "that was given and erasing them will erase all the data "
-                   "in the image irreversibly - refusing operation");
-        return -1;
-    }
-    return luks2_erase_slots(block, mask, writefunc, opaque, errp);
+    return l->meta.slots[slot].present;
 }
+
+static bool luks2_erase_active(QCryptoBlock *block, int slot)
+{
+    QCryptoBlockLUKS2 *l = block->opaque;
+
+    return luks2_slot_active(&l->meta, slot);
+}
+
+/* A keyslot may exist without unlocking the data (not in its digest). */
+static const LUKSEraseOps luks2_erase_ops = {
+    .nslots = LUKS2_MAX_KEYSLOTS,
+    .slot_present = luks2_erase_present,
+    .slot_active = luks2_erase_active,
+    .matching_slots = luks2_matching_slots,
+    .erase_slots = luks2_erase_slots,
+};
 
 static int luks2_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                        QCryptoBlockWriteFunc writefunc, void *opaque,
@@ -1532,8 +1462,8 @@ static int luks2_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         return luks2_amend_add(block, readfunc, writefunc, opaque, o, force,
                                errp);
     }
-    return luks2_amend_erase(block, readfunc, writefunc, opaque, o, force,
-                             errp);
+    return luks_amend_erase(block, &luks2_erase_ops, readfunc, writefunc,
+                            opaque, o, force, errp);
 }
 
 static void luks2_cleanup(QCryptoBlock *block)

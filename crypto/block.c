@@ -178,6 +178,11 @@ uint64_t qcrypto_block_get_payload_offset(QCryptoBlock *block)
     return block->payload_offset;
 }
 
+uint64_t qcrypto_block_get_payload_size(QCryptoBlock *block)
+{
+    return block->payload_size;
+}
+
 uint32_t qcrypto_block_get_sector_size(QCryptoBlock *block)
 {
     return block->sector_size;

@@ -45,6 +45,7 @@ struct QCryptoBlock {
     QemuSecBuf *master_key;
 
     uint64_t payload_offset;           /* bytes into the payload storage */
+    uint64_t payload_size;             /* bytes of data; 0: to the end */
     uint32_t sector_size;              /* encryption unit in bytes */
     uint32_t iv_unit;                  /* bytes per IV increment (512) */
     uint64_t iv_offset;                /* IV of the first payload sector */

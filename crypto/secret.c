@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "qemu/error.h"
 #include "crypto/secret.h"
 
@@ -36,14 +37,63 @@ static QemuSecBuf *secbuf_grow(QemuSecBuf *buf, size_t used, size_t newlen)
     return bigger;
 }
 
+/* N for "/dev/fd/N" or "/proc/self/fd/N", else -1. */
+static int secret_fd_path(const char *path)
+{
+    static const char *const prefixes[] = { "/dev/fd/", "/proc/self/fd/" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(prefixes); i++) {
+        const char *num = path;
+        guint64 fd;
+
+        if (g_str_has_prefix(path, prefixes[i])) {
+            num += strlen(prefixes[i]);
+            if (g_ascii_string_to_unsigned(num, 10, 0, G_MAXINT, &fd, NULL)) {
+                return (int)fd;
+            }
+        }
+    }
+    return -1;
+}
+
+/*
+ * Open the secret file.  A file descriptor passed by the caller
+ * (/dev/fd/N) is normally reopened, which starts regular files at offset 0
+ * and shares pipes; a socket cannot be reopened (ENXIO), so it is read
+ * through a duplicate of the descriptor instead.
+ */
+static int secret_open(const char *path, GError **errp)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int passed;
+
+    if (fd < 0 && errno == ENXIO && (passed = secret_fd_path(path)) >= 0) {
+        fd = fcntl(passed, F_DUPFD_CLOEXEC, 0);
+    }
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "Unable to read secret file '%s'", path);
+    }
+    return fd;
+}
+
+static bool secret_is_regular(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * Read everything up to EOF, straight into locked memory: pipes and sockets
+ * give no size in advance and may return short reads.
+ */
 QemuSecBuf *qcrypto_secret_read_file(const char *path, GError **errp)
 {
     QemuSecBuf *buf;
     size_t used = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = secret_open(path, errp);
 
     if (fd < 0) {
-        error_setg_errno(errp, errno, "Unable to read secret file '%s'", path);
         return NULL;
     }
     buf = qemu_secbuf_new(4096);
@@ -74,6 +124,14 @@ QemuSecBuf *qcrypto_secret_read_file(const char *path, GError **errp)
             break;
         }
         used += (size_t)n;
+    }
+    if (used == 0 && !secret_is_regular(fd)) {
+        /* An empty pipe or socket means whatever should have written the
+         * secret failed (e.g. 3< <(cat missing-file)); a regular empty file
+         * stays a valid, empty secret as in QEMU. */
+        error_setg(errp, "Secret file '%s' is empty: nothing was read from "
+                   "the pipe or socket", path);
+        goto fail;
     }
     close(fd);
     if (used > SECRET_FILE_MAX) {

@@ -85,6 +85,9 @@ int qcrypto_block_encrypt_to(QCryptoBlock *block, uint64_t offset,
 
 /* Byte offset of the encrypted data within the payload storage. */
 uint64_t qcrypto_block_get_payload_offset(QCryptoBlock *block);
+/* Bytes of encrypted data the header defines (a LUKS2 segment of fixed
+ * size), or 0: the data runs to the end of the payload storage. */
+uint64_t qcrypto_block_get_payload_size(QCryptoBlock *block);
 /* Encryption sector size in bytes (512 for LUKS1). */
 uint32_t qcrypto_block_get_sector_size(QCryptoBlock *block);
 /* Bytes of header storage in use (header + key material). */

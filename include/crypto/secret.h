@@ -27,7 +27,8 @@ int qcrypto_secret_remove(const char *id, GError **errp);
 bool qcrypto_secret_exists(const char *id);
 
 /* Read a whole file (up to 8 MiB) into locked memory; also used for other
- * key files (TLS pre-shared keys). */
+ * key files (TLS pre-shared keys).  /dev/fd/N may be a pipe or a socket,
+ * read to EOF; an empty pipe or socket is an error. */
 QemuSecBuf *qcrypto_secret_read_file(const char *path, GError **errp);
 
 /* A copy of the secret's bytes; free with qemu_secbuf_free(). */

@@ -137,8 +137,10 @@ class QMPClient:
 class QSD:
     """A qemu-storage-daemon process with one QMP monitor."""
 
-    def __init__(self, prog, args, tmpdir, name='qsd', monitor=True):
+    def __init__(self, prog, args, tmpdir, name='qsd', monitor=True,
+                 pass_fds=()):
         self.tmpdir = tmpdir
+        self.pass_fds = tuple(pass_fds)    # e.g. a pipe for secret,file=/dev/fd/N
         self.qmp_path = os.path.join(tmpdir, name + '-qmp.sock')
         self.err_path = os.path.join(tmpdir, name + '.err')
         argv = [prog]
@@ -152,7 +154,8 @@ class QSD:
     def start(self, timeout=60.0):
         self.errf = open(self.err_path, 'wb')
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=self.errf, stderr=self.errf)
+                                     stdout=self.errf, stderr=self.errf,
+                                     pass_fds=self.pass_fds)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:

@@ -1,38 +1,93 @@
 /*
- * Crash safety of LUKS1 key updates on a detached header, walked over every
- * write point with blkdebug in crash mode: for N = 1, 2, ... the Nth write
- * to the header and every later one are dropped (as if the power went),
- * then the volume is reopened from what reached the file.  The old
- * passphrase must keep working after an interrupted keyslot add, the
- * remaining one after an interrupted erase, and the payload must be
- * untouched.  Also walks detached header creation: whatever a crash leaves
- * behind is refused cleanly or opens and works, never worse.
+ * Crash safety of LUKS1 and LUKS2 header updates, walked over every write
+ * point and every flush point with blkdebug on the header node:
+ *
+ *   crash mode: for N = 1, 2, ... the Nth request of the kind and every
+ *     later modification are dropped (as if the power went), then the
+ *     volume is reopened from what reached the file;
+ *   error mode: the Nth request (and later ones) fail with EIO; the
+ *     operation must report an error and the volume must still open.
+ *
+ * Operations: keyslot add and erase (LUKS1, LUKS2 pbkdf2 and argon2id),
+ * LUKS2 metadata rewrites that start from one damaged or stale copy, and
+ * header creation (detached and attached, LUKS1 and LUKS2).  After each
+ * interruption the old passphrase opens the volume (add), the remaining
+ * one does (erase), the payload file is byte for byte unchanged, and a
+ * created header is either refused with a message or complete and working.
+ * Each case prints how many points it walked and fails if it walked none.
  */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include "block/block_int.h"
+#include "crypto/block-luks2.h"
+#include "crypto/blockpriv.h"
 #include "crypto/secret.h"
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
 
 #define MiB (1024 * 1024)
 #define MAX_POINTS 400
+#define LUKS2_HDR_SIZE 16384        /* default metadata-size: one copy */
 
 static char *tmpdir;
+
+/* How a walk injects its fault. */
+typedef struct Fault {
+    const char *name;           /* test path component */
+    const char *fail_on;        /* blkdebug fail-on */
+    const char *mode;           /* blkdebug mode */
+} Fault;
+
+static const Fault faults[] = {
+    { "crash-write", "write", "crash" },
+    { "crash-flush", "flush", "crash" },
+    { "error-write", "write", "error" },
+    { "error-flush", "flush", "error" },
+};
+
+/* Volume formats, as create options (fast KDF settings). */
+typedef struct Format {
+    const char *name;
+    const char *create;
+} Format;
+
+static const Format luks1 = { "luks1", "\"iter-time\":10" };
+static const Format luks2 = {
+    "luks2", "\"luks-version\":2,\"pbkdf\":\"pbkdf2\",\"iter-time\":10,"
+             "\"keyslots-size\":1048576" };
+static const Format luks2_argon = {
+    "luks2-argon2id", "\"luks-version\":2,\"pbkdf\":\"argon2id\","
+                      "\"argon2-memory\":32,\"argon2-parallelism\":1,"
+                      "\"iter-time\":10,\"keyslots-size\":1048576" };
 
 static char *tpath(const char *name)
 {
     return g_build_filename(tmpdir, name, NULL);
 }
 
-static void copy_file(const char *src, const char *dst)
+static GBytes *file_bytes(const char *path)
 {
-    g_autofree gchar *data = NULL;
+    gchar *data = NULL;
     gsize len;
 
-    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
-    g_assert_true(g_file_set_contents(dst, data, len, NULL));
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    return g_bytes_new_take(data, len);
+}
+
+static void put_bytes(const char *path, GBytes *b)
+{
+    gsize len;
+    const gchar *data = g_bytes_get_data(b, &len);
+
+    g_assert_true(g_file_set_contents(path, data ? data : "", len, NULL));
+}
+
+static void copy_file(const char *src, const char *dst)
+{
+    g_autoptr(GBytes) b = file_bytes(src);
+
+    put_bytes(dst, b);
 }
 
 static void make_empty(const char *path)
@@ -40,27 +95,41 @@ static void make_empty(const char *path)
     g_assert_true(g_file_set_contents(path, "", 0, NULL));
 }
 
-/* The header reference: plain, or behind a crashing blkdebug. */
-static char *header_json(const char *hdr, int64_t crash_at)
+static void assert_same_file(const char *path, GBytes *expect)
 {
-    if (crash_at <= 0) {
-        return g_strdup_printf("{\"driver\":\"file\",\"filename\":\"%s\"}",
-                               hdr);
-    }
-    return g_strdup_printf("{\"driver\":\"blkdebug\",\"mode\":\"crash\","
-                           "\"counter\":\"walk\",\"fail-after\":%" G_GINT64_FORMAT
-                           ",\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}",
-                           crash_at, hdr);
+    g_autoptr(GBytes) now = file_bytes(path);
+
+    g_assert_true(g_bytes_equal(now, expect));
 }
 
-static int create_detached(const char *pay, const char *hdr, int64_t crash_at,
-                           GError **errp)
+/* A file node, plain or behind blkdebug failing at point n (n > 0). */
+static char *node_json(const char *path, const Fault *f, int64_t n)
 {
-    g_autofree char *href = header_json(hdr, crash_at);
+    if (!f || n <= 0) {
+        return g_strdup_printf("{\"driver\":\"file\",\"filename\":\"%s\"}",
+                               path);
+    }
+    return g_strdup_printf("{\"driver\":\"blkdebug\",\"mode\":\"%s\","
+                           "\"fail-on\":\"%s\",\"counter\":\"walk\","
+                           "\"fail-after\":%" G_GINT64_FORMAT ",\"file\":"
+                           "{\"driver\":\"file\",\"filename\":\"%s\"}}",
+                           f->mode, f->fail_on, n, path);
+}
+
+/*
+ * Create a volume of 1 MiB.  hdr == NULL: attached (the header goes to pay,
+ * which gets the fault); else detached (the fault is on hdr).
+ */
+static int create_volume(const Format *fmt, const char *pay, const char *hdr,
+                         const Fault *f, int64_t n, GError **errp)
+{
+    g_autofree char *pref = node_json(pay, hdr ? NULL : f, n);
+    g_autofree char *href = hdr ? node_json(hdr, f, n) : NULL;
+    g_autofree char *hpart = href ? g_strdup_printf(",\"header\":%s", href)
+                                  : g_strdup("");
     g_autofree char *json = g_strdup_printf(
-        "{\"driver\":\"luks\",\"key-secret\":\"sec0\",\"iter-time\":10,"
-        "\"size\":%d,\"file\":{\"driver\":\"file\",\"filename\":\"%s\"},"
-        "\"header\":%s}", MiB, pay, href);
+        "{\"driver\":\"luks\",\"key-secret\":\"sec0\",%s,\"size\":%d,"
+        "\"file\":%s%s}", fmt->create, MiB, pref, hpart);
     JsonNode *node = json_from_string(json, NULL);
     BlockdevCreateOptions *opts;
     int ret;
@@ -75,13 +144,16 @@ static int create_detached(const char *pay, const char *hdr, int64_t crash_at,
 }
 
 static BlockDriverState *open_luks(const char *pay, const char *hdr,
-                                   const char *secret, int64_t crash_at,
-                                   GError **errp)
+                                   const char *secret, const Fault *f,
+                                   int64_t n, GError **errp)
 {
-    g_autofree char *href = header_json(hdr, crash_at);
+    g_autofree char *pref = node_json(pay, hdr ? NULL : f, n);
+    g_autofree char *href = hdr ? node_json(hdr, f, n) : NULL;
+    g_autofree char *hpart = href ? g_strdup_printf(",\"header\":%s", href)
+                                  : g_strdup("");
     g_autofree char *json = g_strdup_printf(
-        "json:{\"driver\":\"luks\",\"key-secret\":\"%s\",\"file\":{\"driver\":"
-        "\"file\",\"filename\":\"%s\"},\"header\":%s}", secret, pay, href);
+        "json:{\"driver\":\"luks\",\"key-secret\":\"%s\",\"file\":%s%s}",
+        secret, pref, hpart);
 
     return bdrv_open(json, NULL, NULL, BDRV_O_RDWR, errp);
 }
@@ -89,10 +161,11 @@ static BlockDriverState *open_luks(const char *pay, const char *hdr,
 static bool opens_with(const char *pay, const char *hdr, const char *secret)
 {
     GError *err = NULL;
-    BlockDriverState *bs = open_luks(pay, hdr, secret, 0, &err);
+    BlockDriverState *bs = open_luks(pay, hdr, secret, NULL, 0, &err);
 
     if (!bs) {
         g_assert_nonnull(err);
+        g_assert_cmpuint(strlen(err->message), >, 0);
         g_clear_error(&err);
         return false;
     }
@@ -100,11 +173,12 @@ static bool opens_with(const char *pay, const char *hdr, const char *secret)
     return true;
 }
 
+/* The first 64 KiB of the volume hold 0x5a. */
 static void check_payload(const char *pay, const char *hdr, const char *secret)
 {
     guint8 buf[65536];
     GError *err = NULL;
-    BlockDriverState *bs = open_luks(pay, hdr, secret, 0, &err);
+    BlockDriverState *bs = open_luks(pay, hdr, secret, NULL, 0, &err);
 
     g_assert_no_error(err);
     g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, 0);
@@ -127,8 +201,27 @@ static BlockdevAmendOptions *amend_opts(const char *json)
     return ao;
 }
 
-/* pay + hdr with sec0 in a keyslot and 0x5a in the first 64 KiB. */
-static void make_volume(const char *pay, const char *hdr)
+static int amend(const char *pay, const char *hdr, const char *unlock,
+                 const char *json, const Fault *f, int64_t n, GError **errp)
+{
+    BlockdevAmendOptions *ao = amend_opts(json);
+    BlockDriverState *bs = open_luks(pay, hdr, unlock, f, n, errp);
+    int ret;
+
+    g_assert_nonnull(bs);
+    ret = bdrv_amend(bs, ao, false, errp);
+    bdrv_unref(bs);
+    qapi_free_BlockdevAmendOptions(ao);
+    return ret;
+}
+
+#define ADD_SEC2 "{\"driver\":\"luks\",\"state\":\"active\"," \
+                 "\"new-secret\":\"sec2\",\"iter-time\":10}"
+#define ERASE_SEC2 "{\"driver\":\"luks\",\"state\":\"inactive\"," \
+                   "\"old-secret\":\"sec2\"}"
+
+/* pay + hdr (detached) with sec0 in a keyslot and 0x5a in the first 64 KiB. */
+static void make_volume(const Format *fmt, const char *pay, const char *hdr)
 {
     guint8 buf[65536];
     GError *err = NULL;
@@ -136,178 +229,293 @@ static void make_volume(const char *pay, const char *hdr)
 
     make_empty(pay);
     make_empty(hdr);
-    g_assert_cmpint(create_detached(pay, hdr, 0, &err), ==, 0);
+    g_assert_cmpint(create_volume(fmt, pay, hdr, NULL, 0, &err), ==, 0);
     g_assert_no_error(err);
-    bs = open_luks(pay, hdr, "sec0", 0, &err);
+    bs = open_luks(pay, hdr, "sec0", NULL, 0, &err);
     g_assert_no_error(err);
     memset(buf, 0x5a, sizeof(buf));
     g_assert_cmpint(bdrv_pwrite(bs, 0, sizeof(buf), buf, 0), ==, 0);
     bdrv_unref(bs);
 }
 
-/*
- * Run `amend` on a copy of `pristine` with a crash at each write point in
- * turn; `check(pay, hdr, crashed)` judges what is left.  Returns the number
- * of write points walked.
- */
-static int walk_amend(const char *pay, const char *pristine,
-                      const char *unlock, const char *amend_json,
-                      void (*check)(const char *, const char *, bool))
+static void add_sec2(const char *pay, const char *hdr)
 {
-    g_autofree char *hdr = tpath("walk-hdr.img");
-    BlockdevAmendOptions *ao = amend_opts(amend_json);
-    int n;
-
-    for (n = 1; n < MAX_POINTS; n++) {
-        GError *err = NULL;
-        BlockDriverState *bs;
-        int64_t count;
-
-        copy_file(pristine, hdr);
-        bs = open_luks(pay, hdr, unlock, n, &err);
-        g_assert_no_error(err);
-        /* A crashed device reports success, so the result is not judged
-         * here; only what reached the file counts. */
-        bdrv_amend(bs, ao, false, &err);
-        g_clear_error(&err);
-        count = bdrv_blkdebug_count("walk");
-        bdrv_unref(bs);
-        check(pay, hdr, count >= n);
-        if (count < n) {
-            break;              /* the amend finished before point n */
-        }
-    }
-    qapi_free_BlockdevAmendOptions(ao);
-    g_assert_cmpint(n, <, MAX_POINTS);
-    return n - 1;
-}
-
-static void check_after_add(const char *pay, const char *hdr, bool crashed)
-{
-    g_assert_true(opens_with(pay, hdr, "sec0"));
-    if (!crashed) {
-        g_assert_true(opens_with(pay, hdr, "sec2"));
-    }
-    check_payload(pay, hdr, "sec0");
-}
-
-static void check_after_erase(const char *pay, const char *hdr, bool crashed)
-{
-    g_assert_true(opens_with(pay, hdr, "sec0"));
-    if (!crashed) {
-        g_assert_false(opens_with(pay, hdr, "sec2"));
-    }
-    check_payload(pay, hdr, "sec0");
-}
-
-static void test_keyslot_add_walk(void)
-{
-    g_autofree char *pay = tpath("add-pay.img");
-    g_autofree char *hdr = tpath("add-hdr.img");
-    int points;
-
-    make_volume(pay, hdr);
-    points = walk_amend(pay, hdr, "sec0",
-                        "{\"driver\":\"luks\",\"state\":\"active\","
-                        "\"new-secret\":\"sec2\",\"iter-time\":10}",
-                        check_after_add);
-    g_test_message("keyslot add: %d write points walked", points);
-    g_assert_cmpint(points, >, 0);
-}
-
-static void test_keyslot_erase_walk(void)
-{
-    g_autofree char *pay = tpath("erase-pay.img");
-    g_autofree char *hdr = tpath("erase-hdr.img");
-    BlockdevAmendOptions *ao;
     GError *err = NULL;
-    BlockDriverState *bs;
-    int points;
 
-    make_volume(pay, hdr);
-    ao = amend_opts("{\"driver\":\"luks\",\"state\":\"active\","
-                    "\"new-secret\":\"sec2\",\"iter-time\":10}");
-    bs = open_luks(pay, hdr, "sec0", 0, &err);
+    g_assert_cmpint(amend(pay, hdr, "sec0", ADD_SEC2, NULL, 0, &err), ==, 0);
     g_assert_no_error(err);
-    g_assert_cmpint(bdrv_amend(bs, ao, false, &err), ==, 0);
-    g_assert_no_error(err);
-    bdrv_unref(bs);
-    qapi_free_BlockdevAmendOptions(ao);
     g_assert_true(opens_with(pay, hdr, "sec2"));
-
-    points = walk_amend(pay, hdr, "sec0",
-                        "{\"driver\":\"luks\",\"state\":\"inactive\","
-                        "\"old-secret\":\"sec2\"}", check_after_erase);
-    g_test_message("keyslot erase: %d write points walked", points);
-    g_assert_cmpint(points, >, 0);
 }
 
-/* Keeps the shared counter alive across a create (which opens and closes
- * its own blkdebug node); fail-after 0 means it counts nothing itself. */
-static BlockDriverState *hold_counter(void)
-{
-    GError *err = NULL;
-    BlockDriverState *bs = bdrv_open(
-        "json:{\"driver\":\"blkdebug\",\"counter\":\"walk\","
-        "\"file\":{\"driver\":\"null-co\"}}", NULL, NULL, 0, &err);
+/* ---- keyslot updates ---- */
 
-    g_assert_no_error(err);
-    return bs;
+typedef struct AmendCase {
+    const char *name;
+    const Format *fmt;
+    /* Turn a fresh volume (sec0, payload) into the walk's starting header. */
+    void (*prepare)(const char *pay, const char *hdr);
+    const char *amend;          /* the operation walked */
+    bool erase;                 /* sec2 goes away (else it is added) */
+} AmendCase;
+
+typedef struct AmendTest {
+    const AmendCase *c;
+    const Fault *f;
+} AmendTest;
+
+/* What any interruption must leave, and what completion must leave. */
+static void check_state(const AmendCase *c, const char *pay, const char *hdr,
+                        GBytes *payload, bool interrupted)
+{
+    g_assert_true(opens_with(pay, hdr, "sec0"));
+    if (!interrupted) {
+        g_assert_true(opens_with(pay, hdr, "sec2") == !c->erase);
+    }
+    assert_same_file(pay, payload);
+    check_payload(pay, hdr, "sec0");
 }
 
-static void test_create_walk(void)
+/* After an interrupted add, adding again works (the volume is not stuck). */
+static void check_retry_add(const char *pay, const char *hdr)
 {
-    g_autofree char *pay = tpath("cr-pay.img");
-    g_autofree char *hdr = tpath("cr-hdr.img");
-    int n, opened = 0;
+    g_autofree char *tmp = tpath("retry-hdr.img");
+
+    copy_file(hdr, tmp);
+    add_sec2(pay, tmp);
+    g_assert_true(opens_with(pay, tmp, "sec0"));
+}
+
+static void test_amend_walk(gconstpointer opaque)
+{
+    const AmendTest *t = opaque;
+    const AmendCase *c = t->c;
+    const Fault *f = t->f;
+    g_autofree char *pay = tpath("am-pay.img");
+    g_autofree char *pristine = tpath("am-pristine.img");
+    g_autofree char *hdr = tpath("am-hdr.img");
+    g_autoptr(GBytes) payload = NULL;
+    bool error_mode = g_str_equal(f->mode, "error");
+    int n, reported = 0;
+
+    make_volume(c->fmt, pay, pristine);
+    if (c->prepare) {
+        c->prepare(pay, pristine);
+    }
+    payload = file_bytes(pay);
 
     for (n = 1; n < MAX_POINTS; n++) {
-        BlockDriverState *holder = hold_counter();
         GError *err = NULL;
-        BlockDriverState *bs;
+        BlockDriverState *holder;
         int64_t count;
         int ret;
 
-        make_empty(pay);
-        make_empty(hdr);
-        ret = create_detached(pay, hdr, n, &err);
-        g_clear_error(&err);
+        copy_file(pristine, hdr);
+        /* amend() closes its node; keep the counter readable after it. */
+        holder = bdrv_open("json:{\"driver\":\"blkdebug\",\"counter\":"
+                           "\"walk\",\"file\":{\"driver\":\"null-co\"}}",
+                           NULL, NULL, 0, &err);
+        g_assert_no_error(err);
+        ret = amend(pay, hdr, "sec0", c->amend, f, n, &err);
         count = bdrv_blkdebug_count("walk");
         bdrv_unref(holder);
-
-        /* Whatever is left is refused with a message, or works. */
-        bs = open_luks(pay, hdr, "sec0", 0, &err);
-        if (bs) {
-            guint8 buf[4096];
-
-            opened++;
-            memset(buf, 0x33, sizeof(buf));
-            g_assert_cmpint(bdrv_pwrite(bs, 0, sizeof(buf), buf, 0), ==, 0);
-            memset(buf, 0, sizeof(buf));
-            g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, 0);
-            g_assert_cmpint(buf[0], ==, 0x33);
-            g_assert_cmpint(buf[4095], ==, 0x33);
-            bdrv_unref(bs);
-        } else {
+        if (count < n) {
+            /* Finished before point n: a complete, successful update. */
+            g_assert_no_error(err);
+            g_assert_cmpint(ret, ==, 0);
+            check_state(c, pay, hdr, payload, false);
+            break;
+        }
+        if (error_mode) {
+            /* A failed write or flush always reaches the caller. */
+            g_assert_cmpint(ret, <, 0);
             g_assert_nonnull(err);
             g_assert_cmpuint(strlen(err->message), >, 0);
-            g_clear_error(&err);
+            reported++;
         }
-        if (count < n) {
-            /* Not interrupted: a complete, working volume. */
-            g_assert_cmpint(ret, ==, 0);
-            g_assert_nonnull(bs);
-            break;
+        /* A crashed device reports success: only the file counts. */
+        g_clear_error(&err);
+        check_state(c, pay, hdr, payload, true);
+        if (!c->erase) {
+            check_retry_add(pay, hdr);
         }
     }
     g_assert_cmpint(n, <, MAX_POINTS);
-    g_test_message("detached header create: %d write points walked, %d "
-                   "interrupted states opened", n - 1, opened - 1);
+    g_test_message("%s %s, %s: %d %s points walked%s", c->fmt->name,
+                   c->name, f->mode, n - 1, f->fail_on,
+                   error_mode ? " (each reported an error)" : "");
     g_assert_cmpint(n - 1, >, 0);
+    g_assert_true(!error_mode || reported == n - 1);
+}
+
+static void prepare_erase(const char *pay, const char *hdr)
+{
+    add_sec2(pay, hdr);
+}
+
+/* A bit flipped in the primary copy's JSON padding: its checksum fails and
+ * the volume opens from the secondary copy alone. */
+static void damage_primary(const char *hdr)
+{
+    g_autoptr(GBytes) b = file_bytes(hdr);
+    gsize len;
+    guint8 *data = g_bytes_unref_to_data(g_bytes_ref(b), &len);
+    g_autoptr(GBytes) out = NULL;
+
+    g_assert_cmpuint(len, >, 2 * LUKS2_HDR_SIZE);
+    data[LUKS2_HDR_SIZE - 100] ^= 0xff;
+    out = g_bytes_new_take(data, len);
+    put_bytes(hdr, out);
+}
+
+static void prepare_damaged_primary(const char *pay, const char *hdr)
+{
+    damage_primary(hdr);
+    g_assert_true(opens_with(pay, hdr, "sec0"));
+}
+
+/*
+ * A half-done earlier update: the primary copy already has sec2, the
+ * secondary copy (lower seqid) does not.  Erasing sec2 from there rewrites
+ * both copies again.
+ */
+static void prepare_stale_secondary(const char *pay, const char *hdr)
+{
+    g_autoptr(GBytes) before = file_bytes(hdr);
+    g_autoptr(GBytes) after = NULL;
+    guint8 *data;
+    gsize len;
+
+    add_sec2(pay, hdr);
+    after = file_bytes(hdr);
+    data = g_bytes_unref_to_data(g_bytes_ref(after), &len);
+    g_assert_cmpuint(g_bytes_get_size(before), >=, 2 * LUKS2_HDR_SIZE);
+    memcpy(data + LUKS2_HDR_SIZE,
+           (const guint8 *)g_bytes_get_data(before, NULL) + LUKS2_HDR_SIZE,
+           LUKS2_HDR_SIZE);
+    {
+        g_autoptr(GBytes) out = g_bytes_new_take(data, len);
+        put_bytes(hdr, out);
+    }
+    g_assert_true(opens_with(pay, hdr, "sec2"));
+}
+
+static const AmendCase amend_cases[] = {
+    { "keyslot-add", &luks1, NULL, ADD_SEC2, false },
+    { "keyslot-erase", &luks1, prepare_erase, ERASE_SEC2, true },
+    { "keyslot-add", &luks2, NULL, ADD_SEC2, false },
+    { "keyslot-erase", &luks2, prepare_erase, ERASE_SEC2, true },
+    { "keyslot-add", &luks2_argon, NULL, ADD_SEC2, false },
+    { "keyslot-erase", &luks2_argon, prepare_erase, ERASE_SEC2, true },
+    /* metadata rewrites that must also repair the other copy */
+    { "rewrite-damaged-primary", &luks2, prepare_damaged_primary, ADD_SEC2,
+      false },
+    { "rewrite-stale-secondary", &luks2, prepare_stale_secondary, ERASE_SEC2,
+      true },
+};
+
+/* ---- creation ---- */
+
+typedef struct CreateTest {
+    const Format *fmt;
+    bool detached;
+    const Fault *f;
+} CreateTest;
+
+/* Whatever a create left is refused with a message, or is complete. */
+static bool check_created(const char *pay, const char *hdr, bool interrupted)
+{
+    int64_t len;
+    GError *err = NULL;
+    BlockDriverState *bs = open_luks(pay, hdr, "sec0", NULL, 0, &err);
+    guint8 buf[4096];
+
+    if (!bs) {
+        g_assert_nonnull(err);
+        g_assert_cmpuint(strlen(err->message), >, 0);
+        g_clear_error(&err);
+        return false;
+    }
+    /* An error may come before the payload was sized: then it is empty. */
+    len = bdrv_getlength(bs);
+    if (len == 0 && interrupted) {
+        bdrv_unref(bs);
+        g_assert_false(opens_with(pay, hdr, "sec2"));
+        return true;
+    }
+    g_assert_cmpint(len, ==, MiB);
+    memset(buf, 0x33, sizeof(buf));
+    g_assert_cmpint(bdrv_pwrite(bs, 0, sizeof(buf), buf, 0), ==, 0);
+    memset(buf, 0, sizeof(buf));
+    g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, 0);
+    g_assert_cmpint(buf[0], ==, 0x33);
+    g_assert_cmpint(buf[4095], ==, 0x33);
+    bdrv_unref(bs);
+    /* and only the right passphrase opens it */
+    g_assert_false(opens_with(pay, hdr, "sec2"));
+    return true;
+}
+
+static void test_create_walk(gconstpointer opaque)
+{
+    const CreateTest *t = opaque;
+    g_autofree char *pay = tpath("cr-pay.img");
+    g_autofree char *hdrpath = tpath("cr-hdr.img");
+    const char *hdr = t->detached ? hdrpath : NULL;
+    bool error_mode = g_str_equal(t->f->mode, "error");
+    int n, opened = 0;
+
+    for (n = 1; n < MAX_POINTS; n++) {
+        GError *err = NULL;
+        BlockDriverState *holder;
+        int64_t count;
+        int ret;
+
+        /* create opens and closes its own blkdebug node: keep the counter */
+        holder = bdrv_open("json:{\"driver\":\"blkdebug\",\"counter\":"
+                           "\"walk\",\"file\":{\"driver\":\"null-co\"}}",
+                           NULL, NULL, 0, &err);
+        g_assert_no_error(err);
+        make_empty(pay);
+        make_empty(hdrpath);
+        ret = create_volume(t->fmt, pay, hdr, t->f, n, &err);
+        count = bdrv_blkdebug_count("walk");
+        bdrv_unref(holder);
+        if (count < n) {
+            g_assert_no_error(err);
+            g_assert_cmpint(ret, ==, 0);
+            g_assert_true(check_created(pay, hdr, false));
+            break;
+        }
+        if (error_mode) {
+            g_assert_cmpint(ret, <, 0);
+            g_assert_nonnull(err);
+            g_assert_cmpuint(strlen(err->message), >, 0);
+        }
+        g_clear_error(&err);
+        opened += check_created(pay, hdr, true);
+    }
+    g_assert_cmpint(n, <, MAX_POINTS);
+    g_test_message("%s %s create, %s: %d %s points walked, %d interrupted "
+                   "states opened (complete), the others refused",
+                   t->fmt->name, t->detached ? "detached" : "attached",
+                   t->f->mode, n - 1, t->f->fail_on, opened);
+    g_assert_cmpint(n - 1, >, 0);
+}
+
+static void cleanup_tmpdir(void)
+{
+    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+
+    if (system(cmd) != 0) {
+        g_printerr("could not remove %s\n", tmpdir);
+    }
+    g_free(tmpdir);
 }
 
 int main(int argc, char **argv)
 {
+    static const Format *create_fmts[] = { &luks1, &luks2 };
+    GPtrArray *cases = g_ptr_array_new_with_free_func(g_free);
     GError *err = NULL;
     int ret;
 
@@ -319,16 +527,44 @@ int main(int argc, char **argv)
     g_assert_cmpint(qcrypto_secret_add("sec2", "second passphrase", NULL,
                                        QCRYPTO_SECRET_FORMAT_RAW, &err), ==, 0);
     g_assert_no_error(err);
-    g_test_add_func("/block/crash/keyslot-add", test_keyslot_add_walk);
-    g_test_add_func("/block/crash/keyslot-erase", test_keyslot_erase_walk);
-    g_test_add_func("/block/crash/create-detached", test_create_walk);
-    ret = g_test_run();
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) {
-            g_printerr("could not remove %s\n", tmpdir);
+    /* Fixed, small KDF costs instead of calibrating at every keyslot: the
+     * walks open and update the volume hundreds of times. */
+    qcrypto_block_luks1_set_test_iterations(1000);
+    qcrypto_block_luks2_set_test_cost(1000, 4);
+
+    for (size_t i = 0; i < G_N_ELEMENTS(amend_cases); i++) {
+        for (size_t j = 0; j < G_N_ELEMENTS(faults); j++) {
+            AmendTest *t = g_new0(AmendTest, 1);
+            g_autofree char *path = NULL;
+
+            t->c = &amend_cases[i];
+            t->f = &faults[j];
+            g_ptr_array_add(cases, t);
+            path = g_strdup_printf("/block/crash/%s/%s/%s", t->c->fmt->name,
+                                   t->c->name, t->f->name);
+            g_test_add_data_func(path, t, test_amend_walk);
         }
     }
-    g_free(tmpdir);
+    for (size_t i = 0; i < G_N_ELEMENTS(create_fmts); i++) {
+        for (int detached = 1; detached >= 0; detached--) {
+            for (size_t j = 0; j < G_N_ELEMENTS(faults); j++) {
+                CreateTest *t = g_new0(CreateTest, 1);
+                g_autofree char *path = NULL;
+
+                t->fmt = create_fmts[i];
+                t->detached = detached;
+                t->f = &faults[j];
+                g_ptr_array_add(cases, t);
+                path = g_strdup_printf("/block/crash/%s/create-%s/%s",
+                                       t->fmt->name,
+                                       detached ? "detached" : "attached",
+                                       t->f->name);
+                g_test_add_data_func(path, t, test_create_walk);
+            }
+        }
+    }
+    ret = g_test_run();
+    g_ptr_array_free(cases, TRUE);
+    cleanup_tmpdir();
     return ret;
 }

@@ -3,6 +3,7 @@
  */
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include "crypto/secret.h"
@@ -270,6 +271,140 @@ static void test_add_bytes(void)
     qcrypto_secret_remove("raw", NULL);
 }
 
+/* ---- secrets from file descriptors (/dev/fd/N, /proc/self/fd/N) ---- */
+
+typedef struct FeedArgs {
+    int fd;
+    const guint8 *data;
+    size_t len;
+} FeedArgs;
+
+/* Writes in small pieces from another thread, then closes: the reader sees
+ * short reads and must not assume any size. */
+static gpointer feed(gpointer opaque)
+{
+    FeedArgs *a = opaque;
+    size_t done = 0;
+
+    while (done < a->len) {
+        size_t n = MIN(a->len - done, 1000);
+        ssize_t w = write(a->fd, a->data + done, n);
+
+        g_assert_cmpint(w, >, 0);
+        done += (size_t)w;
+    }
+    close(a->fd);
+    return NULL;
+}
+
+static void check_fd_secret(const char *fmt, int rfd, int wfd,
+                            const guint8 *data, size_t len)
+{
+    g_autofree char *path = g_strdup_printf(fmt, rfd);
+    g_autoptr(QemuSecBuf) v = NULL;
+    GError *err = NULL;
+    FeedArgs a = { wfd, data, len };
+    GThread *t = g_thread_new("feed", feed, &a);
+
+    g_assert_cmpint(qcrypto_secret_add("fd", NULL, path,
+                                       QCRYPTO_SECRET_FORMAT_RAW, &err), ==, 0);
+    g_assert_no_error(err);
+    g_thread_join(t);
+    close(rfd);
+    v = qcrypto_secret_lookup("fd", &err);
+    g_assert_no_error(err);
+    g_assert_cmpmem(v->data, v->len, data, len);
+    qcrypto_secret_remove("fd", NULL);
+}
+
+/* Binary data (NUL, 0xff, newline) larger than a pipe buffer. */
+static guint8 *fd_test_data(size_t len)
+{
+    guint8 *d = g_malloc(len);
+
+    for (size_t i = 0; i < len; i++) {
+        d[i] = (guint8)(i * 7 + (i >> 8));
+    }
+    d[0] = 0;
+    d[len - 1] = '\n';
+    return d;
+}
+
+static void test_fd_pipe(void)
+{
+    const size_t len = 200 * 1000;
+    g_autofree guint8 *data = fd_test_data(len);
+    int p[2];
+
+    g_assert_cmpint(pipe(p), ==, 0);
+    check_fd_secret("/dev/fd/%d", p[0], p[1], data, len);
+    g_assert_cmpint(pipe(p), ==, 0);
+    check_fd_secret("/proc/self/fd/%d", p[0], p[1], data, 37);
+}
+
+/* A socket cannot be reopened through /dev/fd: it is read directly. */
+static void test_fd_socket(void)
+{
+    const size_t len = 100 * 1000;
+    g_autofree guint8 *data = fd_test_data(len);
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    check_fd_secret("/dev/fd/%d", sv[0], sv[1], data, len);
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    check_fd_secret("/proc/self/fd/%d", sv[0], sv[1], data, 5);
+}
+
+/* An empty pipe (the producer failed) is an error; so is a closed fd. */
+static void test_fd_empty_and_bad(void)
+{
+    g_autofree char *path = NULL;
+    GError *err = NULL;
+    int p[2];
+
+    g_assert_cmpint(pipe(p), ==, 0);
+    close(p[1]);
+    path = g_strdup_printf("/dev/fd/%d", p[0]);
+    g_assert_cmpint(qcrypto_secret_add("fd", NULL, path,
+                                       QCRYPTO_SECRET_FORMAT_RAW, &err), ==, -1);
+    g_assert_nonnull(strstr(err->message, "is empty"));
+    g_assert_nonnull(strstr(err->message, path));
+    g_assert_false(qcrypto_secret_exists("fd"));
+    g_clear_error(&err);
+    close(p[0]);
+
+    /* p[0] is closed now */
+    g_assert_cmpint(qcrypto_secret_add("fd", NULL, path,
+                                       QCRYPTO_SECRET_FORMAT_RAW, &err), ==, -1);
+    g_assert_nonnull(strstr(err->message, "Unable to read secret file"));
+    g_assert_false(qcrypto_secret_exists("fd"));
+    g_clear_error(&err);
+}
+
+/* base64 through a pipe, as `--object secret,format=base64,file=/dev/fd/3`. */
+static void test_fd_base64(void)
+{
+    static const char b64[] = "AP9oZWxsbw==\n";
+    static const guint8 want[] = { 0x00, 0xff, 'h', 'e', 'l', 'l', 'o' };
+    g_autofree char *path = NULL;
+    g_autoptr(QemuSecBuf) v = NULL;
+    GError *err = NULL;
+    int p[2];
+
+    g_assert_cmpint(pipe(p), ==, 0);
+    g_assert_cmpint(write(p[1], b64, strlen(b64)), ==, (ssize_t)strlen(b64));
+    close(p[1]);
+    path = g_strdup_printf("/dev/fd/%d", p[0]);
+    g_assert_cmpint(qcrypto_secret_add("fd64", NULL, path,
+                                       QCRYPTO_SECRET_FORMAT_BASE64, &err),
+                    ==, 0);
+    g_assert_no_error(err);
+    close(p[0]);
+    v = qcrypto_secret_lookup("fd64", &err);
+    g_assert_cmpmem(v->data, v->len, want, sizeof(want));
+    qcrypto_secret_remove("fd64", NULL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -285,5 +420,9 @@ int main(int argc, char **argv)
                     test_duplicate_and_missing);
     g_test_add_func("/crypto/secret/bad-args", test_bad_args);
     g_test_add_func("/crypto/secret/add-bytes", test_add_bytes);
+    g_test_add_func("/crypto/secret/fd/pipe", test_fd_pipe);
+    g_test_add_func("/crypto/secret/fd/socket", test_fd_socket);
+    g_test_add_func("/crypto/secret/fd/empty-and-bad", test_fd_empty_and_bad);
+    g_test_add_func("/crypto/secret/fd/base64", test_fd_base64);
     return g_test_run();
 }
