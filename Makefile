@@ -2,7 +2,7 @@
 BUILD ?= build
 MESON_OPTS ?=
 
-.PHONY: all deps check demo bench clean check-unit check-iotests fuzz
+.PHONY: all deps check demo bench clean check-unit check-iotests fuzz soak
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -29,6 +29,12 @@ bench: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+# Soak of the NBD export (LUKS1 + LUKS2, unix + TCP), SOAK_SECONDS long.
+SOAK_SECONDS ?= 300
+soak: deps
+	$(MAKE) all
+	bash scripts/soak.sh $(SOAK_SECONDS) $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -35,6 +35,8 @@ static GMutex queue_lock;
 static GCond queue_cond;
 static CryptBatch *queue_head, *queue_tail;
 static unsigned nworkers;
+/* Callers inside crypto_parallel_batch() right now. */
+static gint active_callers;
 
 static void queue_push(CryptBatch *b)
 {
@@ -230,6 +232,53 @@ unsigned crypto_parallel_threads(void)
     return nworkers + 1;
 }
 
+/* Run b cut into npieces on the workers and the calling thread. */
+static int crypto_parallel_split(CryptBatch *b, size_t npieces,
+                                 uint32_t sector_size)
+{
+    size_t len = b->len;
+    int i;
+
+    /* Equal pieces, rounded up to whole sectors. */
+    b->piece = (len / npieces + sector_size - 1) / sector_size * sector_size;
+    b->npieces = (unsigned)((len + b->piece - 1) / b->piece);
+    g_cond_init(&b->cond);
+
+    g_mutex_lock(&queue_lock);
+    queue_push(b);
+    g_cond_broadcast(&queue_cond);
+    /* The caller works too, then waits for pieces that workers took. */
+    while ((i = claim_piece(b)) >= 0) {
+        int ret;
+        g_mutex_unlock(&queue_lock);
+        ret = run_piece(b, (unsigned)i);
+        g_mutex_lock(&queue_lock);
+        finish_piece(b, ret);
+    }
+    /*
+     * While workers finish our pieces, help with other callers' batches
+     * instead of sleeping: with many requests in flight the lone worker
+     * would otherwise be a convoy that every caller waits on.
+     */
+    while (b->done < b->npieces) {
+        CryptBatch *other = queue_head;
+        int ret;
+
+        if (!other) {
+            g_cond_wait(&b->cond, &queue_lock);
+            continue;
+        }
+        i = claim_piece(other);
+        g_mutex_unlock(&queue_lock);
+        ret = run_piece(other, (unsigned)i);
+        g_mutex_lock(&queue_lock);
+        finish_piece(other, ret);
+    }
+    g_mutex_unlock(&queue_lock);
+    g_cond_clear(&b->cond);
+    return b->ret;
+}
+
 static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
                                  uint64_t offset, guint8 *buf, size_t len,
                                  uint32_t sector_size, const CryptoFill *fill)
@@ -241,55 +290,29 @@ static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
         .fill_direct = iov_whole_sectors(fill, sector_size),
     };
     size_t npieces = len / CRYPTO_PARALLEL_MIN_PIECE;
-    int i;
+    /* Other callers en/decrypting right now each keep a thread busy. */
+    unsigned others = (unsigned)g_atomic_int_add(&active_callers, 1);
+    int ret;
 
-    if (npieces > threads) {
-        npieces = threads;
-    }
+    /*
+     * Cut the request only for threads that would otherwise idle: when as
+     * many callers as threads are already en/decrypting, splitting adds no
+     * parallelism, only hand-offs and data moving between caches.  Callers
+     * waiting for I/O do not count, so a lone request still gets every core.
+     */
+    npieces = MIN(npieces, threads > others ? threads - others : 1);
     if (npieces < 2) {
         b.piece = len;
         b.npieces = 1;
-        return run_piece(&b, 0);
+        ret = run_piece(&b, 0);
+        g_atomic_int_add(&active_callers, -1);
+        return ret;
     }
-    /* Equal pieces, rounded up to whole sectors. */
-    b.piece = (len / npieces + sector_size - 1) / sector_size * sector_size;
-    b.npieces = (unsigned)((len + b.piece - 1) / b.piece);
-    g_cond_init(&b.cond);
-
-    g_mutex_lock(&queue_lock);
-    queue_push(&b);
-    g_cond_broadcast(&queue_cond);
-    /* The caller works too, then waits for pieces that workers took. */
-    while ((i = claim_piece(&b)) >= 0) {
-        int ret;
-        g_mutex_unlock(&queue_lock);
-        ret = run_piece(&b, (unsigned)i);
-        g_mutex_lock(&queue_lock);
-        finish_piece(&b, ret);
-    }
-    /*
-     * While workers finish our pieces, help with other callers' batches
-     * instead of sleeping: with many requests in flight the lone worker
-     * would otherwise be a convoy that every caller waits on.
-     */
-    while (b.done < b.npieces) {
-        CryptBatch *other = queue_head;
-        int ret;
-
-        if (!other) {
-            g_cond_wait(&b.cond, &queue_lock);
-            continue;
-        }
-        i = claim_piece(other);
-        g_mutex_unlock(&queue_lock);
-        ret = run_piece(other, (unsigned)i);
-        g_mutex_lock(&queue_lock);
-        finish_piece(other, ret);
-    }
-    g_mutex_unlock(&queue_lock);
-    g_cond_clear(&b.cond);
-    return b.ret;
+    ret = crypto_parallel_split(&b, npieces, sector_size);
+    g_atomic_int_add(&active_callers, -1);
+    return ret;
 }
+
 
 int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
                         guint8 *buf, size_t len, uint32_t sector_size)

@@ -4,7 +4,8 @@
  * A request is cut into sector-aligned pieces; the workers and the calling
  * thread take pieces from it until none are left, then the caller waits for
  * the pieces still running.  Small buffers are done by the caller alone, so
- * they pay for no hand-off.  The workers (one fewer than the CPUs, or
+ * they pay for no hand-off, and so is every buffer while as many callers as
+ * threads are en/decrypting at once (the cores are busy anyway).  The workers (one fewer than the CPUs, or
  * QEMU_LUKS_CRYPTO_THREADS in total) are shared by the whole process and
  * started on first use.
  */

@@ -25,9 +25,12 @@
 
 /*
  * Measured speeds, kept for the life of the process: creating a LUKS image
- * calibrates twice (keyslot and master key digest) with the same hash, and
- * each calibration burns over CALIBRATE_MIN_NS of CPU time.  The speed of a
- * hash depends on the number of output blocks, not on key or salt length.
+ * needs iteration counts for the keyslot (a 32 or 64-byte key) and for the
+ * master key digest (20 or 32 bytes) with the same hash, and a calibration
+ * burns over CALIBRATE_MIN_NS of CPU time.  The cost of a derivation is
+ * iterations x output blocks (each block runs the whole loop), and does not
+ * depend on key or salt length, so one measurement per hash serves every
+ * output length.
  */
 typedef struct CalibratedSpeed {
     QCryptoHashAlgo hash;
@@ -154,7 +157,7 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     guint8 *key, *out;
     uint64_t iters = CALIBRATE_START_ITERS;
     uint64_t ns = 0;
-    double result;
+    double result, blocks_ratio = 1.0;
 
     const QCryptoHmacOps *ops = qcrypto_hmac_ops(hash);
     size_t nblocks;
@@ -167,8 +170,9 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     nblocks = (MAX(nout, 1) + ops->digest_len - 1) / ops->digest_len;
     g_mutex_lock(&calibrate_lock);
     for (unsigned i = 0; i < calibrate_cached; i++) {
-        if (calibrate_cache[i].hash == hash &&
-            calibrate_cache[i].nblocks == nblocks) {
+        if (calibrate_cache[i].hash == hash) {
+            /* Each output block runs the whole loop: time ~ iters * blocks. */
+            blocks_ratio = (double)calibrate_cache[i].nblocks / nblocks;
             iters = calibrate_cache[i].iters;
             ns = calibrate_cache[i].ns;
             g_mutex_unlock(&calibrate_lock);
@@ -218,7 +222,8 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     }
     g_mutex_unlock(&calibrate_lock);
 scale:
-    result = (double)iters * (double)iter_time_ms * 1e6 / (double)ns;
+    result = (double)iters * blocks_ratio * (double)iter_time_ms * 1e6 /
+             (double)ns;
     if (result < 1) {
         return 1;
     }

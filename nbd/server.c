@@ -5,9 +5,16 @@
  * stream with blocking reads (simple, and a slow client stalls only
  * itself).  Requests are executed on a shared GThreadPool so that many are
  * in flight per connection; replies may leave in any order, each written
- * whole under the connection's send lock.  The listening socket is watched
- * from a GLib main context.  The byte stream (plain or TLS after
- * NBD_OPT_STARTTLS) is in channel.c.
+ * whole (under the send lock) by the connection's own sender thread, so that
+ * a client that does not read its replies blocks only its own threads,
+ * never the shared pool.  The listening socket is watched from a GLib main
+ * context.  The byte stream (plain or TLS after NBD_OPT_STARTTLS) is in
+ * channel.c.
+ *
+ * Limits per client: NBD_MAX_INFLIGHT requests and NBD_MAX_INFLIGHT_BYTES
+ * of READ/WRITE buffers at once (the reader stops reading until replies
+ * have left, so TCP pushes back on a client that pipelines without
+ * reading), and the handshake deadline.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +31,9 @@
 
 /* Requests one connection may have queued or running at once. */
 #define NBD_MAX_INFLIGHT    16
+/* READ/WRITE buffer bytes one connection may hold at once (at least one
+ * request always fits, whatever its size up to NBD_MAX_REQUEST_SIZE). */
+#define NBD_MAX_INFLIGHT_BYTES  (32 * 1024 * 1024)
 /* Worker threads shared by all connections. */
 #define NBD_POOL_THREADS    16
 /* Default limit on the whole handshake (QEMU's handshake-max-seconds). */
@@ -60,11 +70,14 @@ typedef struct NBDClient {
     NBDExport *exp;             /* set once the handshake chose an export */
     int64_t size;               /* export size seen at handshake */
     GMutex send_lock;
-    bool dead;                  /* a reply could not be sent */
+    gint dead;                  /* a reply could not be sent (atomic) */
     bool disc;                  /* the client said NBD_CMD_DISC */
-    GMutex lock;                /* inflight */
+    GAsyncQueue *replies;       /* finished NBDRequest *, for the sender */
+    GThread *sender;
+    GMutex lock;                /* inflight, inflight_bytes */
     GCond cond;
     unsigned inflight;
+    uint64_t inflight_bytes;
 } NBDClient;
 
 typedef struct NBDRequest {
@@ -75,7 +88,12 @@ typedef struct NBDRequest {
     uint64_t offset;
     uint32_t len;
     void *buf;
+    uint32_t charge;            /* bytes counted in inflight_bytes */
+    uint32_t err;               /* NBD error of the reply */
 } NBDRequest;
+
+/* Pushed on a client's reply queue to stop its sender thread. */
+static NBDRequest reply_queue_end;
 
 /* ---- wire helpers ---- */
 
@@ -432,7 +450,7 @@ static void send_reply(NBDClient *c, uint64_t cookie, uint32_t err,
     g_mutex_lock(&c->send_lock);
     if (!c->dead && nbd_channel_writev(&c->ch, iov, (!err && len) ? 2 : 1)) {
         /* The client went away; wake the reader so the connection ends. */
-        c->dead = true;
+        g_atomic_int_set(&c->dead, 1);
         nbd_channel_shutdown(&c->ch);
     }
     g_mutex_unlock(&c->send_lock);
@@ -448,10 +466,27 @@ static void inflight_acquire(NBDClient *c)
     g_mutex_unlock(&c->lock);
 }
 
-static void inflight_release(NBDClient *c)
+/*
+ * Count `bytes` of buffer against the client's budget, waiting for replies
+ * to leave while it is exhausted; a request alone always fits.  A negative
+ * count gives bytes back.
+ */
+static void inflight_charge(NBDClient *c, int64_t bytes)
+{
+    g_mutex_lock(&c->lock);
+    while (bytes > 0 && c->inflight_bytes > 0 &&
+           c->inflight_bytes + bytes > NBD_MAX_INFLIGHT_BYTES) {
+        g_cond_wait(&c->cond, &c->lock);
+    }
+    c->inflight_bytes += bytes;
+    g_mutex_unlock(&c->lock);
+}
+
+static void inflight_release(NBDClient *c, uint32_t bytes)
 {
     g_mutex_lock(&c->lock);
     c->inflight--;
+    c->inflight_bytes -= bytes;
     g_cond_broadcast(&c->cond);
     g_mutex_unlock(&c->lock);
 }
@@ -516,13 +551,31 @@ static void request_worker(gpointer data, gpointer user_data)
 {
     NBDRequest *req = data;
     NBDClient *c = req->client;
-    int r = request_run(c->exp, req);
 
-    send_reply(c, req->cookie, errno_to_nbd(-r),
-               req->type == NBD_CMD_READ ? req->buf : NULL,
-               req->type == NBD_CMD_READ ? req->len : 0);
-    request_free(req);
-    inflight_release(c);
+    req->err = errno_to_nbd(-request_run(c->exp, req));
+    g_async_queue_push(c->replies, req);
+}
+
+/*
+ * Sends the replies of one connection in completion order.  Blocking here
+ * on a client that does not read is what holds its in-flight slots, so the
+ * reader stops and the pool's workers stay free for other clients.
+ */
+static gpointer sender_thread(gpointer opaque)
+{
+    NBDClient *c = opaque;
+    NBDRequest *req;
+
+    while ((req = g_async_queue_pop(c->replies)) != &reply_queue_end) {
+        bool data = req->type == NBD_CMD_READ && !req->err;
+        uint32_t charge = req->charge;
+
+        send_reply(c, req->cookie, req->err, data ? req->buf : NULL,
+                   data ? req->len : 0);
+        request_free(req);
+        inflight_release(c, charge);
+    }
+    return NULL;
 }
 
 /* Checks that need no I/O; returns an NBD error or 0. */
@@ -560,15 +613,14 @@ static uint32_t request_check(NBDClient *c, NBDRequest *req)
 }
 
 /*
- * Read one request (and a WRITE's payload).  Returns the request to run,
- * NULL with *stop false when it was answered with an error already, or
- * NULL with *stop true when the connection must end.
+ * Read one request (and a WRITE's payload).  Returns the request to run or,
+ * with req->err set, to answer with an error; *stop tells whether the
+ * connection must end after that (NULL: end at once).
  */
 static NBDRequest *request_receive(NBDClient *c, bool *stop)
 {
     guint8 hdr[28];
     NBDRequest *req;
-    uint32_t err;
 
     *stop = true;
     if (nbd_channel_read(&c->ch, hdr, sizeof(hdr)) ||
@@ -590,60 +642,74 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
     }
     if ((req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) &&
         req->len > NBD_MAX_REQUEST_SIZE) {
-        send_reply(c, req->cookie, NBD_EINVAL, NULL, 0);
-        /* A READ can be refused and the stream goes on; an oversized
-         * WRITE's payload cannot be skipped sensibly, so it ends here. */
+        /* Refused before any allocation.  A READ can be refused and the
+         * stream goes on; an oversized WRITE's payload cannot be skipped
+         * sensibly, so the connection ends after the reply (like QEMU). */
+        req->err = NBD_EINVAL;
         *stop = req->type == NBD_CMD_WRITE;
-        request_free(req);
-        return NULL;
+        return req;
     }
     if (req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) {
+        inflight_charge(c, req->len);
+        req->charge = req->len;
         req->buf = g_try_malloc(MAX(req->len, 1));
         if (!req->buf) {
-            send_reply(c, req->cookie, NBD_ENOMEM, NULL, 0);
+            req->err = NBD_ENOMEM;
             *stop = req->type == NBD_CMD_WRITE;
-            request_free(req);
-            return NULL;
+            return req;
         }
     }
     if (req->type == NBD_CMD_WRITE &&
         nbd_channel_read(&c->ch, req->buf, req->len)) {
+        inflight_charge(c, -(int64_t)req->charge);  /* slot: by the caller */
         request_free(req);
         return NULL;
     }
     *stop = false;
-    err = request_check(c, req);
-    if (err) {
-        send_reply(c, req->cookie, err, NULL, 0);
-        request_free(req);
-        return NULL;
-    }
+    req->err = request_check(c, req);
     return req;
 }
 
 static void transmission(NBDClient *c)
 {
+    c->replies = g_async_queue_new();
+    c->sender = g_thread_new("nbd-send", sender_thread, c);
     for (;;) {
         NBDRequest *req;
         bool stop;
 
         /* Take the slot first so that memory in flight stays bounded. */
         inflight_acquire(c);
+        if (g_atomic_int_get(&c->dead)) {
+            /* Requests still buffered from a client that is gone would
+             * only be run for nothing. */
+            inflight_release(c, 0);
+            break;
+        }
         req = request_receive(c, &stop);
         if (!req) {
-            inflight_release(c);
-            if (stop) {
-                break;
-            }
-            continue;
+            inflight_release(c, 0);
+            break;
         }
-        g_thread_pool_push(c->server->pool, req, NULL);
+        if (req->err) {
+            /* Answered by the sender like the others; it holds its slot
+             * until sent, so error replies cannot pile up either. */
+            g_async_queue_push(c->replies, req);
+        } else {
+            g_thread_pool_push(c->server->pool, req, NULL);
+        }
+        if (stop) {
+            break;
+        }
     }
     g_mutex_lock(&c->lock);
     while (c->inflight > 0) {
         g_cond_wait(&c->cond, &c->lock);
     }
     g_mutex_unlock(&c->lock);
+    g_async_queue_push(c->replies, &reply_queue_end);
+    g_thread_join(c->sender);
+    g_async_queue_unref(c->replies);
 }
 
 static void client_detach_and_free(NBDClient *c)

@@ -9,7 +9,8 @@
  * to nbd_server_new().  Each accepted connection gets a reader thread that
  * parses the handshake and requests; every request is run on a shared
  * GThreadPool so that many are in flight at once, and replies are written
- * back under a per-connection lock.
+ * back by a per-connection sender thread.  Per client, at most 16 requests
+ * and 32 MiB of buffers are held at once (see nbd/server.c).
  */
 #ifndef NBD_NBD_H
 #define NBD_NBD_H

@@ -296,6 +296,46 @@ static void test_pbkdf2_count_iters(void)
     }
 }
 
+/* One measurement serves every output length: cost = iterations x blocks. */
+static void test_pbkdf2_count_iters_blocks(void)
+{
+    uint64_t one = qcrypto_pbkdf2_count_iters(QCRYPTO_HASH_ALGO_SHA256, 32,
+                                              32, 32, 50, NULL);
+    uint64_t two = qcrypto_pbkdf2_count_iters(QCRYPTO_HASH_ALGO_SHA256, 32,
+                                              32, 64, 50, NULL);
+
+    g_assert_cmpuint(two, >=, 1);
+    g_assert_cmpuint(one, >=, 2 * two - 1);
+    g_assert_cmpuint(one, <=, 2 * two + 1);
+}
+
+/* A cancelled derivation fails and leaves nothing in out; else as usual. */
+static void test_pbkdf2_cancellable(void)
+{
+    gint no = 0, yes = 1;
+    guint8 a[40], b[40], zero[40] = { 0 };
+    GError *err = NULL;
+
+    g_assert_cmpint(qcrypto_pbkdf2(QCRYPTO_HASH_ALGO_SHA256,
+                                   (const guint8 *)"pw", 2,
+                                   (const guint8 *)"salt", 4, 5000, a,
+                                   sizeof(a), NULL), ==, 0);
+    g_assert_cmpint(qcrypto_pbkdf2_cancellable(QCRYPTO_HASH_ALGO_SHA256,
+                                               (const guint8 *)"pw", 2,
+                                               (const guint8 *)"salt", 4,
+                                               5000, b, sizeof(b), &no,
+                                               NULL), ==, 0);
+    g_assert_cmpmem(a, sizeof(a), b, sizeof(b));
+    g_assert_cmpint(qcrypto_pbkdf2_cancellable(QCRYPTO_HASH_ALGO_SHA256,
+                                               (const guint8 *)"pw", 2,
+                                               (const guint8 *)"salt", 4,
+                                               5000, b, sizeof(b), &yes,
+                                               &err), ==, -1);
+    g_assert_nonnull(strstr(err->message, "cancelled"));
+    g_clear_error(&err);
+    g_assert_cmpmem(b, sizeof(b), zero, sizeof(zero));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -308,5 +348,8 @@ int main(int argc, char **argv)
                     test_pbkdf2_rfc6070_long);
     g_test_add_func("/crypto/pbkdf2/errors", test_pbkdf2_errors);
     g_test_add_func("/crypto/pbkdf2/count-iters", test_pbkdf2_count_iters);
+    g_test_add_func("/crypto/pbkdf2/count-iters-blocks",
+                    test_pbkdf2_count_iters_blocks);
+    g_test_add_func("/crypto/pbkdf2/cancellable", test_pbkdf2_cancellable);
     return g_test_run();
 }
