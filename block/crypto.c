@@ -75,7 +75,13 @@ static int luks_hdr_write(QCryptoBlock *block, size_t offset,
                           GError **errp)
 {
     BlockDriverState *hbs = opaque;
-    int ret = bdrv_pwrite(hbs, offset, buflen, buf, 0);
+    /*
+     * Each header write is durable before the next one starts: the formats
+     * order their writes (key material before the metadata that points at
+     * it, LUKS2 primary before secondary) so that a crash leaves the old or
+     * the new state, and that only holds if the device cannot reorder them.
+     */
+    int ret = bdrv_pwrite(hbs, offset, buflen, buf, BDRV_REQ_FUA);
 
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not write the LUKS header");

@@ -413,6 +413,50 @@ static const AmendCase amend_cases[] = {
       true },
 };
 
+/*
+ * Every header write is followed by a flush before the next one (and the
+ * update ends with one), so that a device cannot reorder the writes whose
+ * order the crash safety depends on.  Two stacked blkdebug nodes count the
+ * writes and the flushes of one run.
+ */
+static void test_flush_after_every_write(gconstpointer opaque)
+{
+    const AmendCase *c = opaque;
+    g_autofree char *pay = tpath("fl-pay.img");
+    g_autofree char *hdr = tpath("fl-hdr.img");
+    g_autofree char *json = NULL;
+    BlockdevAmendOptions *ao = amend_opts(c->amend);
+    GError *err = NULL;
+    BlockDriverState *bs;
+    int64_t writes, flushes;
+
+    make_volume(c->fmt, pay, hdr);
+    if (c->prepare) {
+        c->prepare(pay, hdr);
+    }
+    json = g_strdup_printf(
+        "json:{\"driver\":\"luks\",\"key-secret\":\"sec0\",\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\"},\"header\":"
+        "{\"driver\":\"blkdebug\",\"counter\":\"w\",\"mode\":\"error\","
+        "\"fail-on\":\"write\",\"fail-after\":1000000,\"file\":"
+        "{\"driver\":\"blkdebug\",\"counter\":\"f\",\"mode\":\"error\","
+        "\"fail-on\":\"flush\",\"fail-after\":1000000,\"file\":"
+        "{\"driver\":\"file\",\"filename\":\"%s\"}}}}", pay, hdr);
+    bs = bdrv_open(json, NULL, NULL, BDRV_O_RDWR, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_amend(bs, ao, false, &err), ==, 0);
+    g_assert_no_error(err);
+    writes = bdrv_blkdebug_count("w");
+    flushes = bdrv_blkdebug_count("f");
+    bdrv_unref(bs);
+    qapi_free_BlockdevAmendOptions(ao);
+    g_test_message("%s %s: %" G_GINT64_FORMAT " header writes, %"
+                   G_GINT64_FORMAT " flushes", c->fmt->name, c->name, writes,
+                   flushes);
+    g_assert_cmpint(writes, >, 0);
+    g_assert_cmpint(flushes, ==, writes + 1);
+}
+
 /* ---- creation ---- */
 
 typedef struct CreateTest {
@@ -544,6 +588,14 @@ int main(int argc, char **argv)
                                    t->c->name, t->f->name);
             g_test_add_data_func(path, t, test_amend_walk);
         }
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(amend_cases); i++) {
+        g_autofree char *path = g_strdup_printf(
+            "/block/crash/%s/%s/flush-after-every-write",
+            amend_cases[i].fmt->name, amend_cases[i].name);
+
+        g_test_add_data_func(path, &amend_cases[i],
+                             test_flush_after_every_write);
     }
     for (size_t i = 0; i < G_N_ELEMENTS(create_fmts); i++) {
         for (int detached = 1; detached >= 0; detached--) {

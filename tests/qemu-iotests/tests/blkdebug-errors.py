@@ -179,9 +179,21 @@ class ToolErrors(Volume):
                                                  self.payload))
 
     def test_qemu_img_amend_eio_flush(self):
+        """Each header write is flushed before the next: a failed flush
+        stops the update there and is reported."""
         r = self.amend(fail_on='flush', fail_after=1)
-        self.assertCleanError(r, 'flush')
+        self.assertCleanError(r, 'key material', 'Input/output error')
         self.assertTrue(iotests.test_passphrase(self.hdr, self.key,
+                                                self.payload))
+        self.assertFalse(iotests.test_passphrase(self.hdr, self.path('K2'),
+                                                 self.payload))
+        # the last flush, after both writes: reported, both keys work
+        r = self.amend(fail_on='flush', fail_after=3)
+        self.assertCleanError(r, 'Could not flush the LUKS header',
+                              'Input/output error')
+        self.assertTrue(iotests.test_passphrase(self.hdr, self.key,
+                                                self.payload))
+        self.assertTrue(iotests.test_passphrase(self.hdr, self.path('K2'),
                                                 self.payload))
 
 
