@@ -17,8 +17,13 @@
 #include "crypto/pbkdf.h"
 #include "crypto/hashpriv.h"
 
-/* A calibration measurement shorter than this is not trusted. */
+/*
+ * A calibration measurement shorter than this is not trusted; for an
+ * iteration time below it, a measurement as long as the iteration time (at
+ * least CALIBRATE_SHORT_NS) is as precise as the result needs to be.
+ */
 #define CALIBRATE_MIN_NS (100 * 1000 * 1000ULL)
+#define CALIBRATE_SHORT_NS (20 * 1000 * 1000ULL)
 #define CALIBRATE_START_ITERS 4096ULL
 /* Once a run takes this long, jump straight to a run of CALIBRATE_MIN_NS. */
 #define CALIBRATE_EXTRAPOLATE_NS (10 * 1000 * 1000ULL)
@@ -149,6 +154,24 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Remember a measurement, replacing a shorter one of the same hash. */
+static void calibrate_store(const CalibratedSpeed *speed)
+{
+    unsigned i;
+
+    g_mutex_lock(&calibrate_lock);
+    for (i = 0; i < calibrate_cached; i++) {
+        if (calibrate_cache[i].hash == speed->hash) {
+            break;
+        }
+    }
+    if (i < CALIBRATE_CACHE_SIZE) {
+        calibrate_cache[i] = *speed;
+        calibrate_cached = MAX(calibrate_cached, i + 1);
+    }
+    g_mutex_unlock(&calibrate_lock);
+}
+
 uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
                                     size_t nsalt, size_t nout,
                                     uint64_t iter_time_ms, GError **errp)
@@ -158,6 +181,7 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     uint64_t iters = CALIBRATE_START_ITERS;
     uint64_t ns = 0;
     double result, blocks_ratio = 1.0;
+    uint64_t min_ns;
 
     const QCryptoHmacOps *ops = qcrypto_hmac_ops(hash);
     size_t nblocks;
@@ -168,9 +192,12 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
         return 0;
     }
     nblocks = (MAX(nout, 1) + ops->digest_len - 1) / ops->digest_len;
+    min_ns = iter_time_ms >= CALIBRATE_MIN_NS / 1000000 ? CALIBRATE_MIN_NS :
+             MAX(iter_time_ms * 1000000, CALIBRATE_SHORT_NS);
     g_mutex_lock(&calibrate_lock);
     for (unsigned i = 0; i < calibrate_cached; i++) {
-        if (calibrate_cache[i].hash == hash) {
+        if (calibrate_cache[i].hash == hash &&
+            calibrate_cache[i].ns >= min_ns) {
             /* Each output block runs the whole loop: time ~ iters * blocks. */
             blocks_ratio = (double)calibrate_cache[i].nblocks / nblocks;
             iters = calibrate_cache[i].iters;
@@ -196,13 +223,12 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
         qcrypto_pbkdf2(hash, key, nkey, salt, nsalt, iters, out,
                        nout ? nout : 1, NULL);
         ns = thread_cpu_ns() - start;
-        if (ns >= CALIBRATE_MIN_NS || iters >= (1ULL << 31)) {
+        if (ns >= min_ns || iters >= (1ULL << 31)) {
             break;
         }
         if (ns >= CALIBRATE_EXTRAPOLATE_NS) {
             /* Long enough to predict: aim 10% above the minimum. */
-            iters = (uint64_t)((double)iters * 1.1 * CALIBRATE_MIN_NS / ns)
-                    + 1;
+            iters = (uint64_t)((double)iters * 1.1 * min_ns / ns) + 1;
             iters = MIN(iters, 1ULL << 31);
         } else {
             iters *= 2;
@@ -214,13 +240,9 @@ uint64_t qcrypto_pbkdf2_count_iters(QCryptoHashAlgo hash, size_t nkey,
     if (ns == 0) {
         ns = 1;
     }
-    g_mutex_lock(&calibrate_lock);
-    if (calibrate_cached < CALIBRATE_CACHE_SIZE) {
-        calibrate_cache[calibrate_cached++] = (CalibratedSpeed) {
-            .hash = hash, .nblocks = nblocks, .iters = iters, .ns = ns,
-        };
-    }
-    g_mutex_unlock(&calibrate_lock);
+    calibrate_store(&(CalibratedSpeed) {
+        .hash = hash, .nblocks = nblocks, .iters = iters, .ns = ns,
+    });
 scale:
     result = (double)iters * blocks_ratio * (double)iter_time_ms * 1e6 /
              (double)ns;
