@@ -10,8 +10,8 @@ a longer one) by several clients at once:
   lock with a flush;
 - Debian's QEMU 7.2 qemu-io (driver=nbd) and nbdcopy, in their own regions
   and the shared one;
-- a garbage client and a chaos client that disconnects mid-request, both
-  confined to a region that is not verified.
+- a garbage client and a chaos client that disconnects mid-request (also
+  by killing qemu-io), both confined to a region that is not verified.
 
 Every write is recorded in a model of the volume; reads are checked against
 it during the run, the whole volume at the end over NBD, and then, with the
@@ -23,6 +23,7 @@ import os
 import random
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -262,8 +263,8 @@ def nbdcopy_client(vol, stop, rng, tmpdir):
             vol.stats.error('%s/nbdcopy read: %r' % (vol.name, r))
             return
         vol.check('nbdcopy', 0, iotests.read_at(dst, 0, REGION))
-        vol.stats.add(sessions=2, written=size,
-                      requests=2 + (size + REGION) // 65536)
+        # (nbdcopy's own requests cannot be counted from here.)
+        vol.stats.add(sessions=2, written=size)
 
 
 def garbage_client(vol, stop, rng):
@@ -281,12 +282,34 @@ def garbage_client(vol, stop, rng):
         time.sleep(0.02)
 
 
+def kill_qemu_io(vol, rng):
+    """QEMU 7.2 qemu-io streaming aio writes into the chaos region, killed
+    (SIGKILL) while requests are in flight."""
+    base = CHAOS_REGION * MiB
+    cmds = sum((['-c', 'aio_write -P 0x%02x %d %d' % (i + 1, base + i * 65536,
+                                                      65536)]
+                for i in range(64)), [])
+    p = subprocess.Popen([DEBIAN_QEMU_IO, '--image-opts', vol.qemu_io_opts()]
+                         + cmds * 4, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    time.sleep(rng.uniform(0.02, 0.3))
+    p.kill()
+    p.wait()
+
+
 def chaos_client(vol, stop, rng):
     """Real I/O in the chaos region, then a disconnect in the middle of it:
     a write cut short, reads whose replies are never read, a write whose
-    reply is not awaited, or NBD_CMD_DISC with requests in flight."""
+    reply is not awaited, NBD_CMD_DISC with requests in flight, or a
+    qemu-io killed mid-stream."""
     base = CHAOS_REGION * MiB
+    n = 0
     while not stop.is_set():
+        n += 1
+        if n % 10 == 0:
+            kill_qemu_io(vol, rng)
+            vol.stats.add(disconnects=1, sessions=1)
+            continue
         c = NBDClient(vol.addr, 'vol', timeout=60)
         for _ in range(rng.randint(1, 10)):
             off, length = pick_range(rng, base, REGION)
@@ -419,12 +442,11 @@ class NbdSoak(iotests.QemuTestCase):
                                        random.Random(rng.random())))
             threads.append(run_guarded(vol, chaos_client, vol, stop,
                                        random.Random(rng.random())))
-        peak_rss = {}
+        rss = {vol.name: [] for vol in vols}     # samples every 0.5 s
         while time.monotonic() - t0 < SOAK_SECONDS and not stats.errors:
             time.sleep(0.5)
             for vol in vols:
-                peak_rss[vol.name] = max(peak_rss.get(vol.name, 0),
-                                         rss_of(vol.daemon.proc.pid))
+                rss[vol.name].append(rss_of(vol.daemon.proc.pid))
         stop.set()
         for t in threads:
             t.join(300)
@@ -455,16 +477,23 @@ class NbdSoak(iotests.QemuTestCase):
         print('\nsoak: %.1f s (SOAK_SECONDS=%g, seed %d), 2 volumes '
               '(LUKS1 detached over unix, LUKS2 4K detached over TCP)'
               % (duration, SOAK_SECONDS, SEED))
-        print('soak: requests %d, sessions %d, bytes written %d (%.1f MiB), '
+        print('soak: requests %d (Python clients and qemu-io commands), '
+              'sessions %d, bytes written %d (%.1f MiB), '
               'bytes verified %d (%.1f MiB)'
               % (c['requests'], c['sessions'], c['written'],
                  c['written'] / MiB, c['verified'], c['verified'] / MiB))
         print('soak: mismatches %d, disconnects %d (garbage %d, mid-request '
-              '%d), lost 0, daemon peak RSS %s'
+              '%d), lost 0'
               % (c['mismatches'], c['disconnects'], c['garbage'],
-                 c['disconnects'] - c['garbage'],
-                 ', '.join('%s %.1f MiB' % (k, v / MiB)
-                           for k, v in sorted(peak_rss.items()))))
+                 c['disconnects'] - c['garbage']))
+        for name, samples in sorted(rss.items()):
+            # Peak per quarter of the run: growth would show a leak.
+            n = len(samples)
+            quarters = [samples[i * n // 4:max((i + 1) * n // 4, i * n // 4 + 1)]
+                        for i in range(4)]
+            print('soak: daemon %s RSS peak per quarter: %s MiB'
+                  % (name, ' / '.join('%.1f' % (max(q or [0]) / MiB)
+                                      for q in quarters)))
         self.assertEqual(c['mismatches'], 0)
         self.assertGreater(c['requests'], 0)
         self.assertGreater(c['garbage'], 0)
