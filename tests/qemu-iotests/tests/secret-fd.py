@@ -187,6 +187,8 @@ class SecretFd(iotests.QemuTestCase):
         iotests.luks_format(self.payload, self.key, header=self.hdr)
         sock = self.path('nbd.sock')
         r, t = feeder(PASS.encode())
+        # a second inherited pipe, read later by object-add over QMP
+        r2, t2 = feeder(b'fd-qmp-new-passphrase')
         args = ['--object', 'secret,id=sec0,file=/dev/fd/%d' % r,
                 '--blockdev', 'driver=file,node-name=pay,filename=%s'
                 % self.payload,
@@ -197,9 +199,11 @@ class SecretFd(iotests.QemuTestCase):
                 '--export', 'type=nbd,id=e0,node-name=disk,name=disk,'
                 'writable=on']
         try:
-            d = QSD(iotests.qsd_prog, args, self.dir, pass_fds=[r]).start()
+            d = QSD(iotests.qsd_prog, args, self.dir,
+                    pass_fds=[r, r2]).start()
         finally:
             os.close(r)
+            os.close(r2)
         t.join()
         try:
             uri = 'nbd+unix:///disk?socket=%s' % sock
@@ -207,11 +211,24 @@ class SecretFd(iotests.QemuTestCase):
                                          '-c', 'write -P 0x52 0 64k']))
             self.assertIOOk(iotests.run(['/usr/bin/qemu-io', '-f', 'raw', '-r',
                                          uri, '-c', 'read -P 0x52 0 64k']))
-            # the monitor still adds secrets from regular files
+            # object-add reads an inherited pipe too; its secret becomes a
+            # new keyslot through x-blockdev-amend
             d.qmp.cmd('object-add', qom_type='secret', id='sec9',
-                      file=self.key)
+                      file='/dev/fd/%d' % r2)
+            t2.join()
+            statuses, info = d.qmp.run_job(
+                'x-blockdev-amend', 'a0', node_name='disk',
+                options={'driver': 'luks', 'state': 'active',
+                         'new-secret': 'sec9', 'iter-time': 10})
+            self.assertNotIn('error', info, info)
+            # the pipe is used up: reading it again gives an empty secret
+            reply = d.qmp.request('object-add', qom_type='secret',
+                                  id='sec10', file='/dev/fd/%d' % r2)
+            self.assertIn('is empty', reply['error']['desc'], reply)
         finally:
             self.assertEqual(d.stop(), 0)
+        k9 = self.keyfile('K9', 'fd-qmp-new-passphrase')
+        self.assertTrue(iotests.test_passphrase(self.hdr, k9, self.payload))
         mk = iotests.master_key(self.hdr, self.key)
         self.assertDecryptsTo(self.payload, mk, 0, b'\x52' * 65536)
 
