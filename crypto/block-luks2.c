@@ -1381,17 +1381,29 @@ static int luks2_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
     return ret;
 }
 
-/* Drop the slots in mask from the metadata, then wipe their areas. */
+/*
+ * Wipe the areas of the slots in mask, then drop them from the metadata (the
+ * order cryptsetup uses): a crash in between leaves a slot record whose key
+ * material is gone, so the erased passphrase stops working at once and the
+ * remaining keyslots are untouched.  The other way round, a crash would leave
+ * the erased key readable on disk with nothing pointing at it.
+ */
 static int luks2_erase_slots(QCryptoBlock *block, uint32_t mask,
                              QCryptoBlockWriteFunc writefunc, void *opaque,
                              GError **errp)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
-    LUKS2Keyslot old[LUKS2_MAX_KEYSLOTS];
-    JsonNode *root = luks2_tree_copy(&l->meta);
+    JsonNode *root;
     int ret;
 
-    memcpy(old, l->meta.slots, sizeof(old));
+    for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
+        if ((mask & (1u << i)) && l->meta.slots[i].present &&
+            luks2_wipe_area(block, &l->meta.slots[i], writefunc, opaque,
+                            errp) < 0) {
+            return -1;
+        }
+    }
+    root = luks2_tree_copy(&l->meta);
     for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
         if (mask & (1u << i)) {
             luks2_json_remove_keyslot(root, i);
@@ -1399,11 +1411,6 @@ static int luks2_erase_slots(QCryptoBlock *block, uint32_t mask,
     }
     ret = luks2_commit(block, root, writefunc, opaque, errp);
     json_node_unref(root);
-    for (int i = 0; i < LUKS2_MAX_KEYSLOTS && ret == 0; i++) {
-        if ((mask & (1u << i)) && old[i].present) {
-            ret = luks2_wipe_area(block, &old[i], writefunc, opaque, errp);
-        }
-    }
     return ret;
 }
 
