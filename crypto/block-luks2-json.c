@@ -13,6 +13,7 @@
 #include "crypto/hash.h"
 #include "crypto/pbkdf.h"
 #include "qemu/error.h"
+#include "qemu/json-parse.h"
 
 /* ---- encryption strings (names: crypto/block-luks-common.c) ---- */
 
@@ -833,49 +834,18 @@ static int parse_tokens(JsonObject *root, LUKS2Meta *m, GError **errp)
 }
 
 /*
- * json-glib's parser recurses once per nesting level, so a JSON area of a
- * few MiB of '[' would overflow the stack.  LUKS2 metadata nests about five
- * levels (tokens are free-form, hence the margin); refuse anything deeper
- * before parsing.
+ * LUKS2 metadata nests about five levels (tokens are free-form, hence the
+ * margin); anything deeper is refused before json-glib, which recurses once
+ * per level, parses it.
  */
 #define LUKS2_JSON_MAX_DEPTH 64
-
-static int check_depth(const char *s, size_t len, GError **errp)
-{
-    int depth = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-
-        if (in_string) {
-            if (c == '\\') {
-                i++;
-            } else if (c == '"') {
-                in_string = false;
-            }
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
-            if (++depth > LUKS2_JSON_MAX_DEPTH) {
-                error_setg(errp, "LUKS2 JSON metadata is nested too deeply "
-                           "(more than %d levels)", LUKS2_JSON_MAX_DEPTH);
-                return -1;
-            }
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
 
 int luks2_meta_parse(const guint8 *area, size_t area_len, uint64_t hdr_size,
                      bool detached, LUKS2Meta *m, GError **errp)
 {
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(GError) jerr = NULL;
+    g_autoptr(JsonNode) root = NULL;
     const guint8 *nul = memchr(area, '\0', area_len);
-    JsonNode *root;
     JsonObject *o;
 
     memset(m, 0, sizeof(*m));
@@ -884,21 +854,18 @@ int luks2_meta_parse(const guint8 *area, size_t area_len, uint64_t hdr_size,
                    "terminating NUL (too large)");
         return -1;
     }
-    if (check_depth((const char *)area, nul - area, errp) < 0) {
-        return -1;
-    }
-    if (!json_parser_load_from_data(parser, (const char *)area, nul - area,
-                                    &jerr)) {
+    root = qemu_json_parse((const char *)area, nul - area,
+                           LUKS2_JSON_MAX_DEPTH, &jerr);
+    if (!root) {
         error_setg(errp, "LUKS2 JSON metadata is malformed: %s",
                    jerr->message);
         return -1;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         error_setg(errp, "LUKS2 JSON metadata is not an object");
         return -1;
     }
-    m->root = json_node_copy(root);
+    m->root = g_steal_pointer(&root);
     o = json_node_get_object(m->root);
     if (parse_config(o, hdr_size, m, errp) < 0 ||
         parse_keyslots(o, hdr_size, m, errp) < 0 ||

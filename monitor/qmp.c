@@ -18,6 +18,7 @@
 #include "monitor/monitor.h"
 #include "qapi/qmp-event.h"
 #include "qemu/error.h"
+#include "qemu/json-parse.h"
 
 /* Limits against runaway input and clients that do not read. */
 #define QMP_MAX_INPUT       (16 * 1024 * 1024)
@@ -144,16 +145,16 @@ static void send_parse_error(MonSession *s, const char *fmt, ...)
 
 static void session_handle_value(MonSession *s)
 {
-    g_autoptr(JsonParser) parser = json_parser_new_immutable();
     g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) req = qemu_json_parse(s->in->str, s->in->len,
+                                              QMP_MAX_NESTING, &err);
     JsonNode *resp;
 
-    if (!json_parser_load_from_data(parser, s->in->str, s->in->len, &err)) {
+    if (!req) {
         send_parse_error(s, "%s", err->message);
         return;
     }
-    resp = qmp_dispatch(s->mon->cmds, json_parser_get_root(parser),
-                        s->command_mode);
+    resp = qmp_dispatch(s->mon->cmds, req, s->command_mode);
     if (!resp) {
         return;
     }

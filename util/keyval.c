@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include "qemu/error.h"
+#include "qemu/json-parse.h"
 #include "qemu/keyval.h"
 
 #define KEY_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
@@ -326,25 +327,26 @@ JsonNode *keyval_expand_dotted(JsonNode *obj, GError **errp)
     return expand(obj, NULL, errp);
 }
 
+/* As QEMU's JSON parser: deeper json: options are refused, not parsed. */
+#define KEYVAL_JSON_MAX_DEPTH 1024
+
 JsonNode *qemu_parse_json_filename(const char *filename, GError **errp)
 {
-    g_autoptr(JsonParser) parser = NULL;
+    g_autoptr(JsonNode) root = NULL;
     GError *local = NULL;
-    JsonNode *root;
 
     if (!g_str_has_prefix(filename, "json:")) {
         error_setg(errp, "'%s' is not a json: pseudo-filename", filename);
         return NULL;
     }
-    parser = json_parser_new_immutable();
-    if (!json_parser_load_from_data(parser, filename + 5, -1, &local)) {
+    root = qemu_json_parse(filename + 5, -1, KEYVAL_JSON_MAX_DEPTH, &local);
+    if (!root) {
         error_setg(errp, "Could not parse the JSON options: %s",
                    local->message);
         g_error_free(local);
         return NULL;
     }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         error_setg(errp, "Invalid JSON object given");
         return NULL;
     }

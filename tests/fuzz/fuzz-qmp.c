@@ -11,6 +11,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include "monitor/qmp-dispatch.h"
+#include "qemu/json-parse.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-block-export.h"
 #include "qapi/qapi-visit-qom.h"
@@ -64,17 +65,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 64 * 1024) {
         return 0;
     }
-    JsonParser *parser = json_parser_new_immutable();
-    if (json_parser_load_from_data(parser, (const char *)data, size, NULL)) {
-        JsonNode *root = json_parser_get_root(parser);
-        for (int mode = 0; root && mode < 2; mode++) {
-            JsonNode *resp = qmp_dispatch(cmds, root, mode);
-            if (resp) {
-                g_free(json_to_string(resp, false));
-                json_node_unref(resp);
-            }
+    /* parsed as the monitor does (one value, bounded nesting) */
+    JsonNode *root = qemu_json_parse((const char *)data, size, 1024, NULL);
+    for (int mode = 0; root && mode < 2; mode++) {
+        JsonNode *resp = qmp_dispatch(cmds, root, mode);
+        if (resp) {
+            g_free(json_to_string(resp, false));
+            json_node_unref(resp);
         }
     }
-    g_object_unref(parser);
+    if (root) {
+        json_node_unref(root);
+    }
     return 0;
 }
