@@ -112,6 +112,16 @@ bool img_opts_help(GPtrArray *opts, bool amend)
 "  hash-alg=<str>           - Name of encryption hash algorithm\n"
 "  iter-time=<num>          - Time to spend in PBKDF in milliseconds\n"
 "  detached-header=<bool>   - Create a detached LUKS header (no payload)\n"
+"  keyslot=<num>            - Keyslot for key-secret (0-7 LUKS1, 0-31 LUKS2)\n"
+"  luks-version=<num>       - LUKS format version, 1 (default) or 2\n"
+"  sector-size=<num>        - LUKS2 encryption sector size (512..4096)\n"
+"  pbkdf=<str>              - LUKS2 key derivation (pbkdf2, argon2i, argon2id)\n"
+"  argon2-memory=<num>      - LUKS2 argon2 memory cost in KiB\n"
+"  argon2-parallelism=<num> - LUKS2 argon2 lanes\n"
+"  label=<str>              - LUKS2 label\n"
+"  metadata-size=<size>     - LUKS2 size of each metadata copy\n"
+"  keyslots-size=<size>     - LUKS2 size of the keyslots area\n"
+"  data-offset=<size>       - LUKS2 offset of the encrypted data\n"
 "  preallocation=<str>      - Preallocation mode of the payload\n");
     return true;
 }

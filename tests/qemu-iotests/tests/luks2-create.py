@@ -33,6 +33,19 @@ class Luks2Create(iotests.QemuTestCase):
         mk = iotests.master_key(hdr, key)
         self.assertDecryptsTo(payload, mk, 0, iotests.pattern(0xa7, MiB), sector_size=4096)
 
+    def test_create_help_lists_schema_options(self):
+        """-o help names every creation option of the luks schema."""
+        with open(os.path.join(iotests.SOURCE_DIR, 'qapi', 'crypto.json')) as f:
+            text = re.sub(r'#.*', '', f.read())
+        struct = re.search(r"'struct': 'QCryptoBlockCreateOptionsLUKS',.*?'data': \{(.*?)\}",
+                           text, re.S).group(1)
+        names = re.findall(r"'\*?([a-z0-9-]+)':", struct)
+        self.assertIn('luks-version', names)
+        r = iotests.qemu_img('create', '-f', 'luks', '-o', 'help')
+        self.assertSuccess(r)
+        for name in names + ['key-secret', 'size', 'preallocation']:
+            self.assertRegex(r.out, r'\n  %s=<' % re.escape(name), name)
+
 
 if __name__ == '__main__':
     iotests.main()
