@@ -9,6 +9,7 @@ pkgs=(
   libvirt-clients   # virt-xml-validate: the storage daemon's libvirt example
   clang             # libFuzzer targets (scripts/fuzz.sh, make fuzz)
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
+  python3-docutils  # test-docs-rst: the manual is well-formed reStructuredText
 )
 missing=()
 for p in "${pkgs[@]}"; do
