@@ -18,15 +18,20 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <glib-unix.h>
 
 #include "nbd/nbd.h"
 #include "nbd/channel.h"
+#include "nbd/bufpool.h"
 #include "qemu/error.h"
 
 /* Requests one connection may have queued or running at once. */
@@ -36,6 +41,10 @@
 #define NBD_MAX_INFLIGHT_BYTES  (32 * 1024 * 1024)
 /* Worker threads shared by all connections. */
 #define NBD_POOL_THREADS    16
+/* Request buffers kept for reuse per server, in bytes: the steady state of
+ * a few busy clients (each holds at most NBD_MAX_INFLIGHT_BYTES), small
+ * enough to keep the daemon's resident memory modest. */
+#define NBD_BUF_CACHE_BYTES (2 * NBD_MAX_INFLIGHT_BYTES)
 /* Default limit on the whole handshake (QEMU's handshake-max-seconds). */
 #define NBD_HANDSHAKE_SECONDS_DEFAULT 10
 
@@ -49,6 +58,7 @@ struct NBDServer {
     GList *clients;             /* NBDClient * */
     unsigned nclients;
     GThreadPool *pool;
+    NBDBufPool *bufs;           /* READ/WRITE buffers, 4096-aligned */
     QCryptoTLSCreds *tls_creds; /* borrowed; non-NULL: TLS required */
     unsigned handshake_seconds; /* 0 = no limit */
 };
@@ -67,6 +77,8 @@ struct NBDExport {
 typedef struct NBDClient {
     NBDServer *server;
     NBDChannel ch;
+    char *peer;                 /* peer address, for messages */
+    char *drop_reason;          /* why the server drops it; NULL: no error */
     NBDExport *exp;             /* set once the handshake chose an export */
     int64_t size;               /* export size seen at handshake */
     GMutex send_lock;
@@ -103,6 +115,64 @@ static inline void put_be64(guint8 *p, uint64_t v) { v = GUINT64_TO_BE(v); memcp
 static inline uint16_t get_be16(const guint8 *p) { uint16_t v; memcpy(&v, p, 2); return GUINT16_FROM_BE(v); }
 static inline uint32_t get_be32(const guint8 *p) { uint32_t v; memcpy(&v, p, 4); return GUINT32_FROM_BE(v); }
 static inline uint64_t get_be64(const guint8 *p) { uint64_t v; memcpy(&v, p, 8); return GUINT64_FROM_BE(v); }
+
+/* ---- dropping clients ---- */
+
+/*
+ * Record why the server drops the client (the first reason wins); printed
+ * when the connection ends.  Never pass key material here.
+ */
+static void G_GNUC_PRINTF(2, 3) client_drop(NBDClient *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (c->drop_reason) {
+        return;
+    }
+    va_start(ap, fmt);
+    c->drop_reason = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+}
+
+/* A handshake read failed: name the deadline if it passed (EOF is the
+ * client's choice and not reported). */
+static int handshake_read_failed(NBDClient *c)
+{
+    if (c->ch.deadline && g_get_monotonic_time() >= c->ch.deadline) {
+        client_drop(c, "handshake not finished within %u seconds",
+                    c->server->handshake_seconds);
+    }
+    return -1;
+}
+
+static char *peer_name(const struct sockaddr_storage *sa, socklen_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    switch (sa->ss_family) {
+    case AF_INET: {
+        const struct sockaddr_in *in = (const void *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        return g_strdup_printf("%s:%u", host, ntohs(in->sin_port));
+    }
+    case AF_INET6: {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        return g_strdup_printf("[%s]:%u", host, ntohs(in6->sin6_port));
+    }
+    case AF_UNIX: {
+        const struct sockaddr_un *un = (const void *)sa;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        if (len > off && un->sun_path[0]) {
+            return g_strdup_printf("unix:%.*s", (int)(len - off),
+                                   un->sun_path);
+        }
+        return g_strdup("unix socket (unnamed)");
+    }
+    default:
+        return g_strdup("unknown address");
+    }
+}
 
 /* ---- handshake ---- */
 
@@ -295,6 +365,7 @@ static int handle_export_name(NBDClient *c, const guint8 *data, uint32_t len,
 
     /* This option has no error reply: an unknown name drops the client. */
     if (strlen(name) != len || !client_attach(c, name)) {
+        client_drop(c, "NBD_OPT_EXPORT_NAME for an unknown export");
         return -1;
     }
     put_be64(buf, c->size);
@@ -330,8 +401,15 @@ static int handle_starttls(NBDClient *c, uint32_t len)
         return -1;
     }
     /* A failed handshake or untrusted peer only ends this connection;
-     * the reason is not the client's business beyond the TLS alert. */
-    return nbd_channel_start_tls(&c->ch, c->server->tls_creds, &err);
+     * the reason is not the client's business beyond the TLS alert, but
+     * the operator's (GnuTLS messages carry no key material). */
+    if (nbd_channel_start_tls(&c->ch, c->server->tls_creds, &err)) {
+        handshake_read_failed(c);   /* names the deadline if it passed */
+        client_drop(c, "TLS handshake failed: %s",
+                    err ? err->message : "unknown error");
+        return -1;
+    }
+    return 0;
 }
 
 /* Returns 0 when the transmission phase starts, -1 to drop the client. */
@@ -347,11 +425,13 @@ static int negotiate(NBDClient *c)
     put_be16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
     if (nbd_channel_write(&c->ch, hello, sizeof(hello)) ||
         nbd_channel_read(&c->ch, hdr, 4)) {
-        return -1;
+        return handshake_read_failed(c);
     }
     cflags = get_be32(hdr);
     if (!(cflags & NBD_FLAG_C_FIXED_NEWSTYLE) ||
         (cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))) {
+        client_drop(c, "protocol error: unsupported client flags 0x%x",
+                    cflags);
         return -1;
     }
     no_zeroes = cflags & NBD_FLAG_C_NO_ZEROES;
@@ -361,23 +441,33 @@ static int negotiate(NBDClient *c)
         g_autofree guint8 *data = NULL;
         int r = 0;
 
-        if (nbd_channel_read(&c->ch, hdr, 16) ||
-            get_be64(hdr) != NBD_OPTS_MAGIC) {
+        if (nbd_channel_read(&c->ch, hdr, 16)) {
+            return handshake_read_failed(c);
+        }
+        if (get_be64(hdr) != NBD_OPTS_MAGIC) {
+            client_drop(c, "protocol error: bad option magic");
             return -1;
         }
         opt = get_be32(hdr + 8);
         len = get_be32(hdr + 12);
         if (len > NBD_MAX_OPTION_SIZE) {
+            client_drop(c, "protocol error: option %u of %u bytes is too "
+                        "long", opt, len);
             return -1;          /* not worth draining */
         }
         data = g_malloc(len + 1);
         if (nbd_channel_read(&c->ch, data, len)) {
-            return -1;
+            return handshake_read_failed(c);
         }
         if (tls_required(c) && opt != NBD_OPT_STARTTLS &&
             opt != NBD_OPT_ABORT) {
             /* EXPORT_NAME has no error reply: the client is dropped. */
-            if (opt == NBD_OPT_EXPORT_NAME ||
+            if (opt == NBD_OPT_EXPORT_NAME) {
+                client_drop(c, "NBD_OPT_EXPORT_NAME without TLS, which is "
+                            "required");
+                return -1;
+            }
+            if (
                 send_opt_error(c, opt, NBD_REP_ERR_TLS_REQD,
                                "TLS is required: send NBD_OPT_STARTTLS")) {
                 return -1;
@@ -493,7 +583,7 @@ static void inflight_release(NBDClient *c, uint32_t bytes)
 
 static void request_free(NBDRequest *req)
 {
-    g_free(req->buf);
+    nbd_bufpool_put(req->client->server->bufs, req->buf, MAX(req->len, 1));
     g_free(req);
 }
 
@@ -623,8 +713,11 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
     NBDRequest *req;
 
     *stop = true;
-    if (nbd_channel_read(&c->ch, hdr, sizeof(hdr)) ||
-        get_be32(hdr) != NBD_REQUEST_MAGIC) {
+    if (nbd_channel_read(&c->ch, hdr, sizeof(hdr))) {
+        return NULL;
+    }
+    if (get_be32(hdr) != NBD_REQUEST_MAGIC) {
+        client_drop(c, "protocol error: bad request magic");
         return NULL;
     }
     req = g_new0(NBDRequest, 1);
@@ -647,15 +740,25 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
          * sensibly, so the connection ends after the reply (like QEMU). */
         req->err = NBD_EINVAL;
         *stop = req->type == NBD_CMD_WRITE;
+        if (*stop) {
+            client_drop(c, "protocol error: WRITE of %u bytes exceeds the "
+                        "%u-byte limit", req->len, NBD_MAX_REQUEST_SIZE);
+        }
         return req;
     }
     if (req->type == NBD_CMD_READ || req->type == NBD_CMD_WRITE) {
         inflight_charge(c, req->len);
         req->charge = req->len;
-        req->buf = g_try_malloc(MAX(req->len, 1));
+        /* Aligned for O_DIRECT exports.  A recycled buffer may hold an
+         * earlier request's data: a READ replies with data only when the
+         * export filled all req->len bytes (request_run succeeded). */
+        req->buf = nbd_bufpool_get(c->server->bufs, MAX(req->len, 1));
         if (!req->buf) {
             req->err = NBD_ENOMEM;
             *stop = req->type == NBD_CMD_WRITE;
+            if (*stop) {
+                client_drop(c, "no memory for a WRITE of %u bytes", req->len);
+            }
             return req;
         }
     }
@@ -730,6 +833,8 @@ static void client_detach_and_free(NBDClient *c)
     g_mutex_clear(&c->send_lock);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->cond);
+    g_free(c->peer);
+    g_free(c->drop_reason);
     g_free(c);
 }
 
@@ -750,6 +855,9 @@ static gpointer client_thread(gpointer opaque)
             nbd_channel_bye(&c->ch);
         }
     }
+    if (c->drop_reason) {
+        error_report("NBD client %s dropped: %s", c->peer, c->drop_reason);
+    }
     client_detach_and_free(c);
     return NULL;
 }
@@ -760,7 +868,9 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     NBDClient *c;
     GThread *t;
     int one = 1;
-    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    struct sockaddr_storage sa = { 0 };
+    socklen_t salen = sizeof(sa);
+    int cfd = accept4(fd, (struct sockaddr *)&sa, &salen, SOCK_CLOEXEC);
 
     if (cfd < 0) {
         return G_SOURCE_CONTINUE;   /* EAGAIN, ECONNABORTED, EMFILE... */
@@ -775,6 +885,7 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     }
     c = g_new0(NBDClient, 1);
     c->server = s;
+    c->peer = peer_name(&sa, salen);
     nbd_channel_init(&c->ch, cfd);
     g_mutex_init(&c->send_lock);
     g_mutex_init(&c->lock);
@@ -809,6 +920,7 @@ NBDServer *nbd_server_new(int listen_fd, unsigned max_connections)
     s->handshake_seconds = NBD_HANDSHAKE_SECONDS_DEFAULT;
     s->exports = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                        export_free);
+    s->bufs = nbd_bufpool_new(NBD_BUF_CACHE_BYTES);
     s->pool = g_thread_pool_new(request_worker, s, NBD_POOL_THREADS, FALSE,
                                 NULL);
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
@@ -861,6 +973,7 @@ void nbd_server_free(NBDServer *s)
     close(s->listen_fd);
     disconnect_and_wait(s, NULL);
     g_thread_pool_free(s->pool, FALSE, TRUE);
+    nbd_bufpool_free(s->bufs);
     g_hash_table_destroy(s->exports);
     g_mutex_clear(&s->lock);
     g_cond_clear(&s->cond);

@@ -9,6 +9,7 @@ written over TLS is checked by independent decryption of the payload."""
 
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -518,6 +519,18 @@ class NbdTls(iotests.QemuTestCase):
                          self.psk_uri(self.wrong_psk_path)])
         self.assertNotEqual(r.rc, 0)
         self.assertNotIn('export-size', r.out)
+        # The daemon says which client failed and why, without the keys.
+        line = re.compile(r'NBD client 127\.0\.0\.1:\d+ dropped: '
+                          r'TLS handshake failed')
+        deadline = time.monotonic() + 10
+        while (not line.search(self.d.stderr()) and
+               time.monotonic() < deadline):
+            time.sleep(0.05)
+        self.assertRegex(self.d.stderr(), line)
+        with open(self.wrong_psk_path) as f:
+            wrong_key = f.read().strip().split(':')[1]
+        for key in (self.psk_key, wrong_key):
+            self.assertNotIn(key, self.d.stderr())
         bob = self.path('bob.psk')
         with open(bob, 'w') as f:
             f.write('bob:%s\n' % self.psk_key)      # right key, wrong user
