@@ -291,8 +291,10 @@ class DaemonErrors(Volume):
                    node_name='disk', name='disk', writable=True)
 
     def release(self):
-        """Drop the export and its node (and their image locks)."""
-        self.q.cmd('block-export-del', id='e-disk')
+        """Drop the export and its node (and their image locks).  The NBD
+        client has exited, but the server may still be closing its
+        connection: hard mode does not wait for that."""
+        self.q.cmd('block-export-del', id='e-disk', mode='hard')
         self.q.event_wait('BLOCK_EXPORT_DELETED', id='e-disk')
         self.q.cmd('blockdev-del', node_name='disk')
 
