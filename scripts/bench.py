@@ -68,6 +68,7 @@ class Bench:
             payload = self.path(name + "-payload.img")
             shutil.copyfile(self.path("raw.img"), payload)
             self.luks = getattr(self, "luks", []) + [name]
+        os.sync()   # the copies reach the disk before anything is timed
 
     def image_opts(self, name):
         return ("driver=luks,key-secret=sec0,file.driver=file,file.filename=%s,"
@@ -88,14 +89,28 @@ class Bench:
         return common + data + self.secret_args() + \
             ["--image-opts", self.image_opts(name)]
 
+    def bench_once(self, img, args):
+        _, out, _ = self.run([img] + args)
+        m = re.search(r"Run completed in ([0-9.]+) seconds", out)
+        if not m:
+            sys.exit("bench: unexpected qemu-img bench output:\n" + out)
+        return float(m.group(1))
+
     def qemu_img_bench(self, img, args):
-        def once():
-            _, out, _ = self.run([img] + args)
-            m = re.search(r"Run completed in ([0-9.]+) seconds", out)
-            if not m:
-                sys.exit("bench: unexpected qemu-img bench output:\n" + out)
-            return float(m.group(1))
-        return self.median(once)
+        return self.median(lambda: self.bench_once(img, args))
+
+    def interleaved(self, variants):
+        """Median seconds of each (key, img, args), the runs taken in turn
+        (raw, luks1, luks2, raw, ...): the disk's own state (writeback of
+        what the previous line wrote, the host's caching) drifts during a
+        line, and running each variant back to back let that drift land on
+        whichever came last (luks2 random writes read 0.70x that way, and
+        0.9-1.2x of raw once the runs were interleaved)."""
+        times = {key: [] for key, _, _ in variants}
+        for _ in range(self.runs):
+            for key, img, args in variants:
+                times[key].append(self.bench_once(img, args))
+        return {key: statistics.median(t) for key, t in times.items()}
 
     def usable_ref(self):
         """QEMU_IMG_REF if it can run our bench command line on the detached
@@ -133,23 +148,22 @@ class Bench:
                         "raw", write, block, count, zeros=True))
                     self.add("%s %s raw, zeros (QEMU's default)" % (title, kind),
                              count * block / t / scale, unit)
-                raw_t = self.qemu_img_bench(self.img, self.bench_args("raw", write, block,
-                                                                      count, rand))
-                raw_rate = count * block / raw_t if block > 4096 else count / raw_t
-                self.add("%s %s raw%s" % (title, kind, ", random data" if write else ""),
-                         raw_rate / scale, unit)
-                for name in getattr(self, "luks", []):
-                    t = self.qemu_img_bench(self.img, self.bench_args(name, write, block,
-                                                                      count, rand))
-                    rate = count * block / t if block > 4096 else count / t
-                    self.add("%s %s %s detached" % (title, kind, name), rate / scale, unit,
-                             rate / raw_rate)
+                luks = getattr(self, "luks", [])
+                variants = [(name, self.img, self.bench_args(name, write, block, count, rand))
+                            for name in ["raw"] + luks]
                 ref = self.usable_ref()
-                if ref and not rand and getattr(self, "luks", []) and "luks1" in self.luks:
-                    t = self.qemu_img_bench(ref, self.bench_args("luks1", write, block, count))
-                    rate = count * block / t if block > 4096 else count / t
-                    self.add("%s %s luks1 (QEMU_IMG_REF)" % (title, kind), rate / scale, unit,
-                             rate / raw_rate)
+                if ref and not rand and "luks1" in luks:
+                    variants.append(("ref", ref, self.bench_args("luks1", write, block, count)))
+                t = self.interleaved(variants)
+                rate = {k: count * block / v if block > 4096 else count / v for k, v in t.items()}
+                self.add("%s %s raw%s" % (title, kind, ", random data" if write else ""),
+                         rate["raw"] / scale, unit)
+                for name in luks:
+                    self.add("%s %s %s detached" % (title, kind, name), rate[name] / scale, unit,
+                             rate[name] / rate["raw"])
+                if "ref" in rate:
+                    self.add("%s %s luks1 (QEMU_IMG_REF)" % (title, kind), rate["ref"] / scale,
+                             unit, rate["ref"] / rate["raw"])
 
     def convert_once(self, src_args, dst_fmt_args, dst):
         if os.path.exists(dst):
