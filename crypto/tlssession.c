@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "qemu/error.h"
+#include "qemu/fd-wait.h"
 #include "crypto/tlssession.h"
 #include "tlscredspriv.h"
 
@@ -23,29 +24,6 @@ struct QCryptoTLSSession {
     gint64 deadline;            /* monotonic µs, 0 = wait forever */
 };
 
-/* Wait until fd is ready for `events` or the deadline passes. */
-static int tls_wait(QCryptoTLSSession *s, short events)
-{
-    while (s->deadline) {
-        gint64 left = s->deadline - g_get_monotonic_time();
-        struct pollfd pfd = { .fd = s->fd, .events = events };
-        int r;
-
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        r = poll(&pfd, 1, (int)MIN((left + 999) / 1000, G_MAXINT));
-        if (r > 0) {
-            return 0;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf,
                         size_t len)
 {
@@ -54,7 +32,7 @@ static ssize_t tls_push(gnutls_transport_ptr_t ptr, const void *buf,
     for (;;) {
         ssize_t n;
 
-        if (tls_wait(s, POLLOUT) < 0) {
+        if (qemu_fd_wait(s->fd, POLLOUT, s->deadline) < 0) {
             break;
         }
         n = send(s->fd, buf, len, MSG_NOSIGNAL);
@@ -76,7 +54,7 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
     for (;;) {
         ssize_t n;
 
-        if (tls_wait(s, POLLIN) < 0) {
+        if (qemu_fd_wait(s->fd, POLLIN, s->deadline) < 0) {
             break;
         }
         n = recv(s->fd, buf, len, 0);

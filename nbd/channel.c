@@ -11,6 +11,7 @@
 
 #include "nbd/channel.h"
 #include "qemu/error.h"
+#include "qemu/fd-wait.h"
 
 /* How long a goodbye may take before the socket is simply closed. */
 #define NBD_BYE_TIMEOUT_US  (1 * G_USEC_PER_SEC)
@@ -35,28 +36,6 @@ bool nbd_channel_is_tls(const NBDChannel *ch)
     return ch->tls != NULL;
 }
 
-/* Wait for input on a plain socket until the deadline. */
-static int plain_wait_readable(NBDChannel *ch)
-{
-    while (ch->deadline) {
-        gint64 left = ch->deadline - g_get_monotonic_time();
-        struct pollfd pfd = { .fd = ch->fd, .events = POLLIN };
-        int r;
-
-        if (left <= 0) {
-            return -1;
-        }
-        r = poll(&pfd, 1, (int)MIN((left + 999) / 1000, G_MAXINT));
-        if (r > 0) {
-            return 0;
-        }
-        if (r < 0 && errno != EINTR) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static ssize_t channel_read_some(NBDChannel *ch, void *buf, size_t len)
 {
     ssize_t n;
@@ -65,7 +44,7 @@ static ssize_t channel_read_some(NBDChannel *ch, void *buf, size_t len)
         return qcrypto_tls_session_read(ch->tls, buf, len);
     }
     do {
-        if (plain_wait_readable(ch) < 0) {
+        if (qemu_fd_wait(ch->fd, POLLIN, ch->deadline) < 0) {
             return -1;
         }
         n = recv(ch->fd, buf, len, 0);
