@@ -246,6 +246,8 @@ static int blkdebug_truncate(BlockDriverState *bs, int64_t offset,
     return bdrv_truncate(bs->file->bs, offset, prealloc, errp);
 }
 
+static const char *const blkdebug_child_roles[] = { "file", NULL };
+
 const BlockDriver bdrv_blkdebug = {
     .format_name = "blkdebug",
     .instance_size = sizeof(BDRVBlkdebugState),
@@ -258,4 +260,5 @@ const BlockDriver bdrv_blkdebug = {
     .bdrv_flush = blkdebug_flush,
     .bdrv_getlength = blkdebug_getlength,
     .bdrv_truncate = blkdebug_truncate,
+    .child_roles = blkdebug_child_roles,
 };

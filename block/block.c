@@ -16,12 +16,9 @@
 #include "qemu/keyval.h"
 
 /*
- * The luks driver lives in block/crypto.c; a weak reference keeps this file
- * linkable while that driver is absent (block_dep links the library whole,
- * so the strong definition is found whenever it exists).
+ * The driver registry: every driver is found here and only here, by its
+ * BlockdevDriver value or by its format name.  A new driver adds one case.
  */
-extern const BlockDriver bdrv_luks __attribute__((weak));
-
 static const BlockDriver *driver_table(BlockdevDriver driver)
 {
     switch (driver) {
@@ -34,7 +31,7 @@ static const BlockDriver *driver_table(BlockdevDriver driver)
     case BLOCKDEV_DRIVER_BLKDEBUG:
         return &bdrv_blkdebug;
     case BLOCKDEV_DRIVER_LUKS:
-        return &bdrv_luks;          /* NULL if not linked in */
+        return &bdrv_luks;
     default:
         return NULL;
     }
@@ -232,58 +229,21 @@ static int child_flags(BlockDriverState *parent, const BlockDriver *child_drv)
     return flags;
 }
 
-BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
-                           const char *name, bool allow_none, GError **errp)
+/*
+ * The one resolver from a BlockdevRef to a node (a new reference): a
+ * node-name is looked up, a definition is opened, with flags derived from
+ * `parent` when there is one.  `role` only words the errors.
+ */
+static BlockDriverState *resolve_ref(BlockdevRef *ref, BlockDriverState *parent,
+                                     int flags, const char *role,
+                                     GError **errp)
 {
-    BlockDriverState *child;
-
-    if (!ref) {
-        if (!allow_none) {
-            error_setg(errp, "A block device must be specified for \"%s\"",
-                       name);
-        }
-        return NULL;
-    }
-    if (ref->type == QTYPE_QSTRING) {
-        child = bdrv_find_node(ref->u.reference);
-        if (!child) {
-            error_setg(errp, "Cannot find device='' nor node-name='%s'",
-                       ref->u.reference);
-            return NULL;
-        }
-        if (!parent->read_only && child->read_only) {
-            error_setg(errp, "Block node '%s' is read-only",
-                       child->node_name);
-            return NULL;
-        }
-        bdrv_ref(child);
-    } else if (ref->type == QTYPE_QDICT) {
-        BlockdevOptions *copt = &ref->u.definition;
-        const BlockDriver *drv = bdrv_find_driver(copt->driver);
-
-        child = bdrv_open_blockdev(copt, child_flags(parent, drv), errp);
-        if (!child) {
-            return NULL;
-        }
-        if (!parent->read_only && child->read_only) {
-            error_setg(errp, "Block node '%s' is read-only",
-                       child->node_name);
-            bdrv_unref(child);
-            return NULL;
-        }
-    } else {
-        error_setg(errp, "Invalid block device reference for \"%s\"", name);
-        return NULL;
-    }
-    return attach_child(parent, child, name);
-}
-
-BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp)
-{
+    g_autofree char *what = role ? g_strdup_printf(" for \"%s\"", role)
+                                 : g_strdup("");
     BlockDriverState *bs;
 
     if (!ref) {
-        error_setg(errp, "A block device must be specified");
+        error_setg(errp, "A block device must be specified%s", what);
         return NULL;
     }
     if (ref->type == QTYPE_QSTRING) {
@@ -297,10 +257,38 @@ BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp)
         return bs;
     }
     if (ref->type != QTYPE_QDICT) {
-        error_setg(errp, "Invalid block device reference");
+        error_setg(errp, "Invalid block device reference%s", what);
         return NULL;
     }
+    if (parent) {
+        flags = child_flags(parent, bdrv_find_driver(ref->u.definition.driver));
+    }
     return bdrv_open_blockdev(&ref->u.definition, flags, errp);
+}
+
+BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
+                           const char *name, bool allow_none, GError **errp)
+{
+    BlockDriverState *child;
+
+    if (!ref && allow_none) {
+        return NULL;
+    }
+    child = resolve_ref(ref, parent, 0, name, errp);
+    if (!child) {
+        return NULL;
+    }
+    if (!parent->read_only && child->read_only) {
+        error_setg(errp, "Block node '%s' is read-only", child->node_name);
+        bdrv_unref(child);
+        return NULL;
+    }
+    return attach_child(parent, child, name);
+}
+
+BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp)
+{
+    return resolve_ref(ref, NULL, flags, NULL, errp);
 }
 
 BlockDriverState *bdrv_get_child(BlockDriverState *bs, const char *role)
@@ -312,6 +300,27 @@ BlockDriverState *bdrv_get_child(BlockDriverState *bs, const char *role)
         }
     }
     return NULL;
+}
+
+BlockDriverState *bdrv_find_parent(BlockDriverState *bs, const char **role)
+{
+    BlockDriverState *parent = NULL;
+
+    g_mutex_lock(&registry_lock);
+    for (GList *l = all_nodes; l && !parent; l = l->next) {
+        BlockDriverState *p = l->data;
+
+        for (guint i = 0; p != bs && i < p->children->len; i++) {
+            BdrvChild *c = g_ptr_array_index(p->children, i);
+            if (c->bs == bs) {
+                *role = c->name;
+                parent = p;
+                break;
+            }
+        }
+    }
+    g_mutex_unlock(&registry_lock);
+    return parent;
 }
 
 int bdrv_child_pread(BdrvChild *c, int64_t offset, int64_t bytes, void *buf)
@@ -482,11 +491,8 @@ BlockDriverState *bdrv_open_blockdev(BlockdevOptions *options, int flags,
 
 /* ---- open from a filename ---- */
 
-static const char luks_magic[6] = { 'L', 'U', 'K', 'S', (char)0xba, (char)0xbe };
-
-/* luks if the file starts with the LUKS magic, else raw (QEMU's rule with
- * the two formats we know).  Unreadable files fall back to raw and the real
- * open reports the error. */
+/* The first driver whose probe recognises the file, else raw (QEMU's rule).
+ * Unreadable files fall back to raw and the real open reports the error. */
 static const char *probe_format(const char *filename)
 {
     guint8 buf[512];
@@ -507,10 +513,6 @@ static const char *probe_format(const char *filename)
             if (drv && drv->bdrv_probe && drv->bdrv_probe(buf, n)) {
                 return drv->format_name;
             }
-        }
-        if (n >= (ssize_t)sizeof(luks_magic) &&
-            !memcmp(buf, luks_magic, sizeof(luks_magic))) {
-            return "luks";
         }
     }
     return "raw";
@@ -720,6 +722,28 @@ bool bdrv_is_read_only(BlockDriverState *bs)
     return bs->read_only;
 }
 
+bool bdrv_is_encrypted(BlockDriverState *bs)
+{
+    return bs->drv && bs->drv->is_encrypted;
+}
+
+bool bdrv_has_fast_write_zeroes(BlockDriverState *bs)
+{
+    return bs->drv && !bs->drv->slow_write_zeroes;
+}
+
+bool bdrv_supports_amend(BlockDriverState *bs)
+{
+    return bs->drv && bs->drv->bdrv_amend;
+}
+
+bool bdrv_format_can_create(const char *format_name)
+{
+    const BlockDriver *drv = bdrv_find_format(format_name);
+
+    return drv && !drv->is_protocol && drv->bdrv_create;
+}
+
 uint32_t bdrv_get_request_alignment(BlockDriverState *bs)
 {
     return bs->request_alignment ? bs->request_alignment : 1;
@@ -740,7 +764,7 @@ int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,
     return bs->drv->bdrv_amend(bs, options, force, errp);
 }
 
-void *qemu_blockalign(BlockDriverState *bs, size_t size)
+void *bdrv_blockalign(BlockDriverState *bs, size_t size)
 {
     void *p = NULL;
 
@@ -750,7 +774,7 @@ void *qemu_blockalign(BlockDriverState *bs, size_t size)
     return p;
 }
 
-void qemu_vfree(void *ptr)
+void bdrv_vfree(void *ptr)
 {
     free(ptr);
 }

@@ -20,8 +20,8 @@ static void *bounce_alloc(size_t size)
     return p;
 }
 
-void bounce_pool_init(BouncePool *pool, size_t buf_size, unsigned prealloc,
-                      unsigned max_bufs)
+void block_crypto_bounce_pool_init(BouncePool *pool, size_t buf_size,
+                                   unsigned prealloc, unsigned max_bufs)
 {
     g_assert(buf_size > 0 && buf_size % BOUNCE_ALIGN == 0);
     g_assert(max_bufs > 0);
@@ -41,7 +41,7 @@ void bounce_pool_init(BouncePool *pool, size_t buf_size, unsigned prealloc,
     }
 }
 
-void *bounce_pool_get(BouncePool *pool)
+void *block_crypto_bounce_pool_get(BouncePool *pool)
 {
     void *buf;
 
@@ -60,7 +60,7 @@ void *bounce_pool_get(BouncePool *pool)
     return bounce_alloc(pool->buf_size);
 }
 
-void bounce_pool_put(BouncePool *pool, void *buf)
+void block_crypto_bounce_pool_put(BouncePool *pool, void *buf)
 {
     g_mutex_lock(&pool->lock);
     g_assert(pool->nfree < pool->nalloc);
@@ -69,7 +69,7 @@ void bounce_pool_put(BouncePool *pool, void *buf)
     g_mutex_unlock(&pool->lock);
 }
 
-void bounce_pool_destroy(BouncePool *pool)
+void block_crypto_bounce_pool_destroy(BouncePool *pool)
 {
     if (!pool->free_bufs) {
         return;
@@ -102,7 +102,7 @@ static void small_buf_free(gpointer p)
 
 static GPrivate small_buf_key = G_PRIVATE_INIT(small_buf_free);
 
-void *bounce_small_get(void)
+void *block_crypto_bounce_small_get(void)
 {
     SmallBuf *sb = g_private_get(&small_buf_key);
 
@@ -118,7 +118,7 @@ void *bounce_small_get(void)
     return sb->buf;
 }
 
-void bounce_small_put(void *buf)
+void block_crypto_bounce_small_put(void *buf)
 {
     SmallBuf *sb = g_private_get(&small_buf_key);
 

@@ -25,14 +25,14 @@ typedef struct BouncePool {
 } BouncePool;
 
 /* Allocate `prealloc` buffers now (pre-faulted); at most `max_bufs` ever. */
-void bounce_pool_init(BouncePool *pool, size_t buf_size, unsigned prealloc,
-                      unsigned max_bufs);
+void block_crypto_bounce_pool_init(BouncePool *pool, size_t buf_size,
+                                   unsigned prealloc, unsigned max_bufs);
 /* Take a buffer (4096-byte aligned, pool->buf_size bytes); never NULL. */
-void *bounce_pool_get(BouncePool *pool);
-/* Give a buffer taken with bounce_pool_get() back. */
-void bounce_pool_put(BouncePool *pool, void *buf);
+void *block_crypto_bounce_pool_get(BouncePool *pool);
+/* Give a buffer taken with block_crypto_bounce_pool_get() back. */
+void block_crypto_bounce_pool_put(BouncePool *pool, void *buf);
 /* Free every buffer; all must have been returned. */
-void bounce_pool_destroy(BouncePool *pool);
+void block_crypto_bounce_pool_destroy(BouncePool *pool);
 
 /*
  * Small requests skip the pool (and its lock): each thread has one buffer of
@@ -42,7 +42,7 @@ void bounce_pool_destroy(BouncePool *pool);
  * caller then takes a pool buffer.
  */
 #define BOUNCE_SMALL_SIZE (64 * 1024)
-void *bounce_small_get(void);
-void bounce_small_put(void *buf);
+void *block_crypto_bounce_small_get(void);
+void block_crypto_bounce_small_put(void *buf);
 
 #endif

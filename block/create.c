@@ -1,10 +1,12 @@
 /*
- * blockdev-create: dispatch to the driver named in the options.  Each
- * driver validates its own options (luks: file/header rules, sizes).
+ * blockdev-create and qemu-img measure: dispatch to the driver named in the
+ * options.  Each driver validates its own options (luks: file/header rules,
+ * sizes).
  */
 #include <errno.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "qapi/qapi-visit-block-core.h"
 
 int bdrv_create_blockdev(BlockdevCreateOptions *options, GError **errp)
 {
@@ -26,4 +28,42 @@ int bdrv_create_blockdev(BlockdevCreateOptions *options, GError **errp)
         return -ENOTSUP;
     }
     return drv->bdrv_create(options, errp);
+}
+
+char **bdrv_create_node_refs(BlockdevCreateOptions *options)
+{
+    const BlockDriver *drv = bdrv_find_driver(options->driver);
+    g_autoptr(GStrvBuilder) names = g_strv_builder_new();
+    g_autoptr(JsonNode) tree = NULL;
+    JsonObject *obj;
+
+    if (!drv || !drv->child_roles) {
+        return g_strv_builder_end(names);
+    }
+    /* The generated tree names each member as the schema does. */
+    tree = qapi_BlockdevCreateOptions_to_json(options);
+    obj = json_node_get_object(tree);
+    for (const char *const *role = drv->child_roles; *role; role++) {
+        JsonNode *ref = json_object_get_member(obj, *role);
+
+        /* A reference is a string; a definition (an object) is opened
+         * by the job itself. */
+        if (ref && JSON_NODE_HOLDS_VALUE(ref) &&
+            json_node_get_value_type(ref) == G_TYPE_STRING) {
+            g_strv_builder_add(names, json_node_get_string(ref));
+        }
+    }
+    return g_strv_builder_end(names);
+}
+
+BlockMeasureInfo *bdrv_measure(const char *format_name, JsonObject *opts,
+                               uint64_t size, GError **errp)
+{
+    const BlockDriver *drv = bdrv_find_format(format_name);
+
+    if (!drv || !drv->bdrv_measure) {
+        error_setg(errp, "Unknown file format '%s'", format_name);
+        return NULL;
+    }
+    return drv->bdrv_measure(opts, size, errp);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "block/block_int.h"
 #include "block/crypto-parallel.h"
 #include "qemu/error.h"
 
@@ -27,6 +28,7 @@ typedef struct CryptBatch {
     unsigned next;          /* next piece to claim */
     unsigned done;          /* pieces finished */
     int ret;
+    GError *err;            /* the first failure, for the caller */
     GCond cond;             /* signalled when done == npieces */
     struct CryptBatch *prev, *next_batch;   /* queue links (no allocation) */
 } CryptBatch;
@@ -63,24 +65,6 @@ static void queue_remove(CryptBatch *b)
         queue_tail = b->prev;
     }
     b->prev = b->next_batch = NULL;
-}
-
-/* Copy n bytes from the iovec, starting skip bytes in, to buf. */
-static void iov_copy_out(const struct iovec *iov, int niov, size_t skip,
-                         guint8 *buf, size_t n)
-{
-    for (int i = 0; i < niov && n > 0; i++) {
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        size_t c = MIN(len - skip, n);
-        memcpy(buf, (guint8 *)iov[i].iov_base + skip, c);
-        buf += c;
-        n -= c;
-        skip = 0;
-    }
 }
 
 /* Whether every iovec element is whole sectors (so no sector is split). */
@@ -133,8 +117,8 @@ static int crypt_piece_in_place(CryptBatch *b, size_t start, size_t n,
     if (b->fill && b->fill->zero) {
         memset(b->buf + start, 0, n);
     } else if (b->fill) {
-        iov_copy_out(b->fill->iov, b->fill->niov, b->fill->skip + start,
-                     b->buf + start, n);
+        bdrv_iov_to_buf(b->fill->iov, b->fill->niov, b->fill->skip + start,
+                        b->buf + start, n);
     }
     if (b->encrypt) {
         return qcrypto_block_encrypt(b->block, b->offset + start,
@@ -144,18 +128,18 @@ static int crypt_piece_in_place(CryptBatch *b, size_t start, size_t n,
                                  n, errp);
 }
 
-/* Run piece i; called without the lock. */
-static int run_piece(CryptBatch *b, unsigned i)
+/* Run piece i; called without the lock.  -EIO with *errp set on failure. */
+static int run_piece(CryptBatch *b, unsigned i, GError **errp)
 {
     size_t start = (size_t)i * b->piece;
     size_t n = MIN(b->piece, b->len - start);
-    GError *err = NULL;
-    int ret = b->fill_direct ? encrypt_from_iov(b, start, n, &err)
-                             : crypt_piece_in_place(b, start, n, &err);
+    int ret = b->fill_direct ? encrypt_from_iov(b, start, n, errp)
+                             : crypt_piece_in_place(b, start, n, errp);
 
     if (ret < 0) {
-        error_report("luks: %s", err ? err->message : "cipher failure");
-        g_clear_error(&err);
+        if (errp && !*errp) {
+            error_setg(errp, "cipher failure");
+        }
         return -EIO;
     }
     return 0;
@@ -176,10 +160,16 @@ static int claim_piece(CryptBatch *b)
     return i;
 }
 
-static void finish_piece(CryptBatch *b, int ret)
+/* Called with the lock; takes err (the piece's failure, or NULL). */
+static void finish_piece(CryptBatch *b, int ret, GError *err)
 {
     if (ret < 0 && b->ret == 0) {
         b->ret = ret;
+    }
+    if (err && !b->err) {
+        b->err = err;
+    } else if (err) {
+        g_error_free(err);
     }
     if (++b->done == b->npieces) {
         g_cond_signal(&b->cond);
@@ -191,6 +181,7 @@ static gpointer worker_main(gpointer opaque)
     g_mutex_lock(&queue_lock);
     for (;;) {
         CryptBatch *b = queue_head;
+        GError *err = NULL;
         int i, ret;
 
         if (!b) {
@@ -199,9 +190,9 @@ static gpointer worker_main(gpointer opaque)
         }
         i = claim_piece(b);
         g_mutex_unlock(&queue_lock);
-        ret = run_piece(b, (unsigned)i);
+        ret = run_piece(b, (unsigned)i, &err);
         g_mutex_lock(&queue_lock);
-        finish_piece(b, ret);
+        finish_piece(b, ret, g_steal_pointer(&err));
     }
     return NULL;
 }
@@ -224,7 +215,7 @@ static gpointer start_workers(gpointer opaque)
     return NULL;
 }
 
-unsigned crypto_parallel_threads(void)
+unsigned block_crypto_parallel_threads(void)
 {
     static GOnce once = G_ONCE_INIT;
 
@@ -232,7 +223,8 @@ unsigned crypto_parallel_threads(void)
     return nworkers + 1;
 }
 
-/* Run b cut into npieces on the workers and the calling thread. */
+/* Run b cut into npieces on the workers and the calling thread; the first
+ * failure is left in b->err. */
 static int crypto_parallel_split(CryptBatch *b, size_t npieces,
                                  uint32_t sector_size)
 {
@@ -249,11 +241,13 @@ static int crypto_parallel_split(CryptBatch *b, size_t npieces,
     g_cond_broadcast(&queue_cond);
     /* The caller works too, then waits for pieces that workers took. */
     while ((i = claim_piece(b)) >= 0) {
+        GError *err = NULL;
         int ret;
+
         g_mutex_unlock(&queue_lock);
-        ret = run_piece(b, (unsigned)i);
+        ret = run_piece(b, (unsigned)i, &err);
         g_mutex_lock(&queue_lock);
-        finish_piece(b, ret);
+        finish_piece(b, ret, g_steal_pointer(&err));
     }
     /*
      * While workers finish our pieces, help with other callers' batches
@@ -262,6 +256,7 @@ static int crypto_parallel_split(CryptBatch *b, size_t npieces,
      */
     while (b->done < b->npieces) {
         CryptBatch *other = queue_head;
+        GError *err = NULL;
         int ret;
 
         if (!other) {
@@ -270,9 +265,9 @@ static int crypto_parallel_split(CryptBatch *b, size_t npieces,
         }
         i = claim_piece(other);
         g_mutex_unlock(&queue_lock);
-        ret = run_piece(other, (unsigned)i);
+        ret = run_piece(other, (unsigned)i, &err);
         g_mutex_lock(&queue_lock);
-        finish_piece(other, ret);
+        finish_piece(other, ret, g_steal_pointer(&err));
     }
     g_mutex_unlock(&queue_lock);
     g_cond_clear(&b->cond);
@@ -281,9 +276,10 @@ static int crypto_parallel_split(CryptBatch *b, size_t npieces,
 
 static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
                                  uint64_t offset, guint8 *buf, size_t len,
-                                 uint32_t sector_size, const CryptoFill *fill)
+                                 uint32_t sector_size, const CryptoFill *fill,
+                                 GError **errp)
 {
-    unsigned threads = crypto_parallel_threads();
+    unsigned threads = block_crypto_parallel_threads();
     CryptBatch b = {
         .block = block, .encrypt = encrypt, .offset = offset, .buf = buf,
         .len = len, .fill = fill,
@@ -304,27 +300,31 @@ static int crypto_parallel_batch(QCryptoBlock *block, bool encrypt,
     if (npieces < 2) {
         b.piece = len;
         b.npieces = 1;
-        ret = run_piece(&b, 0);
+        ret = run_piece(&b, 0, errp);
         g_atomic_int_add(&active_callers, -1);
         return ret;
     }
     ret = crypto_parallel_split(&b, npieces, sector_size);
     g_atomic_int_add(&active_callers, -1);
+    if (b.err) {
+        g_propagate_error(errp, b.err);
+    }
     return ret;
 }
 
-
-int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
-                        guint8 *buf, size_t len, uint32_t sector_size)
+int block_crypto_parallel_run(QCryptoBlock *block, bool encrypt,
+                              uint64_t offset, guint8 *buf, size_t len,
+                              uint32_t sector_size, GError **errp)
 {
     return crypto_parallel_batch(block, encrypt, offset, buf, len,
-                                 sector_size, NULL);
+                                 sector_size, NULL, errp);
 }
 
-int crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
-                                 guint8 *buf, size_t len,
-                                 uint32_t sector_size, const CryptoFill *fill)
+int block_crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
+                                       guint8 *buf, size_t len,
+                                       uint32_t sector_size,
+                                       const CryptoFill *fill, GError **errp)
 {
     return crypto_parallel_batch(block, true, offset, buf, len, sector_size,
-                                 fill);
+                                 fill, errp);
 }

@@ -5,8 +5,8 @@
  * thread take pieces from it until none are left, then the caller waits for
  * the pieces still running.  Small buffers are done by the caller alone, so
  * they pay for no hand-off, and so is every buffer while as many callers as
- * threads are en/decrypting at once (the cores are busy anyway).  The workers (one fewer than the CPUs, or
- * QEMU_LUKS_CRYPTO_THREADS in total) are shared by the whole process and
+ * threads are en/decrypting at once (the cores are busy anyway).  The
+ * workers (one fewer than the CPUs, or QEMU_LUKS_CRYPTO_THREADS in total) are shared by the whole process and
  * started on first use.
  */
 #ifndef BLOCK_CRYPTO_PARALLEL_H
@@ -23,11 +23,12 @@
 
 /*
  * En/decrypt buf (len bytes at payload offset `offset`, both multiples of
- * sector_size) in place.  Returns 0 or -EIO (the cause is reported with
- * error_report()).
+ * sector_size) in place.  Returns 0, or -EIO with errp set to the first
+ * piece's failure (nothing is printed: the caller decides).
  */
-int crypto_parallel_run(QCryptoBlock *block, bool encrypt, uint64_t offset,
-                        guint8 *buf, size_t len, uint32_t sector_size);
+int block_crypto_parallel_run(QCryptoBlock *block, bool encrypt,
+                              uint64_t offset, guint8 *buf, size_t len,
+                              uint32_t sector_size, GError **errp);
 
 /*
  * How each piece fills its part of buf before encrypting it, so that the
@@ -40,12 +41,13 @@ typedef struct CryptoFill {
     bool zero;                  /* ... or fill with zeros */
 } CryptoFill;
 
-/* Fill buf as `fill` says, then encrypt it (see crypto_parallel_run). */
-int crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
-                                 guint8 *buf, size_t len,
-                                 uint32_t sector_size, const CryptoFill *fill);
+/* Fill buf as `fill` says, then encrypt it (see block_crypto_parallel_run). */
+int block_crypto_parallel_fill_encrypt(QCryptoBlock *block, uint64_t offset,
+                                       guint8 *buf, size_t len,
+                                       uint32_t sector_size,
+                                       const CryptoFill *fill, GError **errp);
 
 /* Threads that work on one request: the workers plus the caller. */
-unsigned crypto_parallel_threads(void);
+unsigned block_crypto_parallel_threads(void);
 
 #endif

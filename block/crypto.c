@@ -108,33 +108,17 @@ static int luks_hdr_init(QCryptoBlock *block, size_t headerlen, void *opaque,
 
 /* ---- helpers ---- */
 
-/* Copy n bytes from buf into the iovec, starting skip bytes in. */
-static void iov_copy_in(const struct iovec *iov, int niov, size_t skip,
-                        const guint8 *buf, size_t n)
-{
-    for (int i = 0; i < niov && n > 0; i++) {
-        size_t len = iov[i].iov_len;
-        if (skip >= len) {
-            skip -= len;
-            continue;
-        }
-        size_t c = MIN(len - skip, n);
-        memcpy((guint8 *)iov[i].iov_base + skip, buf, c);
-        buf += c;
-        n -= c;
-        skip = 0;
-    }
-}
-
 /*
  * En/decrypt len bytes at guest offset `offset`; -EIO on failure.  Large
- * buffers are spread over the crypto worker threads.
+ * buffers are spread over the crypto worker threads.  The data path speaks
+ * -errno only (the caller reports the failed request), so no GError is
+ * asked for.
  */
 static int luks_crypt(BlockCrypto *s, uint64_t offset, guint8 *buf,
                       size_t len, bool encrypt)
 {
-    return crypto_parallel_run(s->block, encrypt, offset, buf, len,
-                               s->sector_size);
+    return block_crypto_parallel_run(s->block, encrypt, offset, buf, len,
+                                     s->sector_size, NULL);
 }
 
 static bool luks_aligned(BlockCrypto *s, int64_t offset, int64_t bytes)
@@ -306,7 +290,7 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
 
     bs->request_alignment = s->sector_size;
     if (!s->no_io && !s->metadata_only) {
-        bounce_pool_init(&s->pool, BLOCK_CRYPTO_CHUNK_SIZE,
+        block_crypto_bounce_pool_init(&s->pool, BLOCK_CRYPTO_CHUNK_SIZE,
                          BLOCK_CRYPTO_POOL_PREALLOC, BLOCK_CRYPTO_POOL_MAX);
         s->pool_ready = true;
     }
@@ -323,7 +307,7 @@ static void luks_close(BlockDriverState *bs)
     BlockCrypto *s = bs->opaque;
 
     if (s->pool_ready) {
-        bounce_pool_destroy(&s->pool);
+        block_crypto_bounce_pool_destroy(&s->pool);
         s->pool_ready = false;
     }
     qcrypto_block_free(s->block);
@@ -337,7 +321,7 @@ static int luks_preadv_bounce(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, const struct iovec *iov, int niov)
 {
     BlockCrypto *s = bs->opaque;
-    guint8 *buf = bounce_pool_get(&s->pool);
+    guint8 *buf = block_crypto_bounce_pool_get(&s->pool);
     int64_t done = 0;
     int ret = 0;
 
@@ -352,10 +336,10 @@ static int luks_preadv_bounce(BlockDriverState *bs, int64_t offset,
         if (ret < 0) {
             break;
         }
-        iov_copy_in(iov, niov, done, buf, n);
+        bdrv_iov_from_buf(iov, niov, done, buf, n);
         done += n;
     }
-    bounce_pool_put(&s->pool, buf);
+    block_crypto_bounce_pool_put(&s->pool, buf);
     return ret;
 }
 
@@ -402,22 +386,25 @@ static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
                              int flags)
 {
     BlockCrypto *s = bs->opaque;
-    guint8 *buf = bytes <= BOUNCE_SMALL_SIZE ? bounce_small_get() : NULL;
+    guint8 *buf = bytes <= BOUNCE_SMALL_SIZE ? block_crypto_bounce_small_get()
+                                             : NULL;
     bool small = buf != NULL;
     size_t cap = small ? BOUNCE_SMALL_SIZE : s->pool.buf_size;
     int64_t done = 0;
     int ret = 0;
 
     if (!small) {
-        buf = bounce_pool_get(&s->pool);
+        buf = block_crypto_bounce_pool_get(&s->pool);
     }
     while (done < bytes) {
         size_t n = (size_t)MIN(bytes - done, (int64_t)cap);
         CryptoFill fill = { .iov = iov, .niov = niov, .skip = (size_t)done,
                             .zero = !iov };
 
-        ret = crypto_parallel_fill_encrypt(s->block, offset + done, buf, n,
-                                           s->sector_size, &fill);
+        /* As in luks_crypt(): the request's -EIO is what the caller gets. */
+        ret = block_crypto_parallel_fill_encrypt(s->block, offset + done,
+                                                 buf, n, s->sector_size,
+                                                 &fill, NULL);
         if (ret < 0) {
             break;
         }
@@ -429,9 +416,9 @@ static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
         done += n;
     }
     if (small) {
-        bounce_small_put(buf);
+        block_crypto_bounce_small_put(buf);
     } else {
-        bounce_pool_put(&s->pool, buf);
+        block_crypto_bounce_pool_put(&s->pool, buf);
     }
     return ret;
 }
@@ -456,7 +443,7 @@ static int luks_zero_partial(BlockDriverState *bs, int64_t sector_start,
                              size_t skip, size_t len, int flags)
 {
     BlockCrypto *s = bs->opaque;
-    guint8 *buf = bounce_pool_get(&s->pool);
+    guint8 *buf = block_crypto_bounce_pool_get(&s->pool);
     uint64_t host = s->payload_offset + sector_start;
     int ret;
 
@@ -475,7 +462,7 @@ static int luks_zero_partial(BlockDriverState *bs, int64_t sector_start,
         ret = bdrv_pwrite(bs->file->bs, host, s->sector_size, buf,
                           flags & BDRV_REQ_FUA);
     }
-    bounce_pool_put(&s->pool, buf);
+    block_crypto_bounce_pool_put(&s->pool, buf);
     return ret;
 }
 
@@ -904,40 +891,79 @@ out:
 
 /* ---- measure ---- */
 
-int luks_measure(QCryptoBlockCreateOptions *opts, bool detached,
-                 uint64_t size, BlockMeasureInfo **out, GError **errp)
+/* The creation options qemu-img measure got, as the crypto layer's type. */
+static QCryptoBlockCreateOptions *luks_measure_opts(JsonObject *opts,
+                                                    GError **errp)
 {
+    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *obj = json_object_new();
+    GList *members = opts ? json_object_get_members(opts) : NULL;
+
+    json_node_take_object(root, obj);
+    json_object_set_string_member(obj, "format", "luks");
+    for (GList *l = members; l; l = l->next) {
+        /* An option of the image file, not of the LUKS format itself. */
+        if (strcmp(l->data, "preallocation")) {
+            json_object_set_member(obj, l->data,
+                json_node_copy(json_object_get_member(opts, l->data)));
+        }
+    }
+    g_list_free(members);
+    return qapi_QCryptoBlockCreateOptions_from_keyval(root, errp);
+}
+
+/*
+ * With detached-header, the payload file holds data only, so it needs
+ * exactly `size` bytes; otherwise the header and key material come first.
+ */
+static BlockMeasureInfo *luks_measure(JsonObject *opts, uint64_t size,
+                                      GError **errp)
+{
+    g_autoptr(QCryptoBlockCreateOptions) create = luks_measure_opts(opts,
+                                                                    errp);
     uint64_t hdrlen = 0;
     BlockMeasureInfo *info;
 
-    if (opts->format == Q_CRYPTO_BLOCK_FORMAT_LUKS &&
-        opts->u.luks.has_detached_header && opts->u.luks.detached_header) {
-        detached = true;
+    if (!create) {
+        return NULL;
     }
-    if (!detached &&
-        qcrypto_block_calculate_header_len(opts, &hdrlen, errp) < 0) {
-        return -1;
+    if (!(create->format == Q_CRYPTO_BLOCK_FORMAT_LUKS &&
+          create->u.luks.has_detached_header &&
+          create->u.luks.detached_header) &&
+        qcrypto_block_calculate_header_len(create, &hdrlen, errp) < 0) {
+        return NULL;
     }
     if (size > INT64_MAX || size > INT64_MAX - hdrlen) {
         error_setg(errp, "The requested file size is too large");
-        return -1;
+        return NULL;
     }
     info = g_new0(BlockMeasureInfo, 1);
     /* LUKS writes its header in full, so required == fully allocated. */
     info->required = (int64_t)(size + hdrlen);
     info->fully_allocated = info->required;
-    *out = info;
-    return 0;
+    return info;
 }
 
+/*
+ * The magic alone, whatever the version: a LUKS header this code cannot
+ * read still opens as luks, so the user hears what is wrong with it
+ * instead of seeing the header as raw data.
+ */
 static bool luks_probe(const guint8 *buf, size_t len)
 {
-    return qcrypto_block_has_format(Q_CRYPTO_BLOCK_FORMAT_LUKS, buf, len);
+    static const guint8 magic[6] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
+
+    return len >= sizeof(magic) && !memcmp(buf, magic, sizeof(magic));
 }
+
+static const char *const luks_child_roles[] = { "file", "header", NULL };
 
 const BlockDriver bdrv_luks = {
     .format_name = "luks",
     .instance_size = sizeof(BlockCrypto),
+    .is_encrypted = true,
+    .slow_write_zeroes = true,
+    .child_roles = luks_child_roles,
     .bdrv_open = luks_open,
     .bdrv_close = luks_close,
     .bdrv_preadv = luks_preadv,
@@ -951,5 +977,6 @@ const BlockDriver bdrv_luks = {
     .bdrv_get_specific_info = luks_get_specific_info,
     .bdrv_amend = luks_amend,
     .bdrv_create = luks_create,
+    .bdrv_measure = luks_measure,
     .bdrv_probe = luks_probe,
 };

@@ -317,14 +317,14 @@ static int pick_fd(BlockDriverState *bs, int64_t offset, int64_t bytes)
  * One aligned bounce buffer per thread, allocated on first use and kept:
  * steady-state I/O with unaligned buffers allocates (and faults) nothing.
  */
-static GPrivate bounce_key = G_PRIVATE_INIT(qemu_vfree);
+static GPrivate bounce_key = G_PRIVATE_INIT(bdrv_vfree);
 
 static void *thread_bounce(void)
 {
     void *buf = g_private_get(&bounce_key);
 
     if (!buf) {
-        buf = qemu_blockalign(NULL, BOUNCE_CHUNK);
+        buf = bdrv_blockalign(NULL, BOUNCE_CHUNK);
         g_private_set(&bounce_key, buf);
     }
     return buf;

@@ -318,7 +318,7 @@ static void rmw_plan(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (req_end % a && p->tail_start >= p->start + p->head_len) {
         p->tail_len = p->end - p->tail_start;
     }
-    p->bounce = qemu_blockalign(bs, 2 * a);
+    p->bounce = bdrv_blockalign(bs, 2 * a);
     p->iov = g_new(struct iovec, qniov + 2);
     p->niov = 0;
     if (p->head_len) {
@@ -337,7 +337,7 @@ static void rmw_plan(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 static void rmw_free(RmwPlan *p)
 {
-    qemu_vfree(p->bounce);
+    bdrv_vfree(p->bounce);
     g_free(p->iov);
 }
 
@@ -512,7 +512,7 @@ static const void *zero_buffer(void)
     static void *zeros;
 
     if (g_once_init_enter(&once)) {
-        zeros = qemu_blockalign(NULL, ZERO_CHUNK);
+        zeros = bdrv_blockalign(NULL, ZERO_CHUNK);
         memset(zeros, 0, ZERO_CHUNK);
         g_once_init_leave(&once, 1);
     }

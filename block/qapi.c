@@ -2,7 +2,6 @@
  * Image information as `qemu-img info` and query-named-block-nodes show it.
  */
 #include <errno.h>
-#include <string.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
 
@@ -31,7 +30,7 @@ ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp)
         info->has_dirty_flag = true;
         info->dirty_flag = false;
     }
-    if (!strcmp(bs->drv->format_name, "luks")) {
+    if (bs->drv->is_encrypted) {
         info->has_encrypted = true;
         info->encrypted = true;
     }

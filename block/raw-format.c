@@ -159,6 +159,19 @@ static int raw_create(BlockdevCreateOptions *options, GError **errp)
     return ret;
 }
 
+/* A raw image is its data, byte for byte: the options change nothing. */
+static BlockMeasureInfo *raw_measure(JsonObject *opts, uint64_t size,
+                                     GError **errp)
+{
+    BlockMeasureInfo *info = g_new0(BlockMeasureInfo, 1);
+
+    info->required = (int64_t)size;
+    info->fully_allocated = (int64_t)size;
+    return info;
+}
+
+static const char *const raw_child_roles[] = { "file", NULL };
+
 const BlockDriver bdrv_raw = {
     .format_name = "raw",
     .instance_size = sizeof(BDRVRawState),
@@ -170,4 +183,6 @@ const BlockDriver bdrv_raw = {
     .bdrv_getlength = raw_getlength,
     .bdrv_truncate = raw_truncate,
     .bdrv_create = raw_create,
+    .bdrv_measure = raw_measure,
+    .child_roles = raw_child_roles,
 };

@@ -113,23 +113,6 @@ void qmp_blockdev_add(BlockdevOptions *arg, GError **errp)
     qsd_blockdev_add(arg, errp);
 }
 
-/* The name of a node that has bs as its child, and the role. */
-static BlockDriverState *find_parent(BlockDriverState *bs, const char **role)
-{
-    static const char *const roles[] = { "file", "header" };
-
-    for (BlockDriverState *p = bdrv_next_node(NULL); p;
-         p = bdrv_next_node(p)) {
-        for (size_t i = 0; i < G_N_ELEMENTS(roles); i++) {
-            if (p != bs && bdrv_get_child(p, roles[i]) == bs) {
-                *role = roles[i];
-                return p;
-            }
-        }
-    }
-    return NULL;
-}
-
 void qmp_blockdev_del(const char *node_name, GError **errp)
 {
     BlockDriverState *bs, *parent;
@@ -152,7 +135,7 @@ void qmp_blockdev_del(const char *node_name, GError **errp)
                    node_name, exp);
         return;
     }
-    parent = find_parent(bs, &role);
+    parent = bdrv_find_parent(bs, &role);
     if (parent) {
         error_setg(errp, "Node '%s' is busy: it is the '%s' child of node "
                    "'%s'", node_name, role, bdrv_get_node_name(parent));
@@ -198,18 +181,19 @@ static void block_job_data_free(gpointer p)
 }
 
 /* Referenced nodes must exist and stay alive while the job runs. */
-static int hold_ref(BlockJobData *d, BlockdevRef *ref, GError **errp)
+static int hold_refs(BlockJobData *d, BlockdevCreateOptions *options,
+                     GError **errp)
 {
-    BlockDriverState *bs;
+    g_auto(GStrv) names = bdrv_create_node_refs(options);
 
-    if (!ref || ref->type != QTYPE_QSTRING) {
-        return 0;
+    for (char **n = names; *n; n++) {
+        BlockDriverState *bs = find_node(*n, errp);
+
+        if (!bs) {
+            return -1;
+        }
+        hold_node(d, bs);
     }
-    bs = find_node(ref->u.reference, errp);
-    if (!bs) {
-        return -1;
-    }
-    hold_node(d, bs);
     return 0;
 }
 
@@ -223,26 +207,12 @@ void qmp_blockdev_create(const char *job_id, BlockdevCreateOptions *options,
                          GError **errp)
 {
     BlockJobData *d;
-    int r = 0;
 
     ensure_tables();
     d = g_new0(BlockJobData, 1);
     d->held = g_ptr_array_new();
     d->create = qapi_BlockdevCreateOptions_clone(options);
-    switch (options->driver) {
-    case BLOCKDEV_DRIVER_LUKS:
-        r = hold_ref(d, options->u.luks.file, errp);
-        if (r == 0) {
-            r = hold_ref(d, options->u.luks.header, errp);
-        }
-        break;
-    case BLOCKDEV_DRIVER_RAW:
-        r = hold_ref(d, options->u.raw.file, errp);
-        break;
-    default:
-        break;
-    }
-    if (r < 0) {
+    if (hold_refs(d, options, errp) < 0) {
         block_job_data_free(d);
         return;
     }
@@ -308,7 +278,7 @@ static BlockDeviceInfo *node_info(BlockDriverState *bs)
     info->node_name = g_strdup(bdrv_get_node_name(bs));
     info->ro = bdrv_is_read_only(bs);
     info->drv = g_strdup(bdrv_get_format_name(bs));
-    info->encrypted = strcmp(info->drv, "luks") == 0;
+    info->encrypted = bdrv_is_encrypted(bs);
     info->cache = g_new0(BlockdevCacheInfo, 1);
     info->cache->writeback = true;
     info->cache->direct = flags & BDRV_O_NOCACHE;

@@ -101,7 +101,7 @@ int img_amend(int argc, char **argv)
     if (!bs) {
         return 1;
     }
-    if (strcmp(bdrv_get_format_name(bs), "luks")) {
+    if (!bdrv_supports_amend(bs)) {
         error_report("Format driver '%s' does not support option amendment",
                      bdrv_get_format_name(bs));
         bdrv_unref(bs);

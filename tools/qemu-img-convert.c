@@ -360,7 +360,7 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
      * write-zeroes (cheap on files), an encrypted one gets them encrypted
      * through the ordinary write path.
      */
-    s->zero_writes = strcmp(bdrv_get_format_name(s->target), "luks") != 0;
+    s->zero_writes = bdrv_has_fast_write_zeroes(s->target);
     return 0;
 }
 

@@ -127,7 +127,7 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
     bool existed = stat(filename, &st) == 0;
     int ret;
 
-    if (strcmp(fmt, "raw") && strcmp(fmt, "luks")) {
+    if (!bdrv_format_can_create(fmt)) {
         error_setg(errp, "Unknown file format '%s'", fmt);
         return -1;
     }

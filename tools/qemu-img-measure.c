@@ -1,16 +1,13 @@
 /*
  * qemu-img measure: the file size a new image needs, for a given virtual
- * size or for the contents of an existing image.  For luks the driver's
- * helper knows the header layout; a detached header leaves the payload at
- * exactly the virtual size.
+ * size or for the contents of an existing image.  The output format's
+ * driver does the sums (bdrv_measure): it alone knows its layout.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
-#include "qapi/qapi-visit-crypto.h"
-#include "block/crypto.h"
 #include "tools/tool-util.h"
 #include "tools/qemu-img.h"
 
@@ -21,27 +18,14 @@ static const char measure_help[] =
 "luks) holding SIZE bytes or the contents of FILENAME.\n"
 "  -o detached-header=true   the payload file alone (header kept elsewhere)\n";
 
-static BlockMeasureInfo *measure_luks(GPtrArray *opts, uint64_t size,
-                                      GError **errp)
+static BlockMeasureInfo *measure_new_image(const char *out_fmt,
+                                           GPtrArray *opts, uint64_t size,
+                                           GError **errp)
 {
-    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
-    JsonObject *obj = json_object_new();
-    g_autoptr(QCryptoBlockCreateOptions) create = NULL;
-    BlockMeasureInfo *info = NULL;
+    g_autoptr(JsonObject) obj = json_object_new();
 
-    json_node_take_object(root, obj);
-    json_object_set_string_member(obj, "format", "luks");
-    /* Options of the image file, not of the LUKS format itself. */
-    tool_opts_del(opts, "preallocation");
     tool_opts_to_json(opts, obj);
-    create = qapi_QCryptoBlockCreateOptions_from_keyval(root, errp);
-    if (!create) {
-        return NULL;
-    }
-    if (luks_measure(create, false, size, &info, errp) < 0) {
-        return NULL;
-    }
-    return info;
+    return bdrv_measure(out_fmt, obj, size, errp);
 }
 
 static int64_t measure_source_size(bool image_opts, const char *filename,
@@ -143,18 +127,9 @@ int img_measure(int argc, char **argv)
         }
     }
 
-    if (!strcmp(out_fmt, "raw")) {
-        info = g_new0(BlockMeasureInfo, 1);
-        info->required = size;
-        info->fully_allocated = size;
-    } else if (!strcmp(out_fmt, "luks")) {
-        info = measure_luks(opts, size, &err);
-        if (!info) {
-            error_report_err(err);
-            return 1;
-        }
-    } else {
-        error_report("Unknown file format '%s'", out_fmt);
+    info = measure_new_image(out_fmt, opts, size, &err);
+    if (!info) {
+        error_report_err(err);
         return 1;
     }
 

@@ -44,9 +44,10 @@ BlockDriverState *bdrv_open_blockdev(BlockdevOptions *options, int flags,
 
 /*
  * Open the way qemu-img/qemu-io do with a plain filename: `filename` may be
- * a path or "json:{...}"; `fmt` a driver name (NULL = probe: luks if the file
- * starts with the LUKS magic, else raw); `opts` extra keyval options as a JSON
- * object of strings (e.g. key-secret), may be NULL.
+ * a path or "json:{...}"; `fmt` a driver name (NULL = probe: the first
+ * driver whose bdrv_probe recognises the file's first bytes, else raw);
+ * `opts` extra keyval options as a JSON object of strings (e.g.
+ * key-secret), may be NULL.
  */
 BlockDriverState *bdrv_open(const char *filename, const char *fmt,
                             JsonObject *opts, int flags, GError **errp);
@@ -85,6 +86,19 @@ const char *bdrv_get_format_name(BlockDriverState *bs);   /* driver name */
 const char *bdrv_get_filename(BlockDriverState *bs);      /* leaf filename */
 bool bdrv_is_read_only(BlockDriverState *bs);
 BlockDriverState *bdrv_get_child(BlockDriverState *bs, const char *role);
+/*
+ * The first node (in registry order) that has bs as a child; *role is set
+ * to the child's role.  NULL if bs has no parent.
+ */
+BlockDriverState *bdrv_find_parent(BlockDriverState *bs, const char **role);
+
+/* What the node's driver says about itself (no format names needed). */
+bool bdrv_is_encrypted(BlockDriverState *bs);
+/* False when write-zeroes costs a full data write (an encrypting driver). */
+bool bdrv_has_fast_write_zeroes(BlockDriverState *bs);
+bool bdrv_supports_amend(BlockDriverState *bs);
+/* A format (not protocol) driver named format_name that can create images. */
+bool bdrv_format_can_create(const char *format_name);
 
 /* Image information as `qemu-img info` and query-named-block-nodes show it. */
 ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp);
@@ -95,6 +109,21 @@ int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,
 
 /* Create an image (blockdev-create semantics). */
 int bdrv_create_blockdev(BlockdevCreateOptions *options, GError **errp);
+/*
+ * The node names the create options refer to (their children given as
+ * references, in the driver's role order): a job keeps them alive.  Free
+ * with g_strfreev().
+ */
+char **bdrv_create_node_refs(BlockdevCreateOptions *options);
+
+/*
+ * qemu-img measure for a new image of format format_name: opts are the
+ * creation options as a keyval object of strings (may be NULL).  NULL with
+ * "Unknown file format" when the driver cannot measure.  Free the result
+ * with qapi_free_BlockMeasureInfo().
+ */
+BlockMeasureInfo *bdrv_measure(const char *format_name, JsonObject *opts,
+                               uint64_t size, GError **errp);
 
 /* Node registry: every node with a name can be found by it. */
 BlockDriverState *bdrv_find_node(const char *node_name);

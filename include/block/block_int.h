@@ -46,6 +46,21 @@ struct BlockDriver {
     const char *format_name;            /* "luks", "file", "raw", "null-co" */
     size_t instance_size;
     bool is_protocol;                   /* file, null-co */
+    /* The data is stored encrypted (ImageInfo.encrypted, qemu-img info). */
+    bool is_encrypted;
+    /*
+     * Write-zeroes costs as much as writing a buffer of zeros (luks must
+     * encrypt them): a caller that holds the zeros may as well write them.
+     */
+    bool slow_write_zeroes;
+    /*
+     * The roles of the children this driver may have, in the order it
+     * attaches them, NULL-terminated (NULL: none).  The same names are the
+     * BlockdevRef members of its open and create options, so the generic
+     * code finds a node's parents and the nodes a blockdev-create job uses
+     * without knowing the driver.
+     */
+    const char *const *child_roles;
 
     /* Open: options->u.<driver> holds the driver options. Children named in
      * the options are opened by the driver with bdrv_open_child().  On
@@ -75,13 +90,21 @@ struct BlockDriver {
                       bool force, GError **errp);
     /* blockdev-create for this driver (options->driver == this driver). */
     int (*bdrv_create)(BlockdevCreateOptions *options, GError **errp);
+    /*
+     * qemu-img measure: the file size a new image of virtual size `size`
+     * needs.  opts holds the creation options as -o gives them (a keyval
+     * object of strings, may be NULL); the driver parses what it knows.
+     */
+    BlockMeasureInfo *(*bdrv_measure)(JsonObject *opts, uint64_t size,
+                                      GError **errp);
     /* True if buf (the first bytes of an image) is this format (probing). */
     bool (*bdrv_probe)(const guint8 *buf, size_t len);
 };
 
 /*
  * Each driver defines one table named bdrv_<name> (e.g. bdrv_luks) and the
- * registry in block.c lists it.  Drivers must not modify the caller's
+ * registry in block.c (driver_table) lists it: that is the only way the
+ * generic code and the tools find a driver.  Drivers must not modify the caller's
  * buffers (treat iov contents as const on writes).
  */
 extern const BlockDriver bdrv_file;
@@ -110,7 +133,8 @@ const BlockDriver *bdrv_find_format(const char *format_name);
  */
 BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
                            const char *name, bool allow_none, GError **errp);
-/* Open a BlockdevRef as a standalone node (used by blockdev-create). */
+/* Open a BlockdevRef as a standalone node (used by blockdev-create); the
+ * same resolver as bdrv_open_child(), without a parent. */
 BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp);
 
 /* Convenience I/O on a child. */
@@ -137,8 +161,8 @@ void bdrv_iov_memset(const struct iovec *iov, int niov, size_t offset,
 int bdrv_iov_slice(const struct iovec *iov, int niov, size_t offset,
                    size_t bytes, struct iovec *dst);
 
-/* Aligned memory for O_DIRECT I/O (4096-byte aligned); free with qemu_vfree. */
-void *qemu_blockalign(BlockDriverState *bs, size_t size);
-void qemu_vfree(void *ptr);
+/* Aligned memory for O_DIRECT I/O (4096-byte aligned); free with bdrv_vfree. */
+void *bdrv_blockalign(BlockDriverState *bs, size_t size);
+void bdrv_vfree(void *ptr);
 
 #endif

@@ -325,8 +325,8 @@ static int mem_write(QCryptoBlock *block, size_t offset, const guint8 *buf,
 
 /*
  * The luks driver's path: one caller encrypting 1 MiB requests through
- * crypto_parallel_run() (pieces spread over the worker threads, the caller
- * working too) on a LUKS1 aes-xts-plain64 block made in memory.
+ * block_crypto_parallel_run() (pieces spread over the worker threads, the
+ * caller working too) on a LUKS1 aes-xts-plain64 block made in memory.
  */
 static double driver_path_mbs(QCryptoBlock *blk, double seconds)
 {
@@ -338,7 +338,8 @@ static double driver_path_mbs(QCryptoBlock *blk, double seconds)
     memset(buf, 0x5a, len);
     start = now_wall();
     do {
-        g_assert(crypto_parallel_run(blk, true, off, buf, len, 512) == 0);
+        g_assert(block_crypto_parallel_run(blk, true, off, buf, len, 512,
+                                           NULL) == 0);
         off = (off + len) % (64 << 20);
         bytes += len;
     } while (now_wall() - start < seconds);
@@ -435,7 +436,7 @@ static void bench_xts(void)
     blk = make_mem_block(&m, "bench-s0");
     d = driver_path_mbs(blk, secs);
     printf("luks driver path, 1 MiB requests from one caller on %u threads: "
-           "%6.0f MB/s wall = %.2fx\n", crypto_parallel_threads(), d,
+           "%6.0f MB/s wall = %.2fx\n", block_crypto_parallel_threads(), d,
            d / one);
     qcrypto_block_free(blk);
     g_free(m.data);

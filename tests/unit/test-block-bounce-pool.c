@@ -13,21 +13,21 @@ static void test_alignment_and_reuse(void)
     BouncePool pool;
     void *a, *b, *c;
 
-    bounce_pool_init(&pool, 65536, 2, 4);
+    block_crypto_bounce_pool_init(&pool, 65536, 2, 4);
     g_assert_cmpuint(pool.nalloc, ==, 2);
-    a = bounce_pool_get(&pool);
-    b = bounce_pool_get(&pool);
+    a = block_crypto_bounce_pool_get(&pool);
+    b = block_crypto_bounce_pool_get(&pool);
     g_assert_true(a != b);
     g_assert_cmpuint((uintptr_t)a % 4096, ==, 0);
     g_assert_cmpuint((uintptr_t)b % 4096, ==, 0);
     memset(a, 0x5a, 65536);                 /* the whole buffer is usable */
-    bounce_pool_put(&pool, a);
-    c = bounce_pool_get(&pool);
+    block_crypto_bounce_pool_put(&pool, a);
+    c = block_crypto_bounce_pool_get(&pool);
     g_assert_true(c == a);                  /* reused, not reallocated */
     g_assert_cmpuint(pool.nalloc, ==, 2);
-    bounce_pool_put(&pool, b);
-    bounce_pool_put(&pool, c);
-    bounce_pool_destroy(&pool);
+    block_crypto_bounce_pool_put(&pool, b);
+    block_crypto_bounce_pool_put(&pool, c);
+    block_crypto_bounce_pool_destroy(&pool);
 }
 
 static void test_grows_to_bound(void)
@@ -35,17 +35,17 @@ static void test_grows_to_bound(void)
     BouncePool pool;
     void *bufs[3];
 
-    bounce_pool_init(&pool, 4096, 1, 3);
+    block_crypto_bounce_pool_init(&pool, 4096, 1, 3);
     for (int i = 0; i < 3; i++) {
-        bufs[i] = bounce_pool_get(&pool);
+        bufs[i] = block_crypto_bounce_pool_get(&pool);
     }
     g_assert_cmpuint(pool.nalloc, ==, 3);
     g_assert_cmpuint(pool.nfree, ==, 0);
     for (int i = 0; i < 3; i++) {
-        bounce_pool_put(&pool, bufs[i]);
+        block_crypto_bounce_pool_put(&pool, bufs[i]);
     }
     g_assert_cmpuint(pool.nfree, ==, 3);
-    bounce_pool_destroy(&pool);
+    block_crypto_bounce_pool_destroy(&pool);
 }
 
 typedef struct {
@@ -56,10 +56,10 @@ typedef struct {
 static gpointer waiter_main(gpointer opaque)
 {
     Waiter *w = opaque;
-    void *buf = bounce_pool_get(w->pool);   /* blocks until one comes back */
+    void *buf = block_crypto_bounce_pool_get(w->pool);   /* blocks until one comes back */
 
     g_atomic_int_set(&w->got, 1);
-    bounce_pool_put(w->pool, buf);
+    block_crypto_bounce_pool_put(w->pool, buf);
     return NULL;
 }
 
@@ -70,42 +70,42 @@ static void test_waits_when_exhausted(void)
     GThread *t;
     void *only;
 
-    bounce_pool_init(&pool, 4096, 1, 1);
-    only = bounce_pool_get(&pool);
+    block_crypto_bounce_pool_init(&pool, 4096, 1, 1);
+    only = block_crypto_bounce_pool_get(&pool);
     t = g_thread_new("waiter", waiter_main, &w);
     g_usleep(100 * 1000);
     g_assert_cmpint(g_atomic_int_get(&w.got), ==, 0);   /* still waiting */
-    bounce_pool_put(&pool, only);
+    block_crypto_bounce_pool_put(&pool, only);
     g_thread_join(t);
     g_assert_cmpint(g_atomic_int_get(&w.got), ==, 1);
     g_assert_cmpuint(pool.nalloc, ==, 1);               /* never grew */
-    bounce_pool_destroy(&pool);
+    block_crypto_bounce_pool_destroy(&pool);
 }
 
 static gpointer small_other_thread(gpointer opaque)
 {
-    void *b = bounce_small_get();
+    void *b = block_crypto_bounce_small_get();
 
     g_assert_nonnull(b);
-    bounce_small_put(b);
+    block_crypto_bounce_small_put(b);
     return b;
 }
 
 /* One small buffer per thread, reused, refused while in use (nesting). */
 static void test_small_per_thread(void)
 {
-    void *a = bounce_small_get(), *b, *other;
+    void *a = block_crypto_bounce_small_get(), *b, *other;
 
     g_assert_nonnull(a);
     g_assert_cmpuint((uintptr_t)a % 4096, ==, 0);
     memset(a, 0x5a, BOUNCE_SMALL_SIZE);          /* all of it is usable */
-    g_assert_null(bounce_small_get());
+    g_assert_null(block_crypto_bounce_small_get());
     other = g_thread_join(g_thread_new("small", small_other_thread, NULL));
     g_assert_true(other != a);
-    bounce_small_put(a);
-    b = bounce_small_get();
+    block_crypto_bounce_small_put(a);
+    b = block_crypto_bounce_small_get();
     g_assert_true(b == a);
-    bounce_small_put(b);
+    block_crypto_bounce_small_put(b);
 }
 
 int main(int argc, char **argv)

@@ -802,21 +802,41 @@ static void test_create_rules(void)
 
 static void test_measure(void)
 {
-    QCryptoBlockCreateOptions opts = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
-    BlockMeasureInfo *info = NULL;
+    g_autoptr(JsonObject) opts = json_object_new();
+    BlockMeasureInfo *info;
     GError *err = NULL;
 
-    opts.u.luks.key_secret = (char *)"sec0";
-    g_assert_cmpint(luks_measure(&opts, true, 5 * MiB, &info, &err), ==, 0);
+    /* The options as qemu-img measure -o gives them: strings. */
+    json_object_set_string_member(opts, "key-secret", "sec0");
+    json_object_set_string_member(opts, "detached-header", "true");
+    /* an option of the image file, not of the format: ignored */
+    json_object_set_string_member(opts, "preallocation", "full");
+    info = bdrv_measure("luks", opts, 5 * MiB, &err);
+    g_assert_no_error(err);
     g_assert_cmpint(info->required, ==, 5 * MiB);
     qapi_free_BlockMeasureInfo(info);
-    g_assert_cmpint(luks_measure(&opts, false, 5 * MiB, &info, &err), ==, 0);
+
+    json_object_remove_member(opts, "detached-header");
+    info = bdrv_measure("luks", opts, 5 * MiB, &err);
+    g_assert_no_error(err);
     g_assert_cmpint(info->required, >, 5 * MiB);
     g_assert_cmpint(info->fully_allocated, ==, info->required);
     qapi_free_BlockMeasureInfo(info);
-    g_assert_cmpint(luks_measure(&opts, false, UINT64_MAX / 2, &info, &err),
-                    <, 0);
+    /* the caller's options are left as they were */
+    g_assert_true(json_object_has_member(opts, "preallocation"));
+
+    g_assert_null(bdrv_measure("luks", opts, UINT64_MAX / 2, &err));
     g_assert_nonnull(strstr(err->message, "too large"));
+    g_clear_error(&err);
+
+    /* raw is its data; a driver without bdrv_measure is no output format */
+    info = bdrv_measure("raw", NULL, 5 * MiB, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(info->required, ==, 5 * MiB);
+    g_assert_cmpint(info->fully_allocated, ==, 5 * MiB);
+    qapi_free_BlockMeasureInfo(info);
+    g_assert_null(bdrv_measure("file", NULL, MiB, &err));
+    g_assert_cmpstr(err->message, ==, "Unknown file format 'file'");
     g_clear_error(&err);
 }
 

@@ -143,7 +143,7 @@ typedef struct MixedArgs {
 static gpointer aligned_writer(gpointer opaque)
 {
     MixedArgs *a = opaque;
-    guint8 *buf = qemu_blockalign(NULL, ALIGN);
+    guint8 *buf = bdrv_blockalign(NULL, ALIGN);
 
     for (int r = 0; r < ROUNDS; r++) {
         guint8 v = (guint8)(r % 120 + 1);
@@ -152,7 +152,7 @@ static gpointer aligned_writer(gpointer opaque)
                         ==, 0);
         a->last = v;
     }
-    qemu_vfree(buf);
+    bdrv_vfree(buf);
     return NULL;
 }
 
