@@ -17,8 +17,15 @@ JsonNode *qapi_parse_opts_tree(const char *optstr, const char *implied_key,
                                GError **errp);
 
 /*
- * QEMU's implication for the "file" and "header" children (recursively):
- * a child object with "filename" but no "driver" gets "driver": "file".
+ * The option names that hold a child node (BlockdevRef members of any
+ * BlockdevOptions variant, from the schema: "file", "header", ...),
+ * NULL-terminated, in schema order.
+ */
+const char *const *qapi_blockdev_child_names(void);
+
+/*
+ * QEMU's implication for those children (recursively): a child object with
+ * "filename" but no "driver" gets "driver": "file".
  */
 void qapi_blockdev_imply_file_driver(JsonObject *opts);
 

@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "qapi/parse-opts.h"
+#include "qapi/qapi-visit-block-core.h"
 
 static char *tmpdir;
 
@@ -93,12 +95,92 @@ static void test_probe_luks_magic(void)
     BlockDriverState *bs;
 
     g_assert_true(g_file_set_contents(path, hdr, sizeof(hdr), NULL));
-    bs = bdrv_open(path, NULL, NULL, 0, &err);
-    /* Probing picked luks: either the driver is there and refuses this
-     * broken header, or it is not built in; it is never opened as raw. */
+    /* The magic alone (version 0 here) makes the luks driver's probe pick
+     * luks, which refuses the broken header: it is never opened as raw.
+     * (Metadata only, so no key-secret is asked for first.) */
+    bs = bdrv_open(path, NULL, NULL, BDRV_O_NO_IO, &err);
     g_assert_null(bs);
-    g_assert_nonnull(err);
+    g_assert_error(err, QEMU_ERROR, QEMU_ERROR_GENERIC);
+    g_assert_cmpstr(err->message, ==, "Volume is not in LUKS format");
     g_clear_error(&err);
+}
+
+/* The registry: every schema driver has a table, found by name too. */
+static void test_driver_registry(void)
+{
+    const char *const *children = qapi_blockdev_child_names();
+
+    for (int i = 0; i < BLOCKDEV_DRIVER__MAX; i++) {
+        const BlockDriver *drv = bdrv_find_driver(i);
+
+        g_assert_nonnull(drv);
+        g_assert_cmpstr(drv->format_name, ==, BlockdevDriver_str(i));
+        g_assert_true(bdrv_find_format(drv->format_name) == drv);
+        g_assert_nonnull(drv->bdrv_open);
+        /* The driver's child roles are children in the schema too. */
+        for (const char *const *r = drv->child_roles; r && *r; r++) {
+            g_assert_true(g_strv_contains((const char *const *)children, *r));
+        }
+        /* Protocols are leaves. */
+        g_assert_true(!drv->is_protocol || !drv->child_roles);
+    }
+    g_assert_null(bdrv_find_format("nope"));
+    g_assert_true(bdrv_format_can_create("raw"));
+    g_assert_true(bdrv_format_can_create("luks"));
+    g_assert_false(bdrv_format_can_create("file"));
+    g_assert_false(bdrv_format_can_create("blkdebug"));
+    g_assert_false(bdrv_format_can_create("nope"));
+}
+
+static BlockdevCreateOptions *create_opts(const char *json)
+{
+    g_autoptr(JsonNode) node = json_from_string(json, NULL);
+    GError *err = NULL;
+    BlockdevCreateOptions *o = qapi_BlockdevCreateOptions_from_json(node,
+                                                                    &err);
+
+    g_assert_no_error(err);
+    return o;
+}
+
+/* Node-name references in create options, in the driver's role order. */
+static void test_create_node_refs(void)
+{
+    g_autoptr(BlockdevCreateOptions) luks = NULL, raw = NULL;
+    g_auto(GStrv) names = NULL;
+
+    luks = create_opts("{\"driver\":\"luks\",\"file\":\"pay\","
+                       "\"header\":\"hdr\",\"size\":0}");
+    names = bdrv_create_node_refs(luks);
+    g_assert_cmpint(g_strv_length(names), ==, 2);
+    g_assert_cmpstr(names[0], ==, "pay");
+    g_assert_cmpstr(names[1], ==, "hdr");
+    g_clear_pointer(&names, g_strfreev);
+
+    /* A definition is no reference: the job opens it itself. */
+    raw = create_opts("{\"driver\":\"raw\",\"file\":{\"driver\":"
+                      "\"file\",\"filename\":\"x\"},\"size\":0}");
+    names = bdrv_create_node_refs(raw);
+    g_assert_cmpint(g_strv_length(names), ==, 0);
+}
+
+static void test_find_parent(void)
+{
+    g_autofree char *path = tmp_path("parent.img");
+    const char *role = NULL;
+    BlockDriverState *bs, *file;
+
+    write_pattern_file(path, 4096);
+    bs = open_jsonf(0, "json:{\"driver\":\"raw\",\"file\":{"
+                    "\"driver\":\"file\",\"filename\":\"%s\"}}", path);
+    file = bdrv_get_child(bs, "file");
+    g_assert_true(bdrv_find_parent(file, &role) == bs);
+    g_assert_cmpstr(role, ==, "file");
+    g_assert_null(bdrv_find_parent(bs, &role));
+    g_assert_false(bdrv_is_encrypted(bs));
+    g_assert_true(bdrv_has_fast_write_zeroes(bs));
+    g_assert_false(bdrv_supports_amend(bs));
+    bdrv_unref(bs);
 }
 
 static void test_raw_window(void)
@@ -483,6 +565,9 @@ int main(int argc, char **argv)
     g_assert_nonnull(tmpdir);
     g_test_add_func("/block/graph/probe-raw", test_probe_raw);
     g_test_add_func("/block/graph/probe-luks-magic", test_probe_luks_magic);
+    g_test_add_func("/block/graph/driver-registry", test_driver_registry);
+    g_test_add_func("/block/graph/create-node-refs", test_create_node_refs);
+    g_test_add_func("/block/graph/find-parent", test_find_parent);
     g_test_add_func("/block/graph/raw-window", test_raw_window);
     g_test_add_func("/block/graph/raw-window-errors", test_raw_window_errors);
     g_test_add_func("/block/graph/null-co", test_null_co);

@@ -193,6 +193,18 @@ static BlockdevOptions *bdo(const char *optstr)
     return o;
 }
 
+/* The child options come from the schema: every BlockdevRef member. */
+static void test_blockdev_child_names(void)
+{
+    const char *const *names = qapi_blockdev_child_names();
+
+    g_assert_cmpint(g_strv_length((char **)names), ==, 2);
+    g_assert_cmpstr(names[0], ==, "file");
+    g_assert_cmpstr(names[1], ==, "header");
+    /* Computed once: the same table every time. */
+    g_assert_true(qapi_blockdev_child_names() == names);
+}
+
 static void bdo_err(const char *optstr, const char *msg)
 {
     GError *err = NULL;
@@ -347,6 +359,7 @@ int main(int argc, char **argv)
     g_test_add_func("/keyval/random", test_keyval_random);
     g_test_add_func("/keyval/json-filename", test_json_filename);
     g_test_add_func("/keyval/blockdev-options", test_blockdev_options);
+    g_test_add_func("/keyval/blockdev-child-names", test_blockdev_child_names);
     g_test_add_func("/keyval/object-options", test_object_options);
     return g_test_run();
 }
