@@ -5,7 +5,6 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "tools/tool-util.h"
