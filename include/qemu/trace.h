@@ -17,6 +17,8 @@
 #ifndef QEMU_TRACE_H
 #define QEMU_TRACE_H
 
+/* inttypes.h: trace points print int64_t offsets with PRId64. */
+#include <inttypes.h>
 #include <stdbool.h>
 #include <glib.h>
 
