@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 #include "qapi/qapi-types-block-core.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/parse-opts.h"
@@ -170,6 +171,8 @@ static void child_free(BdrvChild *c)
 
 static void bdrv_delete(BlockDriverState *bs)
 {
+    qemu_trace("bdrv_close", "node=%s driver=%s", bs->node_name,
+               bs->drv ? bs->drv->format_name : "");
     unregister_node(bs);
     if (bs->drv && bs->drv->bdrv_close) {
         bs->drv->bdrv_close(bs);
@@ -212,6 +215,8 @@ static BdrvChild *attach_child(BlockDriverState *parent,
     if (!strcmp(name, "file")) {
         parent->file = c;
     }
+    qemu_trace("bdrv_attach_child", "parent_driver=%s child=%s role=%s",
+               parent->drv->format_name, child->node_name, name);
     return c;
 }
 
@@ -479,6 +484,8 @@ BlockDriverState *bdrv_open_blockdev(BlockdevOptions *options, int flags,
         return NULL;
     }
     refresh_filename(bs);
+    qemu_trace("bdrv_open", "node=%s driver=%s flags=0x%x read_only=%d",
+               bs->node_name, drv->format_name, flags, bs->read_only);
     len = bdrv_refresh_total_bytes(bs);
     if (len < 0) {
         error_setg_errno(errp, (int)-len, "Could not get the size of '%s'",

@@ -21,6 +21,7 @@
 #include "block/bounce-pool.h"
 #include "block/crypto-parallel.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-crypto.h"
 
@@ -63,6 +64,8 @@ static int luks_hdr_read(QCryptoBlock *block, size_t offset, guint8 *buf,
         return -1;
     }
     ret = bdrv_pread(hbs, offset, buflen, buf, 0);
+    qemu_trace("luks_header_read", "offset=%zu len=%zu ret=%d", offset,
+               buflen, ret);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not read the LUKS header");
         return -1;
@@ -83,6 +86,8 @@ static int luks_hdr_write(QCryptoBlock *block, size_t offset,
      */
     int ret = bdrv_pwrite(hbs, offset, buflen, buf, BDRV_REQ_FUA);
 
+    qemu_trace("luks_header_write", "offset=%zu len=%zu ret=%d", offset,
+               buflen, ret);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not write the LUKS header");
         return -1;
@@ -288,6 +293,11 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
         }
     }
 
+    qemu_trace("luks_open", "file=%s header=%s detached=%d metadata_only=%d "
+               "no_io=%d payload_offset=%" PRIu64 " sector_size=%u",
+               file->bs->node_name, s->header ? s->header->bs->node_name : "",
+               s->header != NULL, s->metadata_only, s->no_io,
+               s->payload_offset, s->sector_size);
     bs->request_alignment = s->sector_size;
     if (!s->no_io && !s->metadata_only) {
         block_crypto_bounce_pool_init(&s->pool, BLOCK_CRYPTO_CHUNK_SIZE,

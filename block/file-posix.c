@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 
 #define BOUNCE_CHUNK (1 << 20)
 
@@ -229,6 +230,9 @@ static int file_open(BlockDriverState *bs, BlockdevOptions *options,
         bs->request_alignment = 1;
         s->mem_align = 1;
     }
+    qemu_trace("file_open", "filename=%s rdwr=%d direct=%d locking=%d "
+               "blockdev=%d align=%u", o->filename, !!(flags & BDRV_O_RDWR),
+               s->direct, locking, s->is_blockdev, bs->request_alignment);
     return 0;
 }
 
@@ -308,6 +312,9 @@ static int pick_fd(BlockDriverState *bs, int64_t offset, int64_t bytes)
     uint32_t a = bs->request_alignment;
 
     if (s->direct && (offset % a || bytes % a)) {
+        qemu_trace("file_direct_fallback", "filename=%s reason=unaligned-request"
+                   " offset=%" PRId64 " bytes=%" PRId64 " align=%u",
+                   bs->filename, offset, bytes, a);
         return s->fd_buffered;
     }
     return s->fd;
@@ -362,6 +369,9 @@ static int file_rw(BlockDriverState *bs, bool write, int64_t offset,
     int fd = pick_fd(bs, offset, bytes);
 
     if (fd == s->fd && s->direct && !iov_aligned(s, iov, niov)) {
+        qemu_trace("file_direct_fallback", "filename=%s reason=unaligned-buffer"
+                   " offset=%" PRId64 " bytes=%" PRId64, bs->filename, offset,
+                   bytes);
         return bounce_rw(bs, fd, write, offset, bytes, iov, niov, 0);
     }
     return do_rw(fd, write, offset, bytes, iov, niov, 0);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 
 typedef struct BdrvTrackedReq {
     int64_t offset;
@@ -448,10 +449,16 @@ int bdrv_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -ENOTSUP;
     }
     iov = exact_iov(iov, niov, bytes, &tmp, &niov);
+    qemu_trace("bdrv_preadv", "node=%s offset=%" PRId64 " bytes=%" PRId64,
+               bs->node_name, offset, bytes);
     if (is_aligned(bs, offset, bytes)) {
-        return bs->drv->bdrv_preadv(bs, offset, bytes, iov, niov, flags);
+        ret = bs->drv->bdrv_preadv(bs, offset, bytes, iov, niov, flags);
+    } else {
+        ret = rmw_read(bs, offset, bytes, iov, niov, flags);
     }
-    return rmw_read(bs, offset, bytes, iov, niov, flags);
+    qemu_trace("bdrv_preadv_done", "node=%s offset=%" PRId64 " bytes=%"
+               PRId64 " ret=%d", bs->node_name, offset, bytes, ret);
+    return ret;
 }
 
 int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -472,6 +479,8 @@ int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -ENOTSUP;
     }
     iov = exact_iov(iov, niov, bytes, &tmp, &niov);
+    qemu_trace("bdrv_pwritev", "node=%s offset=%" PRId64 " bytes=%" PRId64
+               " flags=0x%x", bs->node_name, offset, bytes, flags);
     if (is_aligned(bs, offset, bytes)) {
         tracked = write_begin(bs, &req, offset, bytes);
         ret = bs->drv->bdrv_pwritev(bs, offset, bytes, iov, niov,
@@ -483,6 +492,8 @@ int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret == 0 && (flags & BDRV_REQ_FUA)) {
         ret = bdrv_flush(bs);
     }
+    qemu_trace("bdrv_pwritev_done", "node=%s offset=%" PRId64 " bytes=%"
+               PRId64 " ret=%d", bs->node_name, offset, bytes, ret);
     return ret;
 }
 
@@ -592,6 +603,9 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret == 0 && (flags & BDRV_REQ_FUA)) {
         ret = bdrv_flush(bs);
     }
+    qemu_trace("bdrv_pwrite_zeroes", "node=%s offset=%" PRId64 " bytes=%"
+               PRId64 " flags=0x%x ret=%d", bs->node_name, offset, bytes,
+               flags, ret);
     return ret;
 }
 
@@ -641,6 +655,7 @@ int bdrv_flush(BlockDriverState *bs)
         BdrvChild *c = g_ptr_array_index(bs->children, i);
         ret = bdrv_flush(c->bs);
     }
+    qemu_trace("bdrv_flush", "node=%s ret=%d", bs->node_name, ret);
     return ret;
 }
 

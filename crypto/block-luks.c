@@ -23,6 +23,7 @@
 #include "crypto/random.h"
 #include "crypto/secret.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 
 #define LUKS1_MAGIC             "LUKS\xba\xbe"
 #define LUKS1_MAGIC_LEN         6
@@ -581,6 +582,9 @@ static int luks1_store_key(QCryptoBlock *block, LUKS1Header *hdr, int slot,
                                     true, split->data, split_len, errp) < 0) {
         return -1;
     }
+    qemu_trace("luks_keyslot_write", "format=luks1 slot=%d offset=%zu "
+               "len=%zu iterations=%u", slot,
+               (size_t)s->key_offset * LUKS1_SECTOR, split_len, iters);
     if (writefunc(block, (size_t)s->key_offset * LUKS1_SECTOR, split->data,
                   split_len, opaque, errp) < 0) {
         error_prepend(errp, "Unable to write key material of keyslot %d",
@@ -615,6 +619,9 @@ static int luks1_wipe_material(QCryptoBlock *block, int slot,
 {
     QCryptoBlockLUKS1 *luks = block->opaque;
 
+    qemu_trace("luks_keyslot_wipe", "format=luks1 slot=%d offset=%" PRIu64
+               " len=%zu", slot, (uint64_t)luks->header.slots[slot].key_offset
+               * LUKS1_SECTOR, (size_t)luks->split_sectors * LUKS1_SECTOR);
     if (luks_wipe_area(block,
                        (uint64_t)luks->header.slots[slot].key_offset *
                        LUKS1_SECTOR,
@@ -672,6 +679,10 @@ static int luks1_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
     }
     luks->split_sectors = luks1_split_sectors(luks->header.key_bytes);
     luks1_setup_block(block);
+    qemu_trace("luks_header_parse", "format=luks1 key_bytes=%u hash=%s "
+               "payload_offset=%" PRIu64 " header_len=%" PRIu64,
+               luks->header.key_bytes, QCryptoHashAlgo_str(luks->hash_alg),
+               block->payload_offset, block->header_len);
     if (flags & QCRYPTO_BLOCK_OPEN_NO_IO) {
         return 0;
     }

@@ -6,6 +6,7 @@
 #include "crypto/blockpriv.h"
 #include "crypto/block-luks2.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 
 static const QCryptoBlockDriver *const qcrypto_block_drivers[] = {
     &qcrypto_block_driver_luks2,   /* first: recovers a damaged primary */
@@ -87,9 +88,16 @@ QCryptoBlock *qcrypto_block_open(QCryptoBlockOpenOptions *options,
     qcrypto_block_probe_driver(block, readfunc, opaque);
     if (block->driver->open(block, options, readfunc, opaque, flags,
                             errp) < 0) {
+        qemu_trace("luks_format_open", "format=%s ret=-1",
+                   block->driver->name);
         qcrypto_block_free(block);
         return NULL;
     }
+    qemu_trace("luks_format_open", "format=%s detached=%d no_io=%d "
+               "payload_offset=%" PRIu64 " header_len=%" PRIu64
+               " sector_size=%u ret=0", block->driver->name, block->detached,
+               !!(flags & QCRYPTO_BLOCK_OPEN_NO_IO), block->payload_offset,
+               block->header_len, block->sector_size);
     return block;
 }
 
@@ -157,6 +165,12 @@ int qcrypto_block_amend_options(QCryptoBlock *block,
                    block->driver->name);
         return -1;
     }
+    /* Which slots and how, never the secrets' contents. */
+    qemu_trace("luks_amend", "format=%s state=%s keyslot=%" PRId64 " force=%d",
+               block->driver->name,
+               QCryptoBlockLUKSKeyslotState_str(options->u.luks.state),
+               options->u.luks.has_keyslot ? options->u.luks.keyslot : -1,
+               force);
     return block->driver->amend(block, readfunc, writefunc, opaque, options,
                                 force, errp);
 }
@@ -211,6 +225,12 @@ QCryptoBlockCipherCtx *qcrypto_block_cipher_ctx_new(
 {
     QCryptoBlockCipherCtx *ctx = g_new0(QCryptoBlockCipherCtx, 1);
 
+    /* Names and the key length only: never the key. */
+    qemu_trace("luks_cipher_setup", "cipher=%s mode=%s ivgen=%s ivgen_hash=%s "
+               "key_bytes=%zu", QCryptoCipherAlgo_str(spec->cipher_alg),
+               QCryptoCipherMode_str(spec->cipher_mode),
+               QCryptoIVGenAlgo_str(spec->ivgen_alg),
+               QCryptoHashAlgo_str(spec->ivgen_hash_alg), nkey);
     ctx->cipher = qcrypto_cipher_new(spec->cipher_alg, spec->cipher_mode,
                                      key, nkey, errp);
     if (!ctx->cipher) {

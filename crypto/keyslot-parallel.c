@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "crypto/keyslot-parallel.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 
 typedef struct KeyslotJob {
     QCryptoBlock *block;
@@ -94,6 +95,10 @@ static void keyslot_run(KeyslotJob *j, size_t i)
     }
     j->res[i] = j->open_slot(j->block, c->slot, j->material[i], j->pass,
                              &j->cancel[i], &j->mks[i], &j->errs[i]);
+    /* The outcome only: the passphrase and what it derives stay out. */
+    qemu_trace("luks_keyslot_try", "slot=%d result=%s cancelled=%d", c->slot,
+               j->res[i] > 0 ? "ok" : j->res[i] == 0 ? "no-match" : "error",
+               g_atomic_int_get(&j->cancel[i]));
 }
 
 static gpointer keyslot_worker(gpointer opaque)
@@ -127,6 +132,9 @@ static void keyslot_read_all(KeyslotJob *j, QCryptoBlockReadFunc readfunc,
         const QCryptoKeyslotCand *c = &j->cands[i];
         /* Encrypted on disk, so not secret yet: plain memory will do. */
         guint8 *buf = g_malloc(c->len);
+
+        qemu_trace("luks_keyslot_read", "slot=%d offset=%zu len=%zu",
+                   c->slot, c->offset, c->len);
 
         if (readfunc(j->block, c->offset, buf, c->len, opaque,
                      &j->errs[i]) < 0) {

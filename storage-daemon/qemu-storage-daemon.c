@@ -32,6 +32,7 @@
 #include "qemu/job.h"
 #include "qemu/keyval.h"
 #include "qom/object-add.h"
+#include "tools/tool-trace.h"
 #include "qapi/parse-opts.h"
 #include "qapi/qapi-init-commands.h"
 #include "qapi/qapi-visit-control.h"
@@ -56,6 +57,7 @@ enum {
 static const struct option long_options[] = {
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
+    { "trace", required_argument, NULL, 'T' },
     { "object", required_argument, NULL, OPT_OBJECT },
     { "blockdev", required_argument, NULL, OPT_BLOCKDEV },
     { "chardev", required_argument, NULL, OPT_CHARDEV },
@@ -98,6 +100,9 @@ static void help(void)
 "\n"
 "  -h, --help             display this help and exit\n"
 "  -V, --version          output version information and exit\n"
+"  -T, --trace [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+"                         switch on trace events (glob patterns, or a file\n"
+"                         of them); output to stderr or file=\n"
 "\n"
 "  --blockdev [driver=]<driver>[,node-name=<N>][,discard=ignore|unmap]\n"
 "             [,cache.direct=on|off][,cache.no-flush=on|off]\n"
@@ -439,9 +444,12 @@ int main(int argc, char **argv)
     g_set_prgname("qemu-storage-daemon");
     signal(SIGPIPE, SIG_IGN);
     disable_core_dumps();
+    if (!tool_trace_init()) {
+        return 1;
+    }
 
     /* First pass: options that shape the process itself. */
-    while ((opt = getopt_long(argc, argv, "+hV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+hVT:", long_options, NULL)) != -1) {
         switch (opt) {
         case 'h':
             help();
@@ -455,6 +463,11 @@ int main(int argc, char **argv)
             break;
         case OPT_DAEMONIZE:
             daemonize = true;
+            break;
+        case 'T':
+            if (!tool_trace_opt(optarg)) {
+                return 1;
+            }
             break;
         case '?':
             error_report("Try 'qemu-storage-daemon --help' for more "
@@ -490,7 +503,7 @@ int main(int argc, char **argv)
 
     /* Second pass: everything else, in order. */
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "+hV", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+hVT:", long_options, NULL)) != -1) {
         g_autoptr(GError) err = NULL;
         if (process_option(opt, optarg, &err) < 0) {
             error_report_err(g_steal_pointer(&err));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "qemu/error.h"
 #include "qom/object-add.h"
+#include "tools/tool-trace.h"
 #include "tools/tool-util.h"
 #include "tools/qemu-img.h"
 
@@ -39,6 +40,9 @@ static void help(void)
 "\n"
 "    '-h', '--help'       display this help and exit\n"
 "    '-V', '--version'    output version information and exit\n"
+"    '-T', '--trace'      [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+"                         switch on trace events (glob patterns, or a file\n"
+"                         of them); output to stderr or file=\n"
 "\n"
 "Command syntax:\n"
 "  amend [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-q] -o options [--force] filename\n"
@@ -223,29 +227,69 @@ BlockDriverState *img_open(bool image_opts, const char *filename,
     return bs;
 }
 
+/*
+ * The standard options before the command (-h, -V, -T); returns the index
+ * of the command, or -1 - exit status when an option ends the run.
+ */
+static int global_options(int argc, char **argv)
+{
+    int i = 1;
+
+    while (i < argc && argv[i][0] == '-') {
+        const char *a = argv[i], *trace = NULL;
+
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            help();
+            return -1;
+        }
+        if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf(QEMU_IMG_VERSION);
+            return -1;
+        }
+        if (!strcmp(a, "-T") || !strcmp(a, "--trace")) {
+            if (++i == argc) {
+                return -1 - img_error_exit("missing argument for option "
+                                           "'%s'", a);
+            }
+            trace = argv[i];
+        } else if (g_str_has_prefix(a, "--trace=")) {
+            trace = a + strlen("--trace=");
+        } else if (g_str_has_prefix(a, "-T")) {
+            trace = a + 2;
+        } else {
+            break;      /* reported as an unknown command */
+        }
+        if (!tool_trace_opt(trace)) {
+            return -2;
+        }
+        i++;
+    }
+    return i;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmdname;
+    int cmd;
 
     g_set_prgname("qemu-img");
-    if (argc < 2) {
+    if (!tool_trace_init()) {
+        return 1;
+    }
+    cmd = global_options(argc, argv);
+    if (cmd < 0) {
+        return -1 - cmd;
+    }
+    if (cmd >= argc) {
         return img_error_exit("Not enough arguments");
     }
-    cmdname = argv[1];
-    if (!strcmp(cmdname, "-h") || !strcmp(cmdname, "--help")) {
-        help();
-        return 0;
-    }
-    if (!strcmp(cmdname, "-V") || !strcmp(cmdname, "--version")) {
-        printf(QEMU_IMG_VERSION);
-        return 0;
-    }
+    cmdname = argv[cmd];
     for (size_t i = 0; i < G_N_ELEMENTS(img_cmds); i++) {
         if (!strcmp(cmdname, img_cmds[i].name)) {
             /* The subcommand sees itself as argv[0]. */
             optind = 0;
             opterr = 0;
-            return img_cmds[i].handler(argc - 1, argv + 1);
+            return img_cmds[i].handler(argc - cmd, argv + cmd);
         }
     }
     return img_error_exit("Command not found: %s", cmdname);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "qemu/error.h"
 #include "qom/object-add.h"
+#include "tools/tool-trace.h"
 #include "tools/tool-util.h"
 #include "tools/qemu-io.h"
 
@@ -36,6 +37,9 @@ static void usage(const char *name)
 "  -U, --force-share    force shared permissions\n"
 "  -d, --discard=MODE   use discard mode: ignore (or off), unmap (or on)\n"
 "  -t, --cache=MODE     use the given cache mode for the image\n"
+"  -T, --trace [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
+"                       switch on trace events matching <pattern>, or those\n"
+"                       listed in <file>; output to stderr or file=\n"
 "  -h, --help           display this help and exit\n"
 "  -V, --version        output version information and exit\n"
 "\n"
@@ -146,6 +150,9 @@ int main(int argc, char **argv)
     GError *err = NULL;
 
     g_set_prgname("qemu-io");
+    if (!tool_trace_init()) {
+        return 1;
+    }
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hVc:d:f:rsnCmki:t:T:U",
                             long_options, NULL)) != -1) {
@@ -155,7 +162,12 @@ int main(int argc, char **argv)
         case 'r': readonly = true; break;
         case 'n': flags |= BDRV_O_NOCACHE; break;
         case 'U': flags |= BDRV_O_FORCE_SHARE; break;
-        case 'C': case 'm': case 'k': case 'T': break;
+        case 'C': case 'm': case 'k': break;
+        case 'T':
+            if (!tool_trace_opt(optarg)) {
+                return 1;
+            }
+            break;
         case 'i':
             if (strcmp(optarg, "threads") && strcmp(optarg, "native") &&
                 strcmp(optarg, "io_uring")) {
