@@ -228,6 +228,7 @@ int main(int argc, char **argv)
     const char *cmdname;
 
     g_set_prgname("qemu-img");
+    tool_report_library_warnings();
     if (argc < 2) {
         return img_error_exit("Not enough arguments");
     }

@@ -146,6 +146,7 @@ int main(int argc, char **argv)
     GError *err = NULL;
 
     g_set_prgname("qemu-io");
+    tool_report_library_warnings();
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hVc:d:f:rsnCmki:t:T:U",
                             long_options, NULL)) != -1) {
