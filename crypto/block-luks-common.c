@@ -50,8 +50,7 @@ bool qcrypto_luks_cipher_known(const char *name)
 }
 
 bool qcrypto_luks_cipher_lookup(const char *name, uint32_t key_bytes,
-                                QCryptoCipherMode mode,
-                                QCryptoCipherAlgo *alg)
+                                QCryptoCipherMode mode, QCryptoCipherAlgo *alg)
 {
     size_t key_len = key_bytes;
 
@@ -138,8 +137,7 @@ static int luks_parse_ivgen(char *ivgen, QCryptoBlockCipherSpec *spec,
 }
 
 int qcrypto_luks_parse_cipher_mode(const char *mode_str,
-                                   QCryptoBlockCipherSpec *spec,
-                                   GError **errp)
+                                   QCryptoBlockCipherSpec *spec, GError **errp)
 {
     g_autofree char *copy = g_strdup(mode_str);
     char *ivgen = strchr(copy, '-');
@@ -183,8 +181,7 @@ void qcrypto_luks_format_cipher_mode(const QCryptoBlockCipherSpec *spec,
     }
 }
 
-int qcrypto_luks_check_ivgen(const QCryptoBlockCipherSpec *spec,
-                             GError **errp)
+int qcrypto_luks_check_ivgen(const QCryptoBlockCipherSpec *spec, GError **errp)
 {
     QCryptoCipherAlgo essiv;
 
@@ -256,8 +253,7 @@ QemuSecBuf *qcrypto_luks_amend_master_key(QCryptoBlock *block,
     return mk;
 }
 
-int qcrypto_luks_check_keyslot_arg(int64_t keyslot, int nslots,
-                                   GError **errp)
+int qcrypto_luks_check_keyslot_arg(int64_t keyslot, int nslots, GError **errp)
 {
     if (keyslot < 0 || keyslot >= nslots) {
         error_setg(errp, "Invalid keyslot %" G_GINT64_FORMAT " specified, "
@@ -280,8 +276,35 @@ int qcrypto_luks_wipe_area(QCryptoBlock *block, uint64_t offset, size_t len,
     return writefunc(block, offset, junk, len, opaque, errp);
 }
 
-static int luks_count_active(QCryptoBlock *block,
-                             const QCryptoLUKSEraseOps *ops)
+int qcrypto_luks_amend_pick_slot(QCryptoBlock *block,
+                                 const QCryptoLUKSSlotOps *ops,
+                                 QCryptoBlockAmendOptionsLUKS *o, bool force,
+                                 GError **errp)
+{
+    int slot;
+
+    if (o->has_keyslot) {
+        if (qcrypto_luks_check_keyslot_arg(o->keyslot, ops->nslots, errp) < 0) {
+            return -1;
+        }
+        slot = o->keyslot;
+        if (ops->slot_present(block, slot) && !force) {
+            error_setg(errp, "Refusing to overwrite active keyslot %d - "
+                       "please erase it first", slot);
+            return -1;
+        }
+        return slot;
+    }
+    for (slot = 0; slot < ops->nslots; slot++) {
+        if (!ops->slot_present(block, slot)) {
+            return slot;
+        }
+    }
+    error_setg(errp, "Can't add a keyslot - all keyslots are in use");
+    return -1;
+}
+
+static int luks_count_active(QCryptoBlock *block, const QCryptoLUKSSlotOps *ops)
 {
     int n = 0;
 
@@ -291,8 +314,7 @@ static int luks_count_active(QCryptoBlock *block,
     return n;
 }
 
-static int luks_erase_check_args(QCryptoBlockAmendOptionsLUKS *o,
-                                 GError **errp)
+static int luks_erase_check_args(QCryptoBlockAmendOptionsLUKS *o, GError **errp)
 {
     const char *extra = o->new_secret ? "new-secret" :
                         o->has_iter_time ? "iter-time" :
@@ -313,7 +335,7 @@ static int luks_erase_check_args(QCryptoBlockAmendOptionsLUKS *o,
 
 /* The one slot named by keyslot=N (checked against old-secret if given). */
 static int64_t luks_erase_one(QCryptoBlock *block,
-                              const QCryptoLUKSEraseOps *ops,
+                              const QCryptoLUKSSlotOps *ops,
                               int64_t keyslot, const QemuSecBuf *pass,
                               QCryptoBlockReadFunc readfunc, void *opaque,
                               bool force, GError **errp)
@@ -330,8 +352,7 @@ static int64_t luks_erase_one(QCryptoBlock *block,
         return -1;
     }
     if (pass) {
-        int64_t mask = ops->matching_slots(block, pass, readfunc, opaque,
-                                           errp);
+        int64_t mask = ops->matching_slots(block, pass, readfunc, opaque, errp);
         if (mask < 0) {
             return -1;
         }
@@ -353,7 +374,7 @@ static int64_t luks_erase_one(QCryptoBlock *block,
 
 /* Every slot that pass unlocks. */
 static int64_t luks_erase_matching(QCryptoBlock *block,
-                                   const QCryptoLUKSEraseOps *ops,
+                                   const QCryptoLUKSSlotOps *ops,
                                    const QemuSecBuf *pass,
                                    QCryptoBlockReadFunc readfunc,
                                    void *opaque, bool force, GError **errp)
@@ -378,8 +399,7 @@ static int64_t luks_erase_matching(QCryptoBlock *block,
     return mask;
 }
 
-int qcrypto_luks_amend_erase(QCryptoBlock *block,
-                             const QCryptoLUKSEraseOps *ops,
+int qcrypto_luks_amend_erase(QCryptoBlock *block, const QCryptoLUKSSlotOps *ops,
                              QCryptoBlockReadFunc readfunc,
                              QCryptoBlockWriteFunc writefunc, void *opaque,
                              QCryptoBlockAmendOptionsLUKS *o, bool force,

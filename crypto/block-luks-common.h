@@ -76,12 +76,13 @@ QemuSecBuf *qcrypto_luks_amend_master_key(QCryptoBlock *block,
                                           void *opaque, GError **errp);
 
 /*
- * Keyslot erase, shared by both formats: the amend options are checked and
- * the slots to erase chosen the same way (by number, by old passphrase,
- * never the last active one without force); each format then erases them
- * in its own crash-safe order through erase_slots.
+ * Keyslot amend, shared by both formats: the slot to add to, and for an
+ * erase the amend options are checked and the slots chosen the same way
+ * (by number, by old passphrase, never the last active one without force);
+ * each format then erases them in its own crash-safe order through
+ * erase_slots.
  */
-typedef struct QCryptoLUKSEraseOps {
+typedef struct QCryptoLUKSSlotOps {
     int nslots;
     /* the slot has a record (may be erased again only with force) */
     bool (*slot_present)(QCryptoBlock *block, int slot);
@@ -95,10 +96,20 @@ typedef struct QCryptoLUKSEraseOps {
     int (*erase_slots)(QCryptoBlock *block, uint32_t mask,
                        QCryptoBlockWriteFunc writefunc, void *opaque,
                        GError **errp);
-} QCryptoLUKSEraseOps;
+} QCryptoLUKSSlotOps;
+
+/*
+ * The keyslot a new passphrase goes to: keyslot=N if given (refusing one
+ * that has a record, unless force), else the first without one; -1 on
+ * error.
+ */
+int qcrypto_luks_amend_pick_slot(QCryptoBlock *block,
+                                 const QCryptoLUKSSlotOps *ops,
+                                 QCryptoBlockAmendOptionsLUKS *o, bool force,
+                                 GError **errp);
 
 int qcrypto_luks_amend_erase(QCryptoBlock *block,
-                             const QCryptoLUKSEraseOps *ops,
+                             const QCryptoLUKSSlotOps *ops,
                              QCryptoBlockReadFunc readfunc,
                              QCryptoBlockWriteFunc writefunc, void *opaque,
                              QCryptoBlockAmendOptionsLUKS *o, bool force,

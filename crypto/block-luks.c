@@ -45,8 +45,7 @@ static bool luks1_probe(const guint8 *buf, size_t buflen)
 
 static QemuSecBuf *luks1_derive(QCryptoHashAlgo hash, const QemuSecBuf *pass,
                                 const guint8 *salt, uint32_t iters,
-                                size_t nout, const gint *cancel,
-                                GError **errp)
+                                size_t nout, const gint *cancel, GError **errp)
 {
     QemuSecBuf *out = qemu_secbuf_new(nout);
 
@@ -417,8 +416,7 @@ static int luks1_init_header(const LUKS1CreateParams *p, const QemuSecBuf *mk,
     h->version = LUKS1_VERSION;
     g_strlcpy(h->cipher_name, qcrypto_luks_cipher_name(p->spec.cipher_alg),
               LUKS1_NAME_LEN);
-    qcrypto_luks_format_cipher_mode(&p->spec, h->cipher_mode,
-                                    LUKS1_NAME_LEN);
+    qcrypto_luks_format_cipher_mode(&p->spec, h->cipher_mode, LUKS1_NAME_LEN);
     g_strlcpy(h->hash_spec, QCryptoHashAlgo_str(p->hash_alg), LUKS1_NAME_LEN);
     h->payload_offset = p->detached ? 0 : luks1_layout_end(split);
     h->key_bytes = p->key_bytes;
@@ -540,70 +538,6 @@ static int luks1_get_info(QCryptoBlock *block, QCryptoBlockInfo *info,
 
 /* ---- amend ---- */
 
-static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
-                           QCryptoBlockWriteFunc writefunc, void *opaque,
-                           QCryptoBlockAmendOptionsLUKS *o, bool force,
-                           GError **errp)
-{
-    QCryptoBlockLUKS1 *luks = block->opaque;
-    LUKS1Header hdr = luks->header;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    g_autoptr(QemuSecBuf) mk = NULL;
-    uint64_t iter_time = LUKS1_DEFAULT_ITER_TIME;
-    int slot = -1;
-
-    if (!o->new_secret) {
-        error_setg(errp, "Parameter 'new-secret' is required to activate a "
-                   "keyslot");
-        return -1;
-    }
-    if (o->has_iter_time) {
-        if (o->iter_time <= 0 || o->iter_time > 1000 * 1000 * 1000) {
-            error_setg(errp, "Parameter 'iter-time' must be between 1 and "
-                       "1000000000 milliseconds");
-            return -1;
-        }
-        iter_time = o->iter_time;
-    }
-    if (o->has_keyslot) {
-        if (qcrypto_luks_check_keyslot_arg(o->keyslot, LUKS1_NUM_SLOTS,
-                                           errp) < 0) {
-            return -1;
-        }
-        slot = o->keyslot;
-        if (hdr.slots[slot].active == LUKS1_SLOT_ACTIVE && !force) {
-            error_setg(errp, "Refusing to overwrite active keyslot %d - "
-                       "please erase it first", slot);
-            return -1;
-        }
-    } else {
-        for (int i = 0; i < LUKS1_NUM_SLOTS && slot < 0; i++) {
-            if (hdr.slots[i].active != LUKS1_SLOT_ACTIVE) {
-                slot = i;
-            }
-        }
-        if (slot < 0) {
-            error_setg(errp, "Can't add a keyslot - all keyslots are in use");
-            return -1;
-        }
-    }
-    mk = qcrypto_luks_amend_master_key(block, o, luks1_find_key, readfunc,
-                                       opaque,
-                                       errp);
-    if (!mk) {
-        return -1;
-    }
-    pass = qcrypto_luks_lookup_secret(o->new_secret, "new-secret", errp);
-    if (!pass ||
-        luks1_store_key(block, &hdr, slot, pass, mk, iter_time, writefunc,
-                        opaque, errp) < 0 ||
-        luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
-        return -1;
-    }
-    luks->header = hdr;
-    return 0;
-}
-
 /* Wipe the key material of the slots in mask, then mark them inactive. */
 static int luks1_erase_slots(QCryptoBlock *block, uint32_t mask,
                              QCryptoBlockWriteFunc writefunc, void *opaque,
@@ -631,8 +565,7 @@ static int luks1_erase_slots(QCryptoBlock *block, uint32_t mask,
 }
 
 /* Slots (as a bit mask) that pass unlocks; -1 on error. */
-static int64_t luks1_matching_slots(QCryptoBlock *block,
-                                    const QemuSecBuf *pass,
+static int64_t luks1_matching_slots(QCryptoBlock *block, const QemuSecBuf *pass,
                                     QCryptoBlockReadFunc readfunc,
                                     void *opaque, GError **errp)
 {
@@ -651,13 +584,58 @@ static bool luks1_slot_active(QCryptoBlock *block, int slot)
 }
 
 /* LUKS1 has no records apart from the active flag. */
-static const QCryptoLUKSEraseOps luks1_erase_ops = {
+static const QCryptoLUKSSlotOps luks1_slot_ops = {
     .nslots = LUKS1_NUM_SLOTS,
     .slot_present = luks1_slot_active,
     .slot_active = luks1_slot_active,
     .matching_slots = luks1_matching_slots,
     .erase_slots = luks1_erase_slots,
 };
+
+static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
+                           QCryptoBlockWriteFunc writefunc, void *opaque,
+                           QCryptoBlockAmendOptionsLUKS *o, bool force,
+                           GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    LUKS1Header hdr = luks->header;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) mk = NULL;
+    uint64_t iter_time = LUKS1_DEFAULT_ITER_TIME;
+    int slot;
+
+    if (!o->new_secret) {
+        error_setg(errp, "Parameter 'new-secret' is required to activate a "
+                   "keyslot");
+        return -1;
+    }
+    if (o->has_iter_time) {
+        if (o->iter_time <= 0 || o->iter_time > 1000 * 1000 * 1000) {
+            error_setg(errp, "Parameter 'iter-time' must be between 1 and "
+                       "1000000000 milliseconds");
+            return -1;
+        }
+        iter_time = o->iter_time;
+    }
+    slot = qcrypto_luks_amend_pick_slot(block, &luks1_slot_ops, o, force, errp);
+    if (slot < 0) {
+        return -1;
+    }
+    mk = qcrypto_luks_amend_master_key(block, o, luks1_find_key, readfunc,
+                                       opaque, errp);
+    if (!mk) {
+        return -1;
+    }
+    pass = qcrypto_luks_lookup_secret(o->new_secret, "new-secret", errp);
+    if (!pass ||
+        luks1_store_key(block, &hdr, slot, pass, mk, iter_time, writefunc,
+                        opaque, errp) < 0 ||
+        luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
+        return -1;
+    }
+    luks->header = hdr;
+    return 0;
+}
 
 /*
  * Amend works on the header as it is on disk now, not as it was at open:
@@ -714,8 +692,7 @@ static int luks1_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         return luks1_amend_add(block, readfunc, writefunc, opaque, o, force,
                                errp);
     }
-    return qcrypto_luks_amend_erase(block, &luks1_erase_ops, readfunc,
-                                    writefunc,
+    return qcrypto_luks_amend_erase(block, &luks1_slot_ops, readfunc, writefunc,
                                     opaque, o, force, errp);
 }
 

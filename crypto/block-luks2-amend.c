@@ -64,71 +64,6 @@ static void luks2_amend_kdf_params(const LUKS2Meta *m, uint64_t iter_time,
     }
 }
 
-static int luks2_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
-                           QCryptoBlockWriteFunc writefunc, void *opaque,
-                           QCryptoBlockAmendOptionsLUKS *o, bool force,
-                           GError **errp)
-{
-    QCryptoBlockLUKS2 *l = block->opaque;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    g_autoptr(QemuSecBuf) mk = NULL;
-    LUKS2KdfParams kp;
-    JsonNode *root;
-    int slot = -1, ret;
-
-    if (!o->new_secret) {
-        error_setg(errp, "Parameter 'new-secret' is required to activate a "
-                   "keyslot");
-        return -1;
-    }
-    if (qcrypto_luks2_check_range(o->has_iter_time, o->iter_time, 1,
-                                  1000 * 1000 * 1000,
-                                  "iter-time", errp) < 0) {
-        return -1;
-    }
-    if (o->has_keyslot) {
-        if (qcrypto_luks_check_keyslot_arg(o->keyslot, LUKS2_MAX_KEYSLOTS,
-                                           errp) < 0) {
-            return -1;
-        }
-        slot = o->keyslot;
-        if (l->meta.slots[slot].present && !force) {
-            error_setg(errp, "Refusing to overwrite active keyslot %d - "
-                       "please erase it first", slot);
-            return -1;
-        }
-    } else {
-        for (int i = 0; i < LUKS2_MAX_KEYSLOTS && slot < 0; i++) {
-            if (!l->meta.slots[i].present) {
-                slot = i;
-            }
-        }
-        if (slot < 0) {
-            error_setg(errp, "Can't add a keyslot - all keyslots are in use");
-            return -1;
-        }
-    }
-    mk = qcrypto_luks_amend_master_key(block, o, qcrypto_luks2_find_key,
-                                       readfunc, opaque,
-                                       errp);
-    pass = mk ? qcrypto_luks_lookup_secret(o->new_secret, "new-secret",
-                                           errp) : NULL;
-    if (!pass) {
-        return -1;
-    }
-    luks2_amend_kdf_params(&l->meta, o->has_iter_time ? o->iter_time :
-                           LUKS2_DEFAULT_ITER_TIME, &kp);
-    root = qcrypto_luks2_tree_copy(&l->meta);
-    ret = qcrypto_luks2_store_key(block, root, slot, pass, mk, &kp, writefunc,
-                                  opaque,
-                                  errp);
-    if (ret == 0) {
-        ret = qcrypto_luks2_commit(block, root, writefunc, opaque, errp);
-    }
-    json_node_unref(root);
-    return ret;
-}
-
 /*
  * Wipe the areas of the slots in mask, then drop them from the metadata (the
  * order cryptsetup uses): a crash in between leaves a slot record whose key
@@ -162,14 +97,14 @@ static int luks2_erase_slots(QCryptoBlock *block, uint32_t mask,
     return ret;
 }
 
-static bool luks2_erase_present(QCryptoBlock *block, int slot)
+static bool luks2_slot_present(QCryptoBlock *block, int slot)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
 
     return l->meta.slots[slot].present;
 }
 
-static bool luks2_erase_active(QCryptoBlock *block, int slot)
+static bool luks2_slot_is_active(QCryptoBlock *block, int slot)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
 
@@ -177,13 +112,58 @@ static bool luks2_erase_active(QCryptoBlock *block, int slot)
 }
 
 /* A keyslot may exist without unlocking the data (not in its digest). */
-static const QCryptoLUKSEraseOps luks2_erase_ops = {
+static const QCryptoLUKSSlotOps luks2_slot_ops = {
     .nslots = LUKS2_MAX_KEYSLOTS,
-    .slot_present = luks2_erase_present,
-    .slot_active = luks2_erase_active,
+    .slot_present = luks2_slot_present,
+    .slot_active = luks2_slot_is_active,
     .matching_slots = qcrypto_luks2_matching_slots,
     .erase_slots = luks2_erase_slots,
 };
+
+static int luks2_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
+                           QCryptoBlockWriteFunc writefunc, void *opaque,
+                           QCryptoBlockAmendOptionsLUKS *o, bool force,
+                           GError **errp)
+{
+    QCryptoBlockLUKS2 *l = block->opaque;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) mk = NULL;
+    LUKS2KdfParams kp;
+    JsonNode *root;
+    int slot, ret;
+
+    if (!o->new_secret) {
+        error_setg(errp, "Parameter 'new-secret' is required to activate a "
+                   "keyslot");
+        return -1;
+    }
+    if (qcrypto_luks2_check_range(o->has_iter_time, o->iter_time, 1,
+                                  1000 * 1000 * 1000,
+                                  "iter-time", errp) < 0) {
+        return -1;
+    }
+    slot = qcrypto_luks_amend_pick_slot(block, &luks2_slot_ops, o, force, errp);
+    if (slot < 0) {
+        return -1;
+    }
+    mk = qcrypto_luks_amend_master_key(block, o, qcrypto_luks2_find_key,
+                                       readfunc, opaque, errp);
+    pass = mk ? qcrypto_luks_lookup_secret(o->new_secret, "new-secret",
+                                           errp) : NULL;
+    if (!pass) {
+        return -1;
+    }
+    luks2_amend_kdf_params(&l->meta, o->has_iter_time ? o->iter_time :
+                           LUKS2_DEFAULT_ITER_TIME, &kp);
+    root = qcrypto_luks2_tree_copy(&l->meta);
+    ret = qcrypto_luks2_store_key(block, root, slot, pass, mk, &kp, writefunc,
+                                  opaque, errp);
+    if (ret == 0) {
+        ret = qcrypto_luks2_commit(block, root, writefunc, opaque, errp);
+    }
+    json_node_unref(root);
+    return ret;
+}
 
 int qcrypto_luks2_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
                         QCryptoBlockWriteFunc writefunc, void *opaque,
@@ -199,7 +179,6 @@ int qcrypto_luks2_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         return luks2_amend_add(block, readfunc, writefunc, opaque, o, force,
                                errp);
     }
-    return qcrypto_luks_amend_erase(block, &luks2_erase_ops, readfunc,
-                                    writefunc,
+    return qcrypto_luks_amend_erase(block, &luks2_slot_ops, readfunc, writefunc,
                                     opaque, o, force, errp);
 }

@@ -167,8 +167,7 @@ static int luks2_read_copy(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
     }
     c->buf = g_malloc(c->hdr.hdr_size);
     memcpy(c->buf, bin, sizeof(bin));
-    if (readfunc(block, offset + LUKS2_BIN_HDR_LEN,
-                 c->buf + LUKS2_BIN_HDR_LEN,
+    if (readfunc(block, offset + LUKS2_BIN_HDR_LEN, c->buf + LUKS2_BIN_HDR_LEN,
                  c->hdr.hdr_size - LUKS2_BIN_HDR_LEN, opaque, errp) < 0 ||
         luks2_checksum(alg, c->buf, c->hdr.hdr_size, csum, errp) < 0) {
         luks2_copy_clear(c);
@@ -185,8 +184,7 @@ static int luks2_read_copy(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
 /* The secondary: at the primary's size, or wherever a valid one is found. */
 static int luks2_find_secondary(QCryptoBlock *block,
                                 QCryptoBlockReadFunc readfunc, void *opaque,
-                                uint64_t size_hint, LUKS2Copy *c,
-                                GError **errp)
+                                uint64_t size_hint, LUKS2Copy *c, GError **errp)
 {
     g_autoptr(GError) first = NULL;
 

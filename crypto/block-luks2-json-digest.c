@@ -57,14 +57,11 @@ static int parse_digest(JsonObject *d, LUKS2Meta *m, LUKS2Digest *dg,
     if (qcrypto_luks2_json_check_type(d, "digest", "pbkdf2", errp) < 0 ||
         qcrypto_luks2_json_hash(d, "hash", "digest", &dg->hash, errp) < 0 ||
         qcrypto_luks2_json_u32(d, "iterations", "digest", 1, UINT32_MAX,
-                               &dg->iterations,
-                               errp) < 0 ||
+                               &dg->iterations, errp) < 0 ||
         qcrypto_luks2_json_base64(d, "salt", "digest", dg->salt,
-                                  LUKS2_MAX_SALT, &dg->nsalt,
-                                  errp) < 0 ||
+                                  LUKS2_MAX_SALT, &dg->nsalt, errp) < 0 ||
         qcrypto_luks2_json_base64(d, "digest", "digest", dg->digest,
-                                  LUKS2_MAX_DIGEST,
-                                  &dg->ndigest, errp) < 0 ||
+                                  LUKS2_MAX_DIGEST, &dg->ndigest, errp) < 0 ||
         parse_id_array(d, "keyslots", LUKS2_MAX_KEYSLOTS, &dg->keyslots, NULL,
                        NULL, errp) < 0 ||
         parse_id_array(d, "segments", 0, NULL, m->segment.id, &dg->segment,

@@ -24,16 +24,14 @@ static int parse_kdf(JsonObject *ks, const char *what, LUKS2Kdf *kdf,
         if (qcrypto_luks2_json_hash(o, "hash", "keyslot kdf", &kdf->hash,
                                     errp) < 0 ||
             qcrypto_luks2_json_u32(o, "iterations", "keyslot kdf", 1,
-                                   UINT32_MAX,
-                                   &kdf->iterations, errp) < 0) {
+                                   UINT32_MAX, &kdf->iterations, errp) < 0) {
             return -1;
         }
     } else if ((a2 = qcrypto_argon2_type_parse(t)) >= 0) {
         kdf->type = a2 == QCRYPTO_ARGON2I ? LUKS2_KDF_ARGON2I
                                           : LUKS2_KDF_ARGON2ID;
         if (qcrypto_luks2_json_u32(o, "time", "keyslot kdf", 1, UINT32_MAX,
-                                   &kdf->time,
-                                   errp) < 0 ||
+                                   &kdf->time, errp) < 0 ||
             qcrypto_luks2_json_u32(o, "cpus", "keyslot kdf", 1,
                                    QCRYPTO_ARGON2_MAX_CPUS,
                                    &kdf->cpus, errp) < 0 ||
@@ -47,8 +45,7 @@ static int parse_kdf(JsonObject *ks, const char *what, LUKS2Kdf *kdf,
         return -1;
     }
     return qcrypto_luks2_json_base64(o, "salt", "keyslot kdf", kdf->salt,
-                                     LUKS2_MAX_SALT,
-                                     &kdf->nsalt, errp);
+                                     LUKS2_MAX_SALT, &kdf->nsalt, errp);
 }
 
 static int parse_area(JsonObject *ks, const char *what, LUKS2Keyslot *s,
@@ -100,8 +97,7 @@ static int parse_keyslot(JsonObject *ks, const char *what, LUKS2Keyslot *s,
     }
     s->usable = true;
     if (qcrypto_luks2_json_u32(ks, "key_size", what, 1, LUKS2_MAX_KEY,
-                               &s->key_size,
-                               errp) < 0) {
+                               &s->key_size, errp) < 0) {
         return -1;
     }
     if (json_object_has_member(ks, "priority") &&
@@ -113,8 +109,7 @@ static int parse_keyslot(JsonObject *ks, const char *what, LUKS2Keyslot *s,
     if (!af || qcrypto_luks2_json_check_type(af, "keyslot af", "luks1",
                                              errp) < 0 ||
         qcrypto_luks2_json_u32(af, "stripes", "keyslot af", 1, LUKS2_STRIPES,
-                               &s->stripes,
-                               errp) < 0 ||
+                               &s->stripes, errp) < 0 ||
         qcrypto_luks2_json_hash(af, "hash", "keyslot af", &s->af_hash,
                                 errp) < 0) {
         return -1;
@@ -170,8 +165,7 @@ static int check_keyslot_areas(LUKS2Meta *m, uint64_t hdr_size, GError **errp)
 }
 
 int qcrypto_luks2_json_parse_keyslots(JsonObject *root, uint64_t hdr_size,
-                                      LUKS2Meta *m,
-                                      GError **errp)
+                                      LUKS2Meta *m, GError **errp)
 {
     JsonObject *o = qcrypto_luks2_json_object(root, "keyslots", "the metadata",
                                               errp);

@@ -8,8 +8,7 @@
 #include "qemu/error.h"
 
 int qcrypto_luks2_json_parse_segment(JsonObject *root, uint64_t hdr_size,
-                                     bool detached,
-                                     LUKS2Meta *m, GError **errp)
+                                     bool detached, LUKS2Meta *m, GError **errp)
 {
     JsonObject *o = qcrypto_luks2_json_object(root, "segments", "the metadata",
                                               errp);
@@ -47,8 +46,7 @@ int qcrypto_luks2_json_parse_segment(JsonObject *root, uint64_t hdr_size,
         !(size = qcrypto_luks2_json_string(s, "size", "segment", errp)) ||
         !(enc = qcrypto_luks2_json_string(s, "encryption", "segment", errp)) ||
         qcrypto_luks2_json_u32(s, "sector_size", "segment", 512, 4096,
-                               &seg->sector_size,
-                               errp) < 0) {
+                               &seg->sector_size, errp) < 0) {
         return -1;
     }
     if (json_object_has_member(s, "integrity")) {
@@ -121,8 +119,7 @@ int qcrypto_luks2_json_resolve_segment_key(LUKS2Meta *m, GError **errp)
         seg->key_size = strstr(seg->encryption, "-xts-") ? 64 : 32;
     }
     if (qcrypto_luks2_parse_encryption(seg->encryption, seg->key_size,
-                                       &seg->spec,
-                                       errp) < 0) {
+                                       &seg->spec, errp) < 0) {
         error_prepend(errp, "LUKS2 data segment");
         return -1;
     }

@@ -61,8 +61,7 @@ const char *qcrypto_luks2_json_string(JsonObject *o, const char *name,
         return NULL;
     }
     if (!qcrypto_luks2_json_is_string(n)) {
-        error_setg(errp, "LUKS2 metadata: %s '%s' is not a string", what,
-                   name);
+        error_setg(errp, "LUKS2 metadata: %s '%s' is not a string", what, name);
         return NULL;
     }
     return json_node_get_string(n);
@@ -191,8 +190,7 @@ int qcrypto_luks2_json_hash(JsonObject *o, const char *name, const char *what,
 }
 
 int qcrypto_luks2_json_check_type(JsonObject *o, const char *what,
-                                  const char *want,
-                                  GError **errp)
+                                  const char *want, GError **errp)
 {
     const char *t = qcrypto_luks2_json_string(o, "type", what, errp);
 

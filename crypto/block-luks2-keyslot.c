@@ -252,8 +252,7 @@ static int luks2_make_kdf(const LUKS2KdfParams *p, size_t npass, size_t nout,
     if (!kdf->time) {
         kdf->time = qcrypto_argon2_calibrate(
             p->type == LUKS2_KDF_ARGON2I ? QCRYPTO_ARGON2I : QCRYPTO_ARGON2ID,
-            &kdf->memory, p->cpus, nout, p->iter_time, p->memory_fixed,
-            errp);
+            &kdf->memory, p->cpus, nout, p->iter_time, p->memory_fixed, errp);
         if (!kdf->time) {
             return -1;
         }
@@ -322,8 +321,7 @@ int qcrypto_luks2_wipe_area(QCryptoBlock *block, const LUKS2Keyslot *s,
                             GError **errp)
 {
     if (qcrypto_luks_wipe_area(block, s->area_offset, s->area_size, writefunc,
-                               opaque,
-                               errp) < 0) {
+                               opaque, errp) < 0) {
         error_prepend(errp, "Unable to erase a LUKS2 keyslot area");
         return -1;
     }

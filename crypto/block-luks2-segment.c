@@ -28,8 +28,7 @@ void qcrypto_luks2_setup_block(QCryptoBlock *block)
  * the key size.
  */
 int qcrypto_luks2_parse_encryption(const char *enc, uint32_t key_bytes,
-                                   QCryptoBlockCipherSpec *spec,
-                                   GError **errp)
+                                   QCryptoBlockCipherSpec *spec, GError **errp)
 {
     g_autofree char *name = g_strdup(enc);
     char *mode = strchr(name, '-');

@@ -68,8 +68,7 @@ int qcrypto_luks2_meta_reparse(QCryptoBlock *block, JsonNode *root,
 
     json = qcrypto_luks2_meta_to_json(&tmp, &len);
     ret = qcrypto_luks2_meta_parse((const guint8 *)json, len + 1,
-                                   l->hdr.hdr_size,
-                                   block->detached, out, errp);
+                                   l->hdr.hdr_size, block->detached, out, errp);
     if (ret < 0) {
         error_prepend(errp, "Internal error, bad new LUKS2 metadata");
     }
