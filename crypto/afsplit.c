@@ -9,6 +9,7 @@
  * short): chunk = HASH(be32(i) || chunk), truncated to the chunk length.
  */
 #include <string.h>
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 #include "qemu/secmem.h"
 #include "crypto/afsplit.h"
@@ -29,8 +30,9 @@ static void af_diffuse(const struct nettle_hash *meta, void *ctx,
 
     for (i = 0, off = 0; off < blocklen; i++, off += dlen) {
         size_t chunk = MIN(dlen, blocklen - off);
-        guint8 be[4] = { i >> 24, i >> 16, i >> 8, i };
+        guint8 be[4];
 
+        stl_be_p(be, i);
         meta->init(ctx);
         meta->update(ctx, sizeof(be), be);
         meta->update(ctx, chunk, block + off);

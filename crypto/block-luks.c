@@ -1,72 +1,26 @@
 /*
- * LUKS1 on-disk format: header parsing and validation, keyslot unlock,
- * create and keyslot amend.  No I/O of its own: everything goes through the
- * caller's read/write/init callbacks, which address the header storage (the
- * detached header, or the start of the payload).
- *
- * Layout (all integers big endian), 592 bytes:
- *   0 magic "LUKS\xba\xbe"   6 version u16      8 cipher-name[32]
- *   40 cipher-mode[32]       72 hash-spec[32]
- *   104 payload-offset u32 (sectors)
- *   108 key-bytes u32        112 mk-digest[20]  132 mk-digest-salt[32]
- *   164 mk-digest-iter u32   168 uuid[40]       208 8 keyslots x 48 bytes:
- *       active u32, iterations u32, salt[32], key-material-offset u32
- *       (sectors), stripes u32
+ * LUKS1 driver: keyslot unlock, create, keyslot amend and info on a header
+ * parsed and validated by crypto/block-luks1-header.c.  No I/O of its own:
+ * everything goes through the caller's read/write/init callbacks, which
+ * address the header storage (the detached header, or the start of the
+ * payload).
  */
 #include <string.h>
-#include "crypto/blockpriv.h"
-#include "crypto/block-luks-common.h"
+#include "crypto/block-luks1-header.h"
 #include "crypto/afsplit.h"
 #include "crypto/hash.h"
 #include "crypto/keyslot-parallel.h"
 #include "crypto/pbkdf.h"
 #include "crypto/random.h"
 #include "crypto/secret.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 #include "qemu/trace.h"
 
-#define LUKS1_MAGIC             "LUKS\xba\xbe"
-#define LUKS1_MAGIC_LEN         6
-#define LUKS1_VERSION           1
-#define LUKS1_NAME_LEN          32
-#define LUKS1_DIGEST_LEN        20
-#define LUKS1_SALT_LEN          32
-#define LUKS1_UUID_LEN          40
-#define LUKS1_NUM_SLOTS         8
-#define LUKS1_STRIPES           4000
-#define LUKS1_SLOT_ACTIVE       0x00AC71F3u
-#define LUKS1_SLOT_INACTIVE     0x0000DEADu
-#define LUKS1_HEADER_LEN        592
-#define LUKS1_SECTOR            512
-/* Key material and the payload start on 4096-byte boundaries. */
-#define LUKS1_ALIGN_SECTORS     8
 #define LUKS1_MIN_ITERS         1000
 #define LUKS1_DEFAULT_ITER_TIME 2000
 /* The master key digest gets 1/8 of the keyslot time, as cryptsetup does. */
 #define LUKS1_DIGEST_TIME_DIV   8
-
-typedef struct LUKS1Slot {
-    uint32_t active;
-    uint32_t iterations;
-    guint8 salt[LUKS1_SALT_LEN];
-    uint32_t key_offset;          /* sectors */
-    uint32_t stripes;
-} LUKS1Slot;
-
-typedef struct LUKS1Header {
-    guint8 magic[LUKS1_MAGIC_LEN];
-    uint16_t version;
-    char cipher_name[LUKS1_NAME_LEN];
-    char cipher_mode[LUKS1_NAME_LEN];
-    char hash_spec[LUKS1_NAME_LEN];
-    uint32_t payload_offset;      /* sectors */
-    uint32_t key_bytes;
-    guint8 mk_digest[LUKS1_DIGEST_LEN];
-    guint8 mk_digest_salt[LUKS1_SALT_LEN];
-    uint32_t mk_digest_iterations;
-    char uuid[LUKS1_UUID_LEN];
-    LUKS1Slot slots[LUKS1_NUM_SLOTS];
-} LUKS1Header;
 
 /* Format state kept for info and amend. */
 typedef struct QCryptoBlockLUKS1 {
@@ -82,343 +36,17 @@ void qcrypto_block_luks1_set_test_iterations(uint32_t iters)
     luks1_test_iterations = iters;
 }
 
-/* ---- (de)serialisation ---- */
-
-static void put_be16(guint8 *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
-
-static void put_be32(guint8 *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static uint16_t get_be16(const guint8 *p)
-{
-    return (uint16_t)p[0] << 8 | p[1];
-}
-
-static uint32_t get_be32(const guint8 *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
-static void luks1_header_encode(const LUKS1Header *h, guint8 *buf)
-{
-    memset(buf, 0, LUKS1_HEADER_LEN);
-    memcpy(buf, h->magic, LUKS1_MAGIC_LEN);
-    put_be16(buf + 6, h->version);
-    memcpy(buf + 8, h->cipher_name, LUKS1_NAME_LEN);
-    memcpy(buf + 40, h->cipher_mode, LUKS1_NAME_LEN);
-    memcpy(buf + 72, h->hash_spec, LUKS1_NAME_LEN);
-    put_be32(buf + 104, h->payload_offset);
-    put_be32(buf + 108, h->key_bytes);
-    memcpy(buf + 112, h->mk_digest, LUKS1_DIGEST_LEN);
-    memcpy(buf + 132, h->mk_digest_salt, LUKS1_SALT_LEN);
-    put_be32(buf + 164, h->mk_digest_iterations);
-    memcpy(buf + 168, h->uuid, LUKS1_UUID_LEN);
-    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        guint8 *s = buf + 208 + 48 * i;
-        put_be32(s, h->slots[i].active);
-        put_be32(s + 4, h->slots[i].iterations);
-        memcpy(s + 8, h->slots[i].salt, LUKS1_SALT_LEN);
-        put_be32(s + 40, h->slots[i].key_offset);
-        put_be32(s + 44, h->slots[i].stripes);
-    }
-}
-
-static void luks1_header_decode(const guint8 *buf, LUKS1Header *h)
-{
-    memcpy(h->magic, buf, LUKS1_MAGIC_LEN);
-    h->version = get_be16(buf + 6);
-    memcpy(h->cipher_name, buf + 8, LUKS1_NAME_LEN);
-    memcpy(h->cipher_mode, buf + 40, LUKS1_NAME_LEN);
-    memcpy(h->hash_spec, buf + 72, LUKS1_NAME_LEN);
-    h->payload_offset = get_be32(buf + 104);
-    h->key_bytes = get_be32(buf + 108);
-    memcpy(h->mk_digest, buf + 112, LUKS1_DIGEST_LEN);
-    memcpy(h->mk_digest_salt, buf + 132, LUKS1_SALT_LEN);
-    h->mk_digest_iterations = get_be32(buf + 164);
-    memcpy(h->uuid, buf + 168, LUKS1_UUID_LEN);
-    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        const guint8 *s = buf + 208 + 48 * i;
-        h->slots[i].active = get_be32(s);
-        h->slots[i].iterations = get_be32(s + 4);
-        memcpy(h->slots[i].salt, s + 8, LUKS1_SALT_LEN);
-        h->slots[i].key_offset = get_be32(s + 40);
-        h->slots[i].stripes = get_be32(s + 44);
-    }
-}
-
 static bool luks1_probe(const guint8 *buf, size_t buflen)
 {
     return buflen >= 8 && memcmp(buf, LUKS1_MAGIC, LUKS1_MAGIC_LEN) == 0 &&
-           get_be16(buf + 6) == LUKS1_VERSION;
-}
-
-/* ---- layout ---- */
-
-static uint32_t luks1_split_sectors(uint32_t key_bytes)
-{
-    return ((uint64_t)key_bytes * LUKS1_STRIPES + LUKS1_SECTOR - 1) /
-           LUKS1_SECTOR;
-}
-
-/*
- * Slot i's key material starts at sector 8 + i * (split rounded up to 8
- * sectors); the attached payload follows the last slot.  cryptsetup places
- * the key material the same way; QEMU also starts the payload right there.
- */
-static uint64_t luks1_align(uint64_t sectors)
-{
-    return (sectors + LUKS1_ALIGN_SECTORS - 1) / LUKS1_ALIGN_SECTORS *
-           LUKS1_ALIGN_SECTORS;
-}
-
-static uint32_t luks1_slot_offset(uint32_t split_sectors, int slot)
-{
-    return LUKS1_ALIGN_SECTORS + slot * luks1_align(split_sectors);
-}
-
-static uint32_t luks1_layout_end(uint32_t split_sectors)
-{
-    return luks1_slot_offset(split_sectors, LUKS1_NUM_SLOTS);
-}
-
-/* ---- header validation ---- */
-
-static int luks1_check_nul(const char *field, size_t len, const char *what,
-                           GError **errp)
-{
-    if (!memchr(field, '\0', len)) {
-        error_setg(errp, "LUKS header field %s is not NUL-terminated", what);
-        return -1;
-    }
-    return 0;
-}
-
-/* Parse "MODE[-IVGEN[:HASH]]" into spec. */
-static int luks1_parse_mode(const char *mode_str, QCryptoBlockCipherSpec *spec,
-                            GError **errp)
-{
-    g_autofree char *copy = g_strdup(mode_str);
-    char *ivgen = strchr(copy, '-');
-    char *ivhash = NULL;
-    int mode, iv, hash;
-
-    if (ivgen) {
-        *ivgen++ = '\0';
-        ivhash = strchr(ivgen, ':');
-        if (ivhash) {
-            *ivhash++ = '\0';
-        }
-    }
-    mode = luks_cipher_mode_parse(copy);
-    if (mode < 0) {
-        error_setg(errp, "Cipher mode '%s' is not supported", copy);
-        return -1;
-    }
-    spec->cipher_mode = mode;
-    spec->ivgen_alg = QCRYPTO_IV_GEN_ALGO_PLAIN64;
-    spec->ivgen_hash_alg = QCRYPTO_HASH_ALGO_SHA256;
-    if (!ivgen) {
-        if (mode != QCRYPTO_CIPHER_MODE_ECB) {
-            error_setg(errp, "Cipher mode '%s' needs an IV generator "
-                       "(e.g. '%s-plain64')", copy, copy);
-            return -1;
-        }
-        return 0;
-    }
-    iv = luks_ivgen_parse(ivgen);
-    if (iv < 0) {
-        error_setg(errp, "IV generator '%s' is not supported", ivgen);
-        return -1;
-    }
-    spec->ivgen_alg = iv;
-    if (iv != QCRYPTO_IV_GEN_ALGO_ESSIV) {
-        if (ivhash) {
-            error_setg(errp, "IV generator '%s' does not take a hash", ivgen);
-            return -1;
-        }
-        return 0;
-    }
-    if (!ivhash) {
-        error_setg(errp, "IV generator 'essiv' needs a hash (essiv:HASH)");
-        return -1;
-    }
-    hash = luks_hash_parse(ivhash);
-    if (hash < 0 || !qcrypto_hash_supports(hash)) {
-        error_setg(errp, "Hash '%s' for the essiv IV generator is not "
-                   "supported", ivhash);
-        return -1;
-    }
-    spec->ivgen_hash_alg = hash;
-    return 0;
-}
-
-/* Find the cipher for a name and the key size the header gives. */
-static int luks1_parse_cipher(const LUKS1Header *h,
-                              QCryptoBlockCipherSpec *spec, GError **errp)
-{
-    const char *mode = QCryptoCipherMode_str(spec->cipher_mode);
-    bool xts = spec->cipher_mode == QCRYPTO_CIPHER_MODE_XTS;
-    size_t key_len = xts ? h->key_bytes / 2 : h->key_bytes;
-
-    if (xts && h->key_bytes % 2) {
-        key_len = 0;   /* an odd xts key matches no cipher */
-    }
-    if (luks_cipher_lookup(h->cipher_name, key_len, &spec->cipher_alg)) {
-        if (!qcrypto_cipher_supports(spec->cipher_alg, spec->cipher_mode)) {
-            error_setg(errp, "Cipher %s does not support %s mode",
-                       QCryptoCipherAlgo_str(spec->cipher_alg), mode);
-            return -1;
-        }
-        return 0;
-    }
-    error_setg(errp, "Key size of %" G_GUINT32_FORMAT " bytes does not fit "
-               "cipher %s in %s mode", h->key_bytes, h->cipher_name, mode);
-    return -1;
-}
-
-static int luks1_check_ivgen(const QCryptoBlockCipherSpec *spec, GError **errp)
-{
-    QCryptoCipherAlgo essiv;
-
-    if (spec->cipher_mode == QCRYPTO_CIPHER_MODE_ECB ||
-        spec->ivgen_alg != QCRYPTO_IV_GEN_ALGO_ESSIV) {
-        return 0;
-    }
-    return qcrypto_ivgen_essiv_cipher(spec->cipher_alg, spec->ivgen_hash_alg,
-                                      &essiv, errp);
-}
-
-static int luks1_check_names(const LUKS1Header *h, QCryptoBlockCipherSpec *spec,
-                             QCryptoHashAlgo *hash_alg, GError **errp)
-{
-    int hash;
-
-    if (g_str_has_prefix(h->cipher_name, "cipher_null")) {
-        error_setg(errp, "The null cipher (cipher_null) is refused: the "
-                   "volume would not be encrypted");
-        return -1;
-    }
-    if (!luks_cipher_known(h->cipher_name)) {
-        error_setg(errp, "Cipher '%s' is not supported", h->cipher_name);
-        return -1;
-    }
-    if (luks1_parse_mode(h->cipher_mode, spec, errp) < 0 ||
-        luks1_parse_cipher(h, spec, errp) < 0 ||
-        luks1_check_ivgen(spec, errp) < 0) {
-        return -1;
-    }
-    hash = luks_hash_parse(h->hash_spec);
-    if (hash < 0 || !qcrypto_pbkdf2_supports(hash)) {
-        error_setg(errp, "Hash '%s' is not supported", h->hash_spec);
-        return -1;
-    }
-    *hash_alg = hash;
-    return 0;
-}
-
-static int luks1_check_slots(const LUKS1Header *h, uint32_t split_sectors,
-                             bool detached, GError **errp)
-{
-    for (int i = 0; i < LUKS1_NUM_SLOTS; i++) {
-        const LUKS1Slot *s = &h->slots[i];
-        uint64_t end = (uint64_t)s->key_offset + split_sectors;
-
-        if (s->active != LUKS1_SLOT_ACTIVE &&
-            s->active != LUKS1_SLOT_INACTIVE) {
-            error_setg(errp, "Keyslot %d state 0x%08" G_GINT32_MODIFIER "x is "
-                       "corrupt (neither active nor inactive)", i, s->active);
-            return -1;
-        }
-        if (s->stripes != LUKS1_STRIPES) {
-            error_setg(errp, "Keyslot %d has %" G_GUINT32_FORMAT " stripes, "
-                       "expected %d", i, s->stripes, LUKS1_STRIPES);
-            return -1;
-        }
-        if (s->active == LUKS1_SLOT_ACTIVE && s->iterations == 0) {
-            error_setg(errp, "Keyslot %d has zero PBKDF2 iterations", i);
-            return -1;
-        }
-        if ((uint64_t)s->key_offset * LUKS1_SECTOR < LUKS1_HEADER_LEN) {
-            error_setg(errp, "Keyslot %d key material at sector %"
-                       G_GUINT32_FORMAT " overlaps the LUKS header", i,
-                       s->key_offset);
-            return -1;
-        }
-        if (!detached && h->payload_offset && end > h->payload_offset) {
-            error_setg(errp, "Keyslot %d key material (sectors %"
-                       G_GUINT32_FORMAT "-%" G_GUINT64_FORMAT ") overlaps the "
-                       "payload at sector %" G_GUINT32_FORMAT, i,
-                       s->key_offset, end - 1, h->payload_offset);
-            return -1;
-        }
-        for (int j = 0; j < i; j++) {
-            const LUKS1Slot *o = &h->slots[j];
-            if (s->key_offset < (uint64_t)o->key_offset + split_sectors &&
-                o->key_offset < end) {
-                error_setg(errp, "Keyslots %d and %d have overlapping key "
-                           "material", j, i);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
-static int luks1_check_header(const LUKS1Header *h, bool detached,
-                              QCryptoBlockCipherSpec *spec,
-                              QCryptoHashAlgo *hash_alg, GError **errp)
-{
-    if (memcmp(h->magic, LUKS1_MAGIC, LUKS1_MAGIC_LEN) != 0) {
-        error_setg(errp, "Volume is not in LUKS format (bad magic)");
-        return -1;
-    }
-    if (h->version != LUKS1_VERSION) {
-        error_setg(errp, "LUKS version %u is not supported (expected %d)",
-                   h->version, LUKS1_VERSION);
-        return -1;
-    }
-    if (luks1_check_nul(h->cipher_name, LUKS1_NAME_LEN, "cipher-name",
-                        errp) < 0 ||
-        luks1_check_nul(h->cipher_mode, LUKS1_NAME_LEN, "cipher-mode",
-                        errp) < 0 ||
-        luks1_check_nul(h->hash_spec, LUKS1_NAME_LEN, "hash-spec", errp) < 0 ||
-        luks1_check_nul(h->uuid, LUKS1_UUID_LEN, "uuid", errp) < 0) {
-        return -1;
-    }
-    if (luks1_check_names(h, spec, hash_alg, errp) < 0) {
-        return -1;
-    }
-    if (h->mk_digest_iterations == 0) {
-        error_setg(errp, "Master key digest has zero PBKDF2 iterations");
-        return -1;
-    }
-    if (!detached &&
-        (uint64_t)h->payload_offset * LUKS1_SECTOR < LUKS1_HEADER_LEN) {
-        error_setg(errp, "Payload offset %" G_GUINT32_FORMAT " sectors "
-                   "overlaps the LUKS header (a payload offset of 0 is only "
-                   "valid for a detached header)", h->payload_offset);
-        return -1;
-    }
-    return luks1_check_slots(h, luks1_split_sectors(h->key_bytes), detached,
-                             errp);
+           lduw_be_p(buf + 6) == LUKS1_VERSION;
 }
 
 /* ---- keyslots ---- */
 
 static QemuSecBuf *luks1_derive(QCryptoHashAlgo hash, const QemuSecBuf *pass,
                                 const guint8 *salt, uint32_t iters,
-                                size_t nout, const gint *cancel,
-                                GError **errp)
+                                size_t nout, const gint *cancel, GError **errp)
 {
     QemuSecBuf *out = qemu_secbuf_new(nout);
 
@@ -604,7 +232,7 @@ static int luks1_write_header(QCryptoBlock *block, const LUKS1Header *hdr,
 {
     guint8 buf[LUKS1_HEADER_LEN];
 
-    luks1_header_encode(hdr, buf);
+    qcrypto_luks1_header_encode(hdr, buf);
     if (writefunc(block, 0, buf, sizeof(buf), opaque, errp) < 0) {
         error_prepend(errp, "Unable to write LUKS header");
         return -1;
@@ -622,11 +250,11 @@ static int luks1_wipe_material(QCryptoBlock *block, int slot,
     qemu_trace("luks_keyslot_wipe", "format=luks1 slot=%d offset=%" PRIu64
                " len=%zu", slot, (uint64_t)luks->header.slots[slot].key_offset
                * LUKS1_SECTOR, (size_t)luks->split_sectors * LUKS1_SECTOR);
-    if (luks_wipe_area(block,
-                       (uint64_t)luks->header.slots[slot].key_offset *
-                       LUKS1_SECTOR,
+    if (qcrypto_luks_wipe_area(block,
+                               (uint64_t)luks->header.slots[slot].key_offset *
+                               LUKS1_SECTOR,
                        (size_t)luks->split_sectors * LUKS1_SECTOR, writefunc,
-                       opaque, errp) < 0) {
+                               opaque, errp) < 0) {
         error_prepend(errp, "Unable to erase key material of keyslot %d",
                       slot);
         return -1;
@@ -672,9 +300,10 @@ static int luks1_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
         error_prepend(errp, "Unable to read LUKS header");
         return -1;
     }
-    luks1_header_decode(buf, &luks->header);
-    if (luks1_check_header(&luks->header, flags & QCRYPTO_BLOCK_OPEN_DETACHED,
-                           &block->spec, &luks->hash_alg, errp) < 0) {
+    qcrypto_luks1_header_decode(buf, &luks->header);
+    if (qcrypto_luks1_check_header(&luks->header,
+                                   flags & QCRYPTO_BLOCK_OPEN_DETACHED,
+                                   &block->spec, &luks->hash_alg, errp) < 0) {
         return -1;
     }
     luks->split_sectors = luks1_split_sectors(luks->header.key_bytes);
@@ -686,7 +315,8 @@ static int luks1_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
     if (flags & QCRYPTO_BLOCK_OPEN_NO_IO) {
         return 0;
     }
-    pass = luks_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    pass = qcrypto_luks_lookup_secret(options->u.luks.key_secret, "key-secret",
+                                      errp);
     if (!pass ||
         luks1_find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
         return -1;
@@ -759,7 +389,7 @@ static int luks1_create_params(QCryptoBlockCreateOptions *options,
                    QCryptoCipherMode_str(p->spec.cipher_mode));
         return -1;
     }
-    if (luks1_check_ivgen(&p->spec, errp) < 0) {
+    if (qcrypto_luks_check_ivgen(&p->spec, errp) < 0) {
         return -1;
     }
     if (!qcrypto_pbkdf2_supports(p->hash_alg)) {
@@ -785,39 +415,6 @@ static int luks1_calculate_header_len(QCryptoBlockCreateOptions *options,
     return 0;
 }
 
-static int luks1_make_uuid(char *uuid, GError **errp)
-{
-    guint8 b[16];
-
-    if (qcrypto_random_bytes(b, sizeof(b), errp) < 0) {
-        return -1;
-    }
-    b[6] = (b[6] & 0x0f) | 0x40;    /* version 4 */
-    b[8] = (b[8] & 0x3f) | 0x80;    /* RFC 4122 variant */
-    memset(uuid, 0, LUKS1_UUID_LEN);
-    g_snprintf(uuid, LUKS1_UUID_LEN,
-               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-               "%02x%02x%02x%02x%02x%02x",
-               b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-               b[10], b[11], b[12], b[13], b[14], b[15]);
-    return 0;
-}
-
-static void luks1_format_mode(const QCryptoBlockCipherSpec *spec, char *out)
-{
-    const char *mode = QCryptoCipherMode_str(spec->cipher_mode);
-
-    memset(out, 0, LUKS1_NAME_LEN);
-    if (spec->cipher_mode == QCRYPTO_CIPHER_MODE_ECB) {
-        g_strlcpy(out, mode, LUKS1_NAME_LEN);
-    } else if (spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_ESSIV) {
-        g_snprintf(out, LUKS1_NAME_LEN, "%s-essiv:%s", mode,
-                   QCryptoHashAlgo_str(spec->ivgen_hash_alg));
-    } else {
-        g_snprintf(out, LUKS1_NAME_LEN, "%s-%s", mode,
-                   QCryptoIVGenAlgo_str(spec->ivgen_alg));
-    }
-}
 
 /* Fill a fresh header (all slots inactive) for a new master key. */
 static int luks1_init_header(const LUKS1CreateParams *p, const QemuSecBuf *mk,
@@ -828,9 +425,9 @@ static int luks1_init_header(const LUKS1CreateParams *p, const QemuSecBuf *mk,
     memset(h, 0, sizeof(*h));
     memcpy(h->magic, LUKS1_MAGIC, LUKS1_MAGIC_LEN);
     h->version = LUKS1_VERSION;
-    g_strlcpy(h->cipher_name, luks_cipher_name(p->spec.cipher_alg),
+    g_strlcpy(h->cipher_name, qcrypto_luks_cipher_name(p->spec.cipher_alg),
               LUKS1_NAME_LEN);
-    luks1_format_mode(&p->spec, h->cipher_mode);
+    qcrypto_luks_format_cipher_mode(&p->spec, h->cipher_mode, LUKS1_NAME_LEN);
     g_strlcpy(h->hash_spec, QCryptoHashAlgo_str(p->hash_alg), LUKS1_NAME_LEN);
     h->payload_offset = p->detached ? 0 : luks1_layout_end(split);
     h->key_bytes = p->key_bytes;
@@ -848,7 +445,7 @@ static int luks1_init_header(const LUKS1CreateParams *p, const QemuSecBuf *mk,
                        LUKS1_DIGEST_LEN, errp) < 0) {
         return -1;
     }
-    return luks1_make_uuid(h->uuid, errp);
+    return qcrypto_luks_make_uuid(h->uuid, errp);
 }
 
 static int luks1_create(QCryptoBlock *block, QCryptoBlockCreateOptions *options,
@@ -867,7 +464,8 @@ static int luks1_create(QCryptoBlock *block, QCryptoBlockCreateOptions *options,
     if (luks1_create_params(options, flags, &p, errp) < 0) {
         return -1;
     }
-    pass = luks_lookup_secret(options->u.luks.key_secret, "key-secret", errp);
+    pass = qcrypto_luks_lookup_secret(options->u.luks.key_secret, "key-secret",
+                                      errp);
     if (!pass) {
         return -1;
     }
@@ -951,68 +549,6 @@ static int luks1_get_info(QCryptoBlock *block, QCryptoBlockInfo *info,
 
 /* ---- amend ---- */
 
-static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
-                           QCryptoBlockWriteFunc writefunc, void *opaque,
-                           QCryptoBlockAmendOptionsLUKS *o, bool force,
-                           GError **errp)
-{
-    QCryptoBlockLUKS1 *luks = block->opaque;
-    LUKS1Header hdr = luks->header;
-    g_autoptr(QemuSecBuf) pass = NULL;
-    g_autoptr(QemuSecBuf) mk = NULL;
-    uint64_t iter_time = LUKS1_DEFAULT_ITER_TIME;
-    int slot = -1;
-
-    if (!o->new_secret) {
-        error_setg(errp, "Parameter 'new-secret' is required to activate a "
-                   "keyslot");
-        return -1;
-    }
-    if (o->has_iter_time) {
-        if (o->iter_time <= 0 || o->iter_time > 1000 * 1000 * 1000) {
-            error_setg(errp, "Parameter 'iter-time' must be between 1 and "
-                       "1000000000 milliseconds");
-            return -1;
-        }
-        iter_time = o->iter_time;
-    }
-    if (o->has_keyslot) {
-        if (luks_check_keyslot_arg(o->keyslot, LUKS1_NUM_SLOTS, errp) < 0) {
-            return -1;
-        }
-        slot = o->keyslot;
-        if (hdr.slots[slot].active == LUKS1_SLOT_ACTIVE && !force) {
-            error_setg(errp, "Refusing to overwrite active keyslot %d - "
-                       "please erase it first", slot);
-            return -1;
-        }
-    } else {
-        for (int i = 0; i < LUKS1_NUM_SLOTS && slot < 0; i++) {
-            if (hdr.slots[i].active != LUKS1_SLOT_ACTIVE) {
-                slot = i;
-            }
-        }
-        if (slot < 0) {
-            error_setg(errp, "Can't add a keyslot - all keyslots are in use");
-            return -1;
-        }
-    }
-    mk = luks_amend_master_key(block, o, luks1_find_key, readfunc, opaque,
-                               errp);
-    if (!mk) {
-        return -1;
-    }
-    pass = luks_lookup_secret(o->new_secret, "new-secret", errp);
-    if (!pass ||
-        luks1_store_key(block, &hdr, slot, pass, mk, iter_time, writefunc,
-                        opaque, errp) < 0 ||
-        luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
-        return -1;
-    }
-    luks->header = hdr;
-    return 0;
-}
-
 /* Wipe the key material of the slots in mask, then mark them inactive. */
 static int luks1_erase_slots(QCryptoBlock *block, uint32_t mask,
                              QCryptoBlockWriteFunc writefunc, void *opaque,
@@ -1040,8 +576,7 @@ static int luks1_erase_slots(QCryptoBlock *block, uint32_t mask,
 }
 
 /* Slots (as a bit mask) that pass unlocks; -1 on error. */
-static int64_t luks1_matching_slots(QCryptoBlock *block,
-                                    const QemuSecBuf *pass,
+static int64_t luks1_matching_slots(QCryptoBlock *block, const QemuSecBuf *pass,
                                     QCryptoBlockReadFunc readfunc,
                                     void *opaque, GError **errp)
 {
@@ -1060,13 +595,58 @@ static bool luks1_slot_active(QCryptoBlock *block, int slot)
 }
 
 /* LUKS1 has no records apart from the active flag. */
-static const LUKSEraseOps luks1_erase_ops = {
+static const QCryptoLUKSSlotOps luks1_slot_ops = {
     .nslots = LUKS1_NUM_SLOTS,
     .slot_present = luks1_slot_active,
     .slot_active = luks1_slot_active,
     .matching_slots = luks1_matching_slots,
     .erase_slots = luks1_erase_slots,
 };
+
+static int luks1_amend_add(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
+                           QCryptoBlockWriteFunc writefunc, void *opaque,
+                           QCryptoBlockAmendOptionsLUKS *o, bool force,
+                           GError **errp)
+{
+    QCryptoBlockLUKS1 *luks = block->opaque;
+    LUKS1Header hdr = luks->header;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) mk = NULL;
+    uint64_t iter_time = LUKS1_DEFAULT_ITER_TIME;
+    int slot;
+
+    if (!o->new_secret) {
+        error_setg(errp, "Parameter 'new-secret' is required to activate a "
+                   "keyslot");
+        return -1;
+    }
+    if (o->has_iter_time) {
+        if (o->iter_time <= 0 || o->iter_time > 1000 * 1000 * 1000) {
+            error_setg(errp, "Parameter 'iter-time' must be between 1 and "
+                       "1000000000 milliseconds");
+            return -1;
+        }
+        iter_time = o->iter_time;
+    }
+    slot = qcrypto_luks_amend_pick_slot(block, &luks1_slot_ops, o, force, errp);
+    if (slot < 0) {
+        return -1;
+    }
+    mk = qcrypto_luks_amend_master_key(block, o, luks1_find_key, readfunc,
+                                       opaque, errp);
+    if (!mk) {
+        return -1;
+    }
+    pass = qcrypto_luks_lookup_secret(o->new_secret, "new-secret", errp);
+    if (!pass ||
+        luks1_store_key(block, &hdr, slot, pass, mk, iter_time, writefunc,
+                        opaque, errp) < 0 ||
+        luks1_write_header(block, &hdr, writefunc, opaque, errp) < 0) {
+        return -1;
+    }
+    luks->header = hdr;
+    return 0;
+}
 
 /*
  * Amend works on the header as it is on disk now, not as it was at open:
@@ -1088,8 +668,9 @@ static int luks1_refresh_header(QCryptoBlock *block,
         error_prepend(errp, "Unable to read LUKS header");
         return -1;
     }
-    luks1_header_decode(buf, &fresh);
-    if (luks1_check_header(&fresh, block->detached, &spec, &hash, errp) < 0) {
+    qcrypto_luks1_header_decode(buf, &fresh);
+    if (qcrypto_luks1_check_header(&fresh, block->detached, &spec, &hash,
+                                   errp) < 0) {
         error_prepend(errp, "LUKS header on disk is no longer valid");
         return -1;
     }
@@ -1122,8 +703,8 @@ static int luks1_amend(QCryptoBlock *block, QCryptoBlockReadFunc readfunc,
         return luks1_amend_add(block, readfunc, writefunc, opaque, o, force,
                                errp);
     }
-    return luks_amend_erase(block, &luks1_erase_ops, readfunc, writefunc,
-                            opaque, o, force, errp);
+    return qcrypto_luks_amend_erase(block, &luks1_slot_ops, readfunc, writefunc,
+                                    opaque, o, force, errp);
 }
 
 static void luks1_cleanup(QCryptoBlock *block)

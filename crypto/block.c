@@ -13,6 +13,22 @@ static const QCryptoBlockDriver *const qcrypto_block_drivers[] = {
     &qcrypto_block_driver_luks1,
 };
 
+static QCryptoBlockWarningFunc qcrypto_block_warning_func;
+static void *qcrypto_block_warning_opaque;
+
+void qcrypto_block_set_warning_func(QCryptoBlockWarningFunc fn, void *opaque)
+{
+    qcrypto_block_warning_opaque = opaque;
+    qcrypto_block_warning_func = fn;
+}
+
+void qcrypto_block_warn(const char *msg)
+{
+    if (qcrypto_block_warning_func) {
+        qcrypto_block_warning_func(msg, qcrypto_block_warning_opaque);
+    }
+}
+
 static const QCryptoBlockDriver *
 qcrypto_block_first_driver(QCryptoBlockFormat format, GError **errp)
 {

@@ -1,6 +1,6 @@
 /*
  * Internals of the generic crypto block layer, shared by the format drivers
- * (LUKS1 now, LUKS2 beside it) and by white-box tests.  Not a public header:
+ * (LUKS1 and LUKS2) and by white-box tests.  Not a public header:
  * only crypto/ and tests/unit/ include it.
  */
 #ifndef QCRYPTO_BLOCKPRIV_H
@@ -117,6 +117,9 @@ int qcrypto_block_cipher_ctx_run_to(QCryptoBlockCipherCtx *ctx, bool encrypt,
 int qcrypto_block_cipher_buffer(const QCryptoBlockCipherSpec *spec,
                                 const guint8 *key, size_t nkey, bool encrypt,
                                 guint8 *buf, size_t len, GError **errp);
+
+/* Pass a warning to the function the tool set (never print it here). */
+void qcrypto_block_warn(const char *msg);
 
 /* Take ownership of the master key and enable encrypt/decrypt. */
 void qcrypto_block_set_master_key(QCryptoBlock *block, QemuSecBuf *key);

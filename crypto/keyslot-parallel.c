@@ -43,6 +43,7 @@ void qcrypto_keyslots_set_threads(unsigned threads)
     keyslot_test_threads = threads;
 }
 
+/* QEMU_LUKS_UNLOCK_THREADS: see docs/devel/performance.rst. */
 static unsigned keyslot_threads(size_t n)
 {
     const char *env = getenv("QEMU_LUKS_UNLOCK_THREADS");

@@ -66,7 +66,8 @@ int64_t qcrypto_keyslots_match_all(QCryptoBlock *block,
 
 /*
  * For tests: threads used per call (the caller included); 0 restores the
- * default, one per CPU (or QEMU_LUKS_UNLOCK_THREADS).
+ * default, one per CPU (or QEMU_LUKS_UNLOCK_THREADS, documented in
+ * docs/devel/performance.rst, "Tuning by environment variable").
  */
 void qcrypto_keyslots_set_threads(unsigned threads);
 

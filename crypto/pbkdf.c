@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <nettle/memxor.h>
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 #include "qemu/secmem.h"
 #include "crypto/pbkdf.h"
@@ -71,9 +72,10 @@ static bool pbkdf2_loop(const QCryptoHmacOps *ops, void *ctx,
     bool ok = true;
 
     for (uint32_t block = 1; nout > 0 && ok; block++) {
-        guint8 be[4] = { block >> 24, block >> 16, block >> 8, block };
+        guint8 be[4];
         size_t n = MIN(nout, dlen);
 
+        stl_be_p(be, block);
         ops->update(ctx, nsalt, salt);
         ops->update(ctx, sizeof(be), be);
         ops->digest(ctx, dlen, u);

@@ -32,6 +32,7 @@
 #include "nbd/nbd.h"
 #include "nbd/channel.h"
 #include "nbd/bufpool.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 /* Requests one connection may have queued or running at once. */
@@ -61,6 +62,8 @@ struct NBDServer {
     NBDBufPool *bufs;           /* READ/WRITE buffers, 4096-aligned */
     QCryptoTLSCreds *tls_creds; /* borrowed; non-NULL: TLS required */
     unsigned handshake_seconds; /* 0 = no limit */
+    NBDServerLogFunc log;       /* NULL: notices are discarded */
+    void *log_opaque;
 };
 
 struct NBDExport {
@@ -106,15 +109,6 @@ typedef struct NBDRequest {
 
 /* Pushed on a client's reply queue to stop its sender thread. */
 static NBDRequest reply_queue_end;
-
-/* ---- wire helpers ---- */
-
-static inline void put_be16(guint8 *p, uint16_t v) { v = GUINT16_TO_BE(v); memcpy(p, &v, 2); }
-static inline void put_be32(guint8 *p, uint32_t v) { v = GUINT32_TO_BE(v); memcpy(p, &v, 4); }
-static inline void put_be64(guint8 *p, uint64_t v) { v = GUINT64_TO_BE(v); memcpy(p, &v, 8); }
-static inline uint16_t get_be16(const guint8 *p) { uint16_t v; memcpy(&v, p, 2); return GUINT16_FROM_BE(v); }
-static inline uint32_t get_be32(const guint8 *p) { uint32_t v; memcpy(&v, p, 4); return GUINT32_FROM_BE(v); }
-static inline uint64_t get_be64(const guint8 *p) { uint64_t v; memcpy(&v, p, 8); return GUINT64_FROM_BE(v); }
 
 /* ---- dropping clients ---- */
 
@@ -184,10 +178,10 @@ static int send_opt_reply(NBDClient *c, uint32_t opt, uint32_t type,
         { .iov_base = hdr, .iov_len = sizeof(hdr) },
         { .iov_base = (void *)data, .iov_len = len },
     };
-    put_be64(hdr, NBD_REP_MAGIC);
-    put_be32(hdr + 8, opt);
-    put_be32(hdr + 12, type);
-    put_be32(hdr + 16, len);
+    stq_be_p(hdr, NBD_REP_MAGIC);
+    stl_be_p(hdr + 8, opt);
+    stl_be_p(hdr + 12, type);
+    stl_be_p(hdr + 16, len);
     return nbd_channel_writev(&c->ch, iov, len ? 2 : 1);
 }
 
@@ -265,7 +259,7 @@ static int handle_opt_list(NBDClient *c, uint32_t len)
         const char *name = names->pdata[i];
         size_t nlen = strlen(name);
         g_autofree guint8 *buf = g_malloc(4 + nlen);
-        put_be32(buf, nlen);
+        stl_be_p(buf, nlen);
         memcpy(buf + 4, name, nlen);
         ret = send_opt_reply(c, NBD_OPT_LIST, NBD_REP_SERVER, buf, 4 + nlen);
     }
@@ -278,7 +272,7 @@ static int send_info_string(NBDClient *c, uint32_t opt, uint16_t type,
 {
     size_t len = strlen(str);
     g_autofree guint8 *buf = g_malloc(2 + len);
-    put_be16(buf, type);
+    stw_be_p(buf, type);
     memcpy(buf + 2, str, len);
     return send_opt_reply(c, opt, NBD_REP_INFO, buf, 2 + len);
 }
@@ -297,8 +291,8 @@ static int handle_opt_info(NBDClient *c, uint32_t opt, const guint8 *data,
     guint8 buf[14];
     NBDExport *exp;
 
-    if (len < 6 || (namelen = get_be32(data)) > len - 6 ||
-        len != 4 + namelen + 2 + 2 * (uint32_t)get_be16(data + 4 + namelen)) {
+    if (len < 6 || (namelen = ldl_be_p(data)) > len - 6 ||
+        len != 4 + namelen + 2 + 2 * (uint32_t)lduw_be_p(data + 4 + namelen)) {
         return send_opt_error(c, opt, NBD_REP_ERR_INVALID,
                               "malformed NBD_OPT_INFO/GO request") ? -1 : 0;
     }
@@ -307,9 +301,9 @@ static int handle_opt_info(NBDClient *c, uint32_t opt, const guint8 *data,
         return send_opt_error(c, opt, NBD_REP_ERR_INVALID,
                               "export name contains a NUL byte") ? -1 : 0;
     }
-    nreqs = get_be16(data + 4 + namelen);
+    nreqs = lduw_be_p(data + 4 + namelen);
     for (unsigned i = 0; i < nreqs; i++) {
-        switch (get_be16(data + 6 + namelen + 2 * i)) {
+        switch (lduw_be_p(data + 6 + namelen + 2 * i)) {
         case NBD_INFO_NAME: want_name = true; break;
         case NBD_INFO_DESCRIPTION: want_desc = true; break;
         case NBD_INFO_BLOCK_SIZE: want_bs = true; break;
@@ -322,9 +316,9 @@ static int handle_opt_info(NBDClient *c, uint32_t opt, const guint8 *data,
     }
     exp = c->exp;
 
-    put_be16(buf, NBD_INFO_EXPORT);
-    put_be64(buf + 2, c->size);
-    put_be16(buf + 10, export_tx_flags(exp));
+    stw_be_p(buf, NBD_INFO_EXPORT);
+    stq_be_p(buf + 2, c->size);
+    stw_be_p(buf + 10, export_tx_flags(exp));
     if (send_opt_reply(c, opt, NBD_REP_INFO, buf, 12)) {
         return -1;
     }
@@ -337,10 +331,10 @@ static int handle_opt_info(NBDClient *c, uint32_t opt, const guint8 *data,
     }
     /* Like QEMU: always describe block sizes, but only impose a minimum on
      * clients that asked (the block layer handles unaligned requests). */
-    put_be16(buf, NBD_INFO_BLOCK_SIZE);
-    put_be32(buf + 2, want_bs ? exp->min_block : 1);
-    put_be32(buf + 6, MAX(exp->min_block, 4096));
-    put_be32(buf + 10, NBD_MAX_REQUEST_SIZE);
+    stw_be_p(buf, NBD_INFO_BLOCK_SIZE);
+    stl_be_p(buf + 2, want_bs ? exp->min_block : 1);
+    stl_be_p(buf + 6, MAX(exp->min_block, 4096));
+    stl_be_p(buf + 10, NBD_MAX_REQUEST_SIZE);
     if (send_opt_reply(c, opt, NBD_REP_INFO, buf, 14) ||
         send_opt_reply(c, opt, NBD_REP_ACK, NULL, 0)) {
         return -1;
@@ -368,8 +362,8 @@ static int handle_export_name(NBDClient *c, const guint8 *data, uint32_t len,
         client_drop(c, "NBD_OPT_EXPORT_NAME for an unknown export");
         return -1;
     }
-    put_be64(buf, c->size);
-    put_be16(buf + 8, export_tx_flags(c->exp));
+    stq_be_p(buf, c->size);
+    stw_be_p(buf + 8, export_tx_flags(c->exp));
     return nbd_channel_write(&c->ch, buf, no_zeroes ? 10 : sizeof(buf)) ? -1 : 1;
 }
 
@@ -420,14 +414,14 @@ static int negotiate(NBDClient *c)
     uint32_t cflags;
     bool no_zeroes;
 
-    put_be64(hello, NBD_INIT_MAGIC);
-    put_be64(hello + 8, NBD_OPTS_MAGIC);
-    put_be16(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
+    stq_be_p(hello, NBD_INIT_MAGIC);
+    stq_be_p(hello + 8, NBD_OPTS_MAGIC);
+    stw_be_p(hello + 16, NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES);
     if (nbd_channel_write(&c->ch, hello, sizeof(hello)) ||
         nbd_channel_read(&c->ch, hdr, 4)) {
         return handshake_read_failed(c);
     }
-    cflags = get_be32(hdr);
+    cflags = ldl_be_p(hdr);
     if (!(cflags & NBD_FLAG_C_FIXED_NEWSTYLE) ||
         (cflags & ~(NBD_FLAG_C_FIXED_NEWSTYLE | NBD_FLAG_C_NO_ZEROES))) {
         client_drop(c, "protocol error: unsupported client flags 0x%x",
@@ -444,12 +438,12 @@ static int negotiate(NBDClient *c)
         if (nbd_channel_read(&c->ch, hdr, 16)) {
             return handshake_read_failed(c);
         }
-        if (get_be64(hdr) != NBD_OPTS_MAGIC) {
+        if (ldq_be_p(hdr) != NBD_OPTS_MAGIC) {
             client_drop(c, "protocol error: bad option magic");
             return -1;
         }
-        opt = get_be32(hdr + 8);
-        len = get_be32(hdr + 12);
+        opt = ldl_be_p(hdr + 8);
+        len = ldl_be_p(hdr + 12);
         if (len > NBD_MAX_OPTION_SIZE) {
             client_drop(c, "protocol error: option %u of %u bytes is too "
                         "long", opt, len);
@@ -534,9 +528,9 @@ static void send_reply(NBDClient *c, uint64_t cookie, uint32_t err,
         { .iov_base = (void *)data, .iov_len = len },
     };
 
-    put_be32(hdr, NBD_SIMPLE_REPLY_MAGIC);
-    put_be32(hdr + 4, err);
-    put_be64(hdr + 8, cookie);
+    stl_be_p(hdr, NBD_SIMPLE_REPLY_MAGIC);
+    stl_be_p(hdr + 4, err);
+    stq_be_p(hdr + 8, cookie);
     g_mutex_lock(&c->send_lock);
     if (!c->dead && nbd_channel_writev(&c->ch, iov, (!err && len) ? 2 : 1)) {
         /* The client went away; wake the reader so the connection ends. */
@@ -716,17 +710,17 @@ static NBDRequest *request_receive(NBDClient *c, bool *stop)
     if (nbd_channel_read(&c->ch, hdr, sizeof(hdr))) {
         return NULL;
     }
-    if (get_be32(hdr) != NBD_REQUEST_MAGIC) {
+    if (ldl_be_p(hdr) != NBD_REQUEST_MAGIC) {
         client_drop(c, "protocol error: bad request magic");
         return NULL;
     }
     req = g_new0(NBDRequest, 1);
     req->client = c;
-    req->flags = get_be16(hdr + 4);
-    req->type = get_be16(hdr + 6);
-    req->cookie = get_be64(hdr + 8);
-    req->offset = get_be64(hdr + 16);
-    req->len = get_be32(hdr + 24);
+    req->flags = lduw_be_p(hdr + 4);
+    req->type = lduw_be_p(hdr + 6);
+    req->cookie = ldq_be_p(hdr + 8);
+    req->offset = ldq_be_p(hdr + 16);
+    req->len = ldl_be_p(hdr + 24);
 
     if (req->type == NBD_CMD_DISC) {
         c->disc = true;
@@ -855,8 +849,10 @@ static gpointer client_thread(gpointer opaque)
             nbd_channel_bye(&c->ch);
         }
     }
-    if (c->drop_reason) {
-        error_report("NBD client %s dropped: %s", c->peer, c->drop_reason);
+    if (c->drop_reason && c->server->log) {
+        g_autofree char *msg = g_strdup_printf("NBD client %s dropped: %s",
+                                               c->peer, c->drop_reason);
+        c->server->log(msg, c->server->log_opaque);
     }
     client_detach_and_free(c);
     return NULL;
@@ -938,6 +934,12 @@ void nbd_server_set_tls_creds(NBDServer *s, QCryptoTLSCreds *creds)
 void nbd_server_set_handshake_timeout(NBDServer *s, unsigned seconds)
 {
     s->handshake_seconds = seconds;
+}
+
+void nbd_server_set_log(NBDServer *s, NBDServerLogFunc fn, void *opaque)
+{
+    s->log = fn;
+    s->log_opaque = opaque;
 }
 
 /* Disconnect the clients matching `exp` (all if NULL) and wait for them. */

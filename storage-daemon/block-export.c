@@ -103,6 +103,12 @@ const char *qsd_export_of_node(BlockDriverState *bs)
     return NULL;
 }
 
+/* The server's notices (a dropped client) go to stderr like our errors. */
+static void qsd_nbd_log(const char *msg, void *opaque)
+{
+    error_report("%s", msg);
+}
+
 int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
                          bool has_handshake_max_seconds,
                          uint32_t handshake_max_seconds,
@@ -131,6 +137,7 @@ int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
     nbd_server = nbd_server_new(fd, max_connections);
     nbd_tls_creds = creds;
     nbd_server_set_tls_creds(nbd_server, creds);
+    nbd_server_set_log(nbd_server, qsd_nbd_log, NULL);
     if (has_handshake_max_seconds) {
         nbd_server_set_handshake_timeout(nbd_server, handshake_max_seconds);
     }

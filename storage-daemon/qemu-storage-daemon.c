@@ -27,6 +27,7 @@
 
 #include "storage-daemon/daemon.h"
 #include "storage-daemon/sockets.h"
+#include "crypto/block.h"
 #include "monitor/monitor.h"
 #include "qemu/error.h"
 #include "qemu/job.h"
@@ -435,6 +436,12 @@ static void disable_core_dumps(void)
     }
 }
 
+/* The crypto layer's warnings (a recovered LUKS2 header) go to stderr. */
+static void qsd_print_warning(const char *msg, void *opaque)
+{
+    error_report("warning: %s", msg);
+}
+
 int main(int argc, char **argv)
 {
     bool daemonize = false;
@@ -442,6 +449,7 @@ int main(int argc, char **argv)
     int opt;
 
     g_set_prgname("qemu-storage-daemon");
+    qcrypto_block_set_warning_func(qsd_print_warning, NULL);
     signal(SIGPIPE, SIG_IGN);
     disable_core_dumps();
     if (!tool_trace_init()) {

@@ -273,6 +273,7 @@ int main(int argc, char **argv)
     int cmd;
 
     g_set_prgname("qemu-img");
+    tool_report_library_warnings();
     if (!tool_trace_init()) {
         return 1;
     }

@@ -150,6 +150,7 @@ int main(int argc, char **argv)
     GError *err = NULL;
 
     g_set_prgname("qemu-io");
+    tool_report_library_warnings();
     if (!tool_trace_init()) {
         return 1;
     }

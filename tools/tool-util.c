@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "block/block.h"
+#include "crypto/block.h"
 #include "qemu/error.h"
 #include "tools/tool-util.h"
 
@@ -513,4 +514,14 @@ bool tool_parse_bool(const char *str, bool *value)
         return false;
     }
     return true;
+}
+
+static void tool_print_warning(const char *msg, void *opaque)
+{
+    error_report("warning: %s", msg);
+}
+
+void tool_report_library_warnings(void)
+{
+    qcrypto_block_set_warning_func(tool_print_warning, NULL);
 }

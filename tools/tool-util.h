@@ -61,6 +61,13 @@ bool tool_opts_del(GPtrArray *opts, const char *key);
 /* Add every option to obj as a string member (dotted keys nest). */
 void tool_opts_to_json(GPtrArray *opts, JsonObject *obj);
 
+/*
+ * Make the libraries' warnings reach stderr ("prog: warning: ..."): the
+ * crypto layer hands them to a callback instead of printing.  Called once
+ * by each tool's main().
+ */
+void tool_report_library_warnings(void);
+
 /* Parse "on/off/true/false/yes/no". */
 bool tool_parse_bool(const char *str, bool *value);
 

@@ -1,6 +1,6 @@
 /*
- * The generic "crypto block" interface: an encrypted volume format (LUKS1 now,
- * LUKS2 later) seen as header metadata plus sector encryption.
+ * The generic "crypto block" interface: an encrypted volume format (LUKS1 or
+ * LUKS2) seen as header metadata plus sector encryption.
  *
  * Format code never does I/O itself.  The caller (the block layer's luks
  * driver, or a unit test) passes read/write callbacks that address the header
@@ -39,6 +39,17 @@ typedef enum {
     /* Write a header-only volume: payload offset 0. */
     QCRYPTO_BLOCK_CREATE_DETACHED = (1 << 0),
 } QCryptoBlockCreateFlags;
+
+/*
+ * Warnings of the format drivers, such as a damaged LUKS2 header copy that
+ * open recovered from.  The crypto layer never prints: it hands each
+ * warning (one line, without "warning: " or a newline) to the function set
+ * here, which a tool makes print it on stderr.  NULL, the default, drops
+ * them.  Process-wide: set it at startup, before any volume is opened; it
+ * is called from whichever thread opens or amends a volume.
+ */
+typedef void (*QCryptoBlockWarningFunc)(const char *msg, void *opaque);
+void qcrypto_block_set_warning_func(QCryptoBlockWarningFunc fn, void *opaque);
 
 /* True if buf (the first bytes of header storage) looks like this format. */
 bool qcrypto_block_has_format(QCryptoBlockFormat format, const guint8 *buf,

@@ -146,6 +146,15 @@ void nbd_server_set_tls_creds(NBDServer *server, QCryptoTLSCreds *creds);
 void nbd_server_set_handshake_timeout(NBDServer *server, unsigned seconds);
 
 /*
+ * Where the server's notices go ("NBD client PEER dropped: REASON", one
+ * line without a newline): the server never prints, so without a log
+ * function they are discarded.  Called from the client threads, possibly
+ * several at once.  Set before returning to the main context that accepts.
+ */
+typedef void (*NBDServerLogFunc)(const char *msg, void *opaque);
+void nbd_server_set_log(NBDServer *server, NBDServerLogFunc fn, void *opaque);
+
+/*
  * Stop accepting, disconnect every client, wait for their requests to
  * finish, remove every export and free the server.
  */

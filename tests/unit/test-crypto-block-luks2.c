@@ -424,6 +424,14 @@ static void test_version_default(void)
 
 /* ---- recovery ---- */
 
+/* The warnings the crypto layer handed to the callback (it never prints). */
+static GPtrArray *warnings;
+
+static void record_warning(const char *msg, void *opaque)
+{
+    g_ptr_array_add(warnings, g_strdup(msg));
+}
+
 static void test_recover(gconstpointer opaque)
 {
     const char *what = opaque;
@@ -445,13 +453,21 @@ static void test_recover(gconstpointer opaque)
     } else if (g_str_equal(what, "secondary-json")) {
         st.data[size + 4096 + 30] ^= 1;
     }
+    warnings = g_ptr_array_new_with_free_func(g_free);
+    qcrypto_block_set_warning_func(record_warning, NULL);
     blk = open2(&st, "sec0", 0, &err);
+    qcrypto_block_set_warning_func(NULL, NULL);
     g_assert_no_error(err);
     g_assert_nonnull(blk);
     g_assert_nonnull(qcrypto_block_luks2_get_warning(blk));
     g_assert_nonnull(strstr(qcrypto_block_luks2_get_warning(blk),
                             g_str_has_prefix(what, "primary") ? "primary"
                                                               : "secondary"));
+    /* the same text went to the warning callback, once */
+    g_assert_cmpuint(warnings->len, ==, 1);
+    g_assert_cmpstr(warnings->pdata[0], ==,
+                    qcrypto_block_luks2_get_warning(blk));
+    g_clear_pointer(&warnings, g_ptr_array_unref);
     g_assert_cmpuint(st.writes, ==, 0);
     /* the next update rewrites both copies */
     g_assert_cmpint(amend(blk, &st, true, 1, "sec1", NULL, false, &err), ==,
@@ -784,6 +800,14 @@ static const BadCase bad_cases[] = {
       "not a decimal number" },
     { "number-overflow", "\"offset\":\"32768\"",
       "\"offset\":\"99999999999999999999\"", NULL, "not a decimal number" },
+    /* the cipher mode parser and its messages are LUKS1's */
+    { "segment-mode", "\"encryption\":\"aes-xts-plain64\",\"sector_size\"",
+      "\"encryption\":\"aes-gcm-plain64\",\"sector_size\"", NULL,
+      "LUKS2 data segment: Encryption 'aes-gcm-plain64': Cipher mode 'gcm' "
+      "is not supported" },
+    { "area-ivgen", "\"encryption\":\"aes-xts-plain64\",\"key_size\"",
+      "\"encryption\":\"aes-xts-benbi\",\"key_size\"", NULL,
+      "IV generator 'benbi' is not supported" },
     { "null-cipher", "\"encryption\":\"aes-xts-plain64\",\"sector_size\"",
       "\"encryption\":\"cipher_null-ecb\",\"sector_size\"", NULL,
       "null cipher" },

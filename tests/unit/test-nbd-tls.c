@@ -259,6 +259,47 @@ static void test_tls_required(void)
     client_free(c);
 }
 
+/* The server's notices reach the log function set with nbd_server_set_log. */
+static struct {
+    GMutex lock;
+    GCond cond;
+    GPtrArray *lines;
+} logged;
+
+static void record_log(const char *msg, void *opaque)
+{
+    g_mutex_lock(&logged.lock);
+    g_ptr_array_add(logged.lines, g_strdup(msg));
+    g_cond_broadcast(&logged.cond);
+    g_mutex_unlock(&logged.lock);
+}
+
+static void test_drop_logged(void)
+{
+    Client *c = client_new();
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    const char *want = " dropped: NBD_OPT_EXPORT_NAME without TLS";
+    bool found = false;
+    char byte;
+
+    send_option(c, NBD_OPT_EXPORT_NAME, "disk", 4);
+    g_assert_cmpint(recv(c->fd, &byte, 1, 0), ==, 0);
+    client_free(c);
+    g_mutex_lock(&logged.lock);
+    while (!found) {
+        for (guint i = 0; i < logged.lines->len && !found; i++) {
+            const char *l = logged.lines->pdata[i];
+            found = g_str_has_prefix(l, "NBD client ") && strstr(l, want);
+        }
+        if (!found && !g_cond_wait_until(&logged.cond, &logged.lock,
+                                         deadline)) {
+            break;
+        }
+    }
+    g_mutex_unlock(&logged.lock);
+    g_assert_true(found);
+}
+
 static void test_wrong_key(void)
 {
     Client *c = client_new();
@@ -441,12 +482,15 @@ int main(int argc, char **argv)
     t.server = nbd_server_new(listen_unix(t.sock), 0);
     nbd_server_set_tls_creds(t.server, t.creds);
     nbd_server_set_handshake_timeout(t.server, 5);
+    logged.lines = g_ptr_array_new_with_free_func(g_free);
+    nbd_server_set_log(t.server, record_log, NULL);
     g_main_context_pop_thread_default(t.ctx);
     g_assert_nonnull(nbd_export_add(t.server, "disk", NULL, &mem_ops,
                                     &t.disk, true, 1, &err));
     t.thread = g_thread_new("loop", loop_thread, NULL);
 
     g_test_add_func("/nbd-tls/tls-required", test_tls_required);
+    g_test_add_func("/nbd-tls/drop-logged", test_drop_logged);
     g_test_add_func("/nbd-tls/wrong-key", test_wrong_key);
     g_test_add_func("/nbd-tls/inflight", test_inflight);
     g_test_add_func("/nbd-tls/psk-file-errors", test_psk_file_errors);

@@ -1,0 +1,50 @@
+/*
+ * LUKS2 digests: the pbkdf2 check that a key is the volume key, and the
+ * digest of a new volume key.  The digests' JSON is in
+ * block-luks2-json-digest.c.
+ */
+#include <string.h>
+#include "crypto/block-luks2-int.h"
+#include "crypto/hash.h"
+#include "crypto/pbkdf.h"
+#include "crypto/random.h"
+
+int qcrypto_luks2_digest_verify(const LUKS2Digest *dg, const QemuSecBuf *key,
+                                const gint *cancel, GError **errp)
+{
+    guint8 out[LUKS2_MAX_DIGEST];
+
+    if (qcrypto_pbkdf2_cancellable(dg->hash, key->data, key->len, dg->salt,
+                                   dg->nsalt, dg->iterations, out,
+                                   dg->ndigest, cancel, errp) < 0) {
+        return -1;
+    }
+    return memcmp(out, dg->digest, dg->ndigest) == 0;
+}
+
+int qcrypto_luks2_digest_new(LUKS2Digest *dg, QCryptoHashAlgo hash,
+                             const QemuSecBuf *mk, GError **errp)
+{
+    uint64_t iters = qcrypto_luks2_test_pbkdf2_iters;
+
+    memset(dg, 0, sizeof(*dg));
+    dg->hash = hash;
+    dg->nsalt = LUKS2_KDF_SALT_LEN;
+    dg->ndigest = qcrypto_hash_digest_len(hash);
+    if (!iters) {
+        iters = qcrypto_pbkdf2_count_iters(hash, mk->len, dg->nsalt,
+                                           dg->ndigest, LUKS2_DIGEST_ITER_TIME,
+                                           errp);
+        if (!iters) {
+            return -1;
+        }
+        iters = CLAMP(iters, LUKS2_MIN_PBKDF2_ITERS, UINT32_MAX);
+    }
+    dg->iterations = iters;
+    if (qcrypto_random_bytes(dg->salt, dg->nsalt, errp) < 0 ||
+        qcrypto_pbkdf2(hash, mk->data, mk->len, dg->salt, dg->nsalt,
+                       dg->iterations, dg->digest, dg->ndigest, errp) < 0) {
+        return -1;
+    }
+    return 0;
+}

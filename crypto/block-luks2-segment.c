@@ -1,0 +1,98 @@
+/*
+ * LUKS2 segments: the encryption strings ("aes-xts-plain64") of the data
+ * segment and the keyslot areas, the crypt segment of a new volume, and the
+ * block geometry and info a segment gives.  The segments' JSON is in
+ * block-luks2-json-segment.c.
+ */
+#include <string.h>
+#include "crypto/block-luks2-int.h"
+#include "qemu/error.h"
+
+void qcrypto_luks2_setup_block(QCryptoBlock *block)
+{
+    QCryptoBlockLUKS2 *l = block->opaque;
+    const LUKS2Segment *seg = &l->meta.segment;
+
+    block->spec = seg->spec;
+    block->payload_offset = seg->offset;
+    block->payload_size = seg->dynamic ? 0 : seg->size;
+    block->sector_size = seg->sector_size;
+    block->iv_unit = LUKS2_SECTOR;
+    block->iv_offset = seg->iv_tweak;
+    block->header_len = 2 * l->hdr.hdr_size + l->meta.keyslots_size;
+}
+
+/*
+ * "CIPHER-MODE[-IVGEN[:HASH]]": the mode part is LUKS1's cipher mode
+ * string, parsed by the same function; the cipher comes from its name and
+ * the key size.
+ */
+int qcrypto_luks2_parse_encryption(const char *enc, uint32_t key_bytes,
+                                   QCryptoBlockCipherSpec *spec, GError **errp)
+{
+    g_autofree char *name = g_strdup(enc);
+    char *mode = strchr(name, '-');
+
+    if (g_str_has_prefix(enc, "cipher_null")) {
+        error_setg(errp, "The null cipher (%s) is refused: the volume would "
+                   "not be encrypted", enc);
+        return -1;
+    }
+    if (!mode) {
+        error_setg(errp, "Encryption '%s' is not of the form "
+                   "CIPHER-MODE-IVGEN", enc);
+        return -1;
+    }
+    *mode++ = '\0';
+    if (qcrypto_luks_parse_cipher_mode(mode, spec, errp) < 0) {
+        error_prepend(errp, "Encryption '%s'", enc);
+        return -1;
+    }
+    if (!qcrypto_luks_cipher_lookup(name, key_bytes, spec->cipher_mode,
+                                    &spec->cipher_alg)) {
+        error_setg(errp, "Encryption '%s' with a %" G_GUINT32_FORMAT "-byte "
+                   "key is not supported", enc, key_bytes);
+        return -1;
+    }
+    if (!qcrypto_cipher_supports(spec->cipher_alg, spec->cipher_mode)) {
+        error_setg(errp, "Encryption '%s' is not supported", enc);
+        return -1;
+    }
+    return qcrypto_luks_check_ivgen(spec, errp);
+}
+
+void qcrypto_luks2_format_encryption(const QCryptoBlockCipherSpec *spec,
+                                     char *out)
+{
+    char mode[64];
+
+    qcrypto_luks_format_cipher_mode(spec, mode, sizeof(mode));
+    g_snprintf(out, 64, "%s-%s", qcrypto_luks_cipher_name(spec->cipher_alg),
+               mode);
+}
+
+void qcrypto_luks2_segment_new(LUKS2Segment *seg,
+                               const QCryptoBlockCipherSpec *spec,
+                               uint64_t offset, uint32_t sector_size)
+{
+    memset(seg, 0, sizeof(*seg));
+    seg->offset = offset;
+    seg->dynamic = true;
+    seg->sector_size = sector_size;
+    qcrypto_luks2_format_encryption(spec, seg->encryption);
+}
+
+QCryptoBlockInfoLUKSSegment *qcrypto_luks2_segment_info(
+    const LUKS2Segment *seg)
+{
+    QCryptoBlockInfoLUKSSegment *si = g_new0(QCryptoBlockInfoLUKSSegment, 1);
+
+    si->offset = seg->offset;
+    si->has_size = !seg->dynamic;
+    si->size = seg->size;
+    si->dynamic = seg->dynamic;
+    si->iv_tweak = seg->iv_tweak;
+    si->encryption = g_strdup(seg->encryption);
+    si->sector_size = seg->sector_size;
+    return si;
+}
