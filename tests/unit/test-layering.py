@@ -74,38 +74,43 @@ def case_clean():
     return rc == 0 and 'no violation' in out, out
 
 
-def case_upward():
-    with tree({'base/a.c': '/* x */\n#include "base/base.h"\n'
-                           '#  include "mid/mid.h"\n'}) as d:
+def fails_with(files, expected, unexpected=()):
+    """Run on FILES: exit status 1, every EXPECTED message, no UNEXPECTED."""
+    with tree(files) as d:
         rc, out = run(d)
-    return (rc == 1 and 'base/a.c:3: "mid/mid.h" belongs to layer mid' in out
-            and 'base may include only: base' in out), out
+    return (rc == 1 and all(m in out for m in expected)
+            and not any(m in out for m in unexpected)), out
+
+
+def case_upward():
+    return fails_with({'base/a.c': '/* x */\n#include "base/base.h"\n'
+                                   '#  include "mid/mid.h"\n'},
+                      ['base/a.c:3: "mid/mid.h" belongs to layer mid',
+                       'base may include only: base'])
 
 
 def case_owned_file_in_lower_dir():
     # include/base/mid-only.h belongs to mid (the longest pattern wins).
-    with tree({'include/base/mid-only.h': '#include "mid/mid.h"\n',
-               'base/a.c': '#include "base/mid-only.h"\n'}) as d:
-        rc, out = run(d)
-    return (rc == 1 and 'base/a.c:1: "base/mid-only.h" belongs to layer mid'
-            in out and 'include/base/mid-only.h' not in out), out
+    return fails_with({'include/base/mid-only.h': '#include "mid/mid.h"\n',
+                       'base/a.c': '#include "base/mid-only.h"\n'},
+                      ['base/a.c:1: "base/mid-only.h" belongs to layer mid'],
+                      ['include/base/mid-only.h'])
 
 
 def case_private():
     # Private to the folder, not the layer: tests/ is top's too.
-    with tree({'mid/priv.h': '\n', 'top/tpriv.h': '\n',
-               'top/c.c': '#include "mid/mid.h"\n#include "mid/priv.h"\n',
-               'tests/t.c': '#include "top/tpriv.h"\n'}) as d:
-        rc, out = run(d)
-    return (rc == 1 and 'top/c.c:2: "mid/priv.h" is private to mid/' in out
-            and 'tests/t.c:1: "top/tpriv.h" is private to top/' in out), out
+    return fails_with({'mid/priv.h': '\n', 'top/tpriv.h': '\n',
+                       'top/c.c': '#include "mid/mid.h"\n'
+                                  '#include "mid/priv.h"\n',
+                       'tests/t.c': '#include "top/tpriv.h"\n'},
+                      ['top/c.c:2: "mid/priv.h" is private to mid/',
+                       'tests/t.c:1: "top/tpriv.h" is private to top/'])
 
 
 def case_private_from_public_header():
-    with tree({'mid/priv.h': '\n',
-               'include/mid/mid.h': '#include "mid/priv.h"\n'}) as d:
-        rc, out = run(d)
-    return (rc == 1 and 'include/mid/mid.h:1: "mid/priv.h" is private' in out), out
+    return fails_with({'mid/priv.h': '\n',
+                       'include/mid/mid.h': '#include "mid/priv.h"\n'},
+                      ['include/mid/mid.h:1: "mid/priv.h" is private'])
 
 
 def case_private_allowed():
