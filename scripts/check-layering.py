@@ -10,6 +10,9 @@ reads them from there, so the page and the check cannot drift apart.
         or to another folder's private header, as FILE:LINE: message.
         Exit status 1 if there is any, 2 if the table itself is wrong.
 
+    check-layering.py SOURCE_DIR --list-layers
+        Print the layer names (meson makes one include set per layer).
+
     check-layering.py SOURCE_DIR --include-farm OUT_DIR --build-root BUILD
         Write, for every layer L, the include directories its targets
         compile with (meson passes them to each library and executable):
@@ -292,6 +295,8 @@ def main(argv):
     ap.add_argument('--include-farm', metavar='OUT_DIR')
     ap.add_argument('--build-root', metavar='BUILD')
     ap.add_argument('--stamp', help='file to write the layer names to')
+    ap.add_argument('--list-layers', action='store_true',
+                    help='print the layer names, one a line')
     args = ap.parse_args(argv)
     try:
         with open(os.path.join(args.source, TABLE_DOC), encoding='utf-8') as f:
@@ -299,6 +304,9 @@ def main(argv):
     except (OSError, TableError) as e:
         print('%s: %s' % (TABLE_DOC, e), file=sys.stderr)
         return 2
+    if args.list_layers:
+        print('\n'.join(layers))
+        return 0
     if args.include_farm:
         if not args.build_root:
             ap.error('--include-farm needs --build-root')
