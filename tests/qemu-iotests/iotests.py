@@ -27,8 +27,6 @@ import tempfile
 import time
 import unittest
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(TESTS_DIR, '..', '..'))
 
@@ -264,55 +262,12 @@ def test_passphrase(header, keyfile, payload=None, key_slot=None):
 
 
 # ---------------------------------------------------------------------------
-# Independent sector encryption (python3-cryptography)
+# Independent sector encryption (python3-cryptography): the rules live in
+# tests/interop/luks_check.py, shared with the C interop unit tests
 
-def _iv_bytes(mode, key, sector):
-    if mode == 'plain64':
-        return (sector & 0xffffffffffffffff).to_bytes(16, 'little')
-    if mode == 'plain':
-        return (sector & 0xffffffff).to_bytes(16, 'little')
-    if mode.startswith('essiv'):
-        hname = mode.split(':', 1)[1] if ':' in mode else 'sha256'
-        salt = hashlib.new(hname, key).digest()
-        enc = Cipher(algorithms.AES(salt), modes.ECB()).encryptor()
-        return enc.update(sector.to_bytes(16, 'little')) + enc.finalize()
-    raise ValueError('unsupported ivgen %s' % mode)
-
-
-def _sector_cipher(key, cmode, ivgen, sector):
-    iv = _iv_bytes(ivgen, key, sector)
-    if cmode == 'xts':
-        return Cipher(algorithms.AES(key), modes.XTS(iv))
-    if cmode == 'cbc':
-        return Cipher(algorithms.AES(key), modes.CBC(iv))
-    raise ValueError('unsupported cipher mode %s' % cmode)
-
-
-def crypt_sectors(key, data, first_sector, decrypt, spec='xts-plain64',
-                  sector_size=SECTOR):
-    """En/decrypt whole sectors; the IV is the (payload-relative) sector
-    number per the ivgen in spec ('xts-plain64', 'cbc-essiv:sha256', ...)."""
-    cmode, ivgen = spec.split('-', 1)
-    if len(data) % sector_size:
-        raise ValueError('data is not a whole number of sectors')
-    out = bytearray()
-    per = sector_size // SECTOR
-    for i in range(0, len(data), sector_size):
-        sector = first_sector + (i // sector_size) * per
-        c = _sector_cipher(key, cmode, ivgen, sector)
-        op = c.decryptor() if decrypt else c.encryptor()
-        out += op.update(data[i:i + sector_size]) + op.finalize()
-    return bytes(out)
-
-
-def decrypt_sectors(key, data, first_sector, spec='xts-plain64',
-                    sector_size=SECTOR):
-    return crypt_sectors(key, data, first_sector, True, spec, sector_size)
-
-
-def encrypt_sectors(key, data, first_sector, spec='xts-plain64',
-                    sector_size=SECTOR):
-    return crypt_sectors(key, data, first_sector, False, spec, sector_size)
+sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'interop'))
+from luks_check import (crypt_sectors, decrypt_sectors,  # noqa: E402,F401
+                        encrypt_sectors)
 
 
 def decrypt_payload(payload, key, guest_offset, length, payload_offset=0,
