@@ -53,13 +53,36 @@ static void file_ref_json(JsonBuilder *b, const char *member, const char *path)
     json_builder_end_object(b);
 }
 
+/*
+ * Close the builder's object and parse it back with `extra` (JSON members,
+ * may be NULL) spliced in before the closing brace.
+ */
+static JsonNode *finish_with_extra(JsonBuilder *b, const char *extra)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *full = NULL;
+    JsonNode *node;
+
+    json_builder_end_object(b);
+    node = json_builder_get_root(b);
+    text = json_to_string(node, FALSE);
+    json_node_unref(node);
+    if (extra) {
+        text[strlen(text) - 1] = '\0';
+        full = g_strdup_printf("%s,%s}", text, extra);
+    } else {
+        full = g_strdup(text);
+    }
+    node = json_from_string(full, NULL);
+    g_assert_nonnull(node);
+    return node;
+}
+
 /* blockdev-create for luks; `extra` is added as JSON members (may be NULL). */
 static int create_luks(const char *file, const char *header, int64_t size,
                        const char *extra, GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *text = NULL;
-    g_autofree char *full = NULL;
     JsonNode *node;
     BlockdevCreateOptions *opts;
     int ret;
@@ -85,19 +108,7 @@ static int create_luks(const char *file, const char *header, int64_t size,
     if (header) {
         file_ref_json(b, "header", header);
     }
-    json_builder_end_object(b);
-    node = json_builder_get_root(b);
-    text = json_to_string(node, FALSE);
-    json_node_unref(node);
-    if (extra) {
-        /* splice the extra members before the closing brace */
-        text[strlen(text) - 1] = '\0';
-        full = g_strdup_printf("%s,%s}", text, extra);
-    } else {
-        full = g_strdup(text);
-    }
-    node = json_from_string(full, NULL);
-    g_assert_nonnull(node);
+    node = finish_with_extra(b, extra);
     opts = qapi_BlockdevCreateOptions_from_json(node, errp);
     json_node_unref(node);
     if (!opts) {
@@ -113,8 +124,6 @@ static BlockDriverState *open_luks_full(const char *file, const char *header,
                                         int flags, GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *text = NULL;
-    g_autofree char *full = NULL;
     JsonNode *node;
     BlockdevOptions *opts;
     BlockDriverState *bs;
@@ -130,18 +139,7 @@ static BlockDriverState *open_luks_full(const char *file, const char *header,
     if (header) {
         file_ref_json(b, "header", header);
     }
-    json_builder_end_object(b);
-    node = json_builder_get_root(b);
-    text = json_to_string(node, FALSE);
-    json_node_unref(node);
-    if (extra) {
-        text[strlen(text) - 1] = '\0';
-        full = g_strdup_printf("%s,%s}", text, extra);
-    } else {
-        full = g_strdup(text);
-    }
-    node = json_from_string(full, NULL);
-    g_assert_nonnull(node);
+    node = finish_with_extra(b, extra);
     opts = qapi_BlockdevOptions_from_json(node, errp);
     json_node_unref(node);
     if (!opts) {

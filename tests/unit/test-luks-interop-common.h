@@ -241,6 +241,27 @@ static inline void assert_key_equals(QCryptoBlock *blk, const QemuSecBuf *mk)
     g_assert_true(memcmp(ours->data, mk->data, mk->len) == 0);
 }
 
+/* A volume made here: its files, key file, secret id and open block. */
+typedef struct Made {
+    char *header, *payload, *key, *secret;   /* payload may be NULL */
+    QCryptoBlock *blk;
+} Made;
+
+static inline void made_free(Made *m)
+{
+    g_unlink(m->header);
+    if (m->payload && strcmp(m->payload, m->header) != 0) {
+        g_unlink(m->payload);
+    }
+    qcrypto_block_free(m->blk);
+    g_free(m->header);
+    g_free(m->payload);
+    g_free(m->key);
+    g_free(m->secret);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Made, made_free)
+
 /* ---- independent decryption: tests/interop/luks_check.py ---- */
 
 /*

@@ -288,22 +288,6 @@ static const ToCase to_cases[] = {
       QCRYPTO_HASH_ALGO_SHA256, true, "cast5", "cbc-plain64", false, true },
 };
 
-typedef struct Made {
-    char *header, *payload, *key, *secret;
-    QCryptoBlock *blk;
-} Made;
-
-static void made_free(Made *m)
-{
-    qcrypto_block_free(m->blk);
-    g_free(m->header);
-    g_free(m->payload);
-    g_free(m->key);
-    g_free(m->secret);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Made, made_free)
-
 /* Create a volume here (1000 iterations) keyed by a fresh key file. */
 static void make_here(const ToCase *tc, Made *m)
 {

@@ -288,26 +288,6 @@ static const ToCase to_cases[] = {
       QCRYPTO_HASH_ALGO_SHA1 },
 };
 
-typedef struct Made {
-    char *header, *payload, *key, *secret;
-    QCryptoBlock *blk;
-} Made;
-
-static void made_free(Made *m)
-{
-    g_unlink(m->header);
-    if (m->payload) {
-        g_unlink(m->payload);
-    }
-    qcrypto_block_free(m->blk);
-    g_free(m->header);
-    g_free(m->payload);
-    g_free(m->key);
-    g_free(m->secret);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Made, made_free)
-
 static void make_here(const ToCase *tc, Made *m)
 {
     QCryptoBlockCreateOptions co = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
