@@ -3,64 +3,27 @@
  * requests).  The server only talks to accepted sockets, so this target
  * runs the real server on a private Unix socket (fuzz-socket.h) with a
  * 1 MiB writable memory export "fz" and a read-only one named "" (512-byte
- * blocks); each input is one client's bytes.  A server that never hangs up
- * after the client's EOF is a timeout finding.
+ * blocks), both on the NBD tests' in-memory disk (tests/unit/test-nbd-disk.h);
+ * each input is one client's bytes.  A server that never hangs up after the
+ * client's EOF is a timeout finding.
  */
 #include "fuzz-socket.h"
 #include "nbd/nbd.h"
+#include "../unit/test-nbd-disk.h"
 
 #define EXPORT_SIZE (1024 * 1024)
 
-static guint8 export_data[EXPORT_SIZE];
-static GMutex export_lock;
-
-static int mem_pread(void *opaque, int64_t offset, int64_t bytes, void *buf)
-{
-    g_assert(offset >= 0 && bytes >= 0 && offset + bytes <= EXPORT_SIZE);
-    g_mutex_lock(&export_lock);
-    memcpy(buf, export_data + offset, bytes);
-    g_mutex_unlock(&export_lock);
-    return 0;
-}
-
-static int mem_pwrite(void *opaque, int64_t offset, int64_t bytes,
-                      const void *buf, bool fua)
-{
-    g_assert(offset >= 0 && bytes >= 0 && offset + bytes <= EXPORT_SIZE);
-    g_mutex_lock(&export_lock);
-    memcpy(export_data + offset, buf, bytes);
-    g_mutex_unlock(&export_lock);
-    return 0;
-}
-
-static int mem_flush(void *opaque)
-{
-    return 0;
-}
-
-static int mem_trim(void *opaque, int64_t offset, int64_t bytes)
-{
-    g_assert(offset >= 0 && bytes >= 0 && offset + bytes <= EXPORT_SIZE);
-    return 0;
-}
-
-static int64_t mem_length(void *opaque)
-{
-    return EXPORT_SIZE;
-}
-
-static const NBDExportOps mem_ops = {
-    .pread = mem_pread, .pwrite = mem_pwrite, .flush = mem_flush,
-    .trim = mem_trim, .get_length = mem_length,
-};
+static TestMemDisk disk;
 
 static void nbd_setup(int fd)
 {
     NBDServer *srv = nbd_server_new(fd, 0);
-    g_assert(nbd_export_add(srv, "fz", "fuzz export", &mem_ops, NULL, true,
-                            1, NULL));
-    g_assert(nbd_export_add(srv, "", NULL, &mem_ops, NULL, false, 512,
-                            NULL));
+
+    test_mem_disk_init(&disk, EXPORT_SIZE);
+    g_assert(nbd_export_add(srv, "fz", "fuzz export", &test_mem_disk_ops,
+                            &disk, true, 1, NULL));
+    g_assert(nbd_export_add(srv, "", NULL, &test_mem_disk_ops, &disk, false,
+                            512, NULL));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -27,8 +27,6 @@ import tempfile
 import time
 import unittest
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(TESTS_DIR, '..', '..'))
 
@@ -264,55 +262,12 @@ def test_passphrase(header, keyfile, payload=None, key_slot=None):
 
 
 # ---------------------------------------------------------------------------
-# Independent sector encryption (python3-cryptography)
+# Independent sector encryption (python3-cryptography): the rules live in
+# tests/interop/luks_check.py, shared with the C interop unit tests
 
-def _iv_bytes(mode, key, sector):
-    if mode == 'plain64':
-        return (sector & 0xffffffffffffffff).to_bytes(16, 'little')
-    if mode == 'plain':
-        return (sector & 0xffffffff).to_bytes(16, 'little')
-    if mode.startswith('essiv'):
-        hname = mode.split(':', 1)[1] if ':' in mode else 'sha256'
-        salt = hashlib.new(hname, key).digest()
-        enc = Cipher(algorithms.AES(salt), modes.ECB()).encryptor()
-        return enc.update(sector.to_bytes(16, 'little')) + enc.finalize()
-    raise ValueError('unsupported ivgen %s' % mode)
-
-
-def _sector_cipher(key, cmode, ivgen, sector):
-    iv = _iv_bytes(ivgen, key, sector)
-    if cmode == 'xts':
-        return Cipher(algorithms.AES(key), modes.XTS(iv))
-    if cmode == 'cbc':
-        return Cipher(algorithms.AES(key), modes.CBC(iv))
-    raise ValueError('unsupported cipher mode %s' % cmode)
-
-
-def crypt_sectors(key, data, first_sector, decrypt, spec='xts-plain64',
-                  sector_size=SECTOR):
-    """En/decrypt whole sectors; the IV is the (payload-relative) sector
-    number per the ivgen in spec ('xts-plain64', 'cbc-essiv:sha256', ...)."""
-    cmode, ivgen = spec.split('-', 1)
-    if len(data) % sector_size:
-        raise ValueError('data is not a whole number of sectors')
-    out = bytearray()
-    per = sector_size // SECTOR
-    for i in range(0, len(data), sector_size):
-        sector = first_sector + (i // sector_size) * per
-        c = _sector_cipher(key, cmode, ivgen, sector)
-        op = c.decryptor() if decrypt else c.encryptor()
-        out += op.update(data[i:i + sector_size]) + op.finalize()
-    return bytes(out)
-
-
-def decrypt_sectors(key, data, first_sector, spec='xts-plain64',
-                    sector_size=SECTOR):
-    return crypt_sectors(key, data, first_sector, True, spec, sector_size)
-
-
-def encrypt_sectors(key, data, first_sector, spec='xts-plain64',
-                    sector_size=SECTOR):
-    return crypt_sectors(key, data, first_sector, False, spec, sector_size)
+sys.path.insert(0, os.path.join(SOURCE_DIR, 'tests', 'interop'))
+from luks_check import (crypt_sectors, decrypt_sectors,  # noqa: E402,F401
+                        encrypt_sectors)
 
 
 def decrypt_payload(payload, key, guest_offset, length, payload_offset=0,
@@ -425,149 +380,14 @@ class QemuIOProcess:
 
 
 # ---------------------------------------------------------------------------
-# QMP client and qemu-storage-daemon (standard library only)
+# QMP client and qemu-storage-daemon: one implementation, in qmp.py
 
-import socket
-
-
-class QMPError(Exception):
-    pass
+from qmp import QMPClient, QMPError, QSD  # noqa: E402,F401
 
 
-class QMP:
-    """A QMP client over a unix socket: greeting, qmp_capabilities, commands
-    with ids, and the events that arrive in between."""
-
-    def __init__(self, path, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        self.buf = b''
-        self.events = []
-        self.stray = []     # replies without an id (e.g. to broken JSON)
-        self.next_id = 0
-        self.greeting = self.recv()
-        if 'QMP' not in self.greeting:
-            raise QMPError('bad greeting: %r' % self.greeting)
-
-    def recv(self):
-        while b'\n' not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise QMPError('monitor closed the connection')
-            self.buf += chunk
-        line, self.buf = self.buf.split(b'\n', 1)
-        return json.loads(line)
-
-    def send_raw(self, data):
-        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
-
-    def cmd_raw(self, execute, **arguments):
-        """Send a command; return the whole reply (return or error)."""
-        self.next_id += 1
-        msg = {'execute': execute, 'id': self.next_id}
-        if arguments:
-            msg['arguments'] = arguments
-        self.send_raw(json.dumps(msg) + '\n')
-        while True:
-            r = self.recv()
-            if 'event' in r:
-                self.events.append(r)
-                continue
-            if 'error' in r and 'id' not in r:
-                self.stray.append(r)
-                continue
-            if r.get('id') != self.next_id:
-                raise QMPError('reply with wrong id: %r' % r)
-            return r
-
-    def cmd(self, execute, **arguments):
-        """Send a command; return its 'return' value or raise QMPError."""
-        r = self.cmd_raw(execute, **arguments)
-        if 'error' in r:
-            raise QMPError('%s failed: %s' % (execute, r['error']))
-        return r['return']
-
-    def event_wait(self, name, timeout=30, match=None):
-        deadline = time.monotonic() + timeout
-        while True:
-            for i, e in enumerate(self.events):
-                if e['event'] == name and (match is None or match(e)):
-                    return self.events.pop(i)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise QMPError('no %s event within %ss' % (name, timeout))
-            self.sock.settimeout(left)
-            r = self.recv()
-            if 'event' in r:
-                self.events.append(r)
-
-    def run_job(self, job_id, timeout=60):
-        """Wait for a job to conclude; dismiss it; return its error or None."""
-        self.event_wait('JOB_STATUS_CHANGE', timeout,
-                        lambda e: e['data']['id'] == job_id
-                        and e['data']['status'] == 'concluded')
-        err = None
-        for j in self.cmd('query-jobs'):
-            if j['id'] == job_id:
-                err = j.get('error')
-        self.cmd('job-dismiss', id=job_id)
-        return err
-
-    def close(self):
-        self.sock.close()
-
-
-class StorageDaemon:
-    """qemu-storage-daemon with a QMP monitor on a unix socket."""
-
-    def __init__(self, workdir, *args):
-        self.qmp_path = os.path.join(workdir, 'qmp.sock')
-        self.argv = [qsd_prog, '--chardev',
-                     'socket,id=mon0,path=%s,server=on,wait=off' % self.qmp_path,
-                     '--monitor', 'chardev=mon0'] + [str(a) for a in args]
-        self.log = open(os.path.join(workdir, 'qsd.log'), 'w+b')
-        self.proc = subprocess.Popen(self.argv, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        try:
-            self.qmp = QMP(self.qmp_path)
-            self.qmp.cmd('qmp_capabilities')
-        except Exception:
-            self.stop()
-            raise
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode('utf-8', 'replace')
-
-    def stop(self, sig=None):
-        """Stop (quit over QMP, or a signal); return the exit status."""
-        if self.proc.poll() is None:
-            try:
-                if sig is None:
-                    self.qmp.cmd('quit')
-                else:
-                    self.proc.send_signal(sig)
-            except Exception:
-                self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        try:
-            self.qmp.close()
-        except Exception:
-            pass
-        return self.proc.returncode
+def start_qsd(workdir, *args, **kwargs):
+    """A started qemu-storage-daemon (qsd_prog) with its QMP monitor."""
+    return QSD(qsd_prog, [str(a) for a in args], workdir, **kwargs).start()
 
 
 # ---------------------------------------------------------------------------

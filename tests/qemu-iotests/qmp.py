@@ -1,4 +1,5 @@
-"""A QMP client and a qemu-storage-daemon launcher for the iotests.
+"""The one QMP client and qemu-storage-daemon launcher of the iotests
+(iotests.py re-exports them; no test speaks QMP by other means).
 
 Python standard library only.
 
@@ -36,8 +37,11 @@ class QMPClient:
         self.timeout = timeout
         self.buf = b''
         self.events = []
+        self.stray = []     # error replies without an id (to broken JSON)
         self.next_id = 0
         self.greeting = self._recv_message()
+        if 'QMP' not in self.greeting:
+            raise AssertionError('QMP: bad greeting %r' % self.greeting)
         if negotiate:
             self.cmd('qmp_capabilities')
 
@@ -89,6 +93,10 @@ class QMPClient:
             msg['arguments'] = args
         self.send_raw(json.dumps(msg) + '\n')
         reply = self.recv_response()
+        # A parse error of earlier raw input is answered without an id.
+        while 'error' in reply and 'id' not in reply:
+            self.stray.append(reply)
+            reply = self.recv_response()
         if reply.get('id') != self.next_id:
             raise AssertionError('QMP reply with id %r for request %d: %r'
                                  % (reply.get('id'), self.next_id, reply))

@@ -8,12 +8,12 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "test-util.h"
 
-static char *tmpdir;
 
 static char *make_img(const char *name, int64_t size)
 {
-    char *path = g_build_filename(tmpdir, name, NULL);
+    char *path = test_tmp_path(name);
     BlockdevCreateOptions o = {
         .driver = BLOCKDEV_DRIVER_FILE,
         .u.file = { .filename = path, .size = size },
@@ -278,8 +278,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-block-blkdebug-XXXXXX", NULL);
-    g_assert_nonnull(tmpdir);
+    test_tmpdir_init("test-block-blkdebug");
     g_test_add_func("/block/blkdebug/error", test_error_sticky_and_once);
     g_test_add_func("/block/blkdebug/kinds", test_error_kinds);
     g_test_add_func("/block/blkdebug/crash", test_crash);
@@ -289,12 +288,5 @@ int main(int argc, char **argv)
     g_test_add_func("/block/blkdebug/flush", test_flush_propagation);
     g_test_add_func("/block/blkdebug/rmw-errors", test_errors_through_rmw);
     ret = g_test_run();
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) {
-            g_printerr("could not remove %s\n", tmpdir);
-        }
-    }
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

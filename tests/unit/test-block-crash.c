@@ -25,12 +25,12 @@
 #include "crypto/secret.h"
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
+#include "test-util.h"
 
 #define MiB (1024 * 1024)
 #define MAX_POINTS 400
 #define LUKS2_HDR_SIZE 16384        /* default metadata-size: one copy */
 
-static char *tmpdir;
 
 /* How a walk injects its fault. */
 typedef struct Fault {
@@ -62,11 +62,6 @@ static const Format luks2_argon = {
                       "\"argon2-memory\":32,\"argon2-parallelism\":1,"
                       "\"iter-time\":10,\"keyslots-size\":1048576",
     2 * 16384 };
-
-static char *tpath(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
 
 static GBytes *file_bytes(const char *path)
 {
@@ -184,7 +179,7 @@ static bool old_meta_opens(const Format *fmt, const char *pay,
                            const char *pristine, const char *hdr,
                            const char *secret)
 {
-    g_autofree char *mixed = tpath("mixed-hdr.img");
+    g_autofree char *mixed = test_tmp_path("mixed-hdr.img");
     g_autoptr(GBytes) old = file_bytes(pristine);
     g_autoptr(GBytes) now = file_bytes(hdr);
     gsize len = g_bytes_get_size(old);
@@ -306,7 +301,7 @@ static void check_state(const AmendCase *c, const char *pay, const char *hdr,
 /* After an interrupted add, adding again works (the volume is not stuck). */
 static void check_retry_add(const char *pay, const char *hdr)
 {
-    g_autofree char *tmp = tpath("retry-hdr.img");
+    g_autofree char *tmp = test_tmp_path("retry-hdr.img");
 
     copy_file(hdr, tmp);
     add_sec2(pay, tmp);
@@ -318,9 +313,9 @@ static void test_amend_walk(gconstpointer opaque)
     const AmendTest *t = opaque;
     const AmendCase *c = t->c;
     const Fault *f = t->f;
-    g_autofree char *pay = tpath("am-pay.img");
-    g_autofree char *pristine = tpath("am-pristine.img");
-    g_autofree char *hdr = tpath("am-hdr.img");
+    g_autofree char *pay = test_tmp_path("am-pay.img");
+    g_autofree char *pristine = test_tmp_path("am-pristine.img");
+    g_autofree char *hdr = test_tmp_path("am-hdr.img");
     g_autoptr(GBytes) payload = NULL;
     bool error_mode = g_str_equal(f->mode, "error");
     int n, reported = 0;
@@ -459,8 +454,8 @@ static const AmendCase amend_cases[] = {
 static void test_flush_after_every_write(gconstpointer opaque)
 {
     const AmendCase *c = opaque;
-    g_autofree char *pay = tpath("fl-pay.img");
-    g_autofree char *hdr = tpath("fl-hdr.img");
+    g_autofree char *pay = test_tmp_path("fl-pay.img");
+    g_autofree char *hdr = test_tmp_path("fl-hdr.img");
     g_autofree char *json = NULL;
     BlockdevAmendOptions *ao = amend_opts(c->amend);
     GError *err = NULL;
@@ -539,8 +534,8 @@ static bool check_created(const char *pay, const char *hdr, bool interrupted)
 static void test_create_walk(gconstpointer opaque)
 {
     const CreateTest *t = opaque;
-    g_autofree char *pay = tpath("cr-pay.img");
-    g_autofree char *hdrpath = tpath("cr-hdr.img");
+    g_autofree char *pay = test_tmp_path("cr-pay.img");
+    g_autofree char *hdrpath = test_tmp_path("cr-hdr.img");
     const char *hdr = t->detached ? hdrpath : NULL;
     bool error_mode = g_str_equal(t->f->mode, "error");
     int n, opened = 0;
@@ -583,16 +578,6 @@ static void test_create_walk(gconstpointer opaque)
     g_assert_cmpint(n - 1, >, 0);
 }
 
-static void cleanup_tmpdir(void)
-{
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-
-    if (system(cmd) != 0) {
-        g_printerr("could not remove %s\n", tmpdir);
-    }
-    g_free(tmpdir);
-}
-
 int main(int argc, char **argv)
 {
     static const Format *create_fmts[] = { &luks1, &luks2 };
@@ -601,8 +586,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-block-crash-XXXXXX", NULL);
-    g_assert_nonnull(tmpdir);
+    test_tmpdir_init("test-block-crash");
     g_assert_cmpint(qcrypto_secret_add("sec0", "abc123", NULL,
                                        QCRYPTO_SECRET_FORMAT_RAW, &err), ==, 0);
     g_assert_cmpint(qcrypto_secret_add("sec2", "second passphrase", NULL,
@@ -654,6 +638,5 @@ int main(int argc, char **argv)
     }
     ret = g_test_run();
     g_ptr_array_free(cases, TRUE);
-    cleanup_tmpdir();
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -12,13 +12,8 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "test-util.h"
 
-static char *tmpdir;
-
-static char *tmp_path(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
 
 static void make_file(const char *path, int64_t size)
 {
@@ -58,7 +53,7 @@ static void fill(guint8 *buf, size_t len, unsigned seed)
 
 static void test_rw_basic(void)
 {
-    g_autofree char *path = tmp_path("rw.img");
+    g_autofree char *path = test_tmp_path("rw.img");
     g_autofree guint8 *w = g_malloc(65536);
     g_autofree guint8 *r = g_malloc(65536);
     BlockDriverState *bs;
@@ -99,7 +94,7 @@ static void test_rw_basic(void)
 
 static void test_vectored(void)
 {
-    g_autofree char *path = tmp_path("vec.img");
+    g_autofree char *path = test_tmp_path("vec.img");
     guint8 a[1000], b[3000], c[96], all[4096], back[4096];
     struct iovec iov[3] = { { a, sizeof(a) }, { b, sizeof(b) }, { c, sizeof(c) } };
     BlockDriverState *bs;
@@ -122,7 +117,7 @@ static void test_vectored(void)
 
 static void test_read_only(void)
 {
-    g_autofree char *path = tmp_path("ro.img");
+    g_autofree char *path = test_tmp_path("ro.img");
     guint8 buf[512] = { 1 };
     GError *err = NULL;
     BlockDriverState *bs;
@@ -169,7 +164,7 @@ static void test_create_prealloc(void)
     const int64_t size = 4 << 20;
 
     for (size_t i = 0; i < G_N_ELEMENTS(modes); i++) {
-        g_autofree char *path = tmp_path("prealloc.img");
+        g_autofree char *path = test_tmp_path("prealloc.img");
         BlockdevCreateOptions o = {
             .driver = BLOCKDEV_DRIVER_FILE,
             .u.file = { .filename = path, .size = size,
@@ -195,7 +190,7 @@ static void test_create_prealloc(void)
 
 static void test_create_existing_truncates(void)
 {
-    g_autofree char *path = tmp_path("recreate.img");
+    g_autofree char *path = test_tmp_path("recreate.img");
     guint8 buf[4096];
     BlockDriverState *bs;
 
@@ -215,7 +210,7 @@ static void test_create_existing_truncates(void)
 
 static void test_create_too_large(void)
 {
-    g_autofree char *path = tmp_path("huge.img");
+    g_autofree char *path = test_tmp_path("huge.img");
     BlockdevCreateOptions o = {
         .driver = BLOCKDEV_DRIVER_FILE,
         .u.file = { .filename = path, .size = (uint64_t)INT64_MAX + 1 },
@@ -237,7 +232,7 @@ static void test_create_too_large(void)
 
 static void test_truncate(void)
 {
-    g_autofree char *path = tmp_path("trunc.img");
+    g_autofree char *path = test_tmp_path("trunc.img");
     guint8 buf[4096];
     GError *err = NULL;
     BlockDriverState *bs;
@@ -286,7 +281,7 @@ static BlockDriverState *open_unmap(const char *path)
 
 static void test_discard(void)
 {
-    g_autofree char *path = tmp_path("discard.img");
+    g_autofree char *path = test_tmp_path("discard.img");
     g_autofree guint8 *buf = g_malloc(1 << 20);
     BlockDriverState *bs;
     int64_t before;
@@ -318,7 +313,7 @@ static void test_discard(void)
 
 static void test_write_zeroes(void)
 {
-    g_autofree char *path = tmp_path("zeroes.img");
+    g_autofree char *path = test_tmp_path("zeroes.img");
     g_autofree guint8 *buf = g_malloc(65536);
     BlockDriverState *bs;
 
@@ -341,7 +336,7 @@ static void test_write_zeroes(void)
 /* cache=none: O_DIRECT with any offset, length and buffer alignment. */
 static void test_direct_unaligned(void)
 {
-    g_autofree char *path = tmp_path("direct.img");
+    g_autofree char *path = test_tmp_path("direct.img");
     g_autofree char *json = NULL;
     g_autofree guint8 *model = g_malloc0(1 << 20);
     g_autofree guint8 *raw = g_malloc(300000);
@@ -384,7 +379,7 @@ static void test_direct_unaligned(void)
 /* O_DIRECT on a file whose size is not a multiple of the alignment. */
 static void test_direct_odd_size(void)
 {
-    g_autofree char *path = tmp_path("odd.img");
+    g_autofree char *path = test_tmp_path("odd.img");
     g_autofree char *json = NULL;
     guint8 buf[1000], back[1000];
     GError *err = NULL;
@@ -411,7 +406,7 @@ static void test_direct_odd_size(void)
 
 static void test_open_errors(void)
 {
-    g_autofree char *path = tmp_path("does-not-exist.img");
+    g_autofree char *path = test_tmp_path("does-not-exist.img");
     GError *err = NULL;
 
     g_assert_null(open_file(path, 0, &err));
@@ -438,7 +433,7 @@ static void test_open_errors(void)
 
 static void test_lock_write_conflict(void)
 {
-    g_autofree char *path = tmp_path("lock.img");
+    g_autofree char *path = test_tmp_path("lock.img");
     GError *err = NULL;
     BlockDriverState *a, *b;
     g_autofree char *expect = NULL;
@@ -489,7 +484,7 @@ static void test_lock_write_conflict(void)
 
 static void test_lock_readers_share(void)
 {
-    g_autofree char *path = tmp_path("share.img");
+    g_autofree char *path = test_tmp_path("share.img");
     GError *err = NULL;
     BlockDriverState *a, *b, *c;
 
@@ -508,7 +503,7 @@ static void test_lock_readers_share(void)
 
 static void test_lock_off(void)
 {
-    g_autofree char *path = tmp_path("nolock.img");
+    g_autofree char *path = test_tmp_path("nolock.img");
     g_autofree char *json = NULL;
     GError *err = NULL;
     BlockDriverState *a, *b;
@@ -527,7 +522,7 @@ static void test_lock_off(void)
 /* Two processes: the second writer is refused. */
 static void test_lock_two_processes(void)
 {
-    g_autofree char *path = tmp_path("proc.img");
+    g_autofree char *path = test_tmp_path("proc.img");
     BlockDriverState *a;
     int status;
     pid_t pid;
@@ -554,7 +549,7 @@ static void test_lock_two_processes(void)
  */
 static void test_lock_interop_qemu(void)
 {
-    g_autofree char *path = tmp_path("interop.img");
+    g_autofree char *path = test_tmp_path("interop.img");
     g_autofree char *out = NULL, *errout = NULL;
     const char *argv_write[] = { "/usr/bin/qemu-io", "-f", "raw", "-c",
                                  "write 0 512", path, NULL };
@@ -604,8 +599,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-block-file-XXXXXX", NULL);
-    g_assert_nonnull(tmpdir);
+    test_tmpdir_init("test-block-file");
     g_test_add_func("/block/file/rw", test_rw_basic);
     g_test_add_func("/block/file/vectored", test_vectored);
     g_test_add_func("/block/file/read-only", test_read_only);
@@ -624,12 +618,5 @@ int main(int argc, char **argv)
     g_test_add_func("/block/file/lock-two-processes", test_lock_two_processes);
     g_test_add_func("/block/file/lock-interop-qemu", test_lock_interop_qemu);
     ret = g_test_run();
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) {
-            g_printerr("could not remove %s\n", tmpdir);
-        }
-    }
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -10,13 +10,8 @@
 #include "qemu/error.h"
 #include "qapi/parse-opts.h"
 #include "qapi/qapi-visit-block-core.h"
+#include "test-util.h"
 
-static char *tmpdir;
-
-static char *tmp_path(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
 
 static void write_pattern_file(const char *path, size_t size)
 {
@@ -58,7 +53,7 @@ static BlockDriverState *open_jsonf(int flags, const char *fmt, ...)
 
 static void test_probe_raw(void)
 {
-    g_autofree char *path = tmp_path("probe.img");
+    g_autofree char *path = test_tmp_path("probe.img");
     GError *err = NULL;
     BlockDriverState *bs, *file;
     guint8 buf[16];
@@ -89,7 +84,7 @@ static void test_probe_raw(void)
 
 static void test_probe_luks_magic(void)
 {
-    g_autofree char *path = tmp_path("magic.img");
+    g_autofree char *path = test_tmp_path("magic.img");
     static const char hdr[592] = "LUKS\xba\xbe";
     GError *err = NULL;
     BlockDriverState *bs;
@@ -166,7 +161,7 @@ static void test_create_node_refs(void)
 
 static void test_find_parent(void)
 {
-    g_autofree char *path = tmp_path("parent.img");
+    g_autofree char *path = test_tmp_path("parent.img");
     const char *role = NULL;
     BlockDriverState *bs, *file;
 
@@ -185,7 +180,7 @@ static void test_find_parent(void)
 
 static void test_raw_window(void)
 {
-    g_autofree char *path = tmp_path("window.img");
+    g_autofree char *path = test_tmp_path("window.img");
     g_autofree char *json = NULL;
     guint8 buf[4096], back[4096];
     BlockDriverState *bs, *outer;
@@ -246,7 +241,7 @@ static void test_raw_window(void)
 
 static void test_raw_window_errors(void)
 {
-    g_autofree char *path = tmp_path("werr.img");
+    g_autofree char *path = test_tmp_path("werr.img");
     static const char *const bad[] = {
         "\"offset\":-1",
         "\"size\":-1",
@@ -297,7 +292,7 @@ static void test_null_co(void)
 static void test_node_registry(void)
 {
     BlockDriverState *a, *b, *found, *parent;
-    g_autofree char *path = tmp_path("reg.img");
+    g_autofree char *path = test_tmp_path("reg.img");
     GError *err = NULL;
     int count = 0;
 
@@ -379,7 +374,7 @@ static void test_missing_child(void)
 
 static void test_opts_merge(void)
 {
-    g_autofree char *path = tmp_path("opts.img");
+    g_autofree char *path = test_tmp_path("opts.img");
     g_autoptr(JsonObject) opts = json_object_new();
     GError *err = NULL;
     BlockDriverState *bs;
@@ -401,7 +396,7 @@ static void test_opts_merge(void)
 
 static void test_image_opts(void)
 {
-    g_autofree char *path = tmp_path("imgopts.img");
+    g_autofree char *path = test_tmp_path("imgopts.img");
     g_autofree char *json = NULL;
     GError *err = NULL;
     BlockDriverState *bs;
@@ -458,7 +453,7 @@ static void test_image_opts(void)
 
 static void test_image_info(void)
 {
-    g_autofree char *path = tmp_path("info.img");
+    g_autofree char *path = test_tmp_path("info.img");
     GError *err = NULL;
     BlockDriverState *bs;
     ImageInfo *info;
@@ -487,7 +482,7 @@ static void test_image_info(void)
 
 static void test_raw_create(void)
 {
-    g_autofree char *path = tmp_path("rawcreate.img");
+    g_autofree char *path = test_tmp_path("rawcreate.img");
     g_autofree char *fjson = NULL;
     BlockdevRef ref = { .type = QTYPE_QDICT };
     BlockdevCreateOptions o = { .driver = BLOCKDEV_DRIVER_RAW };
@@ -526,7 +521,7 @@ static void test_raw_create(void)
 /* Metadata-only opens: no data I/O on the format, the protocol still works. */
 static void test_no_io(void)
 {
-    g_autofree char *path = tmp_path("noio.img");
+    g_autofree char *path = test_tmp_path("noio.img");
     GError *err = NULL;
     BlockDriverState *bs, *file;
     guint8 buf[16];
@@ -561,8 +556,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-block-graph-XXXXXX", NULL);
-    g_assert_nonnull(tmpdir);
+    test_tmpdir_init("test-block-graph");
     g_test_add_func("/block/graph/probe-raw", test_probe_raw);
     g_test_add_func("/block/graph/probe-luks-magic", test_probe_luks_magic);
     g_test_add_func("/block/graph/driver-registry", test_driver_registry);
@@ -581,12 +575,5 @@ int main(int argc, char **argv)
     g_test_add_func("/block/graph/force-share-needs-ro",
                     test_force_share_needs_ro);
     ret = g_test_run();
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) {
-            g_printerr("could not remove %s\n", tmpdir);
-        }
-    }
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

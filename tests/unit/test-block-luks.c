@@ -17,24 +17,10 @@
 #include "crypto/secret.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-crypto.h"
+#include "test-util.h"
 
 #define MiB (1024 * 1024)
 static const guint8 luks_magic[6] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
-
-static char *tmpdir;
-
-static char *tpath(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
-
-static void make_file(const char *path, size_t size)
-{
-    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, size), ==, 0);
-    close(fd);
-}
 
 static gsize file_size(const char *path)
 {
@@ -67,22 +53,45 @@ static void file_ref_json(JsonBuilder *b, const char *member, const char *path)
     json_builder_end_object(b);
 }
 
+/*
+ * Close the builder's object and parse it back with `extra` (JSON members,
+ * may be NULL) spliced in before the closing brace.
+ */
+static JsonNode *finish_with_extra(JsonBuilder *b, const char *extra)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *full = NULL;
+    JsonNode *node;
+
+    json_builder_end_object(b);
+    node = json_builder_get_root(b);
+    text = json_to_string(node, FALSE);
+    json_node_unref(node);
+    if (extra) {
+        text[strlen(text) - 1] = '\0';
+        full = g_strdup_printf("%s,%s}", text, extra);
+    } else {
+        full = g_strdup(text);
+    }
+    node = json_from_string(full, NULL);
+    g_assert_nonnull(node);
+    return node;
+}
+
 /* blockdev-create for luks; `extra` is added as JSON members (may be NULL). */
 static int create_luks(const char *file, const char *header, int64_t size,
                        const char *extra, GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *text = NULL;
-    g_autofree char *full = NULL;
     JsonNode *node;
     BlockdevCreateOptions *opts;
     int ret;
 
     if (file && !g_file_test(file, G_FILE_TEST_EXISTS)) {
-        make_file(file, 0);
+        test_make_sparse_file(file, 0);
     }
     if (header && !g_file_test(header, G_FILE_TEST_EXISTS)) {
-        make_file(header, 0);
+        test_make_sparse_file(header, 0);
     }
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "driver");
@@ -99,19 +108,7 @@ static int create_luks(const char *file, const char *header, int64_t size,
     if (header) {
         file_ref_json(b, "header", header);
     }
-    json_builder_end_object(b);
-    node = json_builder_get_root(b);
-    text = json_to_string(node, FALSE);
-    json_node_unref(node);
-    if (extra) {
-        /* splice the extra members before the closing brace */
-        text[strlen(text) - 1] = '\0';
-        full = g_strdup_printf("%s,%s}", text, extra);
-    } else {
-        full = g_strdup(text);
-    }
-    node = json_from_string(full, NULL);
-    g_assert_nonnull(node);
+    node = finish_with_extra(b, extra);
     opts = qapi_BlockdevCreateOptions_from_json(node, errp);
     json_node_unref(node);
     if (!opts) {
@@ -127,8 +124,6 @@ static BlockDriverState *open_luks_full(const char *file, const char *header,
                                         int flags, GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *text = NULL;
-    g_autofree char *full = NULL;
     JsonNode *node;
     BlockdevOptions *opts;
     BlockDriverState *bs;
@@ -144,18 +139,7 @@ static BlockDriverState *open_luks_full(const char *file, const char *header,
     if (header) {
         file_ref_json(b, "header", header);
     }
-    json_builder_end_object(b);
-    node = json_builder_get_root(b);
-    text = json_to_string(node, FALSE);
-    json_node_unref(node);
-    if (extra) {
-        text[strlen(text) - 1] = '\0';
-        full = g_strdup_printf("%s,%s}", text, extra);
-    } else {
-        full = g_strdup(text);
-    }
-    node = json_from_string(full, NULL);
-    g_assert_nonnull(node);
+    node = finish_with_extra(b, extra);
     opts = qapi_BlockdevOptions_from_json(node, errp);
     json_node_unref(node);
     if (!opts) {
@@ -263,7 +247,7 @@ static guint8 *run_of(int c, size_t len)
 
 static void test_attached_roundtrip(void)
 {
-    g_autofree char *img = tpath("att.img");
+    g_autofree char *img = test_tmp_path("att.img");
     GError *err = NULL;
     BlockDriverState *bs;
     bool detached = true;
@@ -299,8 +283,8 @@ static void test_attached_roundtrip(void)
 
 static void test_detached_roundtrip(void)
 {
-    g_autofree char *hdr = tpath("det-hdr.img");
-    g_autofree char *pay = tpath("det-pay.img");
+    g_autofree char *hdr = test_tmp_path("det-hdr.img");
+    g_autofree char *pay = test_tmp_path("det-pay.img");
     g_autofree guint8 *plain = run_of(0x5c, 4096);
     GError *err = NULL;
     BlockDriverState *bs;
@@ -347,8 +331,8 @@ static void test_detached_roundtrip(void)
 
 static void test_bare_header_info(void)
 {
-    g_autofree char *hdr = tpath("bare-hdr.img");
-    g_autofree char *pay = tpath("bare-pay.img");
+    g_autofree char *hdr = test_tmp_path("bare-hdr.img");
+    g_autofree char *pay = test_tmp_path("bare-pay.img");
     GError *err = NULL;
     BlockDriverState *bs;
     bool detached = false;
@@ -383,7 +367,7 @@ static void test_bare_header_info(void)
     }
 
     /* a header written into `file` by detached-header=true */
-    g_autofree char *only = tpath("only-hdr.img");
+    g_autofree char *only = test_tmp_path("only-hdr.img");
     g_assert_cmpint(create_luks(only, NULL, 0, "\"detached-header\":true",
                                 &err), ==, 0);
     g_assert_no_error(err);
@@ -393,7 +377,7 @@ static void test_bare_header_info(void)
     g_assert_true(detached);
     bdrv_unref(bs);
     /* usable as the header of a payload */
-    make_file(pay, 2 * MiB);
+    test_make_sparse_file(pay, 2 * MiB);
     bs = open_ok(pay, only);
     g_assert_cmpint(bdrv_getlength(bs), ==, 2 * MiB);
     write_pattern(bs, 4096, 4096, 0x42);
@@ -403,7 +387,7 @@ static void test_bare_header_info(void)
 
 static void test_attached_noio_info(void)
 {
-    g_autofree char *img = tpath("noio.img");
+    g_autofree char *img = test_tmp_path("noio.img");
     GError *err = NULL;
     BlockDriverState *bs;
     bool detached = true;
@@ -419,8 +403,8 @@ static void test_attached_noio_info(void)
 
 static void test_write_zeroes(void)
 {
-    g_autofree char *hdr = tpath("wz-hdr.img");
-    g_autofree char *pay = tpath("wz-pay.img");
+    g_autofree char *hdr = test_tmp_path("wz-hdr.img");
+    g_autofree char *pay = test_tmp_path("wz-pay.img");
     GError *err = NULL;
     BlockDriverState *bs;
     gsize len;
@@ -451,7 +435,7 @@ static void test_write_zeroes(void)
 
 static void test_unaligned_io(void)
 {
-    g_autofree char *img = tpath("rmw.img");
+    g_autofree char *img = test_tmp_path("rmw.img");
     GError *err = NULL;
     BlockDriverState *bs;
     guint8 buf[3000];
@@ -483,7 +467,7 @@ static void test_unaligned_io(void)
 
 static void test_vectored_io(void)
 {
-    g_autofree char *img = tpath("vec.img");
+    g_autofree char *img = test_tmp_path("vec.img");
     GError *err = NULL;
     BlockDriverState *bs;
     guint8 a[700], b[324], c[2048];
@@ -522,8 +506,8 @@ static void test_vectored_io(void)
 
 static void test_large_request(void)
 {
-    g_autofree char *hdr = tpath("big-hdr.img");
-    g_autofree char *pay = tpath("big-pay.img");
+    g_autofree char *hdr = test_tmp_path("big-hdr.img");
+    g_autofree char *pay = test_tmp_path("big-pay.img");
     GError *err = NULL;
     BlockDriverState *bs;
     size_t n = 3 * BLOCK_CRYPTO_CHUNK_SIZE + 4096;
@@ -583,8 +567,8 @@ static QCryptoBlock *open_header_block(const char *hdr)
  */
 static void test_small_write_out_of_place(void)
 {
-    g_autofree char *hdr = tpath("small-hdr.img");
-    g_autofree char *pay = tpath("small-pay.img");
+    g_autofree char *hdr = test_tmp_path("small-hdr.img");
+    g_autofree char *pay = test_tmp_path("small-pay.img");
     guint8 plain[4096], copy[4096], ct[4096];
     struct iovec wv[3] = { { plain, 512 }, { plain + 512, 2048 },
                            { plain + 2560, 1536 } };
@@ -626,8 +610,8 @@ static void test_small_write_out_of_place(void)
 
 static void test_ciphertext_matches_serial(void)
 {
-    g_autofree char *hdr = tpath("ser-hdr.img");
-    g_autofree char *pay = tpath("ser-pay.img");
+    g_autofree char *hdr = test_tmp_path("ser-hdr.img");
+    g_autofree char *pay = test_tmp_path("ser-pay.img");
     size_t n = 2 * BLOCK_CRYPTO_CHUNK_SIZE + 3 * 4096;
     int64_t off = 64 * 1024;
     guint8 *plain = g_malloc(n);
@@ -665,8 +649,8 @@ static void copy_prefix(const char *src, const char *dst, gsize n)
 
 static void test_backup_header_recovery(void)
 {
-    g_autofree char *img = tpath("rec.img");
-    g_autofree char *bak = tpath("rec-hdr-backup.img");
+    g_autofree char *img = test_tmp_path("rec.img");
+    g_autofree char *bak = test_tmp_path("rec-hdr-backup.img");
     GError *err = NULL;
     BlockDriverState *bs;
     uint64_t poff;
@@ -701,9 +685,9 @@ static void test_backup_header_recovery(void)
 
 static void test_short_payload(void)
 {
-    g_autofree char *img = tpath("short.img");
-    g_autofree char *bak = tpath("short-hdr.img");
-    g_autofree char *pay = tpath("short-pay.img");
+    g_autofree char *img = test_tmp_path("short.img");
+    g_autofree char *bak = test_tmp_path("short-hdr.img");
+    g_autofree char *pay = test_tmp_path("short-pay.img");
     GError *err = NULL;
     BlockDriverState *bs;
     uint64_t poff;
@@ -713,7 +697,7 @@ static void test_short_payload(void)
     poff = payload_offset_of(bs, NULL);
     bdrv_unref(bs);
     copy_prefix(img, bak, poff);
-    make_file(pay, poff - 4096);
+    test_make_sparse_file(pay, poff - 4096);
     expect_open_error(pay, bak, "sec0", BDRV_O_RDWR, "too short");
     /* an attached image cut inside its payload offset */
     g_assert_cmpint(truncate(img, poff - 512), ==, 0);
@@ -722,11 +706,11 @@ static void test_short_payload(void)
 
 static void test_bad_inputs(void)
 {
-    g_autofree char *hdr = tpath("bad-hdr.img");
-    g_autofree char *pay = tpath("bad-pay.img");
-    g_autofree char *junk = tpath("junk.img");
-    g_autofree char *empty = tpath("empty.img");
-    g_autofree char *cut = tpath("cut-hdr.img");
+    g_autofree char *hdr = test_tmp_path("bad-hdr.img");
+    g_autofree char *pay = test_tmp_path("bad-pay.img");
+    g_autofree char *junk = test_tmp_path("junk.img");
+    g_autofree char *empty = test_tmp_path("empty.img");
+    g_autofree char *cut = test_tmp_path("cut-hdr.img");
     GError *err = NULL;
 
     g_assert_cmpint(create_luks(pay, hdr, MiB, NULL, &err), ==, 0);
@@ -737,9 +721,9 @@ static void test_bad_inputs(void)
     /* no secret at all */
     expect_open_error(pay, hdr, NULL, BDRV_O_RDWR, "key-secret");
     /* a header that is not LUKS */
-    make_file(junk, MiB);
+    test_make_sparse_file(junk, MiB);
     expect_open_error(pay, junk, "sec0", BDRV_O_RDWR, "not in LUKS format");
-    make_file(empty, 0);
+    test_make_sparse_file(empty, 0);
     expect_open_error(pay, empty, "sec0", BDRV_O_RDWR, "not in LUKS format");
     /* a truncated header: magic present, key material missing */
     copy_prefix(hdr, cut, 4096);
@@ -764,8 +748,8 @@ static void expect_create_error(const char *file, const char *header,
 
 static void test_create_rules(void)
 {
-    g_autofree char *hdr = tpath("cr-hdr.img");
-    g_autofree char *pay = tpath("cr-pay.img");
+    g_autofree char *hdr = test_tmp_path("cr-hdr.img");
+    g_autofree char *pay = test_tmp_path("cr-pay.img");
     GError *err = NULL;
     struct stat st;
 
@@ -786,7 +770,7 @@ static void test_create_rules(void)
     g_assert_cmpint((int64_t)st.st_blocks * 512, >=, MiB);
 
     /* attached + preallocation=full: the whole file, header area included */
-    g_autofree char *att = tpath("cr-att.img");
+    g_autofree char *att = test_tmp_path("cr-att.img");
     g_assert_cmpint(create_luks(att, NULL, MiB, "\"preallocation\":\"full\"",
                                 &err), ==, 0);
     g_assert_no_error(err);
@@ -794,7 +778,7 @@ static void test_create_rules(void)
     g_assert_cmpint(st.st_size, >, MiB);
     g_assert_cmpint((int64_t)st.st_blocks * 512, >=, st.st_size - 4096);
     /* and preallocation=off leaves the payload sparse */
-    g_autofree char *sparse = tpath("cr-sparse.img");
+    g_autofree char *sparse = test_tmp_path("cr-sparse.img");
     g_assert_cmpint(create_luks(sparse, NULL, 64 * MiB, NULL, &err), ==, 0);
     g_assert_cmpint(stat(sparse, &st), ==, 0);
     g_assert_cmpint((int64_t)st.st_blocks * 512, <, 8 * MiB);
@@ -842,8 +826,8 @@ static void test_measure(void)
 
 static void test_discard(void)
 {
-    g_autofree char *hdr = tpath("dis-hdr.img");
-    g_autofree char *pay = tpath("dis-pay.img");
+    g_autofree char *hdr = test_tmp_path("dis-hdr.img");
+    g_autofree char *pay = test_tmp_path("dis-pay.img");
     GError *err = NULL;
     BlockDriverState *bs;
 
@@ -873,9 +857,9 @@ static void test_discard(void)
 
 static void test_truncate(void)
 {
-    g_autofree char *hdr = tpath("tr-hdr.img");
-    g_autofree char *pay = tpath("tr-pay.img");
-    g_autofree char *img = tpath("tr.img");
+    g_autofree char *hdr = test_tmp_path("tr-hdr.img");
+    g_autofree char *pay = test_tmp_path("tr-pay.img");
+    g_autofree char *img = test_tmp_path("tr.img");
     GError *err = NULL;
     BlockDriverState *bs;
     uint64_t poff;
@@ -901,8 +885,8 @@ static void test_truncate(void)
 
 static void test_amend(void)
 {
-    g_autofree char *hdr = tpath("am-hdr.img");
-    g_autofree char *pay = tpath("am-pay.img");
+    g_autofree char *hdr = test_tmp_path("am-hdr.img");
+    g_autofree char *pay = test_tmp_path("am-pay.img");
     GError *err = NULL;
     BlockDriverState *bs;
     BlockdevAmendOptions *ao;
@@ -968,9 +952,9 @@ static void test_amend(void)
 /* LUKS2 with 4096-byte sectors through the same driver. */
 static void test_luks2_sector_4096(void)
 {
-    g_autofree char *hdr = tpath("l2-hdr.img");
-    g_autofree char *pay = tpath("l2-pay.img");
-    g_autofree char *img = tpath("l2-att.img");
+    g_autofree char *hdr = test_tmp_path("l2-hdr.img");
+    g_autofree char *pay = test_tmp_path("l2-pay.img");
+    g_autofree char *img = test_tmp_path("l2-att.img");
     g_autofree guint8 *plain = run_of(0x2e, 4096);
     GError *err = NULL;
     BlockDriverState *bs;
@@ -1069,8 +1053,8 @@ static gpointer worker_main(gpointer opaque)
 
 static void test_concurrent(void)
 {
-    g_autofree char *hdr = tpath("mt-hdr.img");
-    g_autofree char *pay = tpath("mt-pay.img");
+    g_autofree char *hdr = test_tmp_path("mt-hdr.img");
+    g_autofree char *pay = test_tmp_path("mt-pay.img");
     enum { NTHREADS = 8 };
     GError *err = NULL;
     BlockDriverState *bs;
@@ -1110,22 +1094,6 @@ static void test_probe(void)
     g_assert_true(drv->bdrv_probe(buf, sizeof(buf)));
 }
 
-static void rm_rf(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
-
-    if (!d) {
-        return;
-    }
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-        g_unlink(p);
-    }
-    g_dir_close(d);
-    g_rmdir(dir);
-}
-
 int main(int argc, char **argv)
 {
     GError *err = NULL;
@@ -1134,8 +1102,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     /* split large requests over workers even on a one-CPU machine */
     g_setenv("QEMU_LUKS_CRYPTO_THREADS", "3", FALSE);
-    tmpdir = g_dir_make_tmp("test-block-luks-XXXXXX", &err);
-    g_assert_no_error(err);
+    test_tmpdir_init("test-block-luks");
     g_assert_cmpint(qcrypto_secret_add("sec0", "abc123", NULL,
                                        QCRYPTO_SECRET_FORMAT_RAW, &err), ==, 0);
     g_assert_cmpint(qcrypto_secret_add("sec2", "second passphrase", NULL,
@@ -1170,7 +1137,5 @@ int main(int argc, char **argv)
     g_test_add_func("/block/luks/luks2-sector-4096", test_luks2_sector_4096);
 
     ret = g_test_run();
-    rm_rf(tmpdir);
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "test-util.h"
 
 #define ALIGN     4096
 #define NBLOCKS   16
@@ -16,13 +17,12 @@
 #define SLOT      (ALIGN / NTHREADS)
 #define ROUNDS    3000
 
-static char *tmpdir;
 static BlockDriverState *shared_bs;
 
 static BlockDriverState *open_aligned(const char *name, int64_t size,
                                       bool direct)
 {
-    g_autofree char *path = g_build_filename(tmpdir, name, NULL);
+    g_autofree char *path = test_tmp_path(name);
     g_autofree char *json = NULL;
     BlockdevCreateOptions o = {
         .driver = BLOCKDEV_DRIVER_FILE,
@@ -293,20 +293,12 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-block-rmw-XXXXXX", NULL);
-    g_assert_nonnull(tmpdir);
+    test_tmpdir_init("test-block-rmw");
     g_test_add_func("/block/rmw/geometry", test_geometry);
     g_test_add_func("/block/rmw/concurrent", test_concurrent_rmw);
     g_test_add_func("/block/rmw/concurrent-direct", test_concurrent_rmw_direct);
     g_test_add_func("/block/rmw/mixed-aligned", test_mixed_aligned_rmw);
     g_test_add_func("/block/rmw/same-range", test_same_range);
     ret = g_test_run();
-    {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0) {
-            g_printerr("could not remove %s\n", tmpdir);
-        }
-    }
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

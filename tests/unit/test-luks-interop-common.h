@@ -1,6 +1,7 @@
 /*
- * Shared by the LUKS interop tests: running tools in a temp dir, header
- * storage in files, secrets from key files.
+ * Shared by the LUKS interop tests: running tools in the scratch directory
+ * (test-util.h), header storage in files, secrets from key files, and the
+ * independent decryption by tests/interop/luks_check.py.
  */
 #ifndef TEST_LUKS_INTEROP_COMMON_H
 #define TEST_LUKS_INTEROP_COMMON_H
@@ -9,13 +10,14 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include "crypto/blockpriv.h"
 #include "crypto/random.h"
 #include "crypto/secret.h"
 #include "qemu/error.h"
+#include "test-util.h"
 
-static char *tmpdir;
 static unsigned secret_counter;
 
 /* ---- running tools ---- */
@@ -49,7 +51,7 @@ static inline int run_tool(char **out, const char *const *args)
     argv = g_new0(const char *, n + 1);
     memcpy(argv, args, n * sizeof(*argv));
     argv[0] = prog;
-    if (!g_spawn_sync(tmpdir, (char **)argv, NULL, 0, NULL,
+    if (!g_spawn_sync(test_tmpdir(), (char **)argv, NULL, 0, NULL,
                       NULL, &sout, &serr, &status, &err)) {
         g_test_message("cannot run %s: %s", argv[0], err->message);
         return -1;
@@ -69,11 +71,6 @@ static inline int run_tool(char **out, const char *const *args)
 
 #define RUN(out, ...) run_tool(out, (const char *const[]){ __VA_ARGS__, NULL })
 
-static inline char *tmp_path(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
-
 static inline void write_file(const char *path, const void *data,
                               size_t len)
 {
@@ -82,19 +79,10 @@ static inline void write_file(const char *path, const void *data,
     g_assert_true(g_file_set_contents(path, data, len, &err));
 }
 
-static inline void make_file(const char *path, size_t len)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, len), ==, 0);
-    close(fd);
-}
-
 /* A key file: printable, or binary with NUL bytes in it. */
 static inline char *make_keyfile(const char *name, bool binary)
 {
-    char *path = tmp_path(name);
+    char *path = test_tmp_path(name);
     guint8 key[48];
 
     g_assert_cmpint(qcrypto_random_bytes(key, sizeof(key), NULL), ==, 0);
@@ -253,20 +241,73 @@ static inline void assert_key_equals(QCryptoBlock *blk, const QemuSecBuf *mk)
     g_assert_true(memcmp(ours->data, mk->data, mk->len) == 0);
 }
 
-static inline void remove_tree(const char *dir)
-{
-    GDir *d = g_dir_open(dir, 0, NULL);
-    const char *name;
+/* A volume made here: its files, key file, secret id and open block. */
+typedef struct Made {
+    char *header, *payload, *key, *secret;   /* payload may be NULL */
+    QCryptoBlock *blk;
+} Made;
 
-    while (d && (name = g_dir_read_name(d))) {
-        g_autofree char *p = g_build_filename(dir, name, NULL);
-        g_unlink(p);
+static inline void made_free(Made *m)
+{
+    g_unlink(m->header);
+    if (m->payload && strcmp(m->payload, m->header) != 0) {
+        g_unlink(m->payload);
     }
-    if (d) {
-        g_dir_close(d);
-    }
-    g_rmdir(dir);
+    qcrypto_block_free(m->blk);
+    g_free(m->header);
+    g_free(m->payload);
+    g_free(m->key);
+    g_free(m->secret);
 }
 
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Made, made_free)
+
+/* ---- independent decryption: tests/interop/luks_check.py ---- */
+
+/*
+ * Have luks_check.py (python3-cryptography) decrypt ciphertext made here
+ * with master key mk and compare with the expected plaintext.  spec is the
+ * LUKS mode string without the cipher ("xts-plain64", "cbc-essiv:sha256");
+ * the IV counts 512-byte units from first_iv.  The key travels in hex on
+ * the script's stdin, from locked memory, and is wiped after.
+ */
+static inline void luks_python_check(const QemuSecBuf *mk, const char *spec,
+                                     uint32_t sector_size, uint64_t first_iv,
+                                     const guint8 *cipher,
+                                     const guint8 *plain, size_t len)
+{
+    g_autofree char *src = test_tmp_path("py-in.bin");
+    g_autofree char *dst = test_tmp_path("py-out.bin");
+    g_autofree char *ss = g_strdup_printf("%" G_GUINT32_FORMAT, sector_size);
+    g_autofree char *first = g_strdup_printf("%" G_GUINT64_FORMAT, first_iv);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocess) proc = NULL;
+    g_autoptr(GBytes) input = NULL;
+    g_autofree char *out = NULL;
+    gsize outlen = 0;
+    size_t hexlen = mk->len * 2 + 2;
+    char *hex = qemu_secmem_alloc(hexlen);
+
+    for (size_t i = 0; i < mk->len; i++) {
+        g_snprintf(hex + 2 * i, 3, "%02x", mk->data[i]);
+    }
+    hex[mk->len * 2] = '\n';
+    write_file(src, cipher, len);
+    proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE, &err,
+                            "/usr/bin/python3", LUKS_CHECK_PY, "decrypt",
+                            spec, ss, first, src, dst, NULL);
+    g_assert_no_error(err);
+    input = g_bytes_new_static(hex, mk->len * 2 + 1);
+    g_assert_true(g_subprocess_communicate(proc, input, NULL, NULL, NULL,
+                                           &err));
+    g_assert_no_error(err);
+    qemu_secmem_free(hex, hexlen);
+    g_assert_true(g_subprocess_get_successful(proc));
+    g_assert_true(g_file_get_contents(dst, &out, &outlen, &err));
+    g_assert_cmpuint(outlen, ==, len);
+    g_assert_true(memcmp(out, plain, len) == 0);
+    g_unlink(src);
+    g_unlink(dst);
+}
 
 #endif

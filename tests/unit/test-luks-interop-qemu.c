@@ -94,7 +94,7 @@ static void test_from_qemu(gconstpointer opaque)
 {
     const QemuCase *qc = opaque;
     g_autofree char *name = g_strdup_printf("qemu%u.img", secret_counter++);
-    g_autofree char *img = tmp_path(name);
+    g_autofree char *img = test_tmp_path(name);
     g_autofree char *o = g_strdup_printf(
         "key-secret=sec0,iter-time=10,cipher-alg=%s,cipher-mode=%s,"
         "ivgen-alg=%s,hash-alg=%s", QCryptoCipherAlgo_str(qc->alg),
@@ -158,7 +158,7 @@ static void test_to_qemu(gconstpointer opaque)
 {
     const QemuCase *qc = opaque;
     g_autofree char *name = g_strdup_printf("toqemu%u.img", secret_counter++);
-    g_autofree char *img = tmp_path(name);
+    g_autofree char *img = test_tmp_path(name);
     g_autofree char *secret = g_strdup_printf("q%u", secret_counter++);
     g_autoptr(JsonParser) parser = NULL;
     g_autoptr(GError) err = NULL;
@@ -235,8 +235,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("luks-interop-qemu-XXXXXX", &err);
-    g_assert_no_error(err);
+    test_tmpdir_init("luks-interop-qemu");
     for (size_t i = 0; i < G_N_ELEMENTS(qemu_cases); i++) {
         g_autofree char *from = g_strdup_printf(
             "/crypto/luks-interop/from-qemu/%s", qemu_cases[i].name);
@@ -249,7 +248,5 @@ int main(int argc, char **argv)
     }
 
     ret = g_test_run();
-    remove_tree(tmpdir);
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -10,79 +10,9 @@
  *
  * Master keys are only compared in memory; nothing here prints them.
  */
-#include <gio/gio.h>
 #include "test-luks-interop-common.h"
 
-/* ---- independent decryption with python3-cryptography ---- */
-
-static const char py_decrypt[] =
-    "import sys, hashlib\n"
-    "from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes\n"
-    "key = bytes.fromhex(sys.stdin.readline().strip())\n"
-    "mode, first, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]\n"
-    "data = open(src, 'rb').read()\n"
-    "out = bytearray()\n"
-    "for i in range(len(data) // 512):\n"
-    "    iv = (first + i).to_bytes(16, 'little')\n"
-    "    if mode == 'xts-plain64':\n"
-    "        c = Cipher(algorithms.AES(key), modes.XTS(iv)).decryptor()\n"
-    "    elif mode == 'cbc-essiv:sha256':\n"
-    "        e = Cipher(algorithms.AES(hashlib.sha256(key).digest()), modes.ECB()).encryptor()\n"
-    "        c = Cipher(algorithms.AES(key), modes.CBC(e.update(iv) + e.finalize())).decryptor()\n"
-    "    elif mode == 'cbc-plain':\n"
-    "        iv = ((first + i) & 0xffffffff).to_bytes(16, 'little')\n"
-    "        c = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()\n"
-    "    elif mode == 'cbc-plain64':\n"
-    "        c = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()\n"
-    "    elif mode == 'ctr-plain64':\n"
-    "        c = Cipher(algorithms.AES(key), modes.CTR(iv)).decryptor()\n"
-    "    elif mode == 'ecb':\n"
-    "        c = Cipher(algorithms.AES(key), modes.ECB()).decryptor()\n"
-    "    else:\n"
-    "        sys.exit('unknown mode ' + mode)\n"
-    "    out += c.update(data[i * 512:(i + 1) * 512]) + c.finalize()\n"
-    "open(dst, 'wb').write(out)\n";
-
-/*
- * Decrypt ciphertext (AES with the given LUKS mode string) with python, using
- * key mk handed over on stdin, and compare with the expected plaintext.
- */
-static void python_check(const QemuSecBuf *mk, const char *mode,
-                         uint64_t first_sector, const guint8 *cipher,
-                         const guint8 *plain, size_t len)
-{
-    g_autofree char *src = tmp_path("py-in.bin");
-    g_autofree char *dst = tmp_path("py-out.bin");
-    g_autofree char *first = g_strdup_printf("%" G_GUINT64_FORMAT,
-                                             first_sector);
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GSubprocess) proc = NULL;
-    g_autoptr(GBytes) input = NULL;
-    g_autofree char *out = NULL;
-    gsize outlen = 0;
-    char *hex = qemu_secmem_alloc(mk->len * 2 + 2);
-
-    for (size_t i = 0; i < mk->len; i++) {
-        g_snprintf(hex + 2 * i, 3, "%02x", mk->data[i]);
-    }
-    hex[mk->len * 2] = '\n';
-    write_file(src, cipher, len);
-    proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE, &err,
-                            "/usr/bin/python3", "-c", py_decrypt, mode, first,
-                            src, dst, NULL);
-    g_assert_no_error(err);
-    input = g_bytes_new_static(hex, mk->len * 2 + 1);
-    g_assert_true(g_subprocess_communicate(proc, input, NULL, NULL, NULL,
-                                           &err));
-    g_assert_no_error(err);
-    qemu_secmem_free(hex, mk->len * 2 + 2);
-    g_assert_true(g_subprocess_get_successful(proc));
-    g_assert_true(g_file_get_contents(dst, &out, &outlen, &err));
-    g_assert_cmpuint(outlen, ==, len);
-    g_assert_true(memcmp(out, plain, len) == 0);
-    g_unlink(src);
-    g_unlink(dst);
-}
+/* ---- the data path against tests/interop/luks_check.py ---- */
 
 /* Encrypt some sectors here and check python decrypts them with mk. */
 static void data_check(QCryptoBlock *blk, const QemuSecBuf *mk,
@@ -99,7 +29,7 @@ static void data_check(QCryptoBlock *blk, const QemuSecBuf *mk,
     memcpy(buf, plain, LEN);
     g_assert_cmpint(qcrypto_block_encrypt(blk, first * 512, buf, LEN, NULL),
                     ==, 0);
-    python_check(mk, mode, first, buf, plain, LEN);
+    luks_python_check(mk, mode, 512, first, buf, plain, LEN);
 }
 
 /* ---- cryptsetup -> here ---- */
@@ -156,13 +86,13 @@ static char *cryptsetup_format(const FromCase *fc, const char *keyfile,
     g_autofree char *id = g_strdup_printf("cs%u", secret_counter++);
     g_autofree char *pname = g_strdup_printf("%s.payload", id);
     g_autofree char *hname = g_strdup_printf("%s.header", id);
-    char *p = tmp_path(pname);
-    char *h = fc->detached ? tmp_path(hname) : g_strdup(p);
+    char *p = test_tmp_path(pname);
+    char *h = fc->detached ? test_tmp_path(hname) : g_strdup(p);
     int rc;
 
-    make_file(p, 4 << 20);
+    test_make_sparse_file(p, 4 << 20);
     if (fc->detached) {
-        make_file(h, 4 << 20);
+        test_make_sparse_file(h, 4 << 20);
         rc = RUN(NULL, "cryptsetup", "luksFormat", "-q", "--type", "luks1",
                  "--key-file", keyfile, "--pbkdf-force-iterations", "1000",
                  "--cipher", fc->cipher, "--key-size", fc->key_bits,
@@ -288,7 +218,7 @@ static void test_binary_keyfile(gconstpointer opaque)
     g_autoptr(QemuSecBuf) mk = cryptsetup_master_key(key, hdr);
     g_autoptr(GError) err = NULL;
     g_autoptr(QCryptoBlock) blk = NULL;
-    g_autofree char *trunc = tmp_path("binary-trunc.key");
+    g_autofree char *trunc = test_tmp_path("binary-trunc.key");
     g_autofree char *tsecret = NULL;
     g_autofree char *data = NULL;
     gsize len;
@@ -358,22 +288,6 @@ static const ToCase to_cases[] = {
       QCRYPTO_HASH_ALGO_SHA256, true, "cast5", "cbc-plain64", false, true },
 };
 
-typedef struct Made {
-    char *header, *payload, *key, *secret;
-    QCryptoBlock *blk;
-} Made;
-
-static void made_free(Made *m)
-{
-    qcrypto_block_free(m->blk);
-    g_free(m->header);
-    g_free(m->payload);
-    g_free(m->key);
-    g_free(m->secret);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Made, made_free)
-
 /* Create a volume here (1000 iterations) keyed by a fresh key file. */
 static void make_here(const ToCase *tc, Made *m)
 {
@@ -387,9 +301,9 @@ static void make_here(const ToCase *tc, Made *m)
 
     m->key = make_keyfile("here.key", tc->alg == QCRYPTO_CIPHER_ALGO_AES_192);
     m->secret = secret_from_file(m->key);
-    m->payload = tmp_path(pname);
-    m->header = tc->detached ? tmp_path(hname) : g_strdup(m->payload);
-    make_file(m->payload, 1 << 20);
+    m->payload = test_tmp_path(pname);
+    m->header = tc->detached ? test_tmp_path(hname) : g_strdup(m->payload);
+    test_make_sparse_file(m->payload, 1 << 20);
     l->key_secret = m->secret;
     l->has_cipher_alg = l->has_cipher_mode = l->has_ivgen_alg = true;
     l->has_hash_alg = l->has_iter_time = true;
@@ -523,7 +437,7 @@ static void test_header_backup(void)
     g_autofree char *key = make_keyfile("backup.key", false);
     g_autofree char *payload = NULL;
     g_autofree char *vol = cryptsetup_format(fc, key, "0", &payload);
-    g_autofree char *backup = tmp_path("backup.img");
+    g_autofree char *backup = test_tmp_path("backup.img");
     g_autofree char *secret = secret_from_file(key);
     g_autoptr(QemuSecBuf) mk = cryptsetup_master_key(key, vol);
     g_autoptr(GError) err = NULL;
@@ -543,8 +457,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("luks-interop-XXXXXX", &err);
-    g_assert_no_error(err);
+    test_tmpdir_init("luks-interop");
 
     for (size_t i = 0; i < G_N_ELEMENTS(from_cases); i++) {
         const FromCase *fc = &from_cases[i];
@@ -570,7 +483,5 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/luks-interop/amend-to-cryptsetup",
                     test_amend_to_cryptsetup);
     ret = g_test_run();
-    remove_tree(tmpdir);
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -13,62 +13,10 @@
  *
  * Master keys are only compared in memory; nothing here prints them.
  */
-#include <gio/gio.h>
 #include "crypto/block-luks2.h"
 #include "test-luks-interop-common.h"
 
-/* ---- independent decryption with python3-cryptography ---- */
-
-/* AES-XTS, sectors of argv[1] bytes, IV = argv[2] + 512-byte units. */
-static const char py_decrypt[] =
-    "import sys\n"
-    "from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes\n"
-    "key = bytes.fromhex(sys.stdin.readline().strip())\n"
-    "ss, first, src, dst = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]\n"
-    "data = open(src, 'rb').read()\n"
-    "out = bytearray()\n"
-    "for i in range(len(data) // ss):\n"
-    "    iv = (first + i * (ss // 512)).to_bytes(16, 'little')\n"
-    "    c = Cipher(algorithms.AES(key), modes.XTS(iv)).decryptor()\n"
-    "    out += c.update(data[i * ss:(i + 1) * ss]) + c.finalize()\n"
-    "open(dst, 'wb').write(out)\n";
-
-static void python_check(const QemuSecBuf *mk, uint32_t sector_size,
-                         uint64_t first_iv, const guint8 *cipher,
-                         const guint8 *plain, size_t len)
-{
-    g_autofree char *src = tmp_path("py-in.bin");
-    g_autofree char *dst = tmp_path("py-out.bin");
-    g_autofree char *ss = g_strdup_printf("%" G_GUINT32_FORMAT, sector_size);
-    g_autofree char *first = g_strdup_printf("%" G_GUINT64_FORMAT, first_iv);
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GSubprocess) proc = NULL;
-    g_autoptr(GBytes) input = NULL;
-    g_autofree char *out = NULL;
-    gsize outlen = 0;
-    char *hex = qemu_secmem_alloc(mk->len * 2 + 2);
-
-    for (size_t i = 0; i < mk->len; i++) {
-        g_snprintf(hex + 2 * i, 3, "%02x", mk->data[i]);
-    }
-    hex[mk->len * 2] = '\n';
-    write_file(src, cipher, len);
-    proc = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE, &err,
-                            "/usr/bin/python3", "-c", py_decrypt, ss, first,
-                            src, dst, NULL);
-    g_assert_no_error(err);
-    input = g_bytes_new_static(hex, mk->len * 2 + 1);
-    g_assert_true(g_subprocess_communicate(proc, input, NULL, NULL, NULL,
-                                           &err));
-    g_assert_no_error(err);
-    qemu_secmem_free(hex, mk->len * 2 + 2);
-    g_assert_true(g_subprocess_get_successful(proc));
-    g_assert_true(g_file_get_contents(dst, &out, &outlen, &err));
-    g_assert_cmpuint(outlen, ==, len);
-    g_assert_true(memcmp(out, plain, len) == 0);
-    g_unlink(src);
-    g_unlink(dst);
-}
+/* ---- the data path against tests/interop/luks_check.py ---- */
 
 /*
  * Encrypt sectors here at a payload offset, have python decrypt them with mk
@@ -88,7 +36,7 @@ static void data_check(QCryptoBlock *blk, const QemuSecBuf *mk)
     memcpy(buf, plain, len);
     g_assert_cmpint(qcrypto_block_encrypt(blk, off, buf, len, NULL), ==, 0);
     g_assert_true(memcmp(buf, plain, len) != 0);
-    python_check(mk, ss, off / 512, buf, plain, len);
+    luks_python_check(mk, "xts-plain64", ss, off / 512, buf, plain, len);
     g_assert_cmpint(qcrypto_block_decrypt(blk, off, buf, len, NULL), ==, 0);
     g_assert_true(memcmp(buf, plain, len) == 0);
 }
@@ -150,12 +98,12 @@ static char *cryptsetup_format(bool detached, const char *const *extra,
     g_autofree char *id = g_strdup_printf("cs%u", secret_counter++);
     g_autofree char *pname = g_strdup_printf("%s.payload", id);
     g_autofree char *hname = g_strdup_printf("%s.header", id);
-    char *p = tmp_path(pname);
-    char *h = detached ? tmp_path(hname) : g_strdup(p);
+    char *p = test_tmp_path(pname);
+    char *h = detached ? test_tmp_path(hname) : g_strdup(p);
     GPtrArray *argv = g_ptr_array_new();
     int rc;
 
-    make_file(p, detached ? 8 * MiB : 24 * MiB);
+    test_make_sparse_file(p, detached ? 8 * MiB : 24 * MiB);
     g_ptr_array_add(argv, (char *)"cryptsetup");
     g_ptr_array_add(argv, (char *)"luksFormat");
     g_ptr_array_add(argv, (char *)"-q");
@@ -340,26 +288,6 @@ static const ToCase to_cases[] = {
       QCRYPTO_HASH_ALGO_SHA1 },
 };
 
-typedef struct Made {
-    char *header, *payload, *key, *secret;
-    QCryptoBlock *blk;
-} Made;
-
-static void made_free(Made *m)
-{
-    g_unlink(m->header);
-    if (m->payload) {
-        g_unlink(m->payload);
-    }
-    qcrypto_block_free(m->blk);
-    g_free(m->header);
-    g_free(m->payload);
-    g_free(m->key);
-    g_free(m->secret);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Made, made_free)
-
 static void make_here(const ToCase *tc, Made *m)
 {
     QCryptoBlockCreateOptions co = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
@@ -370,7 +298,7 @@ static void make_here(const ToCase *tc, Made *m)
 
     m->key = make_keyfile("here.key", false);
     m->secret = secret_from_file(m->key);
-    m->header = tmp_path(hname);
+    m->header = test_tmp_path(hname);
     o->key_secret = m->secret;
     o->has_luks_version = true;
     o->luks_version = 2;
@@ -393,7 +321,7 @@ static void make_here(const ToCase *tc, Made *m)
     o->has_data_offset = tc->data_offset >= 0;
     o->data_offset = tc->data_offset;
     o->label = (char *)tc->label;
-    make_file(m->header, 0);
+    test_make_sparse_file(m->header, 0);
     fd = open(m->header, O_RDWR);
     g_assert_cmpint(fd, >=, 0);
     m->blk = qcrypto_block_create(&co, file_init, create_write, &fd,
@@ -409,8 +337,8 @@ static void make_here(const ToCase *tc, Made *m)
     close(fd);
     if (tc->detached) {
         g_autofree char *pname = g_strdup_printf("%s.payload", hname);
-        m->payload = tmp_path(pname);
-        make_file(m->payload, 8 * MiB);
+        m->payload = test_tmp_path(pname);
+        test_make_sparse_file(m->payload, 8 * MiB);
     }
 }
 
@@ -467,7 +395,7 @@ static void test_amend_to_cryptsetup(gconstpointer opaque)
     g_auto(Made) m = { 0 };
     g_autofree char *k3 = make_keyfile("k3.key", true);
     g_autofree char *s3 = secret_from_file(k3);
-    g_autofree char *tok = tmp_path("token.json");
+    g_autofree char *tok = test_tmp_path("token.json");
     g_autofree char *exported = NULL;
     g_autoptr(QemuSecBuf) mk = NULL;
     g_autoptr(GError) err = NULL;
@@ -525,7 +453,7 @@ static void test_token_from_cryptsetup(void)
     g_autofree char *payload = NULL;
     g_autofree char *header = cryptsetup_format(true, args_default, k0,
                                                 &payload);
-    g_autofree char *tok = tmp_path("token2.json");
+    g_autofree char *tok = test_tmp_path("token2.json");
     g_autofree char *exported = NULL;
     static const char tjson[] =
         "{\"type\":\"qemu-test\",\"keyslots\":[\"0\"],\"x\":[1,2,3]}";
@@ -567,8 +495,7 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("luks2-interop-XXXXXX", &err);
-    g_assert_no_error(err);
+    test_tmpdir_init("luks2-interop");
     /* fast keyslots for what is made here; cryptsetup's use its own costs */
     qcrypto_block_luks2_set_test_cost(1000, 4);
 
@@ -602,7 +529,5 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(true), test_amend_to_cryptsetup);
 
     ret = g_test_run();
-    remove_tree(tmpdir);
-    g_free(tmpdir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -7,103 +7,21 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include "nbd/nbd.h"
+#include "test-nbd-disk.h"
+#include "test-util.h"
 
 #define DISK_SIZE (64 * 1024 * 1024)
 
-typedef struct MemDisk {
-    guint8 *data;
-    int64_t size;
-    GMutex lock;
-    int flushes;
-} MemDisk;
-
-static int mem_pread(void *opaque, int64_t off, int64_t len, void *buf)
-{
-    MemDisk *d = opaque;
-    g_mutex_lock(&d->lock);
-    memcpy(buf, d->data + off, len);
-    g_mutex_unlock(&d->lock);
-    return 0;
-}
-
-static int mem_pwrite(void *opaque, int64_t off, int64_t len, const void *buf,
-                      bool fua)
-{
-    MemDisk *d = opaque;
-    g_mutex_lock(&d->lock);
-    memcpy(d->data + off, buf, len);
-    g_mutex_unlock(&d->lock);
-    return 0;
-}
-
-static int mem_flush(void *opaque)
-{
-    MemDisk *d = opaque;
-    g_mutex_lock(&d->lock);
-    d->flushes++;
-    g_mutex_unlock(&d->lock);
-    return 0;
-}
-
-static int mem_trim(void *opaque, int64_t off, int64_t len)
-{
-    return 0;
-}
-
-static int64_t mem_len(void *opaque)
-{
-    return ((MemDisk *)opaque)->size;
-}
-
-static const NBDExportOps mem_ops = {
-    .pread = mem_pread, .pwrite = mem_pwrite, .flush = mem_flush,
-    .trim = mem_trim, .get_length = mem_len,
-};
-
 static struct {
-    char *dir;
     char *sock;
-    GMainContext *ctx;
-    GMainLoop *loop;
-    GThread *thread;
-    NBDServer *server;
-    MemDisk disk;
-    MemDisk rodisk;
+    TestNbdServer srv;
+    TestMemDisk disk;
+    TestMemDisk rodisk;
 } t;
-
-static gpointer loop_thread(gpointer p)
-{
-    g_main_context_push_thread_default(t.ctx);
-    g_main_loop_run(t.loop);
-    g_main_context_pop_thread_default(t.ctx);
-    return NULL;
-}
-
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 16), ==, 0);
-    return fd;
-}
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
 
 /* Run a command; returns its exit status and its stdout (caller frees). */
 static int run(char **out, const char *fmt, ...)
@@ -194,8 +112,8 @@ static void test_read_only(void)
 static void test_nbdcopy_multi_conn(void)
 {
     g_autofree char *u = uri("disk");
-    g_autofree char *src = g_build_filename(t.dir, "src.img", NULL);
-    g_autofree char *dst = g_build_filename(t.dir, "dst.img", NULL);
+    g_autofree char *src = test_tmp_path("src.img");
+    g_autofree char *dst = test_tmp_path("dst.img");
     g_autofree char *out = NULL;
 
     g_assert_cmpint(run(NULL, "head -c %d /dev/urandom > '%s'", DISK_SIZE,
@@ -263,7 +181,7 @@ static uint32_t recv_opt_reply(int fd, uint32_t opt)
 static int raw_connect(void)
 {
     guint8 hello[18], cflags[4];
-    int fd = connect_unix(t.sock);
+    int fd = test_unix_connect(t.sock);
     xread(fd, hello, 18);
     g_assert_cmphex(get64(hello), ==, NBD_INIT_MAGIC);
     g_assert_cmphex(get64(hello + 8), ==, NBD_OPTS_MAGIC);
@@ -441,10 +359,10 @@ static void test_export_remove(void)
     int fd;
     char c;
 
-    exp = nbd_export_add(t.server, "tmp", NULL, &mem_ops, &t.disk, true, 512,
+    exp = nbd_export_add(t.srv.server, "tmp", NULL, &test_mem_disk_ops, &t.disk, true, 512,
                          &err);
     g_assert_no_error(err);
-    g_assert_null(nbd_export_add(t.server, "tmp", NULL, &mem_ops, &t.disk,
+    g_assert_null(nbd_export_add(t.srv.server, "tmp", NULL, &test_mem_disk_ops, &t.disk,
                                  true, 512, &err));
     g_assert_nonnull(strstr(err->message, "already has export"));
     g_clear_error(&err);
@@ -456,7 +374,7 @@ static void test_export_remove(void)
     g_clear_error(&err);
     g_assert_cmpint(nbd_export_remove(exp, true, &err), ==, 0);
     g_assert_no_error(err);
-    g_assert_null(nbd_export_find(t.server, "tmp"));
+    g_assert_null(nbd_export_find(t.srv.server, "tmp"));
     /* The client was disconnected. */
     g_assert_cmpint(read(fd, &c, 1), ==, 0);
     close(fd);
@@ -468,26 +386,18 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    t.dir = g_dir_make_tmp("test-nbd-XXXXXX", &err);
-    g_assert_no_error(err);
-    t.sock = g_build_filename(t.dir, "nbd.sock", NULL);
-    t.disk.size = DISK_SIZE;
-    t.disk.data = g_malloc0(DISK_SIZE);
-    g_mutex_init(&t.disk.lock);
-    t.rodisk.size = 1024 * 1024;
-    t.rodisk.data = g_malloc0(t.rodisk.size);
-    g_mutex_init(&t.rodisk.lock);
-
-    t.ctx = g_main_context_new();
-    t.loop = g_main_loop_new(t.ctx, FALSE);
-    g_main_context_push_thread_default(t.ctx);
-    t.server = nbd_server_new(listen_unix(t.sock), 0);
-    g_main_context_pop_thread_default(t.ctx);
-    g_assert_nonnull(nbd_export_add(t.server, "disk", "test disk", &mem_ops,
-                                    &t.disk, true, 512, &err));
-    g_assert_nonnull(nbd_export_add(t.server, "ro", NULL, &mem_ops,
-                                    &t.rodisk, false, 1, &err));
-    t.thread = g_thread_new("loop", loop_thread, NULL);
+    test_tmpdir_init("test-nbd");
+    t.sock = test_tmp_path("nbd.sock");
+    test_mem_disk_init(&t.disk, DISK_SIZE);
+    test_mem_disk_init(&t.rodisk, 1024 * 1024);
+    test_nbd_server_init(&t.srv, t.sock);
+    g_assert_nonnull(nbd_export_add(t.srv.server, "disk", "test disk",
+                                    &test_mem_disk_ops, &t.disk, true, 512,
+                                    &err));
+    g_assert_nonnull(nbd_export_add(t.srv.server, "ro", NULL,
+                                    &test_mem_disk_ops, &t.rodisk, false, 1,
+                                    &err));
+    test_nbd_server_run(&t.srv);
 
     g_test_add_func("/nbd/qemu-io/read-write", test_qemu_io_rw);
     g_test_add_func("/nbd/nbdinfo", test_nbdinfo);
@@ -500,17 +410,9 @@ int main(int argc, char **argv)
     g_test_add_func("/nbd/export-remove", test_export_remove);
     ret = g_test_run();
 
-    g_main_loop_quit(t.loop);
-    g_thread_join(t.thread);
-    nbd_server_free(t.server);
-    g_main_loop_unref(t.loop);
-    g_main_context_unref(t.ctx);
-    g_free(t.disk.data);
-    g_free(t.rodisk.data);
-    g_mutex_clear(&t.disk.lock);
-    g_mutex_clear(&t.rodisk.lock);
-    run(NULL, "rm -rf '%s'", t.dir);
+    test_nbd_server_stop(&t.srv);
+    test_mem_disk_destroy(&t.disk);
+    test_mem_disk_destroy(&t.rodisk);
     g_free(t.sock);
-    g_free(t.dir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

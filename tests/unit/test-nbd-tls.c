@@ -10,13 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gnutls/gnutls.h>
 
 #include "nbd/nbd.h"
 #include "crypto/tlscreds.h"
+#include "test-nbd-disk.h"
+#include "test-util.h"
 
 #define DISK_SIZE       (8 * 1024 * 1024)
 #define REQ_SIZE        (32 * 1024)
@@ -24,80 +25,18 @@
 #define GOOD_KEY        "8e5f1b2c3d4a59687a8b9cadbecfd0e1f2031425364758697a8b9cadbecfd0e1"
 #define WRONG_KEY       "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
-typedef struct MemDisk {
-    guint8 *data;
-    GMutex lock;
-} MemDisk;
-
-static int mem_pread(void *opaque, int64_t off, int64_t len, void *buf)
-{
-    MemDisk *d = opaque;
-    g_mutex_lock(&d->lock);
-    memcpy(buf, d->data + off, len);
-    g_mutex_unlock(&d->lock);
-    return 0;
-}
-
-static int mem_pwrite(void *opaque, int64_t off, int64_t len, const void *buf,
-                      bool fua)
-{
-    MemDisk *d = opaque;
-    g_mutex_lock(&d->lock);
-    memcpy(d->data + off, buf, len);
-    g_mutex_unlock(&d->lock);
-    return 0;
-}
-
-static int mem_flush(void *opaque)
-{
-    return 0;
-}
-
-static int64_t mem_len(void *opaque)
-{
-    return DISK_SIZE;
-}
-
-static const NBDExportOps mem_ops = {
-    .pread = mem_pread, .pwrite = mem_pwrite, .flush = mem_flush,
-    .get_length = mem_len,
-};
-
 static struct {
-    char *dir;
     char *sock;
-    GMainContext *ctx;
-    GMainLoop *loop;
-    GThread *thread;
-    NBDServer *server;
+    TestNbdServer srv;
     QCryptoTLSCreds *creds;
-    MemDisk disk;
+    TestMemDisk disk;
 } t;
 
 /* ---- plumbing ---- */
 
-static gpointer loop_thread(gpointer p)
-{
-    g_main_context_push_thread_default(t.ctx);
-    g_main_loop_run(t.loop);
-    g_main_context_pop_thread_default(t.ctx);
-    return NULL;
-}
-
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 16), ==, 0);
-    return fd;
-}
-
 static void write_file(const char *name, const char *text)
 {
-    g_autofree char *path = g_build_filename(t.dir, name, NULL);
+    g_autofree char *path = test_tmp_path(name);
     g_autoptr(GError) err = NULL;
 
     g_file_set_contents(path, text, -1, &err);
@@ -151,13 +90,10 @@ static void c_write(Client *c, const void *buf, size_t len)
 
 static Client *client_new(void)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     Client *c = g_new0(Client, 1);
     guint8 hello[18], flags[4];
 
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_strlcpy(sa.sun_path, t.sock, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    c->fd = test_unix_connect(t.sock);
     g_assert_true(c_read(c, hello, sizeof(hello)));
     g_assert_cmpmem(hello, 8, "NBDMAGIC", 8);
     put_be32(flags, 3);             /* fixed newstyle, no zeroes */
@@ -408,7 +344,7 @@ static void test_psk_file_errors(void)
         { "\n\r\n", "contains no keys" },
         { "alice:00ff\nalice:" GOOD_KEY "\n", "appears twice" },
     };
-    g_autofree char *dir = g_build_filename(t.dir, "bad", NULL);
+    g_autofree char *dir = test_tmp_path("bad");
 
     g_assert_cmpint(g_mkdir(dir, 0700), ==, 0);
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -464,30 +400,24 @@ int main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    t.dir = g_dir_make_tmp("test-nbd-tls-XXXXXX", &err);
-    g_assert_no_error(err);
-    t.sock = g_build_filename(t.dir, "nbd.sock", NULL);
+    p.dir = (char *)test_tmpdir_init("test-nbd-tls");
+    t.sock = test_tmp_path("nbd.sock");
     write_file("keys.psk", "alice:" GOOD_KEY "\n");
-    p.dir = t.dir;
     g_assert_cmpint(qcrypto_tls_creds_add_psk("tls0", &p, &err), ==, 0);
     t.creds = qcrypto_tls_creds_use("tls0", QCRYPTO_TLS_CREDS_ENDPOINT_SERVER,
                                     &err);
     g_assert_nonnull(t.creds);
-    t.disk.data = g_malloc0(DISK_SIZE);
-    g_mutex_init(&t.disk.lock);
+    test_mem_disk_init(&t.disk, DISK_SIZE);
 
-    t.ctx = g_main_context_new();
-    t.loop = g_main_loop_new(t.ctx, FALSE);
-    g_main_context_push_thread_default(t.ctx);
-    t.server = nbd_server_new(listen_unix(t.sock), 0);
-    nbd_server_set_tls_creds(t.server, t.creds);
-    nbd_server_set_handshake_timeout(t.server, 5);
+    test_nbd_server_init(&t.srv, t.sock);
+    nbd_server_set_tls_creds(t.srv.server, t.creds);
+    nbd_server_set_handshake_timeout(t.srv.server, 5);
     logged.lines = g_ptr_array_new_with_free_func(g_free);
-    nbd_server_set_log(t.server, record_log, NULL);
-    g_main_context_pop_thread_default(t.ctx);
-    g_assert_nonnull(nbd_export_add(t.server, "disk", NULL, &mem_ops,
-                                    &t.disk, true, 1, &err));
-    t.thread = g_thread_new("loop", loop_thread, NULL);
+    nbd_server_set_log(t.srv.server, record_log, NULL);
+    g_assert_nonnull(nbd_export_add(t.srv.server, "disk", NULL,
+                                    &test_mem_disk_ops, &t.disk, true, 1,
+                                    &err));
+    test_nbd_server_run(&t.srv);
 
     g_test_add_func("/nbd-tls/tls-required", test_tls_required);
     g_test_add_func("/nbd-tls/drop-logged", test_drop_logged);
@@ -497,26 +427,10 @@ int main(int argc, char **argv)
     g_test_add_func("/nbd-tls/in-use", test_in_use);
     ret = g_test_run();
 
-    g_main_loop_quit(t.loop);
-    g_thread_join(t.thread);
-    nbd_server_free(t.server);
+    test_nbd_server_stop(&t.srv);
     qcrypto_tls_creds_release(t.creds);
     g_assert_cmpint(qcrypto_tls_creds_remove("tls0", &err), ==, 0);
-    g_main_loop_unref(t.loop);
-    g_main_context_unref(t.ctx);
-    g_free(t.disk.data);
-    g_mutex_clear(&t.disk.lock);
-    {
-        g_autofree char *bad = g_build_filename(t.dir, "bad", NULL);
-        g_autofree char *f1 = g_build_filename(t.dir, "keys.psk", NULL);
-        g_autofree char *f2 = g_build_filename(bad, "keys.psk", NULL);
-        unlink(f2);
-        rmdir(bad);
-        unlink(f1);
-        unlink(t.sock);
-        rmdir(t.dir);
-    }
+    test_mem_disk_destroy(&t.disk);
     g_free(t.sock);
-    g_free(t.dir);
-    return ret;
+    return test_tmpdir_cleanup(ret);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Self-test of the suite's own tools: the independent sector encryption in
-iotests.py against IEEE 1619-2007 XTS vectors, and against Debian's QEMU 7.2
-qemu-io on attached cryptsetup volumes (so that every decryption check in the
+"""Self-test of the suite's own tools: the independent sector encryption
+(tests/interop/luks_check.py, through iotests.py) against IEEE 1619-2007
+XTS vectors, and against Debian's QEMU 7.2 qemu-io on attached cryptsetup
+volumes (so that every decryption check in the
 other tests rests on something nobody here wrote)."""
 
 import os

@@ -21,8 +21,8 @@ class Daemon(iotests.QemuTestCase):
     def setUp(self):
         super().setUp()
         self.key = self.keyfile()
-        self.qsd = iotests.StorageDaemon(self.dir, '--object',
-                                         'secret,id=sec0,file=%s' % self.key)
+        self.qsd = iotests.start_qsd(self.dir, '--object',
+                                     'secret,id=sec0,file=%s' % self.key)
         self.qmp = self.qsd.qmp
         self.sock = self.path('nbd.sock')
 
@@ -38,9 +38,10 @@ class Daemon(iotests.QemuTestCase):
         return path
 
     def create(self, job, **options):
-        self.qmp.cmd('blockdev-create', **{'job-id': job, 'options': options})
-        err = self.qmp.run_job(job)
-        self.assertIsNone(err, err)
+        statuses, info = self.qmp.run_job('blockdev-create', job,
+                                          options=options)
+        self.assertIsNone(info.get('error'), info)
+        self.qmp.cmd('job-dismiss', id=job)
 
     def node_info(self, node):
         for n in self.qmp.cmd('query-named-block-nodes'):
@@ -154,7 +155,7 @@ class Daemon(iotests.QemuTestCase):
         pl, hdr = self.detached_pair()
         # wrong secret
         self.qmp.cmd('object-add', **{'qom-type': 'secret', 'id': 'bad', 'data': 'nope'})
-        r = self.qmp.cmd_raw('blockdev-add', driver='luks', file='pl', header='hdr',
+        r = self.qmp.request('blockdev-add', driver='luks', file='pl', header='hdr',
                              **{'node-name': 'x1', 'key-secret': 'bad'})
         self.assertIn('Invalid password, cannot unlock any keyslot', r['error']['desc'])
         self.assertEqual(r['error']['class'], 'GenericError')
@@ -162,14 +163,14 @@ class Daemon(iotests.QemuTestCase):
         junk = self.add_file('junk.img', 'junk')
         with open(junk, 'wb') as f:
             f.write(iotests.varied_data(MiB))
-        r = self.qmp.cmd_raw('blockdev-add', driver='luks', file='pl', header='junk',
+        r = self.qmp.request('blockdev-add', driver='luks', file='pl', header='junk',
                              **{'node-name': 'x2', 'key-secret': 'sec0'})
         self.assertIn('error', r)
         # deleting a node in use
-        r = self.qmp.cmd_raw('blockdev-del', **{'node-name': 'hdr'})
+        r = self.qmp.request('blockdev-del', **{'node-name': 'hdr'})
         self.assertIn('error', r)
         # unknown command
-        r = self.qmp.cmd_raw('no-such-command')
+        r = self.qmp.request('no-such-command')
         self.assertEqual(r['error']['class'], 'CommandNotFound')
         # broken JSON: an error, and the monitor stays up
         self.qmp.send_raw('{"execute": \n')
@@ -180,7 +181,7 @@ class Daemon(iotests.QemuTestCase):
         # export of a missing node
         self.qmp.cmd('nbd-server-start', addr={'type': 'unix', 'path': self.sock})
         self.nbd_started = True
-        r = self.qmp.cmd_raw('block-export-add', type='nbd', id='e', **{'node-name': 'nosuch'})
+        r = self.qmp.request('block-export-add', type='nbd', id='e', **{'node-name': 'nosuch'})
         self.assertIn('error', r)
 
     def test_sigterm_keeps_flushed_data(self):
