@@ -87,7 +87,7 @@ static BlockdevCreateOptions *build_create_options(const char *filename,
         json_object_set_string_member(obj, "driver", "file");
         json_object_set_string_member(obj, "filename", filename);
     } else {
-        /* The child node is attached after parsing (luks_attach_child). */
+        /* The child node is attached after parsing (attach_new_file). */
         json_object_set_string_member(obj, "driver", fmt);
     }
     json_object_set_string_member(obj, "size", size_str);
@@ -99,7 +99,7 @@ static BlockdevCreateOptions *build_create_options(const char *filename,
  * The new file is the luks volume's `file` child, or its `header` child for
  * a header-only volume.  A child the user gave with -o wins.
  */
-static void luks_attach_child(BlockdevCreateOptionsLUKS *co,
+static void attach_new_file(BlockdevCreateOptionsLUKS *co,
                               const char *filename, bool detached)
 {
     BlockdevRef **slot = detached ? &co->header : &co->file;
@@ -168,7 +168,7 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
     }
     if (options->driver == BLOCKDEV_DRIVER_LUKS) {
         /* Detached: the new file receives the header alone, no payload. */
-        luks_attach_child(&options->u.luks, filename, detached);
+        attach_new_file(&options->u.luks, filename, detached);
     }
     /*
      * A missing secret would only be noticed after the file was made (and
