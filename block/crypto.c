@@ -636,47 +636,30 @@ static ImageInfoSpecific *luks_get_specific_info(BlockDriverState *bs,
 }
 
 /*
- * The block-layer option types extend the crypto ones (the schema's `base`).
- * Convert through JSON rather than member by member, so that members added
- * to the crypto base later (LUKS2 options) always reach the format code.
+ * The block-layer option types extend the crypto ones (the schema's `base`),
+ * so the crypto options are the base part of the block-layer ones, copied
+ * member by member by the generated code: members added to the crypto base
+ * later (LUKS2 options) reach the format code without an edit here.
  */
-static JsonNode *luks_json_rebase(JsonNode *node, const char *const *drop)
-{
-    JsonObject *o = json_node_get_object(node);
-
-    for (; *drop; drop++) {
-        if (json_object_has_member(o, *drop)) {
-            json_object_remove_member(o, *drop);
-        }
-    }
-    json_object_set_string_member(o, "format", "luks");
-    return node;
-}
-
 static QCryptoBlockAmendOptions *
-luks_amend_opts_from(BlockdevAmendOptions *options, GError **errp)
+luks_amend_opts_from(const BlockdevAmendOptions *options)
 {
-    static const char *const drop[] = { "driver", NULL };
-    JsonNode *node = luks_json_rebase(qapi_BlockdevAmendOptions_to_json(options),
-                                      drop);
-    QCryptoBlockAmendOptions *ao = qapi_QCryptoBlockAmendOptions_from_json(node,
-                                                                          errp);
+    QCryptoBlockAmendOptions *ao = g_new0(QCryptoBlockAmendOptions, 1);
 
-    json_node_unref(node);
+    ao->format = Q_CRYPTO_BLOCK_FORMAT_LUKS;
+    qapi_QCryptoBlockAmendOptionsLUKS_clone_members(
+        &ao->u.luks, qapi_BlockdevAmendOptionsLUKS_base(&options->u.luks));
     return ao;
 }
 
 static QCryptoBlockCreateOptions *
-luks_create_opts_from(const BlockdevCreateOptionsLUKS *co, GError **errp)
+luks_create_opts_from(const BlockdevCreateOptionsLUKS *co)
 {
-    static const char *const drop[] = { "file", "header", "size",
-                                        "preallocation", NULL };
-    JsonNode *node = luks_json_rebase(qapi_BlockdevCreateOptionsLUKS_to_json(co),
-                                      drop);
-    QCryptoBlockCreateOptions *cro = qapi_QCryptoBlockCreateOptions_from_json(
-        node, errp);
+    QCryptoBlockCreateOptions *cro = g_new0(QCryptoBlockCreateOptions, 1);
 
-    json_node_unref(node);
+    cro->format = Q_CRYPTO_BLOCK_FORMAT_LUKS;
+    qapi_QCryptoBlockCreateOptionsLUKS_clone_members(
+        &cro->u.luks, qapi_BlockdevCreateOptionsLUKS_base(co));
     return cro;
 }
 
@@ -699,10 +682,7 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
         error_setg(errp, "Cannot amend a read-only LUKS volume");
         return -EACCES;
     }
-    ao = luks_amend_opts_from(options, errp);
-    if (!ao) {
-        return -EINVAL;
-    }
+    ao = luks_amend_opts_from(options);
     if (qcrypto_block_amend_options(s->block, luks_hdr_read, luks_hdr_write,
                                     s->hdr->bs, ao, force, errp) < 0) {
         return -EINVAL;
@@ -833,8 +813,8 @@ static int luks_create(BlockdevCreateOptions *options, GError **errp)
         error_setg(errp, "Create options are not for the luks driver");
         return -EINVAL;
     }
-    cro = luks_create_opts_from(co, errp);
-    if (!cro || luks_create_validate(co, cro, detached, errp) < 0) {
+    cro = luks_create_opts_from(co);
+    if (luks_create_validate(co, cro, detached, errp) < 0) {
         return -EINVAL;
     }
 

@@ -1,8 +1,9 @@
 /*
  * qemu-img create: make a raw image, or a luks volume (attached, or a
  * header-only file with -o detached-header=true).  The -o options are put
- * into a blockdev-create options tree and parsed by the generated code, so
- * the schema decides which names and values are valid.
+ * into a blockdev-create options tree and parsed once by the generated code,
+ * so the schema decides which names and values are valid; the new file is
+ * then attached to the parsed options as the volume's file or header child.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -69,23 +70,11 @@ static void print_formatting(const char *filename, const char *fmt,
     fflush(stdout);
 }
 
-static JsonNode *file_ref(const char *filename)
-{
-    JsonObject *o = json_object_new();
-    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-
-    json_object_set_string_member(o, "driver", "file");
-    json_object_set_string_member(o, "filename", filename);
-    json_node_take_object(n, o);
-    return n;
-}
-
-/* Build and parse the blockdev-create tree of a raw or luks image. */
+/* Parse the blockdev-create tree of a raw or luks image, once. */
 static BlockdevCreateOptions *build_create_options(const char *filename,
                                                    const char *fmt,
                                                    GPtrArray *opts,
                                                    int64_t size,
-                                                   const char *child,
                                                    GError **errp)
 {
     g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
@@ -98,12 +87,32 @@ static BlockdevCreateOptions *build_create_options(const char *filename,
         json_object_set_string_member(obj, "driver", "file");
         json_object_set_string_member(obj, "filename", filename);
     } else {
+        /* The child node is attached after parsing (attach_new_file). */
         json_object_set_string_member(obj, "driver", fmt);
-        json_object_set_member(obj, child, file_ref(filename));
     }
     json_object_set_string_member(obj, "size", size_str);
     tool_opts_to_json(opts, obj);
     return qapi_BlockdevCreateOptions_from_keyval(root, errp);
+}
+
+/*
+ * The new file is the luks volume's `file` child, or its `header` child for
+ * a header-only volume.  A child the user gave with -o wins.
+ */
+static void attach_new_file(BlockdevCreateOptionsLUKS *co,
+                              const char *filename, bool detached)
+{
+    BlockdevRef **slot = detached ? &co->header : &co->file;
+    BlockdevRef *ref;
+
+    if (*slot) {
+        return;
+    }
+    ref = g_new0(BlockdevRef, 1);
+    ref->type = QTYPE_QDICT;
+    ref->u.definition.driver = BLOCKDEV_DRIVER_FILE;
+    ref->u.definition.u.file.filename = g_strdup(filename);
+    *slot = ref;
 }
 
 /* Create an empty file for the format driver to write into. */
@@ -145,7 +154,7 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
         tool_opts_del(opts, "size");
     }
     options = build_create_options(filename, fmt, opts, size < 0 ? 0 : size,
-                                   "file", errp);
+                                   errp);
     if (!options) {
         return -1;
     }
@@ -157,14 +166,9 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
         error_setg(errp, "Image creation needs a size parameter");
         return -1;
     }
-    if (detached) {
-        /* The new file receives the header alone; no payload child. */
-        qapi_free_BlockdevCreateOptions(g_steal_pointer(&options));
-        options = build_create_options(filename, fmt, opts,
-                                       size < 0 ? 0 : size, "header", errp);
-        if (!options) {
-            return -1;
-        }
+    if (options->driver == BLOCKDEV_DRIVER_LUKS) {
+        /* Detached: the new file receives the header alone, no payload. */
+        attach_new_file(&options->u.luks, filename, detached);
     }
     /*
      * A missing secret would only be noticed after the file was made (and

@@ -1,4 +1,5 @@
-"""Backend 'types': C types and qapi_free_* (qapi-types-MODULE.h/.c)."""
+"""Backend 'types': C types, qapi_free_* and the qapi_T_base() upcasts
+(qapi-types-MODULE.h/.c)."""
 
 from .common import HeaderOutput, Output, c_string
 from .schema import (BUILTIN_MODULE, AlternateType, ArrayType, BuiltinType,
@@ -65,15 +66,31 @@ def _member_decls(members):
     return out
 
 
+def upcast_base(t):
+    """The named base of object type t, or None.  Inline (implicit) bases
+    get no upcast: nothing outside the generated code names them."""
+    if isinstance(t, ObjectType) and t.base and not t.base.is_implicit():
+        return t.base
+    return None
+
+
 def gen_struct(t):
     out = 'struct %s {\n' % t.c_name
-    body = _member_decls(t.all_members())
+    body = ''
+    if t.base:
+        # The base's members exactly as the base struct declares them, and
+        # first: the common initial sequence qapi_T_base() relies on.
+        body += '    /* Members inherited from %s: */\n' % t.base.c_name
+        body += _member_decls(t.base.all_members())
+        if _member_decls(t.local_members):
+            body += '    /* Own members: */\n'
+    body += _member_decls(t.local_members)
     if isinstance(t, ObjectType) and t.variants:
         body += '    union { /* depends on %s */\n' % t.discriminator
         for v in t.variants:
             body += '        %s %s;\n' % (v.type.c_name, v.c_name)
         body += '    } u;\n'
-    if not body:
+    if not _member_decls(t.all_members()) and not t.variants:
         body = '    char qapi_dummy_for_empty_struct;\n'
     return out + body + '};\n\n'
 
@@ -130,6 +147,36 @@ def gen_free_members(t):
     return out + '}\n\n'
 
 
+def gen_upcast(t, base):
+    """qapi_T_base(): a T seen as its base type, without a copy."""
+    return ('static inline %s *qapi_%s_base(const %s *obj)\n{\n'
+            '    return (%s *)obj;\n}\n\n'
+            % (base.c_name, t.c_name, t.c_name, base.c_name))
+
+
+def _layout_check(t, base, field):
+    where = (t.c_name, field, base.c_name, field)
+    return ('_Static_assert(offsetof(%s, %s) == offsetof(%s, %s) &&\n'
+            '               __builtin_types_compatible_p(\n'
+            '                   __typeof__(((%s *)0)->%s),\n'
+            '                   __typeof__(((%s *)0)->%s)),\n'
+            '               "%s.%s is not laid out as in %s");\n'
+            % (where + where + (t.c_name, field, base.c_name)))
+
+
+def gen_layout_checks(t, base):
+    """Compile-time proof that every base member of T sits where the base
+    struct has it, with the same type, so qapi_T_base() is sound."""
+    out = ''
+    for m in base.all_members():
+        if isinstance(m.type, BuiltinType) and m.type.name == 'null':
+            continue
+        if m.has_flag():
+            out += _layout_check(t, base, 'has_' + m.c_name)
+        out += _layout_check(t, base, m.c_name)
+    return out + '\n' if out else ''
+
+
 def gen_free(t):
     out = ''
     if isinstance(t, ObjectType):
@@ -169,7 +216,7 @@ def gen_module(schema, module):
         for inc in schema.module_deps(module):
             h.add(schema.include('types', inc))
     h.add('\n')
-    c.add(schema.include('types', module) + '\n')
+    c.add('#include <stddef.h>\n' + schema.include('types', module) + '\n')
 
     ents, arrays = module_types(schema, module)
     for t in ents:
@@ -192,6 +239,10 @@ def gen_module(schema, module):
         h.add('void qapi_free_%s(%s *obj);\n' % (t.c_name, t.c_name))
         h.add('G_DEFINE_AUTOPTR_CLEANUP_FUNC(%s, qapi_free_%s)\n\n'
               % (t.c_name, t.c_name))
+        base = upcast_base(t)
+        if base:
+            h.add(gen_upcast(t, base))
+            c.add(gen_layout_checks(t, base))
         c.add(gen_free(t))
     return [h, c]
 

@@ -6,7 +6,8 @@ Per type T the generated code has
 and for object types the member-level helpers qapi_T_in_members() /
 qapi_T_out_members() (unions flatten their branch members into the same
 JSON object).  Public per type (see docs/devel/qapi-code-gen.rst):
-qapi_T_from_json(), qapi_T_from_keyval(), qapi_T_to_json(), qapi_T_clone().
+qapi_T_from_json(), qapi_T_from_keyval(), qapi_T_to_json(), qapi_T_clone(),
+and for object types qapi_T_clone_members().
 """
 
 from .common import HeaderOutput, Output, c_string
@@ -340,11 +341,19 @@ def gen_deepen_members(t):
     return out + '}\n\n'
 
 
+def gen_clone_members(t):
+    """Deep copy into an object embedded by value (a union branch, or the
+    base part of a derived type reached through qapi_T_base())."""
+    return ('void qapi_%(n)s_clone_members(%(n)s *dst, const %(n)s *src)\n'
+            '{\n    memcpy(dst, src, sizeof(*dst));\n'
+            '    qapi_%(n)s_deepen_members(dst);\n}\n\n' % {'n': t.c_name})
+
+
 def gen_dup(t):
     n = t.c_name
     out = ''
     if isinstance(t, ObjectType):
-        out += gen_deepen_members(t)
+        out += gen_deepen_members(t) + gen_clone_members(t)
     out += ('%s *qapi_dup_%s(const %s *src)\n{\n' % (n, n, n))
     if isinstance(t, ArrayType):
         out += ('    %s *head = NULL, **tail = &head;\n\n'
@@ -417,7 +426,8 @@ def gen_decls(t):
                 'GError **errp);\n'
                 'void qapi_%s_out_members(JsonObject *o, const %s *obj);\n'
                 'void qapi_%s_deepen_members(%s *obj);\n'
-                % (n, n, n, n, n, n))
+                'void qapi_%s_clone_members(%s *dst, const %s *src);\n'
+                % (n, n, n, n, n, n, n, n, n))
     out += ('bool qapi_in_%s(JsonNode *n, const char *path, bool keyval,\n'
             '    %s **out, GError **errp);\n'
             'JsonNode *qapi_out_%s(const %s *obj);\n'

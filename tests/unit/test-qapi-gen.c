@@ -1,12 +1,14 @@
 /*
  * Generator coverage beyond the real schema (tests/unit/qapi-schema-test.json):
  * every builtin, keyword member names, scalar alternates, lists, inline
- * union bases, implicit command/event argument types, and introspection of
- * both the test schema and the real one.
+ * union bases, implicit command/event argument types, the qapi_T_base()
+ * upcasts, and introspection of both the test schema and the real one.
  */
+#include <stddef.h>
 #include "test-qapi-visit.h"
 #include "test-qapi-introspect.h"
 #include "qapi/qapi-introspect.h"
+#include "qapi/qapi-visit-block-core.h"
 
 static JsonNode *parse(const char *json)
 {
@@ -244,6 +246,161 @@ static void test_union_inline_base(void)
     json_node_unref(n);
 }
 
+static void assert_json_is(JsonNode *got, const char *want)
+{
+    JsonNode *w = parse(want);
+
+    g_assert_true(json_node_equal(got, w));
+    json_node_unref(w);
+    json_node_unref(got);
+}
+
+/* Two levels up: each upcast is the same object seen with fewer members. */
+static void test_upcast_members(void)
+{
+    GError *err = NULL;
+    JsonNode *n = parse("{\"name\":\"n\",\"count\":3,\"extra\":\"e\","
+                        "\"level\":-7,\"tail\":[1,2],\"flag2\":true}");
+    TestDerived2 *d2 = qapi_TestDerived2_from_json(n, &err);
+    TestDerived *d;
+    TestSub *sub;
+
+    g_assert_no_error(err);
+    d = qapi_TestDerived2_base(d2);
+    sub = qapi_TestDerived_base(d);
+    g_assert_true((void *)d == (void *)d2 && (void *)sub == (void *)d2);
+    g_assert_true(d->name == d2->name && sub->name == d2->name);
+    g_assert_cmpstr(sub->name, ==, "n");
+    g_assert_true(sub->has_count && d->has_count);
+    g_assert_cmpint(sub->count, ==, 3);
+    g_assert_cmpint(d->count, ==, d2->count);
+    g_assert_true(d->extra == d2->extra);
+    g_assert_cmpint(d->level, ==, -7);
+    g_assert_cmpint(d->level, ==, d2->level);
+    /* The base's visitor sees exactly the base's members. */
+    assert_json_is(qapi_TestSub_to_json(sub), "{\"name\":\"n\",\"count\":3}");
+    assert_json_is(qapi_TestDerived_to_json(d),
+                   "{\"name\":\"n\",\"count\":3,\"extra\":\"e\","
+                   "\"level\":-7}");
+    /* Writes through the upcast land in the derived object. */
+    sub->count = 11;
+    d->level = 42;
+    g_assert_cmpint(d2->count, ==, 11);
+    g_assert_cmpint(d2->level, ==, 42);
+    g_assert_cmpuint(offsetof(TestDerived2, level), ==,
+                     offsetof(TestDerived, level));
+    g_assert_cmpuint(offsetof(TestDerived2, has_count), ==,
+                     offsetof(TestSub, has_count));
+    qapi_free_TestDerived2(d2);
+    json_node_unref(n);
+
+    /* Across modules: TestAll's base TestSubBase lives in qapi-test-sub. */
+    n = parse("{\"base-member\":\"b\"," ALL_REQUIRED "}");
+    {
+        TestAll *t = qapi_TestAll_from_json(n, &err);
+
+        g_assert_no_error(err);
+        g_assert_true(qapi_TestAll_base(t)->base_member == t->base_member);
+        g_assert_cmpstr(qapi_TestAll_base(t)->base_member, ==, "b");
+        qapi_free_TestAll(t);
+    }
+    json_node_unref(n);
+}
+
+/*
+ * clone_members() deep-copies the base part into a base held by value: the
+ * copy owns its strings and lists, so both sides free without a double free.
+ */
+static void test_upcast_clone_free(void)
+{
+    TestDerived2 *d2 = g_new0(TestDerived2, 1);
+    TestDerived copy;
+    TestSub sub;
+
+    d2->name = g_strdup("n");
+    d2->has_count = true;
+    d2->count = 5;
+    d2->extra = g_strdup("e");
+    d2->level = 9;
+    d2->tail = g_new0(intList, 1);
+    d2->tail->value = 1;
+
+    qapi_TestDerived_clone_members(&copy, qapi_TestDerived2_base(d2));
+    qapi_TestSub_clone_members(&sub,
+        qapi_TestDerived_base(qapi_TestDerived2_base(d2)));
+    g_assert_true(copy.name != d2->name && sub.name != d2->name);
+    g_assert_true(copy.extra != d2->extra);
+    qapi_free_TestDerived2(d2);
+    g_assert_cmpstr(copy.name, ==, "n");
+    g_assert_cmpstr(copy.extra, ==, "e");
+    g_assert_true(copy.has_count);
+    g_assert_cmpint(copy.count, ==, 5);
+    g_assert_cmpint(copy.level, ==, 9);
+    g_assert_cmpstr(sub.name, ==, "n");
+    g_assert_cmpint(sub.count, ==, 5);
+    qapi_TestDerived_free_members(&copy);
+    qapi_TestSub_free_members(&sub);
+}
+
+static void test_upcast_union(void)
+{
+    GError *err = NULL;
+    JsonNode *n = parse("{\"kind\":\"int\",\"note\":\"x\",\"name\":\"s\","
+                        "\"level\":2}");
+    TestUnionNamed *u = qapi_TestUnionNamed_from_json(n, &err);
+    TestUnionBase *b;
+
+    g_assert_no_error(err);
+    b = qapi_TestUnionNamed_base(u);
+    g_assert_cmpint(b->kind, ==, TEST_ENUM_INT);
+    g_assert_true(b->note == u->note);
+    g_assert_cmpstr(b->note, ==, "x");
+    g_assert_cmpint(u->u.q_int.level, ==, 2);
+    g_assert_cmpstr(qapi_TestDerived_base(&u->u.q_int)->name, ==, "s");
+    assert_json_is(qapi_TestUnionBase_to_json(b),
+                   "{\"kind\":\"int\",\"note\":\"x\"}");
+    qapi_free_TestUnionNamed(u);
+    json_node_unref(n);
+}
+
+/*
+ * The real schema's case: the crypto create options are the base part of
+ * the block-layer ones, so the upcast gives what a JSON round trip minus the
+ * block-layer members (file, header, size, preallocation) would.
+ */
+static void test_upcast_luks_create(void)
+{
+    GError *err = NULL;
+    JsonNode *n = parse("{\"file\":\"node0\",\"size\":4096,"
+                        "\"preallocation\":\"full\",\"key-secret\":\"sec0\","
+                        "\"cipher-alg\":\"aes-128\",\"iter-time\":10,"
+                        "\"luks-version\":2,\"label\":\"L\"}");
+    BlockdevCreateOptionsLUKS *co = qapi_BlockdevCreateOptionsLUKS_from_json(
+        n, &err);
+    QCryptoBlockCreateOptionsLUKS *cr;
+    QCryptoBlockCreateOptions whole = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+
+    g_assert_no_error(err);
+    cr = qapi_BlockdevCreateOptionsLUKS_base(co);
+    g_assert_true(cr->key_secret == co->key_secret);
+    g_assert_cmpstr(qapi_QCryptoBlockCreateOptionsLUKS_base(cr)->key_secret,
+                    ==, "sec0");
+    g_assert_true(cr->has_cipher_alg);
+    g_assert_cmpint(cr->cipher_alg, ==, QCRYPTO_CIPHER_ALGO_AES_128);
+    assert_json_is(qapi_QCryptoBlockCreateOptionsLUKS_to_json(cr),
+                   "{\"key-secret\":\"sec0\",\"cipher-alg\":\"aes-128\","
+                   "\"iter-time\":10,\"luks-version\":2,\"label\":\"L\"}");
+
+    qapi_QCryptoBlockCreateOptionsLUKS_clone_members(&whole.u.luks, cr);
+    qapi_free_BlockdevCreateOptionsLUKS(co);
+    assert_json_is(qapi_QCryptoBlockCreateOptions_to_json(&whole),
+                   "{\"format\":\"luks\",\"key-secret\":\"sec0\","
+                   "\"cipher-alg\":\"aes-128\",\"iter-time\":10,"
+                   "\"luks-version\":2,\"label\":\"L\"}");
+    qapi_QCryptoBlockCreateOptions_free_members(&whole);
+    json_node_unref(n);
+}
+
 static void test_command_args(void)
 {
     GError *err = NULL;
@@ -389,6 +546,10 @@ int main(int argc, char **argv)
     g_test_add_func("/qapi-gen/keyval-conversions", test_keyval_conversions);
     g_test_add_func("/qapi-gen/alt-str-num", test_alt_str_num);
     g_test_add_func("/qapi-gen/union-inline-base", test_union_inline_base);
+    g_test_add_func("/qapi-gen/upcast-members", test_upcast_members);
+    g_test_add_func("/qapi-gen/upcast-clone-free", test_upcast_clone_free);
+    g_test_add_func("/qapi-gen/upcast-union", test_upcast_union);
+    g_test_add_func("/qapi-gen/upcast-luks-create", test_upcast_luks_create);
     g_test_add_func("/qapi-gen/command-args", test_command_args);
     g_test_add_func("/qapi-gen/introspect-real", test_introspect_real);
     g_test_add_func("/qapi-gen/introspect-commands", test_introspect_commands);

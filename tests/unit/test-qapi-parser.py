@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(TOP, 'scripts'))
 from qapi.common import c_name, camel_to_upper  # noqa: E402
 from qapi.parser import QAPIError  # noqa: E402
 from qapi.schema import Command, Event, ObjectType, QAPISchema  # noqa: E402
+from qapi import types  # noqa: E402
 
 TESTS = []
 
@@ -185,6 +186,33 @@ def generator_module_check():
         assert os.path.exists(os.path.join(d, 'qapi-builtin-types.h'))
         assert os.path.exists(os.path.join(d,
                                            'qapi-visit-qapi-test-sub.c'))
+
+
+@test
+def types_upcasts():
+    s = schema_from("""
+{ 'enum': 'E', 'data': [ 'a', 'b' ] }
+{ 'struct': 'B', 'data': { 'name': 'str', '*n': 'int' } }
+{ 'struct': 'D', 'base': 'B', 'data': { 'own': 'int' } }
+{ 'union': 'U', 'base': { 'kind': 'E' }, 'discriminator': 'kind',
+  'data': { 'a': 'B' } }
+""")
+    d, u = s.lookup('D'), s.lookup('U')
+    assert types.upcast_base(d) is s.lookup('B')
+    assert types.upcast_base(u) is None, 'inline bases get no upcast'
+    assert types.upcast_base(s.lookup('B')) is None
+    body = types.gen_struct(d)
+    # The base's members first, declared as the base declares them.
+    base_decls = types.gen_struct(s.lookup('B')).split('\n')[1:-3]
+    lines = [ln for ln in body.split('\n') if ln.startswith('    ') and
+             '/*' not in ln]
+    assert lines[:len(base_decls)] == base_decls, (lines, base_decls)
+    assert lines[len(base_decls)] == '    int64_t own;', lines
+    up = types.gen_upcast(d, s.lookup('B'))
+    assert up.startswith('static inline B *qapi_D_base(const D *obj)'), up
+    checks = types.gen_layout_checks(d, s.lookup('B'))
+    for f in ('name', 'has_n', 'n'):
+        assert 'offsetof(D, %s) == offsetof(B, %s)' % (f, f) in checks, f
 
 
 def main():
