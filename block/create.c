@@ -67,3 +67,33 @@ BlockMeasureInfo *bdrv_measure(const char *format_name, JsonObject *opts,
     }
     return drv->bdrv_measure(opts, size, errp);
 }
+
+bool bdrv_format_creates_plain_file(const char *format_name)
+{
+    const BlockDriver *drv = bdrv_find_format(format_name);
+
+    return drv && drv->bdrv_create && !drv->bdrv_create_prepare;
+}
+
+int bdrv_create_prepare(BlockdevCreateOptions *options, const char *filename,
+                        bool has_size, GError **errp)
+{
+    const BlockDriver *drv = bdrv_find_driver(options->driver);
+
+    if (!drv || !drv->bdrv_create_prepare) {
+        error_setg(errp, "Driver '%s' cannot create an image over a new file",
+                   BlockdevDriver_str(options->driver));
+        return -1;
+    }
+    return drv->bdrv_create_prepare(options, filename, has_size, errp);
+}
+
+BlockdevRef *bdrv_file_ref_new(const char *filename)
+{
+    BlockdevRef *ref = g_new0(BlockdevRef, 1);
+
+    ref->type = QTYPE_QDICT;
+    ref->u.definition.driver = BLOCKDEV_DRIVER_FILE;
+    ref->u.definition.u.file.filename = g_strdup(filename);
+    return ref;
+}

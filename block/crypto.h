@@ -13,4 +13,19 @@
 /* Size of one bounce buffer, and so of the chunks large requests are cut in. */
 #define BLOCK_CRYPTO_CHUNK_SIZE (1024 * 1024)
 
+/* Header storage callbacks: opaque is the node the header lives on. */
+int block_crypto_hdr_init(QCryptoBlock *block, size_t headerlen, void *opaque,
+                          GError **errp);
+int block_crypto_hdr_write(QCryptoBlock *block, size_t offset,
+                           const guint8 *buf, size_t buflen, void *opaque,
+                           GError **errp);
+
+/* The driver table's create callbacks (block/crypto-create.c). */
+int block_crypto_create(BlockdevCreateOptions *options, GError **errp);
+int block_crypto_create_prepare(BlockdevCreateOptions *options,
+                                const char *filename, bool has_size,
+                                GError **errp);
+BlockMeasureInfo *block_crypto_measure(JsonObject *opts, uint64_t size,
+                                       GError **errp);
+
 #endif

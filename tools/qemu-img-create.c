@@ -82,37 +82,17 @@ static BlockdevCreateOptions *build_create_options(const char *filename,
     g_autofree char *size_str = g_strdup_printf("%" PRId64, size);
 
     json_node_take_object(root, obj);
-    if (!strcmp(fmt, "raw")) {
+    if (bdrv_format_creates_plain_file(fmt)) {
         /* A raw image is a plain file: the file driver creates it. */
         json_object_set_string_member(obj, "driver", "file");
         json_object_set_string_member(obj, "filename", filename);
     } else {
-        /* The child node is attached after parsing (attach_new_file). */
+        /* The driver attaches the new file after parsing. */
         json_object_set_string_member(obj, "driver", fmt);
     }
     json_object_set_string_member(obj, "size", size_str);
     tool_opts_to_json(opts, obj);
     return qapi_BlockdevCreateOptions_from_keyval(root, errp);
-}
-
-/*
- * The new file is the luks volume's `file` child, or its `header` child for
- * a header-only volume.  A child the user gave with -o wins.
- */
-static void attach_new_file(BlockdevCreateOptionsLUKS *co,
-                              const char *filename, bool detached)
-{
-    BlockdevRef **slot = detached ? &co->header : &co->file;
-    BlockdevRef *ref;
-
-    if (*slot) {
-        return;
-    }
-    ref = g_new0(BlockdevRef, 1);
-    ref->type = QTYPE_QDICT;
-    ref->u.definition.driver = BLOCKDEV_DRIVER_FILE;
-    ref->u.definition.u.file.filename = g_strdup(filename);
-    *slot = ref;
 }
 
 /* Create an empty file for the format driver to write into. */
@@ -131,7 +111,6 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
 {
     g_autoptr(BlockdevCreateOptions) options = NULL;
     const char *size_opt = tool_opts_get(opts, "size");
-    bool detached = false;
     struct stat st;
     bool existed = stat(filename, &st) == 0;
     int ret;
@@ -158,25 +137,12 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
     if (!options) {
         return -1;
     }
-    if (options->driver == BLOCKDEV_DRIVER_LUKS) {
-        detached = options->u.luks.has_detached_header &&
-                   options->u.luks.detached_header;
-    }
-    if (size < 0 && !detached) {
-        error_setg(errp, "Image creation needs a size parameter");
-        return -1;
-    }
-    if (options->driver == BLOCKDEV_DRIVER_LUKS) {
-        /* Detached: the new file receives the header alone, no payload. */
-        attach_new_file(&options->u.luks, filename, detached);
-    }
-    /*
-     * A missing secret would only be noticed after the file was made (and
-     * an existing file truncated): check it first.
-     */
-    if (options->driver == BLOCKDEV_DRIVER_LUKS && options->u.luks.key_secret &&
-        !qcrypto_secret_exists(options->u.luks.key_secret)) {
-        error_setg(errp, "No secret with id '%s'", options->u.luks.key_secret);
+    if (options->driver == BLOCKDEV_DRIVER_FILE) {
+        if (size < 0) {
+            error_setg(errp, "Image creation needs a size parameter");
+            return -1;
+        }
+    } else if (bdrv_create_prepare(options, filename, size >= 0, errp) < 0) {
         return -1;
     }
     if (!quiet) {

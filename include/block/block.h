@@ -110,6 +110,20 @@ int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,
 /* Create an image (blockdev-create semantics). */
 int bdrv_create_blockdev(BlockdevCreateOptions *options, GError **errp);
 /*
+ * qemu-img create of format_name over a new file: true when the image is
+ * the file itself (raw), made by the file driver from the -o options.
+ */
+bool bdrv_format_creates_plain_file(const char *format_name);
+/*
+ * qemu-img create: attach the new file `filename` to options (parsed
+ * without it) as the child the format writes into, and check the options
+ * before any file is touched (also that a size was given, if it needs one).
+ */
+int bdrv_create_prepare(BlockdevCreateOptions *options, const char *filename,
+                        bool has_size, GError **errp);
+/* A new reference to a file node opened by filename (driver file). */
+BlockdevRef *bdrv_file_ref_new(const char *filename);
+/*
  * The node names the create options refer to (their children given as
  * references, in the driver's role order): a job keeps them alive.  Free
  * with g_strfreev().

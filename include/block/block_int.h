@@ -91,6 +91,17 @@ struct BlockDriver {
     /* blockdev-create for this driver (options->driver == this driver). */
     int (*bdrv_create)(BlockdevCreateOptions *options, GError **errp);
     /*
+     * qemu-img create: options were parsed from -o without the child the
+     * new image file becomes; attach `filename` (bdrv_file_ref_new) as the
+     * child this format writes into, check what can be checked before any
+     * file is touched, including that a size was given (has_size) unless
+     * this image needs none (a header-only LUKS volume).  NULL: the image
+     * is the file itself, made by the file driver with the -o options (raw).
+     */
+    int (*bdrv_create_prepare)(BlockdevCreateOptions *options,
+                               const char *filename, bool has_size,
+                               GError **errp);
+    /*
      * qemu-img measure: the file size a new image of virtual size `size`
      * needs.  opts holds the creation options as -o gives them (a keyval
      * object of strings, may be NULL); the driver parses what it knows.

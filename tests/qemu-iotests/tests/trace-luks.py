@@ -189,7 +189,7 @@ class TraceLuks(iotests.QemuTestCase):
 
     def test_storage_daemon_trace(self):
         out = self.path('qsd-trace.log')
-        qsd = iotests.StorageDaemon(
+        qsd = iotests.start_qsd(
             self.dir, '--trace', 'enable=luks_*,file=%s' % out,
             '--trace', 'bdrv_open', *self.obj, '--blockdev',
             'driver=luks,node-name=disk,key-secret=sec0,'
@@ -197,7 +197,7 @@ class TraceLuks(iotests.QemuTestCase):
             'header.driver=file,header.filename=%s'
             % (self.payload, self.hdr))
         self.assertEqual(qsd.stop(), 0)
-        self.assertNoKeys(qsd.output(), 'daemon output')
+        self.assertNoKeys(qsd.stderr(), 'daemon output')
         with open(out) as f:
             text = f.read()
         self.assertNoKeys(text, 'daemon trace file')
