@@ -518,10 +518,12 @@ static int resize_fd(int fd, int64_t size, PreallocMode prealloc,
         if (ret < 0) {
             error_setg_errno(errp, -ret, "Could not write zeros for "
                              "preallocation");
-            /* Best effort: do not leave a half-written tail behind. */
+            /* Best effort: do not leave a half-written tail behind; the
+             * caller hears when even that failed (no printing here). */
             if (ftruncate(fd, cur) < 0) {
-                g_warning("could not restore the file size after a failed "
-                          "preallocation");
+                error_prepend(errp, "Could not restore the file size of %"
+                              PRId64 " bytes after a failed preallocation: ",
+                              cur);
             }
             return ret;
         }
