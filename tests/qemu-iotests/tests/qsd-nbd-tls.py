@@ -573,7 +573,8 @@ class NbdTls(iotests.QemuTestCase):
                                'dir': self.pki.server, 'endpoint': 'server'})
         q.cmd('object-add', **{'qom-type': 'tls-creds-x509', 'id': 'tlsc',
                                'dir': self.pki.client, 'endpoint': 'client'})
-        addr = {'type': 'inet', 'host': '127.0.0.1', 'port': str(self.port)}
+        addr = {'type': 'inet',
+                'data': {'host': '127.0.0.1', 'port': str(self.port)}}
         r = q.request('nbd-server-start', addr=addr, tls_creds='nosuch')
         self.assertIn("No TLS credentials with id 'nosuch'",
                       r['error']['desc'])
