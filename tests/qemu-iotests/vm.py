@@ -44,6 +44,10 @@ MEM_MIB = 256
 WRITE_LINES = 4096
 WRITE_OFFSET_MIB = 2
 
+# The kernel's command line.  panic=-1 with -no-reboot (on_crash=destroy in
+# libvirt): a guest that panics ends at once instead of hanging the test.
+CMDLINE = 'console=ttyS0 quiet panic=-1 rdinit=/init'
+
 
 def written_pattern():
     return b''.join(b'%0255d\n' % i for i in range(WRITE_LINES))
@@ -180,9 +184,6 @@ class Guest:
         files.append(('init', r, (INIT % job).encode(), (0, 0)))
         return write_initramfs(os.path.join(self.workdir, name), files)
 
-    def cmdline(self):
-        # panic=-1 with -no-reboot: a guest that panics ends QEMU at once.
-        return 'console=ttyS0 quiet panic=-1 rdinit=/init'
 
 
 def disk_job():
@@ -217,7 +218,7 @@ def sha256(data):
 # ---------------------------------------------------------------------------
 # QEMU
 
-def nbd_disk_args(sock, export, node='disk0'):
+def nbd_disk_args(sock, export, node='vda'):
     """An NBD export on a Unix socket as the guest's virtio-blk disk."""
     return ['-blockdev', 'driver=nbd,node-name=%s,server.type=unix,'
             'server.path=%s,export=%s' % (node, sock, export),
@@ -246,19 +247,20 @@ class Boot:
                    self.stderr[-2000:]))
 
 
-def boot_qemu(guest, disk_args, job, workdir, timeout=240,
-              shared_memory=False):
-    """Boot the guest with disk_args under TCG until it powers off; the
-    console is a file, so nothing depends on a terminal."""
-    initrd = guest.initramfs(job)
-    console = os.path.join(workdir, 'console.log')
-    argv = [QEMU_SYSTEM, '-machine', 'q35', '-accel', 'tcg',
-            '-cpu', 'max', '-smp', '1', '-nodefaults', '-no-user-config',
-            '-display', 'none', '-monitor', 'none', '-no-reboot',
+def qemu_argv(kernel, initrd, console, disk_args, shared_memory=False):
+    """The whole QEMU command line (docs/detached-header-with-vms.rst
+    shows it as it is for an NBD disk)."""
+    return [QEMU_SYSTEM, '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max',
+            '-smp', '1'] + memory_args(shared_memory) + [
+            '-nodefaults', '-no-user-config', '-display', 'none',
+            '-monitor', 'none', '-no-reboot',
             '-serial', 'file:%s' % console,
-            '-kernel', guest.kernel, '-initrd', initrd,
-            '-append', guest.cmdline()] + memory_args(shared_memory) + \
-        list(disk_args)
+            '-kernel', kernel, '-initrd', initrd,
+            '-append', CMDLINE] + list(disk_args)
+
+
+def run_qemu(argv, console, timeout=240):
+    """Run QEMU until the guest powers off (or timeout); a Boot."""
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, stdin=subprocess.DEVNULL,
@@ -268,13 +270,51 @@ def boot_qemu(guest, disk_args, job, workdir, timeout=240,
                                                             'replace')
     except subprocess.TimeoutExpired as e:
         rc, err = None, 'timed out after %ds: %s' % (timeout, e)
-    seconds = time.monotonic() - t0
+    return Boot(rc, read_text(console), time.monotonic() - t0, err)
+
+
+def read_text(path):
     try:
-        with open(console, 'rb') as f:
-            text = f.read().decode('utf-8', 'replace')
+        with open(path, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
     except OSError:
-        text = ''
-    return Boot(rc, text, seconds, err)
+        return ''
+
+
+def boot_qemu(guest, disk_args, job, workdir, timeout=240,
+              shared_memory=False):
+    """Boot the guest with disk_args under TCG until it powers off; the
+    console is a file, so nothing depends on a terminal."""
+    initrd = guest.initramfs(job)
+    console = os.path.join(workdir, 'console.log')
+    argv = qemu_argv(guest.kernel, initrd, console, disk_args,
+                     shared_memory)
+    return run_qemu(argv, console, timeout)
+
+
+# ---------------------------------------------------------------------------
+# docs/detached-header-with-vms.rst: the tests run its commands
+
+DOC = os.path.join(iotests.SOURCE_DIR, 'docs', 'detached-header-with-vms.rst')
+DOMAIN_XML = os.path.join(iotests.SOURCE_DIR, 'docs', 'examples',
+                          'qsd-nbd-domain.xml')
+
+
+def doc_commands():
+    """Shell commands of the page's literal blocks, continuation lines
+    joined."""
+    with open(DOC) as f:
+        text = f.read()
+    cmds = []
+    for block in re.findall(r'::\n\n((?:    .*\n|\n)+)', text):
+        joined = re.sub(r'\\\n\s*', '', block)
+        cmds += [line.strip() for line in joined.splitlines() if line.strip()]
+    return cmds
+
+
+def localize(text, run_dir, srv_dir):
+    """The page's /run/qsd and /srv/vm moved into a test's directories."""
+    return text.replace('/run/qsd', run_dir).replace('/srv/vm', srv_dir)
 
 
 # ---------------------------------------------------------------------------

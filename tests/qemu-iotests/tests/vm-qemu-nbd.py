@@ -8,6 +8,7 @@ the write is then on the payload encrypted and readable through the
 header.  Guest RAM is a shared memfd, as vhost-user-blk needs it."""
 
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
@@ -36,6 +37,20 @@ class QemuNbdGuest(vm.LuksVmCase):
         self.assertEqual(d.qmp.cmd('query-block-exports')[0]['id'], 'exp0')
         self.assertEqual(d.stop(), 0)
         self.check_volume()
+
+    def test_doc_command_is_this_one(self):
+        """docs/detached-header-with-vms.rst shows the command line the
+        boot above runs (its memory is private there: no vhost-user)."""
+        line = [c for c in vm.doc_commands()
+                if c.startswith('qemu-system-x86_64 ')]
+        self.assertEqual(len(line), 1)
+        run, srv = self.path('run'), self.path('srv')
+        doc = shlex.split(vm.localize(line[0], run, srv))
+        ours = vm.qemu_argv(srv + '/vmlinuz', srv + '/initrd.gz',
+                            srv + '/log/console.log',
+                            vm.nbd_disk_args(run + '/nbd.sock', 'disk'))
+        self.assertEqual(os.path.basename(ours[0]), doc[0])
+        self.assertEqual(ours[1:], doc[1:])
 
 
 if __name__ == '__main__':
