@@ -18,14 +18,6 @@ from qmp import QSD
 DEBIAN_QEMU_IO = '/usr/bin/qemu-io'
 
 
-def free_tcp_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class NbdServerStart(iotests.QemuTestCase):
 
     def start(self, *extra, pass_fds=()):
@@ -68,7 +60,7 @@ class NbdServerStart(iotests.QemuTestCase):
 
     def test_qmp_nested_inet(self):
         q = self.start()
-        port = free_tcp_port()
+        port = iotests.free_tcp_port()
         q.cmd('nbd-server-start', addr={
             'type': 'inet', 'data': {'host': '127.0.0.1', 'port': str(port)}},
             max_connections=4)
