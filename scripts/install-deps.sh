@@ -11,14 +11,34 @@ pkgs=(
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
   python3-docutils  # test-docs-rst: the manual is well-formed reStructuredText
 )
+# The VM iotests (vm-*.py): a real guest under TCG and a libvirt domain.
+# Without recommends: libvirt-daemon-system would start system services.
+vm_pkgs=(
+  qemu-system-x86             # qemu-system-x86_64 7.2
+  linux-image-amd64           # the guest's kernel (/boot/vmlinuz-*, modules)
+  busybox-static              # the guest's initramfs
+  libvirt-daemon libvirt-daemon-driver-qemu   # a private session libvirtd
+)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install-deps: installing ${missing[*]}"
+vm_missing=()
+for p in "${vm_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || vm_missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] || [ ${#vm_missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]} ${vm_missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  # No questions: linux-image-amd64 runs initramfs-tools' hooks on install.
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -q
-  $SUDO apt-get install -y -q "${missing[@]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  if [ ${#missing[@]} -gt 0 ]; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+  fi
+  if [ ${#vm_missing[@]} -gt 0 ]; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+      --no-install-recommends -o Dpkg::Options::=--force-confdef \
+      -o Dpkg::Options::=--force-confold "${vm_missing[@]}"
+  fi
 fi

@@ -219,17 +219,6 @@ void qsd_exports_cleanup(void)
 
 /* ---- QMP ---- */
 
-void qmp_nbd_server_start(SocketAddress *addr, const char *tls_creds,
-                          bool has_handshake_max_seconds,
-                          uint32_t handshake_max_seconds,
-                          bool has_max_connections,
-                          uint32_t max_connections, GError **errp)
-{
-    qsd_nbd_server_start(addr, tls_creds, has_handshake_max_seconds,
-                         handshake_max_seconds,
-                         has_max_connections ? max_connections : 0, errp);
-}
-
 void qmp_nbd_server_stop(GError **errp)
 {
     if (!nbd_server) {

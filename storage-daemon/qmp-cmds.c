@@ -1,5 +1,6 @@
 /*
- * QMP commands about the protocol itself, jobs and objects.
+ * QMP commands about the protocol itself, jobs and objects, and
+ * nbd-server-start's nested address.
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "qom/object-add.h"
 #include "qemu/error.h"
 #include "qemu/job.h"
+#include "qapi/qapi-commands-block-export.h"
 #include "qapi/qapi-commands-control.h"
 #include "qapi/qapi-commands-job.h"
 #include "qapi/qapi-commands-qom-commands.h"
@@ -73,4 +75,42 @@ void qmp_object_add(ObjectOptions *arg, GError **errp)
 void qmp_object_del(const char *id, GError **errp)
 {
     user_creatable_del(id, errp);
+}
+
+/*
+ * QEMU's nbd-server-start takes the nested address ({"type": "unix",
+ * "data": {"path": ...}}), the command line the flat one; the server
+ * itself only knows the flat one.  The strings stay the caller's.
+ */
+static void socket_address_flatten(const SocketAddressLegacy *in,
+                                   SocketAddress *out)
+{
+    out->type = in->type;
+    switch (in->type) {
+    case SOCKET_ADDRESS_TYPE_INET:
+        out->u.inet = *in->u.inet.data;
+        break;
+    case SOCKET_ADDRESS_TYPE_UNIX:
+        out->u.q_unix = *in->u.q_unix.data;
+        break;
+    case SOCKET_ADDRESS_TYPE_FD:
+        out->u.fd = *in->u.fd.data;
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+void qmp_nbd_server_start(SocketAddressLegacy *addr, const char *tls_creds,
+                          bool has_handshake_max_seconds,
+                          uint32_t handshake_max_seconds,
+                          bool has_max_connections,
+                          uint32_t max_connections, GError **errp)
+{
+    SocketAddress flat;
+
+    socket_address_flatten(addr, &flat);
+    qsd_nbd_server_start(&flat, tls_creds, has_handshake_max_seconds,
+                         handshake_max_seconds,
+                         has_max_connections ? max_connections : 0, errp);
 }

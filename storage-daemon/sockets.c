@@ -2,7 +2,10 @@
  * Listening sockets.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -84,6 +87,44 @@ int socket_listen_inet(const char *host, const char *port, GError **errp)
     return fd;
 }
 
+/*
+ * A listening socket the daemon inherited, by decimal number as QEMU
+ * takes it without a monitor.  QEMU also takes the name of an fd passed
+ * with getfd; this daemon has no getfd, so a name is refused by name.
+ * The socket must be one: a bound one is put in the listening state, as
+ * QEMU does.
+ */
+int socket_listen_fd(const char *str, GError **errp)
+{
+    struct stat st;
+    char *end;
+    long fd;
+
+    errno = 0;
+    fd = strtol(str, &end, 10);
+    if (!*str || *end || errno || fd < 0 || fd > INT_MAX) {
+        error_setg(errp, "File descriptor named '%s' has not been found "
+                   "(only the decimal number of an inherited socket is "
+                   "accepted)", str);
+        return -1;
+    }
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "Invalid file descriptor %ld", fd);
+        return -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        error_setg(errp, "File descriptor '%s' is not a socket", str);
+        return -1;
+    }
+    if (listen(fd, 64) < 0) {
+        error_setg_errno(errp, errno, "Failed to listen on fd socket");
+        return -1;
+    }
+    /* Children (none today) must not keep the server's socket open. */
+    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    return fd;
+}
+
 int socket_listen(const SocketAddress *addr, GError **errp)
 {
     switch (addr->type) {
@@ -91,6 +132,8 @@ int socket_listen(const SocketAddress *addr, GError **errp)
         return socket_listen_unix(addr->u.q_unix.path, errp);
     case SOCKET_ADDRESS_TYPE_INET:
         return socket_listen_inet(addr->u.inet.host, addr->u.inet.port, errp);
+    case SOCKET_ADDRESS_TYPE_FD:
+        return socket_listen_fd(addr->u.fd.str, errp);
     default:
         error_setg(errp, "unsupported socket address type");
         return -1;

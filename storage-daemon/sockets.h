@@ -11,6 +11,8 @@
 int socket_listen_unix(const char *path, GError **errp);
 /* Listen on host:port (TCP). */
 int socket_listen_inet(const char *host, const char *port, GError **errp);
+/* Listen on an inherited socket given by its decimal number. */
+int socket_listen_fd(const char *str, GError **errp);
 int socket_listen(const SocketAddress *addr, GError **errp);
 
 #endif

@@ -21,6 +21,7 @@ import os
 import re
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,15 @@ def write_keyfile(path, text):
 
 # ---------------------------------------------------------------------------
 # Files
+
+def free_tcp_port():
+    """A loopback TCP port nothing listens on (for a server to bind)."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
 
 def make_sparse(path, size):
     with open(path, 'wb') as f:

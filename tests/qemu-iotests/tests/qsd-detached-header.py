@@ -51,7 +51,8 @@ class Daemon(iotests.QemuTestCase):
 
     def export(self, node, name, writable=True):
         if not getattr(self, 'nbd_started', False):
-            self.qmp.cmd('nbd-server-start', addr={'type': 'unix', 'path': self.sock})
+            self.qmp.cmd('nbd-server-start',
+                         addr={'type': 'unix', 'data': {'path': self.sock}})
             self.nbd_started = True
         self.qmp.cmd('block-export-add', type='nbd', id='exp-' + name,
                      **{'node-name': node, 'name': name, 'writable': writable})
@@ -179,7 +180,8 @@ class Daemon(iotests.QemuTestCase):
         self.assertTrue(self.qmp.stray, 'no error reply to broken JSON')
         self.assertEqual(self.qmp.stray[0]['error']['class'], 'GenericError')
         # export of a missing node
-        self.qmp.cmd('nbd-server-start', addr={'type': 'unix', 'path': self.sock})
+        self.qmp.cmd('nbd-server-start',
+                         addr={'type': 'unix', 'data': {'path': self.sock}})
         self.nbd_started = True
         r = self.qmp.request('block-export-add', type='nbd', id='e', **{'node-name': 'nosuch'})
         self.assertIn('error', r)

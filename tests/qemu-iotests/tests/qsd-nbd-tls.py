@@ -95,14 +95,6 @@ def make_psk(d, user):
         return path, f.read().strip().split(':', 1)[1]
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def recv_exact(s, n):
     buf = b''
     while len(buf) < n:
@@ -170,7 +162,7 @@ class NbdTls(iotests.QemuTestCase):
         self.payload = iotests.make_sparse(self.path('payload.img'), SIZE)
         iotests.luks_format(self.payload, self.key, header=self.hdr)
         self.mk = iotests.master_key(self.hdr, self.key)
-        self.port = free_port()
+        self.port = iotests.free_tcp_port()
         self.d = None
 
     def tearDown(self):
@@ -573,7 +565,8 @@ class NbdTls(iotests.QemuTestCase):
                                'dir': self.pki.server, 'endpoint': 'server'})
         q.cmd('object-add', **{'qom-type': 'tls-creds-x509', 'id': 'tlsc',
                                'dir': self.pki.client, 'endpoint': 'client'})
-        addr = {'type': 'inet', 'host': '127.0.0.1', 'port': str(self.port)}
+        addr = {'type': 'inet',
+                'data': {'host': '127.0.0.1', 'port': str(self.port)}}
         r = q.request('nbd-server-start', addr=addr, tls_creds='nosuch')
         self.assertIn("No TLS credentials with id 'nosuch'",
                       r['error']['desc'])

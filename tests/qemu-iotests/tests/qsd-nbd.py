@@ -169,7 +169,8 @@ class NbdExport(iotests.QemuTestCase):
                       node_name='f0')
         self.assertIn('NBD server not running', r['error']['desc'])
         sock2 = self.path('nbd2.sock')
-        q.cmd('nbd-server-start', addr={'type': 'unix', 'path': sock2})
+        q.cmd('nbd-server-start',
+              addr={'type': 'unix', 'data': {'path': sock2}})
         q.cmd('block-export-add', type='nbd', id='e3', node_name='f0')
         self.assertIOOk(debian_qemu_io(nbd_uri(sock2, 'f0'),
                                        'read -P 7 0 64k', read_only=True))

@@ -17,22 +17,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import iotests
 from iotests import MiB
+from vm import doc_commands
 
-DOC = os.path.join(iotests.SOURCE_DIR, 'docs', 'detached-header-with-vms.rst')
 DOMAIN = os.path.join(iotests.SOURCE_DIR, 'docs', 'examples',
                       'qsd-nbd-domain.xml')
-
-
-def doc_commands():
-    """Shell commands of the page's literal blocks, continuation lines
-    joined."""
-    with open(DOC) as f:
-        text = f.read()
-    cmds = []
-    for block in re.findall(r'::\n\n((?:    .*\n|\n)+)', text):
-        joined = re.sub(r'\\\n\s*', '', block)
-        cmds += [line.strip() for line in joined.splitlines() if line.strip()]
-    return cmds
 
 
 def running(pid):
@@ -59,7 +47,7 @@ class VmDocs(iotests.QemuTestCase):
         for c in doc_commands():
             if c.startswith(prefix):
                 return self.localize(c)
-        self.fail('no command starting with %r in %s' % (prefix, DOC))
+        self.fail('no command starting with %r in the page' % prefix)
 
     def test_walkthrough(self):
         os.makedirs(self.path('run'))
@@ -94,6 +82,7 @@ class VmDocs(iotests.QemuTestCase):
             self.localize(qemu_line).index('-blockdev') + 1]
         self.assertTrue(blockdev.startswith('driver=nbd,'))
         opts = blockdev.replace('node-name=vda,', '')
+        self.assertNotEqual(opts, blockdev)
         r = iotests.run(['/usr/bin/qemu-io', '--image-opts', opts,
                          '-c', 'write -P 0x7e 1M 2M', '-c', 'flush',
                          '-c', 'read -P 0x7e 1M 2M'])
