@@ -196,6 +196,8 @@ class QemuNbd(iotests.QemuTestCase):
         """-e 2: two clients at once; a third is turned away; the server
         outlives the first to leave and exits with the last."""
         p = self.start('-e', '2', '-k', self.sock, *self.image_args())
+        # start()'s probe holds a slot until the server sees it gone.
+        time.sleep(0.3)
         a = nbdclient.NBDClient(self.sock, '', timeout=10)
         b = nbdclient.NBDClient(self.sock, '', timeout=10)
         self.assertEqual(a.request(nbdclient.CMD_WRITE, 0,
