@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ SIZE = 8 * MiB
 
 
 def load_tls_helpers():
-    """The certificate maker of the qsd-nbd-tls iotest (certtool)."""
+    """The qsd-nbd-tls iotest's helpers: Pki (certtool), free_port."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                         'qsd-nbd-tls.py')
     spec = importlib.util.spec_from_file_location('qsd_nbd_tls', path)
@@ -97,11 +96,7 @@ class QemuNbd(iotests.QemuTestCase):
         return 'nbd+unix:///%s?socket=%s' % (name, self.sock)
 
     def free_port(self):
-        s = socket.socket()
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-        s.close()
-        return port
+        return load_tls_helpers().free_port()
 
     # tests ---------------------------------------------------------------
 
