@@ -41,6 +41,7 @@ typedef struct BlockCrypto {
     bool pool_ready;
     int open_flags;
     BouncePool pool;
+    GError *check_error;        /* BDRV_O_CHECK: why the header failed */
 } BlockCrypto;
 
 /* ---- header storage callbacks (shared by open, create and amend) ---- */
@@ -214,8 +215,8 @@ static QCryptoBlock *luks_open_format(BlockCrypto *s, const char *key_secret,
     return qcrypto_block_open(&oo, luks_hdr_read, s->hdr->bs, flags, errp);
 }
 
-static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
-                     int flags, GError **errp)
+static int luks_open_node(BlockDriverState *bs, BlockdevOptions *options,
+                          int flags, GError **errp)
 {
     BlockCrypto *s = bs->opaque;
     BlockdevOptionsLUKS *lo = &options->u.luks;
@@ -312,10 +313,48 @@ fail:
     return -EINVAL;
 }
 
+/*
+ * For qemu-img check (BDRV_O_CHECK), a header the format refuses leaves
+ * the node open without data, holding the reason for luks_check().
+ * Children that could not be opened at all stay an open error.
+ */
+static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
+                     int flags, GError **errp)
+{
+    BlockCrypto *s = bs->opaque;
+    GError *err = NULL;
+    int ret = luks_open_node(bs, options, flags, &err);
+
+    if (ret < 0 && (flags & BDRV_O_CHECK) && s->hdr) {
+        s->check_error = err;
+        s->metadata_only = true;
+        return 0;
+    }
+    if (ret < 0) {
+        g_propagate_error(errp, err);
+    }
+    return ret;
+}
+
+static int luks_check(BlockDriverState *bs, BdrvCheckResult *res,
+                      GError **errp)
+{
+    BlockCrypto *s = bs->opaque;
+
+    if (s->check_error) {
+        g_ptr_array_add(res->problems, g_strdup(s->check_error->message));
+        res->corruptions++;
+        return 0;
+    }
+    res->corruptions += qcrypto_block_check(s->block, res->problems);
+    return 0;
+}
+
 static void luks_close(BlockDriverState *bs)
 {
     BlockCrypto *s = bs->opaque;
 
+    g_clear_error(&s->check_error);
     if (s->pool_ready) {
         block_crypto_bounce_pool_destroy(&s->pool);
         s->pool_ready = false;
@@ -722,4 +761,5 @@ const BlockDriver bdrv_luks = {
     .bdrv_create_prepare = block_crypto_create_prepare,
     .bdrv_measure = block_crypto_measure,
     .bdrv_probe = luks_probe,
+    .bdrv_check = luks_check,
 };

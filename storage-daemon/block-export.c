@@ -18,6 +18,7 @@ typedef struct QsdExport {
     BlockDriverState *bs;
     NBDExport *nbd;
     bool writethrough;
+    unsigned attaches;          /* atomic: clients that attached, ever */
 } QsdExport;
 
 static NBDServer *nbd_server;
@@ -67,6 +68,8 @@ static int exp_write_zeroes(void *opaque, int64_t off, int64_t len,
 static int64_t exp_get_length(void *opaque)
 {
     QsdExport *e = opaque;
+    /* The server asks once per client that binds to the export. */
+    g_atomic_int_inc(&e->attaches);
     return bdrv_getlength(e->bs);
 }
 
@@ -215,6 +218,19 @@ void qsd_exports_cleanup(void)
     nbd_server = NULL;
     qcrypto_tls_creds_release(nbd_tls_creds);
     nbd_tls_creds = NULL;
+}
+
+bool qsd_export_clients(const char *id, unsigned *connected,
+                        unsigned *attached_ever)
+{
+    QsdExport *e = export_find(id);
+
+    if (!e) {
+        return false;
+    }
+    *attached_ever = g_atomic_int_get(&e->attaches);
+    *connected = nbd_export_client_count(e->nbd);
+    return true;
 }
 
 /* ---- QMP ---- */

@@ -29,6 +29,12 @@ int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
 int qsd_export_add(BlockExportOptions *options, GError **errp);
 /* The id of an export of bs, or NULL. */
 const char *qsd_export_of_node(BlockDriverState *bs);
+/*
+ * Clients of export `id`: bound now, and ever bound (qemu-nbd exits when
+ * the first has come and all have gone).  False if there is no such export.
+ */
+bool qsd_export_clients(const char *id, unsigned *connected,
+                        unsigned *attached_ever);
 /* Remove every export (disconnecting clients) and stop the NBD server. */
 void qsd_exports_cleanup(void);
 

@@ -27,6 +27,7 @@
 
 #include "storage-daemon/daemon.h"
 #include "storage-daemon/sockets.h"
+#include "storage-daemon/process.h"
 #include "crypto/block.h"
 #include "monitor/monitor.h"
 #include "qemu/error.h"
@@ -318,73 +319,6 @@ static void job_status_changed(const char *id, JobStatus status)
 
 /* ---- process management ---- */
 
-static int write_pidfile(const char *path, GError **errp)
-{
-    g_autofree char *text = g_strdup_printf("%d\n", (int)getpid());
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "Cannot open pid file '%s'", path);
-        return -1;
-    }
-    if (lockf(fd, F_TLOCK, 0) < 0) {
-        error_setg_errno(errp, errno, "Cannot lock pid file '%s'", path);
-        close(fd);
-        return -1;
-    }
-    if (ftruncate(fd, 0) < 0 ||
-        write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
-        error_setg_errno(errp, errno, "Failed to write pid file '%s'", path);
-        close(fd);
-        return -1;
-    }
-    /* The descriptor stays open: the lock lives as long as the daemon. */
-    return 0;
-}
-
-/* Fork; the parent waits for the child's start-up status and exits. */
-static int daemonize_start(void)
-{
-    int pipefd[2];
-    pid_t pid;
-    char status = 1;
-
-    if (pipe(pipefd) < 0) {
-        perror("qemu-storage-daemon: pipe");
-        exit(1);
-    }
-    pid = fork();
-    if (pid < 0) {
-        perror("qemu-storage-daemon: fork");
-        exit(1);
-    }
-    if (pid > 0) {
-        close(pipefd[1]);
-        while (read(pipefd[0], &status, 1) < 0 && errno == EINTR) {
-        }
-        _exit(status == 0 ? 0 : 1);
-    }
-    close(pipefd[0]);
-    setsid();
-    return pipefd[1];
-}
-
-static void daemonize_finish(int fd)
-{
-    char ok = 0;
-    int null = open("/dev/null", O_RDWR);
-
-    /* No chdir("/"): socket and pid file paths may be relative. */
-    if (null >= 0) {
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(null, STDERR_FILENO);
-        close(null);
-    }
-    (void)!write(fd, &ok, 1);
-    close(fd);
-}
-
 static gboolean on_signal(gpointer opaque)
 {
     qsd_request_quit();
@@ -491,7 +425,7 @@ int main(int argc, char **argv)
     }
     /* Before any thread exists. */
     if (daemonize) {
-        ready_fd = daemonize_start();
+        ready_fd = process_daemonize_start();
     }
 
     main_loop = g_main_loop_new(NULL, FALSE);
@@ -521,7 +455,7 @@ int main(int argc, char **argv)
     }
     if (pidfile) {
         g_autoptr(GError) err = NULL;
-        if (write_pidfile(pidfile, &err) < 0) {
+        if (process_write_pidfile(pidfile, &err) < 0) {
             error_report_err(g_steal_pointer(&err));
             g_clear_pointer(&pidfile, g_free);   /* not ours to remove */
             cleanup();
@@ -533,7 +467,7 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGINT, on_signal, NULL);
     g_unix_signal_add(SIGHUP, on_signal, NULL);
     if (daemonize) {
-        daemonize_finish(ready_fd);
+        process_daemonize_finish(ready_fd);
     }
 
     g_main_loop_run(main_loop);

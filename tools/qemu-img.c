@@ -25,8 +25,11 @@ typedef struct ImgCmd {
 static const ImgCmd img_cmds[] = {
     { "amend", img_amend },
     { "bench", img_bench },
+    { "check", img_check },
+    { "compare", img_compare },
     { "convert", img_convert },
     { "create", img_create },
+    { "dd", img_dd },
     { "info", img_info },
     { "measure", img_measure },
     { "resize", img_resize },
@@ -47,8 +50,11 @@ static void help(void)
 "Command syntax:\n"
 "  amend [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-q] -o options [--force] filename\n"
 "  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] [-t cache] [-U] [-w] [--object objectdef] [--image-opts] filename\n"
+"  check [--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] [-U] filename\n"
+"  compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
 "  convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "  create [--object objectdef] [-q] [-f fmt] [-o options] filename [size]\n"
+"  dd [--object objectdef] [--image-opts] [-U] [-f fmt] [-O output_fmt] [-o options] [bs=block_size] [count=blocks] [skip=blocks] if=input of=output\n"
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [-U] filename\n"
 "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object objectdef] [--image-opts] [-f fmt] filename]\n"
 "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
@@ -80,6 +86,18 @@ static void help(void)
 "  '-W' allow to write to the target out of order\n"
 "  '-n' skips the target volume creation (useful if the volume is created\n"
 "       prior to running qemu-img)\n"
+"\n"
+"Parameters to compare subcommand:\n"
+"  '-f' first image format\n"
+"  '-F' second image format\n"
+"  '-s' run in Strict mode - fail on different image size or sector allocation\n"
+"\n"
+"Parameters to dd subcommand:\n"
+"  'bs=BYTES' read and write up to BYTES bytes at a time (default: 512)\n"
+"  'count=N' copy only N input blocks\n"
+"  'if=FILE' read from FILE\n"
+"  'of=FILE' write to FILE\n"
+"  'skip=N' skip N bs-sized blocks at the start of input\n"
 "\n"
 "Parameters to amend subcommand (luks keyslots):\n"
 "  -o state=active|inactive,keyslot=N,old-secret=ID,new-secret=ID,iter-time=MS\n"

@@ -26,6 +26,9 @@ enum {
     BDRV_O_FORCE_SHARE = (1 << 3),  /* do not take/honour image locks */
     BDRV_O_NO_FLUSH    = (1 << 4),  /* cache=unsafe: ignore flushes */
     BDRV_O_UNMAP       = (1 << 5),  /* discard=unmap */
+    /* qemu-img check: a format whose header is damaged still opens (with
+     * no data I/O) so that bdrv_check() can report what is wrong. */
+    BDRV_O_CHECK       = (1 << 6),
 };
 
 /* Request flags */
@@ -102,6 +105,20 @@ bool bdrv_format_can_create(const char *format_name);
 
 /* Image information as `qemu-img info` and query-named-block-nodes show it. */
 ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp);
+
+/* What bdrv_check() found (qemu-img check). */
+typedef struct BdrvCheckResult {
+    int corruptions;            /* damaged metadata */
+    int check_errors;           /* the check itself could not be completed */
+    GPtrArray *problems;        /* one message (char *) per problem found */
+} BdrvCheckResult;
+
+/*
+ * Check the consistency of the node's format metadata (open it with
+ * BDRV_O_CHECK).  -ENOTSUP (and no error set) if the driver has no check;
+ * else 0 with *res filled in (free res->problems with g_ptr_array_unref).
+ */
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, GError **errp);
 
 /* Format-specific amend (luks keyslots). */
 int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,

@@ -108,6 +108,10 @@ struct BlockDriver {
      */
     BlockMeasureInfo *(*bdrv_measure)(JsonObject *opts, uint64_t size,
                                       GError **errp);
+    /* qemu-img check: add the problems of the metadata to res (which
+     * bdrv_check() initialised); 0, or -errno if the check failed. */
+    int (*bdrv_check)(BlockDriverState *bs, BdrvCheckResult *res,
+                      GError **errp);
     /* True if buf (the first bytes of an image) is this format (probing). */
     bool (*bdrv_probe)(const guint8 *buf, size_t len);
 };

@@ -105,6 +105,17 @@ uint32_t qcrypto_block_get_sector_size(QCryptoBlock *block);
 uint64_t qcrypto_block_get_header_len(QCryptoBlock *block);
 bool qcrypto_block_is_detached(QCryptoBlock *block);
 
+/*
+ * qemu-img check, after a successful (e.g. NO_IO) open: what the open
+ * tolerated but is damage all the same (a LUKS2 header copy that is
+ * corrupt or out of date, recovered from the other).  Each problem is
+ * appended to `problems` as a message (char *); returns how many.  What
+ * the open refuses (bad magic or version, keyslots out of range or
+ * overlapping, payload offset inside key material, no digest...) is its
+ * error, which the caller reports.
+ */
+unsigned qcrypto_block_check(QCryptoBlock *block, GPtrArray *problems);
+
 /* Number of bytes the header storage needs for these create options. */
 int qcrypto_block_calculate_header_len(QCryptoBlockCreateOptions *options,
                                        uint64_t *len, GError **errp);

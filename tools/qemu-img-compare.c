@@ -1,0 +1,231 @@
+/*
+ * qemu-img compare: are two images' contents (as the guest sees them) the
+ * same?  Exit 0 identical, 1 different, 2 on an error, as QEMU's.
+ *
+ * Like QEMU, a difference is located to the 512-byte sector it starts in
+ * ("Content mismatch at offset N!" names that sector's offset), and without
+ * -s the longer image must read as zeros beyond the shorter one's end.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "qemu/error.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-img.h"
+
+#define COMPARE_SECTOR 512
+#define COMPARE_CHUNK (1024 * 1024)
+
+static const char compare_help[] =
+"Usage: qemu-img compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
+"\n"
+"Compare the contents of FILENAME1 and FILENAME2 as a guest sees them.\n"
+"  -f, -F    formats of the first and second image (probed if not given)\n"
+"  -s        strict: a difference in size is a mismatch\n"
+"  -p        show progress\n"
+"  -q        quiet: print nothing, only set the exit status\n"
+"  -U        open the images without taking locks\n"
+"Exit status: 0 identical, 1 different, 2 an error.\n";
+
+typedef struct CompareCtx {
+    bool quiet, progress;
+    int64_t total, done;
+    guint8 *buf1, *buf2;
+} CompareCtx;
+
+static void compare_progress(CompareCtx *c)
+{
+    if (c->progress && !c->quiet) {
+        printf("    (%3.2f/100%%)\r",
+               c->total ? 100.0 * c->done / c->total : 100.0);
+        fflush(stdout);
+    }
+}
+
+/* Offset of the first sector of buf that is not zero, or -1. */
+static int64_t find_nonzero(const guint8 *buf, int64_t len)
+{
+    for (int64_t i = 0; i < len; i += COMPARE_SECTOR) {
+        int64_t n = MIN(COMPARE_SECTOR, len - i);
+        for (int64_t j = 0; j < n; j++) {
+            if (buf[i + j]) {
+                return i;
+            }
+        }
+    }
+    return -1;
+}
+
+/* Offset of the first sector where a and b differ, or -1. */
+static int64_t find_difference(const guint8 *a, const guint8 *b, int64_t len)
+{
+    for (int64_t i = 0; i < len; i += COMPARE_SECTOR) {
+        if (memcmp(a + i, b + i, MIN(COMPARE_SECTOR, len - i))) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int read_or_report(BlockDriverState *bs, const char *name,
+                          int64_t off, int64_t len, guint8 *buf)
+{
+    int r = bdrv_pread(bs, off, len, buf, 0);
+
+    if (r < 0) {
+        error_report("Error while reading offset %" PRId64 " of %s: %s",
+                     off, name, g_strerror(-r));
+    }
+    return r;
+}
+
+/* 0 same, 1 mismatch (reported), 2 error. */
+static int compare_common(CompareCtx *c, BlockDriverState *bs1,
+                          const char *f1, BlockDriverState *bs2,
+                          const char *f2, int64_t len)
+{
+    for (int64_t off = 0; off < len; off += COMPARE_CHUNK) {
+        int64_t n = MIN(COMPARE_CHUNK, len - off), diff;
+
+        if (read_or_report(bs1, f1, off, n, c->buf1) < 0 ||
+            read_or_report(bs2, f2, off, n, c->buf2) < 0) {
+            return 2;
+        }
+        diff = find_difference(c->buf1, c->buf2, n);
+        if (diff >= 0) {
+            if (!c->quiet) {
+                printf("Content mismatch at offset %" PRId64 "!\n",
+                       off + diff);
+            }
+            return 1;
+        }
+        c->done += n;
+        compare_progress(c);
+    }
+    return 0;
+}
+
+/* The part of the longer image beyond the shorter must read as zeros. */
+static int compare_tail(CompareCtx *c, BlockDriverState *bs, const char *f,
+                        int64_t start, int64_t end)
+{
+    for (int64_t off = start; off < end; off += COMPARE_CHUNK) {
+        int64_t n = MIN(COMPARE_CHUNK, end - off), nz;
+
+        if (read_or_report(bs, f, off, n, c->buf1) < 0) {
+            return 2;
+        }
+        nz = find_nonzero(c->buf1, n);
+        if (nz >= 0) {
+            if (!c->quiet) {
+                printf("Content mismatch at offset %" PRId64 "!\n", off + nz);
+            }
+            return 1;
+        }
+        c->done += n;
+        compare_progress(c);
+    }
+    return 0;
+}
+
+static int compare_images(CompareCtx *c, bool strict,
+                          BlockDriverState *bs1, const char *f1,
+                          BlockDriverState *bs2, const char *f2)
+{
+    int64_t len1 = bdrv_getlength(bs1), len2 = bdrv_getlength(bs2);
+    int ret;
+
+    if (len1 < 0 || len2 < 0) {
+        error_report("Can't get size of %s: %s", len1 < 0 ? f1 : f2,
+                     g_strerror(-(len1 < 0 ? len1 : len2)));
+        return 2;
+    }
+    if (len1 != len2) {
+        if (strict) {
+            if (!c->quiet) {
+                printf("Strict mode: Image size mismatch!\n");
+            }
+            return 1;
+        }
+        if (!c->quiet) {
+            printf("Warning: Image size mismatch!\n");
+        }
+    }
+    c->total = MAX(len1, len2);
+    compare_progress(c);
+    ret = compare_common(c, bs1, f1, bs2, f2, MIN(len1, len2));
+    if (ret == 0 && len1 != len2) {
+        ret = len1 > len2 ? compare_tail(c, bs1, f1, len2, len1)
+                          : compare_tail(c, bs2, f2, len1, len2);
+    }
+    if (ret == 0 && !c->quiet) {
+        printf("Images are identical.\n");
+    }
+    return ret;
+}
+
+int img_compare(int argc, char **argv)
+{
+    static const struct option long_options[] = {
+        { "help", no_argument, NULL, 'h' },
+        { "object", required_argument, NULL, OPTION_OBJECT },
+        { "image-opts", no_argument, NULL, OPTION_IMAGE_OPTS },
+        { "force-share", no_argument, NULL, 'U' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *fmt1 = NULL, *fmt2 = NULL, *cache = "writeback";
+    bool image_opts = false, strict = false;
+    CompareCtx c = { 0 };
+    BlockDriverState *bs1 = NULL, *bs2 = NULL;
+    int flags = 0, c_opt, ret;
+
+    while ((c_opt = getopt_long(argc, argv, ":hf:F:T:pqsU", long_options,
+                                NULL)) != -1) {
+        switch (c_opt) {
+        case 'f': fmt1 = optarg; break;
+        case 'F': fmt2 = optarg; break;
+        case 'T': cache = optarg; break;
+        case 'p': c.progress = true; break;
+        case 'q': c.quiet = true; break;
+        case 's': strict = true; break;
+        case 'U': flags |= BDRV_O_FORCE_SHARE; break;
+        case OPTION_IMAGE_OPTS: image_opts = true; break;
+        default:
+            ret = img_common_option(c_opt, argc, argv, compare_help);
+            if (ret >= 0) {
+                return ret;
+            }
+        }
+    }
+    if (optind != argc - 2) {
+        return img_error_exit("Expecting two image file names");
+    }
+    if (!tool_parse_cache(cache, &flags)) {
+        error_report("Invalid source cache option: %s", cache);
+        return 2;
+    }
+    bs1 = img_open(image_opts, argv[optind], fmt1, NULL, flags, c.quiet);
+    if (bs1) {
+        bs2 = img_open(image_opts, argv[optind + 1], fmt2, NULL, flags,
+                       c.quiet);
+    }
+    ret = 2;
+    if (bs1 && bs2) {
+        c.buf1 = g_malloc(COMPARE_CHUNK);
+        c.buf2 = g_malloc(COMPARE_CHUNK);
+        ret = compare_images(&c, strict, bs1, argv[optind], bs2,
+                             argv[optind + 1]);
+        if (c.progress && !c.quiet) {
+            printf("\n");
+        }
+        g_free(c.buf1);
+        g_free(c.buf2);
+    }
+    if (bs2) {
+        bdrv_unref(bs2);
+    }
+    if (bs1) {
+        bdrv_unref(bs1);
+    }
+    return ret;
+}
