@@ -78,17 +78,30 @@ static int fill_stat(QsdFuseExport *fe, struct stat *st)
     return 0;
 }
 
+/* Zero [start, end) if that is not empty. */
+static int zero_range(QsdFuseExport *fe, int64_t start, int64_t end)
+{
+    return end > start ? bdrv_pwrite_zeroes(fe->bs, start, end - start, 0) : 0;
+}
+
 /*
- * Resize the node to new_len (size_lock held exclusively).  A node that
- * grows reads as zeros in the new part up to zero_end, as a grown file
- * does (a luks node's new sectors would otherwise decrypt to noise); the
- * caller writes the rest itself.
+ * Resize the node to new_len (size_lock held exclusively), rounded up to
+ * the node's request alignment so a luks node never ends in a partial
+ * sector.  A node that grows reads as zeros in the new part, as a grown
+ * file does (a luks node's new sectors would otherwise decrypt to noise),
+ * except in [skip_start, skip_end), which the caller writes itself.
  */
-static int do_resize(QsdFuseExport *fe, int64_t new_len, int64_t zero_end)
+static int do_resize(QsdFuseExport *fe, int64_t new_len, int64_t skip_start,
+                     int64_t skip_end)
 {
     int64_t old_len = bdrv_getlength(fe->bs);
+    int64_t align = bdrv_get_request_alignment(fe->bs);
     int r;
 
+    if (new_len > INT64_MAX - align) {
+        return -EFBIG;
+    }
+    new_len = (new_len + align - 1) / align * align;
     if (old_len < 0 || new_len == old_len) {
         return old_len < 0 ? (int)old_len : 0;
     }
@@ -96,11 +109,11 @@ static int do_resize(QsdFuseExport *fe, int64_t new_len, int64_t zero_end)
     if (r < 0 || new_len < old_len) {
         return r;
     }
-    zero_end = MIN(zero_end, new_len);
-    if (zero_end <= old_len) {
-        return 0;
+    if (skip_end <= skip_start) {
+        return zero_range(fe, old_len, new_len);
     }
-    return bdrv_pwrite_zeroes(fe->bs, old_len, zero_end - old_len, 0);
+    r = zero_range(fe, old_len, MIN(skip_start, new_len));
+    return r < 0 ? r : zero_range(fe, MAX(skip_end, old_len), new_len);
 }
 
 /*
@@ -134,7 +147,8 @@ static int64_t size_lock_fit(QsdFuseExport *fe, int64_t off, int64_t bytes,
         return len;
     }
     if (off + bytes > len) {
-        r = do_resize(fe, off + bytes, zero_all ? off + bytes : off);
+        r = zero_all ? do_resize(fe, off + bytes, 0, 0)
+                     : do_resize(fe, off + bytes, off, off + bytes);
         if (r < 0) {
             return r;
         }
@@ -190,7 +204,7 @@ static int setattr_size(QsdFuseExport *fe, int64_t size)
         return -EPERM;
     }
     g_rw_lock_writer_lock(&fe->size_lock);
-    r = do_resize(fe, size, size);
+    r = do_resize(fe, size, 0, 0);
     g_rw_lock_writer_unlock(&fe->size_lock);
     return r;
 }
@@ -253,6 +267,18 @@ static void fuse_op_open(fuse_req_t req, fuse_ino_t ino,
     if (!fe->writable && (fi->flags & O_ACCMODE) != O_RDONLY) {
         fuse_reply_err(req, EACCES);
         return;
+    }
+    /*
+     * A fixed-size export ignores O_TRUNC as a block device does, so cp
+     * or dd without conv=notrunc overwrite it instead of failing (or, as
+     * in QEMU, emptying the volume); a growable one is a file and empties.
+     */
+    if ((fi->flags & O_TRUNC) && fe->growable) {
+        int r = setattr_size(fe, 0);
+        if (r < 0) {
+            fuse_reply_err(req, -r);
+            return;
+        }
     }
     /* No page cache: every read and write reaches the node. */
     fi->direct_io = 1;
@@ -399,10 +425,14 @@ static void fuse_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
     reply_status(req, do_fallocate(fe, mode, off, len));
 }
 
-/* libfuse checks that this agrees with the max_read mount option. */
 static void fuse_op_init(void *userdata, struct fuse_conn_info *conn)
 {
+    /* libfuse checks that this agrees with the max_read mount option. */
     conn->max_read = FUSE_MAX_IO;
+    /* O_TRUNC reaches open(), not setattr: see fuse_op_open(). */
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) {
+        conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    }
 }
 
 static const struct fuse_lowlevel_ops fuse_ops = {
