@@ -10,6 +10,7 @@ pkgs=(
   clang             # libFuzzer targets (scripts/fuzz.sh, make fuzz)
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
   python3-docutils  # test-docs-rst: the manual is well-formed reStructuredText
+  libfuse3-dev fuse3 # FUSE exports of qemu-storage-daemon (-Dfuse)
 )
 missing=()
 for p in "${pkgs[@]}"; do
