@@ -303,6 +303,54 @@ class Bench:
             self.add("qemu-nbd read by nbdcopy, %s, ours (vs 7.2)" % name,
                      self.size_mib / mine, "MiB/s", theirs / mine)
         os.unlink(att)
+    def fuse_start(self, name, mnt):
+        """A daemon serving node n over FUSE at mnt; None if FUSE cannot mount."""
+        qsd = subprocess.Popen([self.qsd] + self.secret_args() +
+                               ["--blockdev", self.nbd_blockdev(name),
+                                "--export", "type=fuse,id=e,node-name=n,mountpoint=%s,"
+                                "writable=on" % mnt],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for _ in range(500):
+            if os.path.getsize(mnt) != 0 or qsd.poll() is not None:
+                break
+            time.sleep(0.01)
+        if qsd.poll() is not None:
+            print("note: no FUSE lines: " + qsd.stderr.read().strip())
+            return None
+        return qsd
+
+    def fuse_section(self):
+        """Sequential 1 MiB dd through a FUSE export: luks against raw."""
+        mnt = self.path("fuse-mnt")
+        src = self.path("fuse-src.img")
+        if not os.path.exists(self.qsd) or not os.path.exists("/dev/fuse"):
+            print("note: qemu-storage-daemon or /dev/fuse missing: no FUSE lines")
+            return
+        count = "count=%d" % self.size_mib
+        dd_read = ["dd", "if=" + mnt, "of=/dev/null", "bs=1M", count, "status=none"]
+        dd_write = ["dd", "if=" + src, "of=" + mnt, "bs=1M", count, "conv=notrunc,fsync",
+                    "status=none"]
+        shutil.copyfile(self.path("raw.img"), src)
+        times = {}
+        for name in ["raw"] + getattr(self, "luks", []):
+            open(mnt, "w").close()
+            qsd = self.fuse_start(name, mnt)
+            if qsd is None:
+                return
+            try:
+                times[name] = (self.median(lambda: self.run(dd_read)[0]),
+                               self.median(lambda: self.run(dd_write)[0]))
+            finally:
+                qsd.terminate()
+                qsd.wait()
+        os.unlink(src)
+        for i, kind in enumerate(("read", "write")):
+            raw_t = times["raw"][i]
+            self.add("FUSE dd 1M %s raw" % kind, self.size_mib / raw_t, "MiB/s")
+            for name in getattr(self, "luks", []):
+                t = times[name][i]
+                self.add("FUSE dd 1M %s %s" % (kind, name), self.size_mib / t, "MiB/s",
+                         raw_t / t)
 
     def crypto_section(self):
         tool = os.path.join(self.build, "tests", "bench", "crypto-bench")
@@ -342,6 +390,7 @@ def main():
         b.convert_section()
         b.nbd_section()
         b.qemu_nbd_section()
+        b.fuse_section()
         b.crypto_section()
         b.print_table()
     finally:

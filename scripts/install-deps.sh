@@ -10,6 +10,7 @@ pkgs=(
   clang             # libFuzzer targets (scripts/fuzz.sh, make fuzz)
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
   python3-docutils  # test-docs-rst: the manual is well-formed reStructuredText
+  libfuse3-dev fuse3 # FUSE exports of qemu-storage-daemon (-Dfuse)
 )
 # The VM iotests (vm-*.py): a real guest under TCG and a libvirt domain.
 # Without recommends: libvirt-daemon-system would start system services.

@@ -1,13 +1,15 @@
 /*
  * The NBD server and block exports: block nodes wired to nbd/ through
- * NBDExportOps.  The node's I/O calls are synchronous and thread-safe,
- * which is what the NBD server's worker threads need.
+ * NBDExportOps, or served as a file over FUSE (export-fuse.c).  The node's
+ * I/O calls are synchronous and thread-safe, which is what the NBD
+ * server's and the FUSE export's worker threads need.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "storage-daemon/daemon.h"
 #include "storage-daemon/sockets.h"
+#include "storage-daemon/export-fuse.h"
 #include "nbd/nbd.h"
 #include "qemu/error.h"
 #include "qapi/qapi-commands-block-export.h"
@@ -16,7 +18,9 @@
 typedef struct QsdExport {
     char *id;
     BlockDriverState *bs;
+    BlockExportType type;
     NBDExport *nbd;
+    QsdFuseExport *fuse;
     bool writethrough;
     unsigned attaches;          /* atomic: clients that attached, ever */
 } QsdExport;
@@ -154,11 +158,11 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
     const char *name;
     bool writable = o->has_writable && o->writable;
 
-    if (o->type != BLOCK_EXPORT_TYPE_NBD) {
+    if (o->type != BLOCK_EXPORT_TYPE_NBD && o->type != BLOCK_EXPORT_TYPE_FUSE) {
         error_setg(errp, "Unsupported export type");
         return -1;
     }
-    if (!nbd_server) {
+    if (o->type == BLOCK_EXPORT_TYPE_NBD && !nbd_server) {
         error_setg(errp, "Cannot export: NBD server not running");
         return -1;
     }
@@ -176,15 +180,21 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
         error_setg(errp, "Cannot export read-only node as writable");
         return -1;
     }
-    name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
     e = g_new0(QsdExport, 1);
     e->id = g_strdup(o->id);
     e->bs = bs;
+    e->type = o->type;
     e->writethrough = o->has_writethrough && o->writethrough;
-    e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
-                            &bdrv_export_ops, e, writable,
-                            bdrv_get_request_alignment(bs), errp);
-    if (!e->nbd) {
+    if (o->type == BLOCK_EXPORT_TYPE_FUSE) {
+        e->fuse = qsd_fuse_export_new(bs, &o->u.fuse, writable,
+                                      e->writethrough, errp);
+    } else {
+        name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
+        e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
+                                &bdrv_export_ops, e, writable,
+                                bdrv_get_request_alignment(bs), errp);
+    }
+    if (!e->nbd && !e->fuse) {
         g_free(e->id);
         g_free(e);
         return -1;
@@ -196,7 +206,9 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
 
 static int export_remove(QsdExport *e, bool hard, GError **errp)
 {
-    if (nbd_export_remove(e->nbd, hard, errp) < 0) {
+    if (e->fuse) {
+        qsd_fuse_export_free(e->fuse);    /* unmounted: no request left */
+    } else if (nbd_export_remove(e->nbd, hard, errp) < 0) {
         return -1;
     }
     exports = g_list_remove(exports, e);
@@ -209,15 +221,33 @@ static int export_remove(QsdExport *e, bool hard, GError **errp)
     return 0;
 }
 
-void qsd_exports_cleanup(void)
+/* Remove the NBD exports, and with all_types the others (FUSE) too. */
+static void exports_remove_all(bool all_types)
 {
-    while (exports) {
-        export_remove(exports->data, true, NULL);
+    GList *l = exports;
+
+    while (l) {
+        QsdExport *e = l->data;
+        l = l->next;
+        if (all_types || e->type == BLOCK_EXPORT_TYPE_NBD) {
+            export_remove(e, true, NULL);
+        }
     }
+}
+
+static void nbd_server_stop(void)
+{
+    exports_remove_all(false);
     nbd_server_free(nbd_server);
     nbd_server = NULL;
     qcrypto_tls_creds_release(nbd_tls_creds);
     nbd_tls_creds = NULL;
+}
+
+void qsd_exports_cleanup(void)
+{
+    exports_remove_all(true);
+    nbd_server_stop();
 }
 
 bool qsd_export_clients(const char *id, unsigned *connected,
@@ -229,7 +259,7 @@ bool qsd_export_clients(const char *id, unsigned *connected,
         return false;
     }
     *attached_ever = g_atomic_int_get(&e->attaches);
-    *connected = nbd_export_client_count(e->nbd);
+    *connected = e->nbd ? nbd_export_client_count(e->nbd) : 0;
     return true;
 }
 
@@ -241,7 +271,7 @@ void qmp_nbd_server_stop(GError **errp)
         error_setg(errp, "NBD server not running");
         return;
     }
-    qsd_exports_cleanup();
+    nbd_server_stop();    /* FUSE exports stay */
 }
 
 void qmp_block_export_add(BlockExportOptions *arg, GError **errp)
@@ -270,7 +300,7 @@ BlockExportInfoList *qmp_query_block_exports(GError **errp)
         BlockExportInfoList *elt = g_new0(BlockExportInfoList, 1);
         elt->value = g_new0(BlockExportInfo, 1);
         elt->value->id = g_strdup(e->id);
-        elt->value->type = BLOCK_EXPORT_TYPE_NBD;
+        elt->value->type = e->type;
         elt->value->node_name = g_strdup(bdrv_get_node_name(e->bs));
         elt->value->shutting_down = false;
         *tail = elt;
