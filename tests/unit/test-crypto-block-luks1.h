@@ -92,17 +92,6 @@ static inline QCryptoBlock *open_block(TestStore *st, const char *secret,
     return qcrypto_block_open(&opts, test_store_read, st, flags, errp);
 }
 
-static inline void assert_same_key(QCryptoBlock *a, QCryptoBlock *b)
-{
-    const QemuSecBuf *ka = qcrypto_block_get_master_key(a);
-    const QemuSecBuf *kb = qcrypto_block_get_master_key(b);
-
-    g_assert_nonnull(ka);
-    g_assert_nonnull(kb);
-    g_assert_cmpuint(ka->len, ==, kb->len);
-    g_assert_true(memcmp(ka->data, kb->data, ka->len) == 0);
-}
-
 static inline void fill_pattern(guint8 *buf, size_t len, guint8 seed)
 {
     for (size_t i = 0; i < len; i++) {

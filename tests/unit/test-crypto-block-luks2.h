@@ -73,17 +73,6 @@ static inline QCryptoBlock *open2(TestStore *st, const char *secret, unsigned fl
                               flags | QCRYPTO_BLOCK_OPEN_DETACHED, errp);
 }
 
-static inline void assert_same_key(QCryptoBlock *a, QCryptoBlock *b)
-{
-    const QemuSecBuf *ka = qcrypto_block_get_master_key(a);
-    const QemuSecBuf *kb = qcrypto_block_get_master_key(b);
-
-    g_assert_nonnull(ka);
-    g_assert_nonnull(kb);
-    g_assert_cmpuint(ka->len, ==, kb->len);
-    g_assert_true(memcmp(ka->data, kb->data, ka->len) == 0);
-}
-
 static inline int amend(QCryptoBlock *blk, TestStore *st, bool add, int slot,
                  const char *new_secret, const char *old_secret, bool force,
                  GError **errp)
