@@ -7,6 +7,7 @@
 
 #include <string.h>
 #include "crypto/block.h"
+#include "crypto/blockpriv.h"
 #include "qemu/error.h"
 
 typedef struct TestStore {
@@ -80,6 +81,18 @@ static inline int test_store_amend(QCryptoBlock *blk, TestStore *st, bool add,
     ao.u.luks.old_secret = (char *)old_secret;
     return qcrypto_block_amend_options(blk, test_store_read, test_store_write,
                                        st, &ao, force, errp);
+}
+
+/* Both blocks hold the same master key. */
+static inline void assert_same_key(QCryptoBlock *a, QCryptoBlock *b)
+{
+    const QemuSecBuf *ka = qcrypto_block_get_master_key(a);
+    const QemuSecBuf *kb = qcrypto_block_get_master_key(b);
+
+    g_assert_nonnull(ka);
+    g_assert_nonnull(kb);
+    g_assert_cmpuint(ka->len, ==, kb->len);
+    g_assert_true(memcmp(ka->data, kb->data, ka->len) == 0);
 }
 
 static inline void test_store_clear(TestStore *s)
