@@ -58,6 +58,7 @@ BlockDriverState *img_open(bool image_opts, const char *filename,
 
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
+int img_map(int argc, char **argv);
 int img_convert(int argc, char **argv);
 int img_amend(int argc, char **argv);
 int img_measure(int argc, char **argv);
