@@ -185,30 +185,13 @@ int img_map(int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
-    OutputFormat ofmt = OFORMAT_HUMAN;
-    const char *fmt = NULL;
-    bool image_opts = false;
+    ImgImageArgs a = { .ofmt = OFORMAT_HUMAN };
     int64_t start = 0, max_length = INT64_MAX;
-    int flags = 0;
     BlockDriverState *bs;
     int c, ret;
 
     while ((c = getopt_long(argc, argv, ":f:hU", long_options, NULL)) != -1) {
         switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-            flags |= BDRV_O_FORCE_SHARE;
-            break;
-        case OPTION_OUTPUT:
-            if (!img_parse_output(optarg, &ofmt)) {
-                return 1;
-            }
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
-            break;
         case OPTION_START_OFFSET:
             start = img_cvtnum("start offset", optarg);
             if (start < 0) {
@@ -222,20 +205,17 @@ int img_map(int argc, char **argv)
             }
             break;
         default:
-            ret = img_common_option(c, argc, argv, map_help);
+            ret = img_image_option(c, argc, argv, map_help, &a);
             if (ret >= 0) {
                 return ret;
             }
         }
     }
-    if (optind != argc - 1) {
-        return img_error_exit("Expecting one image file name");
-    }
-    bs = img_open(image_opts, argv[optind], fmt, NULL, flags, false);
+    bs = img_open_one_image(argc, argv, &a);
     if (!bs) {
         return 1;
     }
-    ret = map_image(bs, ofmt, start, max_length);
+    ret = map_image(bs, a.ofmt, start, max_length);
     bdrv_unref(bs);
     return ret < 0;
 }

@@ -167,6 +167,35 @@ int img_common_option(int c, int argc, char **argv, const char *help_text)
     return img_error_exit("unrecognized option '%s'", argv[optind - 1]);
 }
 
+int img_image_option(int c, int argc, char **argv, const char *help,
+                     ImgImageArgs *a)
+{
+    switch (c) {
+    case 'f':
+        a->fmt = optarg;
+        return -1;
+    case 'U':
+        a->flags |= BDRV_O_FORCE_SHARE;
+        return -1;
+    case OPTION_IMAGE_OPTS:
+        a->image_opts = true;
+        return -1;
+    case OPTION_OUTPUT:
+        return img_parse_output(optarg, &a->ofmt) ? -1 : 1;
+    }
+    return img_common_option(c, argc, argv, help);
+}
+
+BlockDriverState *img_open_one_image(int argc, char **argv, ImgImageArgs *a)
+{
+    if (optind != argc - 1) {
+        img_error_exit("Expecting one image file name");
+        return NULL;
+    }
+    return img_open(a->image_opts, argv[optind], a->fmt, NULL, a->flags,
+                    false);
+}
+
 bool img_parse_output(const char *arg, OutputFormat *out)
 {
     if (!strcmp(arg, "json")) {
