@@ -234,6 +234,17 @@ static int64_t blkdebug_getlength(BlockDriverState *bs)
     return bdrv_getlength(bs->file->bs);
 }
 
+/* Status is not an I/O type that faults: the child answers. */
+static int blkdebug_block_status(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, int64_t *pnum, int64_t *map,
+                                 BlockDriverState **file)
+{
+    *pnum = bytes;
+    *map = offset;
+    *file = bs->file->bs;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
 static int blkdebug_truncate(BlockDriverState *bs, int64_t offset,
                              PreallocMode prealloc, GError **errp)
 {
@@ -259,6 +270,7 @@ const BlockDriver bdrv_blkdebug = {
     .bdrv_pdiscard = blkdebug_pdiscard,
     .bdrv_flush = blkdebug_flush,
     .bdrv_getlength = blkdebug_getlength,
+    .bdrv_block_status = blkdebug_block_status,
     .bdrv_truncate = blkdebug_truncate,
     .child_roles = blkdebug_child_roles,
 };

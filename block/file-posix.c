@@ -447,6 +447,38 @@ static int64_t file_getlength(BlockDriverState *bs)
     return fd_length(s->fd);
 }
 
+/*
+ * Holes from SEEK_DATA/SEEK_HOLE: a hole reads as zeros.  Where the file
+ * system cannot tell (EINVAL, block devices), everything is data.
+ */
+static int file_block_status(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum, int64_t *map,
+                             BlockDriverState **file)
+{
+    BDRVFileState *s = bs->opaque;
+    off_t data, hole;
+    int ret = BDRV_BLOCK_DATA;
+
+    *pnum = bytes;
+    data = lseek(s->fd, offset, SEEK_DATA);
+    if (data < 0) {
+        /* ENXIO: no data after offset, the rest is a trailing hole. */
+        ret = errno == ENXIO ? BDRV_BLOCK_ZERO : BDRV_BLOCK_DATA;
+    } else if (data > offset) {
+        *pnum = MIN(bytes, data - offset);
+        ret = BDRV_BLOCK_ZERO;
+    } else {
+        hole = lseek(s->fd, offset, SEEK_HOLE);
+        if (hole > offset) {
+            *pnum = MIN(bytes, hole - offset);
+        }
+        /* hole <= offset: the file changed under us; say data. */
+    }
+    *map = offset;
+    *file = bs;
+    return ret | BDRV_BLOCK_OFFSET_VALID;
+}
+
 static int64_t file_get_allocated_file_size(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
@@ -606,6 +638,7 @@ const BlockDriver bdrv_file = {
     .bdrv_pdiscard = file_pdiscard,
     .bdrv_flush = file_flush,
     .bdrv_getlength = file_getlength,
+    .bdrv_block_status = file_block_status,
     .bdrv_get_allocated_file_size = file_get_allocated_file_size,
     .bdrv_truncate = file_truncate,
     .bdrv_create = file_create,

@@ -63,6 +63,20 @@ static int64_t null_getlength(BlockDriverState *bs)
     return s->size;
 }
 
+/* Like QEMU: zeros with read-zeroes=on, otherwise unallocated (reads
+ * leave the buffer as it was, so nothing may be promised). */
+static int null_block_status(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum, int64_t *map,
+                             BlockDriverState **file)
+{
+    BDRVNullState *s = bs->opaque;
+
+    *pnum = bytes;
+    *map = offset;
+    *file = bs;
+    return BDRV_BLOCK_OFFSET_VALID | (s->read_zeroes ? BDRV_BLOCK_ZERO : 0);
+}
+
 static int64_t null_get_allocated_file_size(BlockDriverState *bs)
 {
     return 0;
@@ -78,5 +92,6 @@ const BlockDriver bdrv_null_co = {
     .bdrv_pwrite_zeroes = null_pwrite_zeroes,
     .bdrv_pdiscard = null_pdiscard,
     .bdrv_getlength = null_getlength,
+    .bdrv_block_status = null_block_status,
     .bdrv_get_allocated_file_size = null_get_allocated_file_size,
 };

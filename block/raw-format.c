@@ -112,6 +112,20 @@ static int64_t raw_getlength(BlockDriverState *bs)
     return MAX(0, len - s->offset);
 }
 
+/* The child answers, at the shifted offset (the length is already
+ * clamped to this node's size by the generic code). */
+static int raw_block_status(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, int64_t *pnum, int64_t *map,
+                            BlockDriverState **file)
+{
+    BDRVRawState *s = bs->opaque;
+
+    *pnum = bytes;
+    *map = s->offset + offset;
+    *file = bs->file->bs;
+    return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
+}
+
 static int raw_truncate(BlockDriverState *bs, int64_t offset,
                         PreallocMode prealloc, GError **errp)
 {
@@ -181,6 +195,7 @@ const BlockDriver bdrv_raw = {
     .bdrv_pwrite_zeroes = raw_pwrite_zeroes,
     .bdrv_pdiscard = raw_pdiscard,
     .bdrv_getlength = raw_getlength,
+    .bdrv_block_status = raw_block_status,
     .bdrv_truncate = raw_truncate,
     .bdrv_create = raw_create,
     .bdrv_measure = raw_measure,

@@ -360,6 +360,64 @@ class Bench:
         _, out, _ = self.run([tool])
         self.crypto_out = out
 
+    # --- sparse copy: what block status saves (issue 12, section 4) ---
+
+    SPARSE_DATA_MIB = (1, 100, 500, 1000)   # 2 MiB of data at each offset
+
+    def sparse_copy_alloc(self, server_argv, sock):
+        """Serve the sparse image with server_argv (listening on sock), copy
+        it with nbdcopy; return the bytes allocated in the copy."""
+        if os.path.exists(sock):
+            os.unlink(sock)
+        out = self.path("sparse-copy.raw")
+        srv = subprocess.Popen(server_argv, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(sock):
+                if srv.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("bench: %s did not start: %s"
+                             % (server_argv[0], srv.stderr.read()))
+                time.sleep(0.01)
+            self.run(["nbdcopy", "nbd+unix:///E?socket=" + sock, out])
+            subprocess.run(["cmp", "-s", out, self.path("sparse.raw")], check=True)
+            return os.stat(out).st_blocks * 512
+        finally:
+            srv.terminate()
+            srv.wait()
+            if os.path.exists(out):
+                os.unlink(out)
+
+    def sparse_section(self):
+        if not shutil.which("nbdcopy") or not os.path.exists(self.qsd):
+            print("note: nbdcopy or qemu-storage-daemon missing: no sparse copy lines")
+            return
+        src = self.path("sparse.raw")
+        with open(src, "wb") as f:
+            f.truncate(1 << 30)
+            for mib in self.SPARSE_DATA_MIB:
+                f.seek(mib << 20)
+                f.write(os.urandom(2 << 20))
+        sock = self.path("sparse.sock")
+        theirs = None
+        debian = "/usr/bin/qemu-nbd"
+        if os.path.exists(debian):
+            theirs = self.sparse_copy_alloc(
+                [debian, "-f", "raw", "-r", "-x", "E", "-k", sock, src], sock)
+        else:
+            print("note: %s missing (package qemu-utils)" % debian)
+        ours = self.sparse_copy_alloc(
+            [self.qsd, "--blockdev", "driver=file,node-name=f,filename=" + src,
+             "--blockdev", "driver=raw,node-name=n,file=f",
+             "--nbd-server", "addr.type=unix,addr.path=" + sock,
+             "--export", "type=nbd,id=e,node-name=n,name=E"], sock)
+        self.add("sparse 1 GiB raw (8 MiB data) by nbdcopy, ratio ours/7.2", 0, "")
+        if theirs is not None:
+            self.add("  allocated in the copy, qemu-nbd 7.2", theirs / (1 << 20), "MiB")
+        self.add("  allocated in the copy, our daemon", ours / (1 << 20), "MiB",
+                 ours / theirs if theirs else None)
+        os.unlink(src)
+
     def print_table(self):
         print()
         print("%-48s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
@@ -392,6 +450,7 @@ def main():
         b.qemu_nbd_section()
         b.fuse_section()
         b.crypto_section()
+        b.sparse_section()
         b.print_table()
     finally:
         shutil.rmtree(b.dir, ignore_errors=True)

@@ -77,6 +77,21 @@ static int64_t exp_get_length(void *opaque)
     return bdrv_getlength(e->bs);
 }
 
+/* The block layer's answer in the NBD server's terms. */
+static int exp_block_status(void *opaque, int64_t off, int64_t len,
+                            int64_t *pnum)
+{
+    QsdExport *e = opaque;
+    int r = bdrv_block_status(e->bs, off, len, pnum, NULL, NULL);
+
+    if (r < 0) {
+        return r;
+    }
+    return ((r & BDRV_BLOCK_DATA) ? NBD_EXTENT_DATA : 0) |
+           ((r & BDRV_BLOCK_ZERO) ? NBD_EXTENT_ZERO : 0) |
+           ((r & BDRV_BLOCK_ALLOCATED) ? NBD_EXTENT_ALLOCATED : 0);
+}
+
 static const NBDExportOps bdrv_export_ops = {
     .pread = exp_pread,
     .pwrite = exp_pwrite,
@@ -84,6 +99,7 @@ static const NBDExportOps bdrv_export_ops = {
     .trim = exp_trim,
     .write_zeroes = exp_write_zeroes,
     .get_length = exp_get_length,
+    .block_status = exp_block_status,
 };
 
 /* ---- exports ---- */

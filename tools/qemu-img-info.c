@@ -98,45 +98,23 @@ int img_info(int argc, char **argv)
         { "force-share", no_argument, NULL, 'U' },
         { NULL, 0, NULL, 0 },
     };
-    OutputFormat ofmt = OFORMAT_HUMAN;
-    const char *fmt = NULL;
-    bool image_opts = false;
-    int flags = BDRV_O_NO_IO;
+    /* Metadata only: no secret is needed, a bare header can be shown. */
+    ImgImageArgs a = { .ofmt = OFORMAT_HUMAN, .flags = BDRV_O_NO_IO };
     g_autoptr(ImageInfo) info = NULL;
     BlockDriverState *bs;
     GError *err = NULL;
     int c, ret;
 
     while ((c = getopt_long(argc, argv, ":f:hU", long_options, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            fmt = optarg;
-            break;
-        case 'U':
-            flags |= BDRV_O_FORCE_SHARE;
-            break;
-        case 'B':
-            break;   /* no backing files exist here: the chain is one image */
-        case OPTION_OUTPUT:
-            if (!img_parse_output(optarg, &ofmt)) {
-                return 1;
-            }
-            break;
-        case OPTION_IMAGE_OPTS:
-            image_opts = true;
-            break;
-        default:
-            ret = img_common_option(c, argc, argv, info_help);
-            if (ret >= 0) {
-                return ret;
-            }
+        if (c == 'B') {
+            continue;   /* no backing files exist here: the chain is one image */
+        }
+        ret = img_image_option(c, argc, argv, info_help, &a);
+        if (ret >= 0) {
+            return ret;
         }
     }
-    if (optind != argc - 1) {
-        return img_error_exit("Expecting one image file name");
-    }
-
-    bs = img_open(image_opts, argv[optind], fmt, NULL, flags, false);
+    bs = img_open_one_image(argc, argv, &a);
     if (!bs) {
         return 1;
     }
@@ -146,7 +124,7 @@ int img_info(int argc, char **argv)
         error_report_err(err);
         return 1;
     }
-    if (ofmt == OFORMAT_JSON) {
+    if (a.ofmt == OFORMAT_JSON) {
         g_autoptr(JsonNode) node = qapi_ImageInfo_to_json(info);
         g_autofree char *s = tool_json_pretty(node);
 

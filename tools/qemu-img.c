@@ -31,6 +31,7 @@ static const ImgCmd img_cmds[] = {
     { "create", img_create },
     { "dd", img_dd },
     { "info", img_info },
+    { "map", img_map },
     { "measure", img_measure },
     { "resize", img_resize },
 };
@@ -56,6 +57,7 @@ static void help(void)
 "  create [--object objectdef] [-q] [-f fmt] [-o options] filename [size]\n"
 "  dd [--object objectdef] [--image-opts] [-U] [-f fmt] [-O output_fmt] [-o options] [bs=block_size] [count=blocks] [skip=blocks] if=input of=output\n"
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [-U] filename\n"
+"  map [--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] filename\n"
 "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object objectdef] [--image-opts] [-f fmt] filename]\n"
 "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
 "\n"
@@ -181,6 +183,35 @@ int img_common_option(int c, int argc, char **argv, const char *help_text)
         return -1;
     }
     return img_error_exit("unrecognized option '%s'", argv[optind - 1]);
+}
+
+int img_image_option(int c, int argc, char **argv, const char *help,
+                     ImgImageArgs *a)
+{
+    switch (c) {
+    case 'f':
+        a->fmt = optarg;
+        return -1;
+    case 'U':
+        a->flags |= BDRV_O_FORCE_SHARE;
+        return -1;
+    case OPTION_IMAGE_OPTS:
+        a->image_opts = true;
+        return -1;
+    case OPTION_OUTPUT:
+        return img_parse_output(optarg, &a->ofmt) ? -1 : 1;
+    }
+    return img_common_option(c, argc, argv, help);
+}
+
+BlockDriverState *img_open_one_image(int argc, char **argv, ImgImageArgs *a)
+{
+    if (optind != argc - 1) {
+        img_error_exit("Expecting one image file name");
+        return NULL;
+    }
+    return img_open(a->image_opts, argv[optind], a->fmt, NULL, a->flags,
+                    false);
 }
 
 bool img_parse_output(const char *arg, OutputFormat *out)

@@ -37,6 +37,24 @@ int img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
  */
 int img_common_option(int c, int argc, char **argv, const char *help);
 
+/* What the read-only subcommands on one image (info, map) parse alike. */
+typedef struct ImgImageArgs {
+    const char *fmt;            /* -f, NULL: probe */
+    bool image_opts;            /* --image-opts */
+    int flags;                  /* open flags; -U adds BDRV_O_FORCE_SHARE */
+    OutputFormat ofmt;          /* --output */
+} ImgImageArgs;
+
+/*
+ * -f, -U, --image-opts, --output, and else img_common_option().  Returns
+ * -1 to go on, or the exit status the subcommand must return.
+ */
+int img_image_option(int c, int argc, char **argv, const char *help,
+                     ImgImageArgs *a);
+/* After the options: exactly one image name, opened with a's settings
+ * (NULL, message printed, on error). */
+BlockDriverState *img_open_one_image(int argc, char **argv, ImgImageArgs *a);
+
 /* "-o help": print the format options and return true. */
 bool img_opts_help(GPtrArray *opts, bool amend);
 
@@ -58,6 +76,7 @@ BlockDriverState *img_open(bool image_opts, const char *filename,
 
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
+int img_map(int argc, char **argv);
 int img_convert(int argc, char **argv);
 int img_amend(int argc, char **argv);
 int img_measure(int argc, char **argv);

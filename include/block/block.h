@@ -81,6 +81,35 @@ int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
 int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
                   GError **errp);
 
+/*
+ * Block status flags (QEMU's values and meaning):
+ *   DATA          reads come from storage allocated for this range
+ *   ZERO          reads return zeros
+ *   OFFSET_VALID  *map is the offset of the range in *file
+ *   RAW           driver-internal: "ask *file at *map" (never returned by
+ *                 bdrv_block_status)
+ *   ALLOCATED     the content is defined by this node (DATA or ZERO)
+ *   EOF           the range reaches the end of the node
+ * Neither DATA nor ZERO: unallocated, content unspecified.
+ */
+#define BDRV_BLOCK_DATA         0x01
+#define BDRV_BLOCK_ZERO         0x02
+#define BDRV_BLOCK_OFFSET_VALID 0x04
+#define BDRV_BLOCK_RAW          0x08
+#define BDRV_BLOCK_ALLOCATED    0x10
+#define BDRV_BLOCK_EOF          0x20
+
+/*
+ * The status of the range starting at `offset`, for the first *pnum bytes
+ * (0 < *pnum <= bytes; a request past the end is clamped to it and *pnum
+ * is 0 at the end).  Returns BDRV_BLOCK_* flags or -errno (-EINVAL for a
+ * negative offset or one beyond the end).  With OFFSET_VALID, *map and
+ * *file (may be NULL) name where the bytes are stored (the leaf node).
+ * Drivers without a bdrv_block_status callback report DATA|ALLOCATED.
+ */
+int bdrv_block_status(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      int64_t *pnum, int64_t *map, BlockDriverState **file);
+
 /* Request alignment in bytes (512 for O_DIRECT files, the luks sector size). */
 uint32_t bdrv_get_request_alignment(BlockDriverState *bs);
 

@@ -79,6 +79,16 @@ struct BlockDriver {
     int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes);
     int (*bdrv_flush)(BlockDriverState *bs);
     int64_t (*bdrv_getlength)(BlockDriverState *bs);
+    /*
+     * What [offset, offset + bytes) is (within the node; bytes > 0): set
+     * *pnum (0 < *pnum <= bytes) and return BDRV_BLOCK_* flags, or -errno.
+     * With BDRV_BLOCK_OFFSET_VALID set *map and *file; a filter returns
+     * BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID to have the generic code ask
+     * *file at *map instead.  NULL: everything is DATA (ALLOCATED).
+     */
+    int (*bdrv_block_status)(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, int64_t *pnum, int64_t *map,
+                             BlockDriverState **file);
     int64_t (*bdrv_get_allocated_file_size)(BlockDriverState *bs);
     int (*bdrv_truncate)(BlockDriverState *bs, int64_t offset,
                          PreallocMode prealloc, GError **errp);

@@ -1,5 +1,7 @@
 /*
- * An NBD server (the network block device protocol, fixed newstyle).
+ * An NBD server (the network block device protocol, fixed newstyle, with
+ * structured replies and NBD_CMD_BLOCK_STATUS for the metadata contexts
+ * base:allocation and qemu:allocation-depth).
  *
  * The server knows nothing about the block layer: each export is a table of
  * synchronous, thread-safe I/O callbacks (NBDExportOps) that the caller
@@ -27,6 +29,7 @@
 #define NBD_REP_MAGIC           0x0003e889045565a9ULL
 #define NBD_REQUEST_MAGIC       0x25609513
 #define NBD_SIMPLE_REPLY_MAGIC  0x67446698
+#define NBD_STRUCTURED_REPLY_MAGIC 0x668e33ef
 
 /* Handshake flags (server) and client flags. */
 #define NBD_FLAG_FIXED_NEWSTYLE (1 << 0)
@@ -60,6 +63,7 @@
 #define NBD_REP_ACK                 1
 #define NBD_REP_SERVER              2
 #define NBD_REP_INFO                3
+#define NBD_REP_META_CONTEXT        4
 #define NBD_REP_ERR(v)              ((1U << 31) | (v))
 #define NBD_REP_ERR_UNSUP           NBD_REP_ERR(1)
 #define NBD_REP_ERR_POLICY          NBD_REP_ERR(2)
@@ -90,6 +94,22 @@
 #define NBD_CMD_FLAG_FUA            (1 << 0)
 #define NBD_CMD_FLAG_NO_HOLE        (1 << 1)
 #define NBD_CMD_FLAG_DF             (1 << 2)
+#define NBD_CMD_FLAG_REQ_ONE        (1 << 3)
+
+/* Structured replies: chunk flags and types. */
+#define NBD_REPLY_FLAG_DONE         (1 << 0)
+#define NBD_REPLY_TYPE_NONE         0
+#define NBD_REPLY_TYPE_OFFSET_DATA  1
+#define NBD_REPLY_TYPE_OFFSET_HOLE  2
+#define NBD_REPLY_TYPE_BLOCK_STATUS 5
+#define NBD_REPLY_TYPE_ERROR        ((1 << 15) + 1)
+#define NBD_REPLY_TYPE_ERROR_OFFSET ((1 << 15) + 2)
+
+/* Metadata contexts served, and the status bits of base:allocation. */
+#define NBD_META_BASE_ALLOCATION    "base:allocation"
+#define NBD_META_ALLOCATION_DEPTH   "qemu:allocation-depth"
+#define NBD_STATE_HOLE              (1 << 0)
+#define NBD_STATE_ZERO              (1 << 1)
 
 /* Errors on the wire. */
 #define NBD_EPERM       1
@@ -109,9 +129,19 @@
 
 /* --- server API --- */
 
+/* What an export's block_status callback says about a range. */
+#define NBD_EXTENT_DATA         (1 << 0)    /* storage holds data here */
+#define NBD_EXTENT_ZERO         (1 << 1)    /* reads return zeros */
+#define NBD_EXTENT_ALLOCATED    (1 << 2)    /* defined by the export's node */
+
 /*
  * I/O callbacks of one export.  All are called from worker threads,
  * concurrently; they return 0 or -errno.
+ *
+ * block_status (optional) describes [offset, offset + bytes): it sets
+ * *pnum (0 < *pnum <= bytes) and returns NBD_EXTENT_* flags for those
+ * bytes, or -errno.  Without it every byte is allocated data (never a
+ * hole, never zero), which is always a true answer.
  */
 typedef struct NBDExportOps {
     int (*pread)(void *opaque, int64_t offset, int64_t bytes, void *buf);
@@ -122,6 +152,8 @@ typedef struct NBDExportOps {
     int (*write_zeroes)(void *opaque, int64_t offset, int64_t bytes,
                         bool may_unmap, bool fua);
     int64_t (*get_length)(void *opaque);    /* bytes, or -errno */
+    int (*block_status)(void *opaque, int64_t offset, int64_t bytes,
+                        int64_t *pnum);
 } NBDExportOps;
 
 typedef struct NBDServer NBDServer;

@@ -3,9 +3,9 @@
  * requests).  The server only talks to accepted sockets, so this target
  * runs the real server on a private Unix socket (fuzz-socket.h) with a
  * 1 MiB writable memory export "fz" and a read-only one named "" (512-byte
- * blocks), both on the NBD tests' in-memory disk (tests/unit/test-nbd-disk.h);
- * each input is one client's bytes.  A server that never hangs up after the
- * client's EOF is a timeout finding.
+ * blocks), both on the NBD tests' in-memory disk (tests/unit/test-nbd-disk.h)
+ * with block status; each input is one client's bytes.  A server that never
+ * hangs up after the client's EOF is a timeout finding.
  */
 #include "fuzz-socket.h"
 #include "nbd/nbd.h"
@@ -20,10 +20,10 @@ static void nbd_setup(int fd)
     NBDServer *srv = nbd_server_new(fd, 0);
 
     test_mem_disk_init(&disk, EXPORT_SIZE);
-    g_assert(nbd_export_add(srv, "fz", "fuzz export", &test_mem_disk_ops,
-                            &disk, true, 1, NULL));
-    g_assert(nbd_export_add(srv, "", NULL, &test_mem_disk_ops, &disk, false,
-                            512, NULL));
+    g_assert(nbd_export_add(srv, "fz", "fuzz export",
+                            &test_mem_disk_status_ops, &disk, true, 1, NULL));
+    g_assert(nbd_export_add(srv, "", NULL, &test_mem_disk_status_ops, &disk,
+                            false, 512, NULL));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -65,6 +65,33 @@ const NBDExportOps test_mem_disk_ops = {
     .trim = mem_trim, .get_length = mem_length,
 };
 
+/*
+ * 64 KiB blocks: all-zero ones are reported as zero, so structured READs
+ * are split into data and hole chunks and BLOCK_STATUS has several extents.
+ */
+static int mem_block_status(void *opaque, int64_t off, int64_t len,
+                            int64_t *pnum)
+{
+    TestMemDisk *d = opaque;
+    int64_t end = MIN(off + len, (off / 65536 + 1) * 65536);
+    bool zero = true;
+
+    check_range(d, off, len);
+    g_mutex_lock(&d->lock);
+    for (int64_t i = off; i < end && zero; i++) {
+        zero = d->data[i] == 0;
+    }
+    g_mutex_unlock(&d->lock);
+    *pnum = end - off;
+    return (zero ? NBD_EXTENT_ZERO : NBD_EXTENT_DATA) | NBD_EXTENT_ALLOCATED;
+}
+
+const NBDExportOps test_mem_disk_status_ops = {
+    .pread = mem_pread, .pwrite = mem_pwrite, .flush = mem_flush,
+    .trim = mem_trim, .get_length = mem_length,
+    .block_status = mem_block_status,
+};
+
 void test_mem_disk_init(TestMemDisk *d, int64_t size)
 {
     d->data = g_malloc0(size);

@@ -20,6 +20,8 @@ typedef struct TestMemDisk {
 
 /* pread/pwrite/flush/trim/get_length on a TestMemDisk (the opaque). */
 extern const NBDExportOps test_mem_disk_ops;
+/* The same with block_status: all-zero 64 KiB blocks read as zero. */
+extern const NBDExportOps test_mem_disk_status_ops;
 
 void test_mem_disk_init(TestMemDisk *d, int64_t size);
 void test_mem_disk_destroy(TestMemDisk *d);
