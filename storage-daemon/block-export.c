@@ -5,10 +5,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage-daemon/daemon.h"
 #include "storage-daemon/sockets.h"
 #include "nbd/nbd.h"
+#include "vhost-user/vhost-user-blk.h"
 #include "qemu/error.h"
 #include "qapi/qapi-commands-block-export.h"
 #include "qapi/qapi-events-block-export.h"
@@ -16,7 +18,10 @@
 typedef struct QsdExport {
     char *id;
     BlockDriverState *bs;
+    BlockExportType type;
     NBDExport *nbd;
+    VuBlkServer *vu;            /* vhost-user-blk: its server and socket */
+    char *vu_path;
     bool writethrough;
 } QsdExport;
 
@@ -137,19 +142,40 @@ int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
     return 0;
 }
 
+/* Start the export's server side; 0 or -1 with errp set. */
+static int export_start(QsdExport *e, BlockExportOptions *o, bool writable,
+                        GError **errp)
+{
+    const char *name;
+
+    if (o->type == BLOCK_EXPORT_TYPE_VHOST_USER_BLK) {
+        e->vu = qsd_vhost_user_blk_start(o, e->bs, writable, errp);
+        if (!e->vu) {
+            return -1;
+        }
+        e->vu_path = g_strdup(o->u.vhost_user_blk.addr->u.q_unix.path);
+        return 0;
+    }
+    if (!nbd_server) {
+        error_setg(errp, "Cannot export: NBD server not running");
+        return -1;
+    }
+    name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
+    e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
+                            &bdrv_export_ops, e, writable,
+                            bdrv_get_request_alignment(e->bs), errp);
+    return e->nbd ? 0 : -1;
+}
+
 int qsd_export_add(BlockExportOptions *o, GError **errp)
 {
     BlockDriverState *bs;
     QsdExport *e;
-    const char *name;
     bool writable = o->has_writable && o->writable;
 
-    if (o->type != BLOCK_EXPORT_TYPE_NBD) {
+    if (o->type != BLOCK_EXPORT_TYPE_NBD &&
+        o->type != BLOCK_EXPORT_TYPE_VHOST_USER_BLK) {
         error_setg(errp, "Unsupported export type");
-        return -1;
-    }
-    if (!nbd_server) {
-        error_setg(errp, "Cannot export: NBD server not running");
         return -1;
     }
     if (export_find(o->id)) {
@@ -166,15 +192,12 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
         error_setg(errp, "Cannot export read-only node as writable");
         return -1;
     }
-    name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
     e = g_new0(QsdExport, 1);
     e->id = g_strdup(o->id);
     e->bs = bs;
+    e->type = o->type;
     e->writethrough = o->has_writethrough && o->writethrough;
-    e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
-                            &bdrv_export_ops, e, writable,
-                            bdrv_get_request_alignment(bs), errp);
-    if (!e->nbd) {
+    if (export_start(e, o, writable, errp) < 0) {
         g_free(e->id);
         g_free(e);
         return -1;
@@ -184,9 +207,24 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
     return 0;
 }
 
+/* Stop a vhost-user-blk export: close its socket and remove the path. */
+static int vu_export_stop(QsdExport *e, bool hard, GError **errp)
+{
+    if (!hard && vu_blk_server_client_count(e->vu) > 0) {
+        error_setg(errp, "export '%s' still in use; use mode 'hard' to "
+                   "disconnect its clients", e->id);
+        return -1;
+    }
+    vu_blk_server_free(e->vu);
+    unlink(e->vu_path);
+    g_free(e->vu_path);
+    return 0;
+}
+
 static int export_remove(QsdExport *e, bool hard, GError **errp)
 {
-    if (nbd_export_remove(e->nbd, hard, errp) < 0) {
+    if (e->vu ? vu_export_stop(e, hard, errp) < 0 :
+                nbd_export_remove(e->nbd, hard, errp) < 0) {
         return -1;
     }
     exports = g_list_remove(exports, e);
@@ -199,15 +237,32 @@ static int export_remove(QsdExport *e, bool hard, GError **errp)
     return 0;
 }
 
-void qsd_exports_cleanup(void)
+/* Remove the exports of one type, or all (nbd_only false). */
+static void exports_remove_all(bool nbd_only)
 {
-    while (exports) {
-        export_remove(exports->data, true, NULL);
+    GList *l = exports;
+
+    while (l) {
+        QsdExport *e = l->data;
+        l = l->next;
+        if (!nbd_only || e->type == BLOCK_EXPORT_TYPE_NBD) {
+            export_remove(e, true, NULL);
+        }
     }
+}
+
+static void nbd_server_shutdown(bool all_exports)
+{
+    exports_remove_all(!all_exports);
     nbd_server_free(nbd_server);
     nbd_server = NULL;
     qcrypto_tls_creds_release(nbd_tls_creds);
     nbd_tls_creds = NULL;
+}
+
+void qsd_exports_cleanup(void)
+{
+    nbd_server_shutdown(true);
 }
 
 /* ---- QMP ---- */
@@ -229,7 +284,7 @@ void qmp_nbd_server_stop(GError **errp)
         error_setg(errp, "NBD server not running");
         return;
     }
-    qsd_exports_cleanup();
+    nbd_server_shutdown(false);     /* vhost-user-blk exports stay */
 }
 
 void qmp_block_export_add(BlockExportOptions *arg, GError **errp)
@@ -258,7 +313,7 @@ BlockExportInfoList *qmp_query_block_exports(GError **errp)
         BlockExportInfoList *elt = g_new0(BlockExportInfoList, 1);
         elt->value = g_new0(BlockExportInfo, 1);
         elt->value->id = g_strdup(e->id);
-        elt->value->type = BLOCK_EXPORT_TYPE_NBD;
+        elt->value->type = e->type;
         elt->value->node_name = g_strdup(bdrv_get_node_name(e->bs));
         elt->value->shutting_down = false;
         *tail = elt;

@@ -32,4 +32,10 @@ const char *qsd_export_of_node(BlockDriverState *bs);
 /* Remove every export (disconnecting clients) and stop the NBD server. */
 void qsd_exports_cleanup(void);
 
+/* vhost-user-blk-export.c: listen on o's socket and serve bs. */
+typedef struct VuBlkServer VuBlkServer;
+VuBlkServer *qsd_vhost_user_blk_start(BlockExportOptions *o,
+                                      BlockDriverState *bs, bool writable,
+                                      GError **errp);
+
 #endif
