@@ -108,7 +108,9 @@ static void send_msg(VuDev *dev, uint32_t req, const void *p, uint32_t size)
     m.flags = VHOST_USER_VERSION;
     m.size = size;
     m.nfds = 0;
-    memcpy(m.payload, p, size);
+    if (size) {
+        memcpy(m.payload, p, size);
+    }
     attach_fds(&m);
     vu_dev_dispatch(dev, &m, &reply);
 }
