@@ -156,10 +156,6 @@ static int export_start(QsdExport *e, BlockExportOptions *o, bool writable,
         e->vu_path = g_strdup(o->u.vhost_user_blk.addr->u.q_unix.path);
         return 0;
     }
-    if (!nbd_server) {
-        error_setg(errp, "Cannot export: NBD server not running");
-        return -1;
-    }
     name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
     e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
                             &bdrv_export_ops, e, writable,
@@ -176,6 +172,10 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
     if (o->type != BLOCK_EXPORT_TYPE_NBD &&
         o->type != BLOCK_EXPORT_TYPE_VHOST_USER_BLK) {
         error_setg(errp, "Unsupported export type");
+        return -1;
+    }
+    if (o->type == BLOCK_EXPORT_TYPE_NBD && !nbd_server) {
+        error_setg(errp, "Cannot export: NBD server not running");
         return -1;
     }
     if (export_find(o->id)) {
