@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "storage-daemon/daemon.h"
 #include "storage-daemon/sockets.h"
 #include "storage-daemon/export-fuse.h"
 #include "nbd/nbd.h"
+#include "vhost-user/vhost-user-blk.h"
 #include "qemu/error.h"
 #include "qapi/qapi-commands-block-export.h"
 #include "qapi/qapi-events-block-export.h"
@@ -21,6 +23,8 @@ typedef struct QsdExport {
     BlockExportType type;
     NBDExport *nbd;
     QsdFuseExport *fuse;
+    VuBlkServer *vu;            /* vhost-user-blk: its server and socket */
+    char *vu_path;
     bool writethrough;
     unsigned attaches;          /* atomic: clients that attached, ever */
 } QsdExport;
@@ -167,14 +171,40 @@ int qsd_nbd_server_start(SocketAddress *addr, const char *tls_creds,
     return 0;
 }
 
+/* Start the export's server side; 0 or -1 with errp set. */
+static int export_start(QsdExport *e, BlockExportOptions *o, bool writable,
+                        GError **errp)
+{
+    const char *name;
+
+    if (o->type == BLOCK_EXPORT_TYPE_FUSE) {
+        e->fuse = qsd_fuse_export_new(e->bs, &o->u.fuse, writable,
+                                      e->writethrough, errp);
+        return e->fuse ? 0 : -1;
+    }
+    if (o->type == BLOCK_EXPORT_TYPE_VHOST_USER_BLK) {
+        e->vu = qsd_vhost_user_blk_start(o, e->bs, writable, errp);
+        if (!e->vu) {
+            return -1;
+        }
+        e->vu_path = g_strdup(o->u.vhost_user_blk.addr->u.q_unix.path);
+        return 0;
+    }
+    name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
+    e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
+                            &bdrv_export_ops, e, writable,
+                            bdrv_get_request_alignment(e->bs), errp);
+    return e->nbd ? 0 : -1;
+}
+
 int qsd_export_add(BlockExportOptions *o, GError **errp)
 {
     BlockDriverState *bs;
     QsdExport *e;
-    const char *name;
     bool writable = o->has_writable && o->writable;
 
-    if (o->type != BLOCK_EXPORT_TYPE_NBD && o->type != BLOCK_EXPORT_TYPE_FUSE) {
+    if (o->type != BLOCK_EXPORT_TYPE_NBD && o->type != BLOCK_EXPORT_TYPE_FUSE &&
+        o->type != BLOCK_EXPORT_TYPE_VHOST_USER_BLK) {
         error_setg(errp, "Unsupported export type");
         return -1;
     }
@@ -201,16 +231,7 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
     e->bs = bs;
     e->type = o->type;
     e->writethrough = o->has_writethrough && o->writethrough;
-    if (o->type == BLOCK_EXPORT_TYPE_FUSE) {
-        e->fuse = qsd_fuse_export_new(bs, &o->u.fuse, writable,
-                                      e->writethrough, errp);
-    } else {
-        name = o->u.nbd.name ? o->u.nbd.name : o->node_name;
-        e->nbd = nbd_export_add(nbd_server, name, o->u.nbd.description,
-                                &bdrv_export_ops, e, writable,
-                                bdrv_get_request_alignment(bs), errp);
-    }
-    if (!e->nbd && !e->fuse) {
+    if (export_start(e, o, writable, errp) < 0) {
         g_free(e->id);
         g_free(e);
         return -1;
@@ -220,11 +241,26 @@ int qsd_export_add(BlockExportOptions *o, GError **errp)
     return 0;
 }
 
+/* Stop a vhost-user-blk export: close its socket and remove the path. */
+static int vu_export_stop(QsdExport *e, bool hard, GError **errp)
+{
+    if (!hard && vu_blk_server_client_count(e->vu) > 0) {
+        error_setg(errp, "export '%s' still in use; use mode 'hard' to "
+                   "disconnect its clients", e->id);
+        return -1;
+    }
+    vu_blk_server_free(e->vu);
+    unlink(e->vu_path);
+    g_free(e->vu_path);
+    return 0;
+}
+
 static int export_remove(QsdExport *e, bool hard, GError **errp)
 {
     if (e->fuse) {
         qsd_fuse_export_free(e->fuse);    /* unmounted: no request left */
-    } else if (nbd_export_remove(e->nbd, hard, errp) < 0) {
+    } else if (e->vu ? vu_export_stop(e, hard, errp) < 0 :
+                       nbd_export_remove(e->nbd, hard, errp) < 0) {
         return -1;
     }
     exports = g_list_remove(exports, e);
@@ -237,7 +273,8 @@ static int export_remove(QsdExport *e, bool hard, GError **errp)
     return 0;
 }
 
-/* Remove the NBD exports, and with all_types the others (FUSE) too. */
+/* Remove the NBD exports, and with all_types the others (FUSE,
+ * vhost-user-blk) too. */
 static void exports_remove_all(bool all_types)
 {
     GList *l = exports;
@@ -287,7 +324,7 @@ void qmp_nbd_server_stop(GError **errp)
         error_setg(errp, "NBD server not running");
         return;
     }
-    nbd_server_stop();    /* FUSE exports stay */
+    nbd_server_stop();    /* FUSE and vhost-user-blk exports stay */
 }
 
 void qmp_block_export_add(BlockExportOptions *arg, GError **errp)

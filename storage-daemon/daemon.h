@@ -38,4 +38,10 @@ bool qsd_export_clients(const char *id, unsigned *connected,
 /* Remove every export (disconnecting clients) and stop the NBD server. */
 void qsd_exports_cleanup(void);
 
+/* vhost-user-blk-export.c: listen on o's socket and serve bs. */
+typedef struct VuBlkServer VuBlkServer;
+VuBlkServer *qsd_vhost_user_blk_start(BlockExportOptions *o,
+                                      BlockDriverState *bs, bool writable,
+                                      GError **errp);
+
 #endif
