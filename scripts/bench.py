@@ -434,23 +434,31 @@ class Bench:
             print(self.crypto_out.rstrip())
 
 
+# The table's sections, in the order they run (each is Bench.NAME_section).
+SECTIONS = ("io", "convert", "nbd", "qemu_nbd", "fuse", "crypto", "sparse")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dir", default=None, help="scratch directory (same fs as the images)")
+    ap.add_argument("--only", default=None,
+                    help="comma-separated sections to run (%s; default all)"
+                    % ",".join(SECTIONS))
     args = ap.parse_args()
+    only = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        ap.error("unknown section(s): %s (known: %s)"
+                 % (",".join(unknown), ",".join(SECTIONS)))
     b = Bench(args)
     try:
         b.make_images()
-        b.io_section()
-        b.convert_section()
-        b.nbd_section()
-        b.qemu_nbd_section()
-        b.fuse_section()
-        b.crypto_section()
-        b.sparse_section()
+        for name in SECTIONS:
+            if name in only:
+                getattr(b, name + "_section")()
         b.print_table()
     finally:
         shutil.rmtree(b.dir, ignore_errors=True)
