@@ -54,6 +54,12 @@ static const VuBlkOps bdrv_vu_ops = {
     .get_length = vu_get_length,
 };
 
+/* The daemon prints the library's notices (a dropped front-end). */
+static void vu_log(const char *msg, void *opaque)
+{
+    error_report("%s", msg);
+}
+
 VuBlkServer *qsd_vhost_user_blk_start(BlockExportOptions *o,
                                       BlockDriverState *bs, bool writable,
                                       GError **errp)
@@ -69,6 +75,7 @@ VuBlkServer *qsd_vhost_user_blk_start(BlockExportOptions *o,
                               (v->logical_block_size > UINT32_MAX ? 0 :
                                v->logical_block_size) : 512,
         .serial = o->id,
+        .log = vu_log,
     };
     int fd;
 

@@ -336,8 +336,10 @@ static gpointer conn_thread(gpointer opaque)
                                          "descriptor chain or ring index)",
                                          c->broken_queue - 1);
     }
-    if (c->drop_reason) {
-        error_report("vhost-user-blk front-end dropped: %s", c->drop_reason);
+    if (c->drop_reason && s->cfg.log) {
+        g_autofree char *msg = g_strdup_printf("vhost-user-blk front-end "
+                                               "dropped: %s", c->drop_reason);
+        s->cfg.log(msg, s->cfg.opaque);
     }
     g_mutex_lock(&s->lock);
     s->conns = g_list_remove(s->conns, c);

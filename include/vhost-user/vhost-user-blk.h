@@ -52,6 +52,12 @@ typedef struct VuBlkConfig {
     unsigned num_queues;            /* 1 .. VU_BLK_MAX_QUEUES */
     uint32_t logical_block_size;    /* power of 2, 512 .. 32768 */
     const char *serial;             /* VIRTIO_BLK_T_GET_ID, up to 20 bytes */
+    /*
+     * Where notices go ("vhost-user-blk front-end dropped: REASON", one
+     * line without a newline), with `opaque`: the library never prints, so
+     * without it they are discarded.  Called from connection threads.
+     */
+    void (*log)(const char *msg, void *opaque);
 } VuBlkConfig;
 
 #define VU_BLK_MAX_QUEUES 64

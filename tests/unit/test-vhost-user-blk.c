@@ -120,7 +120,9 @@ static void send_msg(Front *f, uint32_t req, uint32_t flags, const void *p,
 
     g_assert_cmpuint(size, <=, sizeof(buf) - 12);
     memcpy(buf, hdr, 12);
-    memcpy(buf + 12, p, size);
+    if (size) {
+        memcpy(buf + 12, p, size);
+    }
     if (nfds) {
         mh.msg_control = ctrl;
         mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
