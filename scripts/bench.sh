@@ -3,4 +3,6 @@
 set -euo pipefail
 build=${1:-build}
 mkdir -p "$build/bench-scratch"
-exec python3 "$(dirname "$0")/bench.py" --build "$build" --dir "$build/bench-scratch" "${@:2}"
+# Absolute: qemu-nbd 7.2 refuses a relative socket path.
+scratch=$(cd "$build/bench-scratch" && pwd)
+exec python3 "$(dirname "$0")/bench.py" --build "$build" --dir "$scratch" "${@:2}"
