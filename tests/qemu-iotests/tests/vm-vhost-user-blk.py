@@ -26,7 +26,7 @@ class VhostUserBlkGuest(vm.LuksVmCase):
         sock = self.path('vhost-user-blk.sock')
         d = QSD(iotests.qsd_prog, self.luks_blockdev_args() + [
             '--export', 'type=vhost-user-blk,id=exp0,node-name=disk,'
-            'addr.type=unix,addr.path=%s,writable=on' % sock],
+            'addr.type=unix,addr.path=%s,writable=on,num-queues=2' % sock],
             self.dir).start()
         self.addCleanup(lambda: d.proc.poll() is None and d.stop())
         boot = vm.boot_qemu(vm.Guest(self.dir), vhost_user_disk_args(sock),
