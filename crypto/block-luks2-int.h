@@ -96,10 +96,41 @@ typedef struct LUKS2Digest {
     size_t ndigest;
     uint32_t keyslots;             /* bit mask of keyslot ids */
     bool segment;                  /* covers the crypt segment */
+    uint32_t segments;             /* bit mask of segment ids */
 } LUKS2Digest;
+
+/* The reencrypt keyslot ("type": "reencrypt") and what it refers to. */
+typedef struct LUKS2Reencrypt {
+    int keyslot;                   /* id of the reencrypt keyslot */
+    QCryptoBlockReencryptMode mode;
+    QCryptoBlockReencryptDirection direction;
+    QCryptoBlockReencryptResilience resilience;
+    QCryptoHashAlgo hash;          /* checksum */
+    uint32_t csum_sector_size;     /* checksum: bytes per hashed block */
+    uint64_t area_offset, area_size;
+    int digest_old, digest_new;    /* of backup-previous/-final; -1: linear */
+    int digest_verify;             /* bound to the keyslot only; -1: none */
+    int seg_previous, seg_final;   /* indexes in LUKS2Meta.segments */
+    int hotzone;                   /* index of the in-reencryption data
+                                    * segment, -1 when between hotzones */
+    uint8_t version;               /* 2 for online-reencrypt-v2 */
+} LUKS2Reencrypt;
+
+/* Segment flags (the JSON "flags" array). */
+#define LUKS2_SEG_IN_REENCRYPTION  (1u << 0)   /* the hotzone */
+#define LUKS2_SEG_BACKUP_PREVIOUS  (1u << 1)   /* old data's parameters */
+#define LUKS2_SEG_BACKUP_FINAL     (1u << 2)   /* new data's parameters */
+#define LUKS2_SEG_BACKUP_MOVED     (1u << 3)   /* datashift (refused) */
+#define LUKS2_SEG_BACKUP_MASK      (LUKS2_SEG_BACKUP_PREVIOUS | \
+                                    LUKS2_SEG_BACKUP_FINAL | \
+                                    LUKS2_SEG_BACKUP_MOVED)
+#define LUKS2_MAX_SEGMENTS         16
 
 typedef struct LUKS2Segment {
     char id[16];
+    bool linear;                   /* type "linear": plaintext */
+    unsigned flags;                /* LUKS2_SEG_* */
+    int digest;                    /* index in digests[], -1: none */
     uint64_t offset;
     uint64_t size;                 /* 0 with dynamic */
     bool dynamic;
@@ -119,7 +150,18 @@ typedef struct LUKS2Meta {
     LUKS2Digest digests[LUKS2_MAX_DIGESTS];
     int ndigests;
     int seg_digest;                /* index of the segment's digest */
+    /*
+     * The data segment when the volume is not in reencryption; during one,
+     * the segment the data is going to (backup-final; backup-previous for
+     * a decryption), which gives info its cipher and sector size.
+     */
     LUKS2Segment segment;
+    /* Every segment, in id order; the data segments (no backup flag) tile
+     * the data from 0 in that order. */
+    LUKS2Segment segments[LUKS2_MAX_SEGMENTS];
+    int nsegments;
+    bool in_reencryption;          /* requirement online-reencrypt-v2 */
+    LUKS2Reencrypt reenc;          /* valid when in_reencryption */
     int ntokens;
 } LUKS2Meta;
 
@@ -304,5 +346,33 @@ void qcrypto_luks2_json_set_keyslot(JsonNode *root, int id,
                                     const char *digest_id);
 /* Remove keyslot id and every digest's reference to it. */
 void qcrypto_luks2_json_remove_keyslot(JsonNode *root, int id);
+
+/* ---- block-luks2-reencrypt-meta.c: reading a volume in reencryption ---- */
+
+/*
+ * The unlocked volume key of digest index d (NULL if not unlocked).  During
+ * a reencryption the block holds up to two: digest_old and digest_new.
+ */
+const QemuSecBuf *qcrypto_luks2_digest_key(QCryptoBlock *block, int d);
+/* Give the block the volume key of digest index d (takes key). */
+void qcrypto_luks2_set_digest_key(QCryptoBlock *block, int d, QemuSecBuf *key);
+/*
+ * En/decrypt len bytes in place, found at byte `offset` of the payload
+ * storage, as segment seg does (linear: nothing; crypt: with the key of
+ * seg->digest, IV seg->iv_tweak + (offset - seg->offset) / 512).
+ */
+int qcrypto_luks2_segment_crypt(QCryptoBlock *block, const LUKS2Segment *seg,
+                                bool encrypt, uint64_t offset, guint8 *buf,
+                                size_t len, GError **errp);
+/*
+ * cryptsetup's reencryption verification digest over the reencrypt keyslot
+ * and backup segments of tree root, with the block's keys: verify returns
+ * 1 match, 0 mismatch, -1 error; create puts a new pbkdf2 digest bound
+ * only to the reencrypt keyslot into root (replacing an old one).
+ */
+int qcrypto_luks2_reencrypt_digest_verify(QCryptoBlock *block,
+                                          JsonNode *root, GError **errp);
+int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
+                                          JsonNode *root, GError **errp);
 
 #endif

@@ -338,3 +338,13 @@ void qsd_blockdev_cleanup(void)
     owned = NULL;
     busy = NULL;
 }
+
+/* Placeholder until the reencryption job lands (issue 13). */
+void qmp_x_blockdev_reencrypt(const char *job_id, const char *node_name,
+                              QCryptoBlockReencryptOptions *options,
+                              GError **errp)
+{
+    (void)options;
+    error_setg(errp, "x-blockdev-reencrypt of node '%s' (job '%s') is not "
+               "supported yet", node_name, job_id);
+}
