@@ -1,0 +1,541 @@
+/*
+ * LUKS2 reencryption: recording a new one.
+ *
+ *   decrypt   the data segment becomes backup-previous, a linear segment
+ *             backup-final; one commit.
+ *   re-key    first a new volume key with its own digest and a keyslot for
+ *             the passphrase (commit: a valid header with an unused extra
+ *             key), then the reencryption record (second commit).  The
+ *             verification digest covers both keys, so the block must hold
+ *             the new one under a digest of the committed metadata first.
+ *   encrypt   a new detached header is built in memory (create, with its
+ *             header writes held back), then committed only once it records
+ *             the payload as plaintext: a crash before that leaves no header
+ *             rather than one that claims the plaintext is encrypted.
+ *
+ * The record: the reencrypt keyslot (mode, direction, resilience and the
+ * largest free gap of the keyslots area), the backup segments, the
+ * requirement online-reencrypt-v2 and the verification digest.
+ */
+#include <string.h>
+#include "crypto/block-luks2-reencrypt-int.h"
+#include "crypto/block-luks2-json.h"
+#include "crypto/hash.h"
+#include "crypto/pbkdf.h"
+#include "crypto/random.h"
+#include "qemu/error.h"
+
+typedef struct ReencParams {
+    QCryptoBlockReencryptMode mode;
+    QCryptoBlockReencryptDirection dir;
+    QCryptoBlockReencryptResilience res;
+    QCryptoHashAlgo hash;
+} ReencParams;
+
+static int reenc_params(QCryptoBlockReencryptOptions *o,
+                        QCryptoBlockReencryptMode mode, ReencParams *p,
+                        GError **errp)
+{
+    p->mode = mode;
+    p->dir = o->has_direction ? o->direction
+                              : Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_FORWARD;
+    p->res = o->has_resilience ? o->resilience
+                               : Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM;
+    p->hash = o->has_hash ? o->hash : QCRYPTO_HASH_ALGO_SHA256;
+    if (o->has_resume_only && o->resume_only) {
+        error_setg(errp, "The volume records no reencryption to resume");
+        return -1;
+    }
+    if (!qcrypto_hash_supports(p->hash)) {
+        error_setg(errp, "Reencryption hash %s is not supported",
+                   QCryptoHashAlgo_str(p->hash));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the tree ---- */
+
+static int lowest_free_id(JsonObject *section, int max)
+{
+    char id[16];
+
+    for (int i = 0; i < max; i++) {
+        g_snprintf(id, sizeof(id), "%d", i);
+        if (!json_object_has_member(section, id)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static JsonObject *member(JsonNode *root, const char *name)
+{
+    return json_object_get_object_member(json_node_get_object(root), name);
+}
+
+/* The largest 4 KiB-aligned gap between the keyslot areas of tree root. */
+static void largest_gap(JsonNode *root, uint64_t start, uint64_t end,
+                        uint64_t *off, uint64_t *size)
+{
+    JsonObject *slots = member(root, "keyslots");
+    g_autoptr(GList) names = json_object_get_members(slots);
+    uint64_t lo[LUKS2_MAX_KEYSLOTS + 1], hi[LUKS2_MAX_KEYSLOTS + 1];
+    int n = 0;
+
+    for (GList *l = names; l && n < LUKS2_MAX_KEYSLOTS; l = l->next) {
+        JsonObject *a = json_object_get_object_member(
+            json_object_get_object_member(slots, l->data), "area");
+        uint64_t o, s;
+
+        if (a && qcrypto_luks2_json_u64(a, "offset", "area", &o, NULL) == 0 &&
+            qcrypto_luks2_json_u64(a, "size", "area", &s, NULL) == 0) {
+            lo[n] = o;
+            hi[n++] = o + s;
+        }
+    }
+    *off = *size = 0;
+    /* Every gap starts at the area start or at the end of some area. */
+    lo[n] = hi[n] = start;
+    for (int c = 0; c <= n; c++) {
+        uint64_t g = (hi[c] + 4095) / 4096 * 4096, e = end;
+
+        for (int i = 0; i < n; i++) {
+            if (hi[i] > g && lo[i] < e) {
+                e = lo[i] <= g ? g : lo[i];
+            }
+        }
+        e = e / 4096 * 4096;
+        if (e > g && e - g > *size) {
+            *off = g;
+            *size = e - g;
+        }
+    }
+}
+
+static void add_requirement(JsonNode *root)
+{
+    JsonObject *cfg = member(root, "config");
+    JsonObject *req;
+
+    if (!json_object_has_member(cfg, "requirements")) {
+        json_object_set_object_member(cfg, "requirements", json_object_new());
+    }
+    req = json_object_get_object_member(cfg, "requirements");
+    if (!json_object_has_member(req, "mandatory")) {
+        json_object_set_array_member(req, "mandatory", json_array_new());
+    }
+    json_array_add_string_element(
+        json_object_get_array_member(req, "mandatory"), REENC_REQUIREMENT);
+}
+
+static int add_reencrypt_keyslot(QCryptoBlock *block, JsonNode *root,
+                                 const ReencParams *p, uint32_t align,
+                                 GError **errp)
+{
+    QCryptoBlockLUKS2 *l = reenc_luks2(block);
+    JsonObject *slots = member(root, "keyslots");
+    JsonObject *ks = json_object_new(), *area = json_object_new();
+    uint64_t start = 2 * l->hdr.hdr_size, off, size, need = align;
+    int id = lowest_free_id(slots, LUKS2_MAX_KEYSLOTS);
+    char name[16];
+
+    largest_gap(root, start, start + l->meta.keyslots_size, &off, &size);
+    if (p->res == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM) {
+        need = qcrypto_hash_digest_len(p->hash);
+    }
+    if (id < 0 || size < need) {
+        json_object_unref(ks);
+        json_object_unref(area);
+        error_setg(errp, "Reencryption needs a free keyslot and at least %"
+                   G_GUINT64_FORMAT " free bytes in the LUKS2 keyslots area "
+                   "(largest gap: %" G_GUINT64_FORMAT ")", need, size);
+        return -1;
+    }
+    json_object_set_string_member(area, "type",
+                                  QCryptoBlockReencryptResilience_str(p->res));
+    qcrypto_luks2_json_set_u64(area, "offset", off);
+    qcrypto_luks2_json_set_u64(area, "size", size);
+    if (p->res == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM) {
+        json_object_set_string_member(area, "hash",
+                                      QCryptoHashAlgo_str(p->hash));
+        json_object_set_int_member(area, "sector_size", REENC_CSUM_SECTOR);
+    }
+    json_object_set_string_member(ks, "type", "reencrypt");
+    json_object_set_int_member(ks, "key_size", 1);
+    json_object_set_string_member(ks, "mode",
+                                  QCryptoBlockReencryptMode_str(p->mode));
+    json_object_set_string_member(ks, "direction",
+                                  QCryptoBlockReencryptDirection_str(p->dir));
+    json_object_set_int_member(ks, "priority", 0);
+    json_object_set_object_member(ks, "area", area);
+    g_snprintf(name, sizeof(name), "%d", id);
+    json_object_set_object_member(slots, name, ks);
+    return 0;
+}
+
+/*
+ * Record the reencryption in tree root (which it consumes): nothing done
+ * yet, so the data is one old range.  The block holds the keys of lay's
+ * digests.
+ */
+static int reenc_record(QCryptoBlock *block, JsonNode *root,
+                        const ReencLayout *lay, const ReencParams *p,
+                        uint64_t size, QCryptoBlockWriteFunc writefunc,
+                        void *opaque, GError **errp)
+{
+    ReencRange all = { .role = REENC_OLD, .lo = 0, .len = size };
+    uint32_t align = MAX(lay->prev->linear ? 512 : lay->prev->sector_size,
+                         lay->final->linear ? 512 : lay->final->sector_size);
+    int ret = -1;
+
+    if (size == 0 || size % align) {
+        error_setg(errp, "Reencryption: the data size %" G_GUINT64_FORMAT
+                   " is not a positive multiple of the %" G_GUINT32_FORMAT
+                   "-byte sector size", size, align);
+        goto out;
+    }
+    qcrypto_reenc_set_segments(root, lay, &all, 1);
+    add_requirement(root);
+    if (add_reencrypt_keyslot(block, root, p, align, errp) < 0 ||
+        qcrypto_luks2_reencrypt_digest_create(block, root, errp) < 0) {
+        goto out;
+    }
+    ret = qcrypto_luks2_commit(block, root, writefunc, opaque, errp);
+out:
+    json_node_unref(root);
+    return ret;
+}
+
+/* ---- re-key: the new volume key ---- */
+
+static void rekey_kdf(const LUKS2Meta *m, QCryptoBlockReencryptOptions *o,
+                      LUKS2KdfParams *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->type = LUKS2_KDF_ARGON2ID;
+    k->hash = m->digests[m->seg_digest].hash;
+    for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
+        if (qcrypto_luks2_slot_active(m, i) && m->slots[i].usable) {
+            k->type = m->slots[i].kdf.type;
+            break;
+        }
+    }
+    if (o->has_pbkdf) {
+        k->type = o->pbkdf == QCRYPTO_BLOCK_LUKS_PBKDF_PBKDF2 ?
+                  LUKS2_KDF_PBKDF2 :
+                  o->pbkdf == QCRYPTO_BLOCK_LUKS_PBKDF_ARGON2I ?
+                  LUKS2_KDF_ARGON2I : LUKS2_KDF_ARGON2ID;
+    }
+    if (o->has_hash_alg) {
+        k->hash = o->hash_alg;
+    }
+    k->iter_time = o->has_iter_time ? o->iter_time : LUKS2_DEFAULT_ITER_TIME;
+    k->memory = o->has_argon2_memory ? o->argon2_memory
+                                     : qcrypto_luks2_default_memory();
+    k->memory_fixed = o->has_argon2_memory;
+    k->cpus = o->has_argon2_parallelism ? o->argon2_parallelism
+                                        : qcrypto_luks2_default_cpus();
+    k->memory = MAX(k->memory, 8 * k->cpus);
+}
+
+/* The new data segment: cipher and sector size of o, else the old ones. */
+static int rekey_segment(const LUKS2Segment *old,
+                         QCryptoBlockReencryptOptions *o, LUKS2Segment *seg,
+                         GError **errp)
+{
+    QCryptoBlockCipherSpec spec = old->spec;
+
+    *seg = *old;
+    spec.cipher_alg = o->has_cipher_alg ? o->cipher_alg : spec.cipher_alg;
+    spec.cipher_mode = o->has_cipher_mode ? o->cipher_mode : spec.cipher_mode;
+    spec.ivgen_alg = o->has_ivgen_alg ? o->ivgen_alg : spec.ivgen_alg;
+    spec.ivgen_hash_alg = o->has_ivgen_hash_alg ? o->ivgen_hash_alg
+                                                : spec.ivgen_hash_alg;
+    if (!qcrypto_cipher_supports(spec.cipher_alg, spec.cipher_mode)) {
+        error_setg(errp, "Cipher %s does not support %s mode",
+                   QCryptoCipherAlgo_str(spec.cipher_alg),
+                   QCryptoCipherMode_str(spec.cipher_mode));
+        return -1;
+    }
+    seg->key_size = qcrypto_cipher_get_mode_key_len(spec.cipher_alg,
+                                                    spec.cipher_mode);
+    qcrypto_luks2_format_encryption(&spec, seg->encryption);
+    if (qcrypto_luks2_parse_encryption(seg->encryption, seg->key_size,
+                                       &seg->spec, errp) < 0) {
+        return -1;
+    }
+    if (o->has_sector_size) {
+        if (o->sector_size < 512 || o->sector_size > 4096 ||
+            (o->sector_size & (o->sector_size - 1))) {
+            error_setg(errp, "Parameter 'sector-size' must be 512, 1024, "
+                       "2048 or 4096");
+            return -1;
+        }
+        seg->sector_size = o->sector_size;
+    }
+    return 0;
+}
+
+/* Move keyslot id from digest `from` to digest `to` in tree root. */
+static void relink_keyslot(JsonNode *root, int id, const char *from,
+                           const char *to)
+{
+    JsonObject *digs = member(root, "digests");
+    JsonArray *a = json_object_get_array_member(
+        json_object_get_object_member(digs, from), "keyslots");
+    JsonArray *b = json_array_new();
+    char name[16];
+
+    g_snprintf(name, sizeof(name), "%d", id);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        if (!qcrypto_luks2_json_is_string(e) ||
+            !g_str_equal(json_node_get_string(e), name)) {
+            json_array_add_element(b, json_node_copy(e));
+        }
+    }
+    json_object_set_array_member(json_object_get_object_member(digs, from),
+                                 "keyslots", b);
+    json_array_add_string_element(json_object_get_array_member(
+        json_object_get_object_member(digs, to), "keyslots"), name);
+}
+
+static int pick_keyslot(const LUKS2Meta *m, QCryptoBlockReencryptOptions *o,
+                        GError **errp)
+{
+    if (o->has_keyslot) {
+        if (o->keyslot < 0 || o->keyslot >= LUKS2_MAX_KEYSLOTS ||
+            m->slots[o->keyslot].present) {
+            error_setg(errp, "Keyslot %" G_GINT64_FORMAT " is not a free keyslot",
+                       o->keyslot);
+            return -1;
+        }
+        return o->keyslot;
+    }
+    for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
+        if (!m->slots[i].present) {
+            return i;
+        }
+    }
+    error_setg(errp, "No free keyslot for the new volume key");
+    return -1;
+}
+
+/*
+ * Commit a new volume key for seg: its digest (bound to no segment yet)
+ * and a keyslot for the passphrase; give the block the key.  Returns the
+ * new digest's index.
+ */
+static int rekey_add_key(QCryptoBlock *block, QCryptoBlockReencryptOptions *o,
+                         const LUKS2Segment *seg,
+                         QCryptoBlockWriteFunc writefunc, void *opaque,
+                         GError **errp)
+{
+    QCryptoBlockLUKS2 *l = reenc_luks2(block);
+    const char *secret = o->new_secret ? o->new_secret : o->key_secret;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) mk = NULL;
+    g_autofree char *old_id = g_strdup(l->meta.digests[l->meta.seg_digest].id);
+    JsonNode *root = NULL;
+    LUKS2KdfParams kp;
+    LUKS2Digest dg;
+    JsonObject *d;
+    char did[16];
+    int slot, id, ret = -1;
+
+    rekey_kdf(&l->meta, o, &kp);
+    slot = pick_keyslot(&l->meta, o, errp);
+    pass = slot < 0 ? NULL : qcrypto_luks_lookup_secret(secret, o->new_secret ?
+                                                        "new-secret" :
+                                                        "key-secret", errp);
+    if (!pass) {
+        return -1;
+    }
+    mk = qemu_secbuf_new(seg->key_size);
+    if (qcrypto_random_bytes(mk->data, mk->len, errp) < 0 ||
+        qcrypto_luks2_digest_new(&dg, kp.hash, mk, errp) < 0) {
+        return -1;
+    }
+    root = qcrypto_luks2_tree_copy(&l->meta);
+    id = lowest_free_id(member(root, "digests"), LUKS2_MAX_DIGESTS);
+    if (id < 0) {
+        error_setg(errp, "No free digest for the new volume key");
+        goto out;
+    }
+    g_snprintf(did, sizeof(did), "%d", id);
+    d = qcrypto_luks2_json_digest(&dg);
+    json_object_set_array_member(d, "segments", json_array_new());
+    json_object_set_object_member(member(root, "digests"), did, d);
+    if (qcrypto_luks2_store_key(block, root, slot, pass, mk, &kp, writefunc,
+                                opaque, errp) < 0) {
+        goto out;
+    }
+    relink_keyslot(root, slot, old_id, did);
+    if (qcrypto_luks2_commit(block, root, writefunc, opaque, errp) < 0) {
+        goto out;
+    }
+    for (int i = 0; i < l->meta.ndigests; i++) {
+        if (g_str_equal(l->meta.digests[i].id, did)) {
+            qcrypto_luks2_set_digest_key(block, i, g_steal_pointer(&mk));
+            ret = i;
+            break;
+        }
+    }
+out:
+    json_node_unref(root);
+    return ret;
+}
+
+int qcrypto_block_reencrypt_init(QCryptoBlock *block,
+                                 QCryptoBlockReencryptOptions *options,
+                                 uint64_t payload_size,
+                                 QCryptoBlockReadFunc readfunc,
+                                 QCryptoBlockWriteFunc writefunc,
+                                 void *opaque, GError **errp)
+{
+    QCryptoBlockLUKS2 *l;
+    LUKS2Segment old, fin;
+    g_autofree char *old_id = NULL;
+    g_autofree char *new_id = NULL;
+    ReencLayout lay = { .prev = &old, .final = &fin };
+    ReencParams p;
+    int dnew;
+
+    if (block->driver != &qcrypto_block_driver_luks2 ||
+        qcrypto_block_reencrypt_state(block) != QCRYPTO_REENCRYPT_STATE_NONE) {
+        error_setg(errp, "Reencryption can only start on a LUKS2 volume "
+                   "that records none");
+        return -1;
+    }
+    l = reenc_luks2(block);
+    if (!block->master_key) {
+        error_setg(errp, "Reencryption needs the volume unlocked");
+        return -1;
+    }
+    if (options->has_mode && options->mode ==
+        Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT) {
+        error_setg(errp, "The volume is already encrypted");
+        return -1;
+    }
+    if (reenc_params(options, options->has_mode ? options->mode :
+                     Q_CRYPTO_BLOCK_REENCRYPT_MODE_REENCRYPT, &p, errp) < 0) {
+        return -1;
+    }
+    old = l->meta.segment;
+    old_id = g_strdup(l->meta.digests[l->meta.seg_digest].id);
+    qcrypto_luks2_set_digest_key(block, l->meta.seg_digest,
+                                 qemu_secbuf_dup(block->master_key->data,
+                                                 block->master_key->len));
+    if (p.mode == Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT) {
+        memset(&fin, 0, sizeof(fin));
+        fin.linear = true;
+        fin.digest = -1;
+        fin.offset = old.offset;
+        fin.dynamic = old.dynamic;
+        fin.size = old.size;
+    } else {
+        if (rekey_segment(&old, options, &fin, errp) < 0) {
+            return -1;
+        }
+        dnew = rekey_add_key(block, options, &fin, writefunc, opaque, errp);
+        if (dnew < 0) {
+            return -1;
+        }
+        new_id = g_strdup(l->meta.digests[dnew].id);
+    }
+    lay.dig_old = old_id;
+    lay.dig_new = new_id;
+    return reenc_record(block, qcrypto_luks2_tree_copy(&l->meta), &lay, &p,
+                        payload_size, writefunc, opaque, errp);
+}
+
+/* ---- encrypt: a new header ---- */
+
+typedef struct HeldBack {
+    QCryptoBlockInitFunc initfunc;
+    QCryptoBlockWriteFunc writefunc;
+    void *opaque;
+} HeldBack;
+
+/* Key material goes out; the two metadata copies create writes do not. */
+static int held_back_write(QCryptoBlock *block, size_t offset,
+                           const guint8 *buf, size_t len, void *opaque,
+                           GError **errp)
+{
+    HeldBack *h = opaque;
+    QCryptoBlockLUKS2 *l = reenc_luks2(block);
+
+    if (offset < 2 * l->hdr.hdr_size) {
+        return 0;
+    }
+    return h->writefunc(block, offset, buf, len, h->opaque, errp);
+}
+
+static int held_back_init(QCryptoBlock *block, size_t len, void *opaque,
+                          GError **errp)
+{
+    HeldBack *h = opaque;
+
+    return h->initfunc(block, len, h->opaque, errp);
+}
+
+QCryptoBlock *qcrypto_block_reencrypt_create(
+    QCryptoBlockReencryptOptions *options, uint64_t payload_size,
+    QCryptoBlockInitFunc initfunc, QCryptoBlockReadFunc readfunc,
+    QCryptoBlockWriteFunc writefunc, void *opaque, GError **errp)
+{
+    QCryptoBlockCreateOptions co = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    QCryptoBlockCreateOptionsLUKS *o = &co.u.luks;
+    HeldBack hb = { .initfunc = initfunc, .writefunc = writefunc,
+                    .opaque = opaque };
+    g_autoptr(QCryptoBlock) block = NULL;
+    LUKS2Segment plain = { .linear = true, .digest = -1, .dynamic = true };
+    ReencLayout lay = { .prev = &plain };
+    QCryptoBlockLUKS2 *l;
+    ReencParams p;
+
+    if (options->has_mode &&
+        options->mode != Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT) {
+        error_setg(errp, "A new reencryption header is only for encrypt");
+        return NULL;
+    }
+    if (reenc_params(options, Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT, &p,
+                     errp) < 0) {
+        return NULL;
+    }
+    if (options->has_data_offset && options->data_offset) {
+        error_setg(errp, "Encryption in place needs data-offset 0 (a data "
+                   "shift is not supported)");
+        return NULL;
+    }
+    *o = *qapi_QCryptoBlockReencryptOptions_base(options);
+    if (options->new_secret) {
+        o->key_secret = options->new_secret;
+    }
+    o->has_luks_version = true;
+    o->luks_version = 2;
+    o->has_detached_header = o->detached_header = true;
+    o->has_data_offset = true;
+    o->data_offset = 0;
+    if (!o->has_sector_size) {
+        o->has_sector_size = true;
+        o->sector_size = payload_size % 4096 ? 512 : 4096;
+    }
+    block = qcrypto_block_create(&co, held_back_init, held_back_write, &hb,
+                                 QCRYPTO_BLOCK_CREATE_DETACHED, errp);
+    if (!block) {
+        return NULL;
+    }
+    l = reenc_luks2(block);
+    lay.final = &l->meta.segment;
+    lay.dig_new = l->meta.digests[l->meta.seg_digest].id;
+    qcrypto_luks2_set_digest_key(block, l->meta.seg_digest,
+                                 qemu_secbuf_dup(block->master_key->data,
+                                                 block->master_key->len));
+    if (reenc_record(block, qcrypto_luks2_tree_copy(&l->meta), &lay, &p,
+                     payload_size, writefunc, opaque, errp) < 0) {
+        return NULL;
+    }
+    return g_steal_pointer(&block);
+}

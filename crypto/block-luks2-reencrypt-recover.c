@@ -1,0 +1,276 @@
+/*
+ * LUKS2 reencryption: repairing the hotzone a crash interrupted, and the
+ * final header once every hotzone is done.
+ *
+ * A hotzone is recorded (a data segment flagged in-reencryption) only after
+ * its protection is in the reencrypt keyslot area, so recovery can always
+ * tell or rebuild the old data:
+ *   checksum: each block whose hash is still the recorded one holds the old
+ *             data and is rewritten; the others already hold the new data;
+ *   journal:  the area holds the whole raw old hotzone: rewrite from it.
+ * Either way the result is then flushed and committed as a finished step.
+ */
+#include <string.h>
+#include "crypto/block-luks2-reencrypt-int.h"
+#include "crypto/block-luks2-json.h"
+#include "crypto/hash.h"
+#include "qemu/error.h"
+
+int qcrypto_reenc_checksums(QCryptoHashAlgo hash, uint32_t bsize,
+                            const guint8 *buf, size_t len, guint8 *out,
+                            GError **errp)
+{
+    size_t hlen = qcrypto_hash_digest_len(hash);
+
+    for (size_t off = 0, i = 0; off < len; off += bsize, i++) {
+        if (qcrypto_hash_bytes(hash, buf + off, MIN(bsize, len - off),
+                               out + i * hlen, errp) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int recover_checksum(QCryptoBlockReencrypt *r, uint64_t off,
+                            guint8 *buf, size_t len, GError **errp)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+    size_t hlen = qcrypto_hash_digest_len(re->hash);
+    uint32_t bs = re->csum_sector_size;
+    size_t nsums = (len + bs - 1) / bs * hlen;
+    g_autoptr(QemuSecBuf) stored = NULL;
+    g_autoptr(QemuSecBuf) now = NULL;
+
+    if (nsums > re->area_size) {
+        error_setg(errp, "Reencryption: the hotzone is larger than its "
+                   "checksum area protects");
+        return -1;
+    }
+    stored = qemu_secbuf_new(nsums);
+    now = qemu_secbuf_new(nsums);
+    if (r->readfunc(r->block, re->area_offset, stored->data, nsums,
+                    r->hdr_opaque, errp) < 0 ||
+        qcrypto_reenc_read(r, off, buf, len, errp) < 0 ||
+        qcrypto_reenc_checksums(re->hash, bs, buf, len, now->data,
+                                errp) < 0) {
+        return -1;
+    }
+    for (size_t i = 0; i * bs < len; i++) {
+        size_t n = MIN(bs, len - i * bs);
+
+        /* Unchanged since it was protected: still the old data. */
+        if (memcmp(stored->data + i * hlen, now->data + i * hlen, hlen) == 0 &&
+            qcrypto_reenc_convert(r, off + i * bs, buf + i * bs, n,
+                                  errp) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int recover_journal(QCryptoBlockReencrypt *r, uint64_t off,
+                           guint8 *buf, size_t len, GError **errp)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+
+    if (len > re->area_size) {
+        error_setg(errp, "Reencryption: the hotzone is larger than its "
+                   "journal");
+        return -1;
+    }
+    if (r->readfunc(r->block, re->area_offset, buf, len, r->hdr_opaque,
+                    errp) < 0) {
+        error_prepend(errp, "Reencryption: cannot read the journal: ");
+        return -1;
+    }
+    return qcrypto_reenc_convert(r, off, buf, len, errp);
+}
+
+int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
+                                  uint64_t len, GError **errp)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+    g_autoptr(QemuSecBuf) buf = NULL;
+    int ret;
+
+    if (len > REENC_MAX_HOTZONE) {
+        error_setg(errp, "Reencryption: the recorded hotzone of %"
+                   G_GUINT64_FORMAT " bytes is larger than %llu",
+                   len, REENC_MAX_HOTZONE);
+        return -1;
+    }
+    buf = qemu_secbuf_new(len);
+    switch (re->resilience) {
+    case Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM:
+        ret = recover_checksum(r, off, buf->data, len, errp);
+        break;
+    case Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL:
+        ret = recover_journal(r, off, buf->data, len, errp);
+        break;
+    default:
+        error_setg(errp, "Reencryption: a hotzone without protection "
+                   "(resilience none) cannot be recovered");
+        return -1;
+    }
+    if (ret < 0 || qcrypto_reenc_write(r, off, buf->data, len, errp) < 0) {
+        return -1;
+    }
+    return qcrypto_reenc_commit_done(r, off, len, errp);
+}
+
+/* ---- the final header ---- */
+
+static void remove_requirement(JsonObject *root)
+{
+    JsonObject *cfg = json_object_get_object_member(root, "config");
+    JsonObject *req;
+    JsonArray *a, *b;
+
+    if (!json_object_has_member(cfg, "requirements")) {
+        return;
+    }
+    req = json_object_get_object_member(cfg, "requirements");
+    if (json_object_has_member(req, "mandatory")) {
+        a = json_object_get_array_member(req, "mandatory");
+        b = json_array_new();
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            JsonNode *e = json_array_get_element(a, i);
+            if (!qcrypto_luks2_json_is_string(e) ||
+                !g_str_equal(json_node_get_string(e), REENC_REQUIREMENT)) {
+                json_array_add_element(b, json_node_copy(e));
+            }
+        }
+        if (json_array_get_length(b)) {
+            json_object_set_array_member(req, "mandatory", b);
+        } else {
+            json_array_unref(b);
+            json_object_remove_member(req, "mandatory");
+        }
+    }
+    if (json_object_get_size(req) == 0) {
+        json_object_remove_member(cfg, "requirements");
+    }
+}
+
+/*
+ * The tree cryptsetup leaves: the one new data segment "0" (linear after a
+ * decryption), only the new key's digest and keyslots, no reencrypt keyslot,
+ * no verification digest, no requirement.
+ */
+static JsonNode *final_tree(const LUKS2Meta *m, uint32_t old_slots)
+{
+    const LUKS2Reencrypt *re = &m->reenc;
+    const LUKS2Segment *final = &m->segments[re->seg_final];
+    const char *keep = re->digest_new >= 0 ? m->digests[re->digest_new].id
+                                           : NULL;
+    JsonNode *root = qcrypto_luks2_tree_copy(m);
+    JsonObject *o = json_node_get_object(root);
+    JsonObject *segs = json_object_new(), *digs;
+    JsonObject *s = json_object_new();
+    g_autoptr(GList) names = NULL;
+
+    json_object_set_string_member(s, "type", final->linear ? "linear"
+                                                           : "crypt");
+    qcrypto_luks2_json_set_u64(s, "offset", final->offset);
+    if (final->dynamic) {
+        json_object_set_string_member(s, "size", "dynamic");
+    } else {
+        qcrypto_luks2_json_set_u64(s, "size", final->size);
+    }
+    if (!final->linear) {
+        qcrypto_luks2_json_set_u64(s, "iv_tweak", final->iv_tweak);
+        json_object_set_string_member(s, "encryption", final->encryption);
+        json_object_set_int_member(s, "sector_size", final->sector_size);
+    }
+    json_object_set_object_member(segs, "0", s);
+    json_object_set_object_member(o, "segments", segs);
+    qcrypto_luks2_json_remove_keyslot(root, re->keyslot);
+    for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
+        if (old_slots & (1u << i)) {
+            qcrypto_luks2_json_remove_keyslot(root, i);
+        }
+    }
+    digs = json_object_get_object_member(o, "digests");
+    names = json_object_get_members(digs);
+    for (GList *l = names; l; l = l->next) {
+        if (keep && g_str_equal(l->data, keep)) {
+            json_object_set_array_member(
+                json_object_get_object_member(digs, l->data), "segments",
+                qcrypto_luks2_json_string_array("0"));
+        } else {
+            json_object_remove_member(digs, l->data);
+        }
+    }
+    remove_requirement(o);
+    return root;
+}
+
+int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)
+{
+    QCryptoBlockLUKS2 *l = reenc_luks2(r->block);
+    const LUKS2Meta *m = &l->meta;
+    LUKS2Keyslot wipe[LUKS2_MAX_KEYSLOTS];
+    g_autoptr(QemuSecBuf) key = NULL;
+    uint64_t area_off, area_size;
+    uint32_t old_slots = 0;
+    JsonNode *root;
+    int ret;
+
+    if (r->finished) {
+        return 0;
+    }
+    if (!qcrypto_reenc_done(r)) {
+        error_setg(errp, "Reencryption: not finished yet");
+        return -1;
+    }
+    if (m->reenc.digest_old >= 0 && m->reenc.digest_old != m->reenc.digest_new) {
+        old_slots = m->digests[m->reenc.digest_old].keyslots;
+    }
+    memcpy(wipe, m->slots, sizeof(wipe));
+    area_off = m->reenc.area_offset;
+    area_size = m->reenc.area_size;
+    if (m->reenc.digest_new >= 0) {
+        const QemuSecBuf *k = qcrypto_luks2_digest_key(r->block,
+                                                       m->reenc.digest_new);
+        if (!k) {
+            error_setg(errp, "Reencryption: the new volume key is not "
+                       "unlocked");
+            return -1;
+        }
+        key = qemu_secbuf_dup(k->data, k->len);
+    }
+    /*
+     * Commit first, wipe after: until the final header is on disk the old
+     * key is still needed (resuming verifies the reencryption digest with
+     * it), so its keyslots must stay readable.
+     */
+    root = final_tree(m, old_slots);
+    ret = qcrypto_luks2_commit(r->block, root, r->writefunc, r->hdr_opaque,
+                               errp);
+    json_node_unref(root);
+    if (ret < 0 || qcrypto_reenc_flush_header(r, errp) < 0) {
+        return -1;
+    }
+    r->finished = true;
+    r->boundary = r->size;
+    for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
+        if ((old_slots & (1u << i)) &&
+            qcrypto_luks2_wipe_area(r->block, &wipe[i], r->writefunc,
+                                    r->hdr_opaque, errp) < 0) {
+            return -1;
+        }
+    }
+    /* The journal or checksums may describe plaintext: wipe them too. */
+    if (qcrypto_luks_wipe_area(r->block, area_off, area_size, r->writefunc,
+                               r->hdr_opaque, errp) < 0 ||
+        qcrypto_reenc_flush_header(r, errp) < 0) {
+        return -1;
+    }
+    if (key) {
+        qcrypto_luks2_set_digest_key(r->block, l->meta.seg_digest,
+                                     qemu_secbuf_dup(key->data, key->len));
+        qcrypto_block_set_master_key(r->block, g_steal_pointer(&key));
+        qcrypto_luks2_setup_block(r->block);
+    }
+    return 0;
+}

@@ -1,0 +1,269 @@
+/*
+ * The LUKS2 reencryption engine (crypto/block-luks2-reencrypt*.c) on
+ * in-memory images: encrypt, decrypt and re-key (also to another sector
+ * size) to the end in each resilience mode, the headers it writes along
+ * the way and at the end, and cryptsetup's view of them (luksDump, open
+ * --test-passphrase, and resuming one of ours with reencrypt --resume-only).
+ */
+#include "test-crypto-reencrypt.h"
+#include "test-util.h"
+
+#define PAYLOAD (2 * MiB)
+
+typedef struct Case {
+    const char *name;
+    QCryptoBlockReencryptMode mode;
+    QCryptoBlockReencryptResilience res;
+    int64_t old_sector, new_sector;     /* 0: default */
+} Case;
+
+#define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
+#define DEC Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT
+#define REK Q_CRYPTO_BLOCK_REENCRYPT_MODE_REENCRYPT
+#define CSUM Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM
+#define JOURNAL Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL
+#define NONE Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE
+
+static const Case cases[] = {
+    { "encrypt-checksum", ENC, CSUM, 0, 0 },
+    { "encrypt-journal", ENC, JOURNAL, 0, 512 },
+    { "encrypt-none", ENC, NONE, 0, 0 },
+    { "decrypt-checksum", DEC, CSUM, 512, 0 },
+    { "decrypt-journal", DEC, JOURNAL, 4096, 0 },
+    { "decrypt-none", DEC, NONE, 0, 0 },
+    { "rekey-checksum", REK, CSUM, 0, 0 },
+    { "rekey-journal", REK, JOURNAL, 512, 0 },
+    { "rekey-none", REK, NONE, 4096, 0 },
+    { "rekey-512-to-4096", REK, CSUM, 512, 4096 },
+};
+
+/* The JSON metadata of the primary copy (both copies are the same). */
+static char *dump_json(TestStore *hdr)
+{
+    uint64_t size = get_be64(hdr->data + 8);
+
+    return g_strndup((const char *)hdr->data + 4096, size - 4096);
+}
+
+static void test_round_trip(gconstpointer opaque)
+{
+    const Case *c = opaque;
+    QCryptoBlockReencryptOptions o = reenc_opts(c->mode, c->res, 512 * KiB);
+    TestStore hdr = { 0 }, pl = { 0 };
+    g_autofree guint8 *plain = g_malloc(PAYLOAD);
+    g_autoptr(QCryptoBlock) blk = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *json = NULL;
+    g_autoptr(QemuSecBuf) old_key = NULL;
+    uint64_t off = 0, len = 0;
+
+    o.has_sector_size = c->new_sector != 0;
+    o.sector_size = c->new_sector;
+    blk = reenc_start(&o, &hdr, &pl, plain, PAYLOAD, c->old_sector);
+    if (c->mode != ENC) {
+        old_key = qemu_secbuf_dup(qcrypto_block_get_master_key(blk)->data,
+                                  qcrypto_block_get_master_key(blk)->len);
+    }
+    g_assert_cmpint(qcrypto_block_reencrypt_state(blk), ==,
+                    QCRYPTO_REENCRYPT_STATE_CLEAN);
+    json = dump_json(&hdr);
+    g_assert_nonnull(strstr(json, "\"online-reencrypt-v2\""));
+    g_assert_nonnull(strstr(json, "\"backup-previous\""));
+    g_assert_nonnull(strstr(json, "\"backup-final\""));
+    g_assert_nonnull(strstr(json, "\"type\":\"reencrypt\""));
+    g_assert_nonnull(strstr(json, QCryptoBlockReencryptResilience_str(c->res)));
+    g_clear_pointer(&json, g_free);
+
+    g_assert_cmpint(run_to_end(blk, &o, &hdr, &pl, &off, &len, &err), ==, 0);
+    g_assert_no_error(err);
+    /* Several hotzones, the last one ending at the end of the data. */
+    g_assert_cmpuint(len, <=, 512 * KiB);
+    g_assert_cmpuint(off + len, ==, PAYLOAD);
+    check_plain(c->mode, &hdr, &pl, plain, 0, 0);
+
+    /* The final header as cryptsetup leaves it. */
+    json = dump_json(&hdr);
+    g_assert_null(strstr(json, "reencrypt"));
+    g_assert_null(strstr(json, "backup-"));
+    g_assert_null(strstr(json, "requirements"));
+    if (c->mode == DEC) {
+        g_assert_nonnull(strstr(json, "\"segments\":{\"0\":{\"type\":"
+                                "\"linear\",\"offset\":\"0\",\"size\":"
+                                "\"dynamic\"}}"));
+        g_assert_nonnull(strstr(json, "\"keyslots\":{}"));
+        g_assert_nonnull(strstr(json, "\"digests\":{}"));
+    } else {
+        g_autoptr(QCryptoBlock) again = open2(&hdr, "sec0", 0, &err);
+        g_autoptr(QCryptoBlockInfo) info = NULL;
+
+        g_assert_no_error(err);
+        info = qcrypto_block_get_info(again, &err);
+        g_assert_no_error(err);
+        /* Only the new key's keyslot is left. */
+        g_assert_nonnull(info->u.luks.slots);
+        g_assert_null(info->u.luks.slots->next);
+        g_assert_cmpuint(info->u.luks.sector_size, ==,
+                         c->new_sector ? c->new_sector :
+                         c->mode == ENC ? 4096 :
+                         c->old_sector ? c->old_sector : 4096);
+        if (old_key) {
+            const QemuSecBuf *k = qcrypto_block_get_master_key(again);
+            g_assert_false(k->len == old_key->len &&
+                           memcmp(k->data, old_key->data, k->len) == 0);
+        }
+    }
+    g_free(hdr.data);
+    g_free(pl.data);
+}
+
+/* Misuse is refused before anything is written. */
+static void test_refusals(void)
+{
+    QCryptoBlockReencryptOptions o = reenc_opts(REK, CSUM, 512 * KiB);
+    TestStore hdr = { 0 }, pl = { 0 };
+    g_autofree guint8 *plain = g_malloc(PAYLOAD);
+    g_autoptr(QCryptoBlock) blk = NULL;
+    g_autoptr(GError) err = NULL;
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, any_flush, any_flush,
+                                 &pl };
+    g_autoptr(QCryptoBlockReencrypt) r = NULL;
+    uint64_t off, len;
+
+    blk = reenc_start(&o, &hdr, &pl, plain, PAYLOAD, 0);
+    /* Already recorded: a second init is refused. */
+    g_assert_cmpint(qcrypto_block_reencrypt_init(blk, &o, PAYLOAD,
+                                                 test_store_read, hdr_write,
+                                                 &hdr, &err), ==, -1);
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    /* A size that is not a multiple of the sector size. */
+    r = qcrypto_block_reencrypt_new(blk, &o, PAYLOAD - 512, test_store_read,
+                                    hdr_write, &hdr, &io, &err);
+    g_assert_null(r);
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+    r = qcrypto_block_reencrypt_new(blk, &o, PAYLOAD, test_store_read,
+                                    hdr_write, &hdr, &io, &err);
+    g_assert_no_error(err);
+    /* finish before the end, and step without next, are refused */
+    g_assert_cmpint(qcrypto_block_reencrypt_finish(r, &err), ==, -1);
+    g_clear_error(&err);
+    g_assert_cmpint(qcrypto_block_reencrypt_step(r, &err), ==, -1);
+    g_clear_error(&err);
+    g_assert_true(qcrypto_block_reencrypt_next(r, &off, &len));
+    g_assert_cmpuint(off, ==, 0);
+    g_assert_cmpuint(len, ==, 512 * KiB);
+    g_free(hdr.data);
+    g_free(pl.data);
+}
+
+/* ---- cryptsetup ---- */
+
+static bool run_cryptsetup(const char *const *args, char **out)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autofree char *err = NULL;
+    g_autoptr(GError) gerr = NULL;
+    int status = -1;
+
+    g_ptr_array_add(argv, (char *)"cryptsetup");
+    for (; *args; args++) {
+        g_ptr_array_add(argv, (char *)*args);
+    }
+    g_ptr_array_add(argv, NULL);
+    if (!g_spawn_sync(NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH,
+                      NULL, NULL, out, &err, &status, &gerr)) {
+        g_error("cannot run cryptsetup: %s", gerr->message);
+    }
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_test_message("cryptsetup %s: %s", args[-1], err);
+        return false;
+    }
+    return true;
+}
+
+static void save(const char *path, TestStore *s)
+{
+    g_assert_true(g_file_set_contents(path, (const char *)s->data, s->len,
+                                      NULL));
+}
+
+static void load(const char *path, TestStore *s)
+{
+    gsize n;
+
+    g_free(s->data);
+    g_assert_true(g_file_get_contents(path, (char **)&s->data, &n, NULL));
+    s->len = n;
+}
+
+/*
+ * Ours, stopped after one hotzone: cryptsetup dumps it and resumes it to
+ * the end; then we read the result, and cryptsetup opens it.
+ */
+static void test_cryptsetup(gconstpointer opaque)
+{
+    const Case *c = opaque;
+    QCryptoBlockReencryptOptions o = reenc_opts(c->mode, c->res, 512 * KiB);
+    TestStore hdr = { 0 }, pl = { 0 };
+    g_autofree guint8 *plain = g_malloc(PAYLOAD);
+    g_autoptr(QCryptoBlock) blk = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *h = test_tmp_path("h.img");
+    g_autofree char *p = test_tmp_path("p.img");
+    g_autofree char *pw = test_tmp_path("pw");
+    g_autofree char *out = NULL;
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, any_flush, any_flush,
+                                 &pl };
+    g_autoptr(QCryptoBlockReencrypt) r = NULL;
+    uint64_t off, len;
+
+    g_assert_true(g_file_set_contents(pw, "p0", 2, NULL));
+    blk = reenc_start(&o, &hdr, &pl, plain, PAYLOAD, c->old_sector);
+    r = qcrypto_block_reencrypt_new(blk, &o, PAYLOAD, test_store_read,
+                                    hdr_write, &hdr, &io, &err);
+    g_assert_no_error(err);
+    g_assert_true(qcrypto_block_reencrypt_next(r, &off, &len));
+    g_assert_cmpint(qcrypto_block_reencrypt_step(r, &err), ==, 0);
+    save(h, &hdr);
+    save(p, &pl);
+    {
+        const char *dump[] = { "luksDump", h, NULL };
+        const char *resume[] = { "reencrypt", "-q", "--resume-only",
+                                 "--force-offline-reencrypt", "--header", h,
+                                 "--key-file", pw, p, NULL };
+        g_assert_true(run_cryptsetup(dump, &out));
+        g_assert_nonnull(strstr(out, "online-reencrypt"));
+        g_clear_pointer(&out, g_free);
+        g_assert_true(run_cryptsetup(resume, &out));
+    }
+    load(h, &hdr);
+    load(p, &pl);
+    check_plain(c->mode, &hdr, &pl, plain, 0, 0);
+    if (c->mode != DEC) {
+        const char *test[] = { "open", "--test-passphrase", "--header", h,
+                               "--key-file", pw, p, NULL };
+        g_assert_true(run_cryptsetup(test, &out));
+    }
+    g_free(hdr.data);
+    g_free(pl.data);
+}
+
+int main(int argc, char **argv)
+{
+    luks2_test_init(&argc, &argv);
+    test_tmpdir_init("test-crypto-reencrypt");
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path = g_strdup_printf("/crypto/reencrypt/%s",
+                                                cases[i].name);
+        g_test_add_data_func(path, &cases[i], test_round_trip);
+    }
+    g_test_add_func("/crypto/reencrypt/refusals", test_refusals);
+    g_test_add_data_func("/crypto/reencrypt/cryptsetup/encrypt", &cases[0],
+                         test_cryptsetup);
+    g_test_add_data_func("/crypto/reencrypt/cryptsetup/rekey", &cases[6],
+                         test_cryptsetup);
+    g_test_add_data_func("/crypto/reencrypt/cryptsetup/decrypt", &cases[3],
+                         test_cryptsetup);
+    return test_tmpdir_cleanup(g_test_run());
+}

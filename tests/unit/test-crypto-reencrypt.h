@@ -1,0 +1,175 @@
+/*
+ * Helpers of the reencryption engine tests (test-crypto-reencrypt*.c):
+ * in-memory header and payload images whose writes and flushes can be made
+ * to fail from the N-th on (a crash), and runs of the engine over them.
+ */
+#ifndef TEST_CRYPTO_REENCRYPT_H
+#define TEST_CRYPTO_REENCRYPT_H
+
+#include "test-crypto-block-luks2.h"
+#include "crypto/reencrypt.h"
+#include "crypto/random.h"
+
+/* Writes and flushes left before the "crash" (-1: no crash). */
+static long crash_budget = -1;
+
+static inline bool crash_spend(GError **errp)
+{
+    if (crash_budget == 0) {
+        error_setg(errp, "injected crash");
+        return false;
+    }
+    if (crash_budget > 0) {
+        crash_budget--;
+    }
+    return true;
+}
+
+static inline int hdr_write(QCryptoBlock *block, size_t offset,
+                            const guint8 *buf, size_t len, void *opaque,
+                            GError **errp)
+{
+    return crash_spend(errp) ? test_store_write(block, offset, buf, len,
+                                                opaque, errp) : -1;
+}
+
+static inline int pl_read(void *opaque, uint64_t off, guint8 *buf, size_t len,
+                          GError **errp)
+{
+    TestStore *s = opaque;
+
+    g_assert_cmpuint(off + len, <=, s->len);
+    memcpy(buf, s->data + off, len);
+    return 0;
+}
+
+static inline int pl_write(void *opaque, uint64_t off, const guint8 *buf,
+                           size_t len, GError **errp)
+{
+    TestStore *s = opaque;
+
+    if (!crash_spend(errp)) {
+        return -1;
+    }
+    g_assert_cmpuint(off + len, <=, s->len);
+    memcpy(s->data + off, buf, len);
+    return 0;
+}
+
+static inline int any_flush(void *opaque, GError **errp)
+{
+    return crash_spend(errp) ? 0 : -1;
+}
+
+/* Options of a test run: cheap KDF, small hotzones. */
+static inline QCryptoBlockReencryptOptions reenc_opts(
+    QCryptoBlockReencryptMode mode, QCryptoBlockReencryptResilience res,
+    uint64_t hotzone)
+{
+    QCryptoBlockReencryptOptions o = { 0 };
+
+    o.key_secret = (char *)"sec0";
+    o.has_pbkdf = true;
+    o.pbkdf = QCRYPTO_BLOCK_LUKS_PBKDF_PBKDF2;
+    o.has_mode = true;
+    o.mode = mode;
+    o.has_resilience = true;
+    o.resilience = res;
+    o.has_hotzone_size = true;
+    o.hotzone_size = hotzone;
+    o.has_keyslots_size = true;
+    o.keyslots_size = 2 * MiB;
+    return o;
+}
+
+/*
+ * Continue the reencryption recorded in blk to its end: recover, every
+ * step, finish.  hz_off, hz_len: the last hotzone started.
+ */
+static inline int run_to_end(QCryptoBlock *blk,
+                             QCryptoBlockReencryptOptions *o, TestStore *hdr,
+                             TestStore *pl, uint64_t *hz_off,
+                             uint64_t *hz_len, GError **errp)
+{
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, any_flush, any_flush, pl };
+    g_autoptr(QCryptoBlockReencrypt) r = NULL;
+    uint64_t off, len;
+
+    r = qcrypto_block_reencrypt_new(blk, o, pl->len, test_store_read,
+                                    hdr_write, hdr, &io, errp);
+    if (!r || qcrypto_block_reencrypt_recover(r, errp) < 0) {
+        return -1;
+    }
+    while (qcrypto_block_reencrypt_next(r, &off, &len)) {
+        *hz_off = off;
+        *hz_len = len;
+        if (qcrypto_block_reencrypt_step(r, errp) < 0) {
+            return -1;
+        }
+    }
+    return qcrypto_block_reencrypt_finish(r, errp);
+}
+
+/* A volume of len bytes of random plaintext, recorded for mode. */
+static inline QCryptoBlock *reenc_start(QCryptoBlockReencryptOptions *o,
+                                        TestStore *hdr, TestStore *pl,
+                                        guint8 *plain, size_t len,
+                                        int64_t old_sector)
+{
+    g_autoptr(GError) err = NULL;
+    QCryptoBlock *blk;
+
+    g_assert_cmpint(qcrypto_random_bytes(plain, len, NULL), ==, 0);
+    pl->data = g_memdup2(plain, len);
+    pl->len = len;
+    if (o->mode == Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT) {
+        blk = qcrypto_block_reencrypt_create(o, len, test_store_init,
+                                             test_store_read, hdr_write, hdr,
+                                             &err);
+        g_assert_no_error(err);
+        return blk;
+    }
+    {
+        Spec sp = default_spec();
+
+        sp.sector_size = old_sector;
+        sp.keyslots_size = 2 * MiB;
+        blk = create2(hdr, &sp, &err);
+        g_assert_no_error(err);
+        g_assert_cmpint(qcrypto_block_encrypt(blk, 0, pl->data, len, &err),
+                        ==, 0);
+        g_assert_cmpint(qcrypto_block_reencrypt_init(blk, o, len,
+                                                     test_store_read,
+                                                     hdr_write, hdr, &err),
+                        ==, 0);
+        g_assert_no_error(err);
+    }
+    return blk;
+}
+
+/*
+ * The data of the images is plain outside [skip, skip + nskip): decrypted
+ * by a fresh open of the header, or as it is after a decryption.
+ */
+static inline void check_plain(QCryptoBlockReencryptMode mode, TestStore *hdr,
+                               TestStore *pl, const guint8 *plain,
+                               uint64_t skip, uint64_t nskip)
+{
+    g_autofree guint8 *buf = g_memdup2(pl->data, pl->len);
+    g_autoptr(GError) err = NULL;
+
+    if (mode != Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT) {
+        g_autoptr(QCryptoBlock) blk = open2(hdr, "sec0", 0, &err);
+
+        g_assert_no_error(err);
+        g_assert_cmpint(qcrypto_block_reencrypt_state(blk), ==,
+                        QCRYPTO_REENCRYPT_STATE_NONE);
+        g_assert_cmpint(qcrypto_block_decrypt(blk, 0, buf, pl->len, &err),
+                        ==, 0);
+    }
+    g_assert_true(memcmp(buf, plain, skip) == 0);
+    g_assert_true(memcmp(buf + skip + nskip, plain + skip + nskip,
+                         pl->len - skip - nskip) == 0);
+}
+
+#endif
