@@ -275,7 +275,7 @@ int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
                       GError **errp)
 {
     JsonObject *o = json_node_get_object(m->root);
-    g_autoptr(JsonNode) copy = json_node_copy(m->root);
+    g_autoptr(JsonNode) copy = qcrypto_luks2_tree_copy(m);
     JsonObject *c = json_node_get_object(copy);
     JsonObject *segs = json_object_get_object_member(o, "segments");
     JsonObject *slots = json_object_get_object_member(c, "keyslots");
