@@ -124,7 +124,7 @@ static void test_refusals(void)
     g_autofree guint8 *plain = g_malloc(PAYLOAD);
     g_autoptr(QCryptoBlock) blk = NULL;
     g_autoptr(GError) err = NULL;
-    QCryptoBlockPayloadIO io = { pl_read, pl_write, any_flush, any_flush,
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, pl_flush, hdr_flush,
                                  &pl };
     g_autoptr(QCryptoBlockReencrypt) r = NULL;
     uint64_t off, len;
@@ -213,7 +213,7 @@ static void test_cryptsetup(gconstpointer opaque)
     g_autofree char *p = test_tmp_path("p.img");
     g_autofree char *pw = test_tmp_path("pw");
     g_autofree char *out = NULL;
-    QCryptoBlockPayloadIO io = { pl_read, pl_write, any_flush, any_flush,
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, pl_flush, hdr_flush,
                                  &pl };
     g_autoptr(QCryptoBlockReencrypt) r = NULL;
     uint64_t off, len;

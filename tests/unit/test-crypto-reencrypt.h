@@ -13,9 +13,58 @@
 /* Writes and flushes left before the "crash" (-1: no crash). */
 static long crash_budget = -1;
 
+/*
+ * With a volatile write cache, the crash also loses every write not yet
+ * flushed (of the header storage, and of the payload, separately): each
+ * write records what it overwrote until the next flush of its storage.
+ */
+static bool crash_volatile;
+
+typedef struct Undo {
+    TestStore *s;
+    size_t off, len;
+    guint8 *old;
+} Undo;
+
+static GPtrArray *undo_hdr, *undo_pl;
+
+static inline void undo_record(GPtrArray **list, TestStore *s, size_t off,
+                               size_t len)
+{
+    Undo *u;
+
+    if (!crash_volatile) {
+        return;
+    }
+    if (!*list) {
+        *list = g_ptr_array_new();
+    }
+    u = g_new(Undo, 1);
+    *u = (Undo) { s, off, len, g_memdup2(s->data + off, len) };
+    g_ptr_array_add(*list, u);
+}
+
+static inline void undo_clear(GPtrArray *list, bool revert)
+{
+    for (guint i = list ? list->len : 0; i > 0; i--) {
+        Undo *u = g_ptr_array_index(list, i - 1);
+        if (revert) {
+            memcpy(u->s->data + u->off, u->old, u->len);
+        }
+        g_free(u->old);
+        g_free(u);
+    }
+    if (list) {
+        g_ptr_array_set_size(list, 0);
+    }
+}
+
 static inline bool crash_spend(GError **errp)
 {
     if (crash_budget == 0) {
+        /* The first failure is the crash: unflushed writes are lost. */
+        undo_clear(undo_hdr, true);
+        undo_clear(undo_pl, true);
         error_setg(errp, "injected crash");
         return false;
     }
@@ -29,8 +78,11 @@ static inline int hdr_write(QCryptoBlock *block, size_t offset,
                             const guint8 *buf, size_t len, void *opaque,
                             GError **errp)
 {
-    return crash_spend(errp) ? test_store_write(block, offset, buf, len,
-                                                opaque, errp) : -1;
+    if (!crash_spend(errp)) {
+        return -1;
+    }
+    undo_record(&undo_hdr, opaque, offset, len);
+    return test_store_write(block, offset, buf, len, opaque, errp);
 }
 
 static inline int pl_read(void *opaque, uint64_t off, guint8 *buf, size_t len,
@@ -52,13 +104,27 @@ static inline int pl_write(void *opaque, uint64_t off, const guint8 *buf,
         return -1;
     }
     g_assert_cmpuint(off + len, <=, s->len);
+    undo_record(&undo_pl, s, off, len);
     memcpy(s->data + off, buf, len);
     return 0;
 }
 
-static inline int any_flush(void *opaque, GError **errp)
+static inline int pl_flush(void *opaque, GError **errp)
 {
-    return crash_spend(errp) ? 0 : -1;
+    if (!crash_spend(errp)) {
+        return -1;
+    }
+    undo_clear(undo_pl, false);
+    return 0;
+}
+
+static inline int hdr_flush(void *opaque, GError **errp)
+{
+    if (!crash_spend(errp)) {
+        return -1;
+    }
+    undo_clear(undo_hdr, false);
+    return 0;
 }
 
 /* Options of a test run: cheap KDF, small hotzones. */
@@ -91,7 +157,7 @@ static inline int run_to_end(QCryptoBlock *blk,
                              TestStore *pl, uint64_t *hz_off,
                              uint64_t *hz_len, GError **errp)
 {
-    QCryptoBlockPayloadIO io = { pl_read, pl_write, any_flush, any_flush, pl };
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, pl_flush, hdr_flush, pl };
     g_autoptr(QCryptoBlockReencrypt) r = NULL;
     uint64_t off, len;
 
