@@ -3,7 +3,8 @@
  * in-memory images: encrypt, decrypt and re-key (also to another sector
  * size) to the end in each resilience mode, the headers it writes along
  * the way and at the end, and cryptsetup's view of them (luksDump, open
- * --test-passphrase, and resuming one of ours with reencrypt --resume-only).
+ * --test-passphrase, and resuming one of ours with reencrypt --resume-only);
+ * and ours finishing what cryptsetup's reencrypt --init-only recorded.
  */
 #include "test-crypto-reencrypt.h"
 #include "test-util.h"
@@ -165,6 +166,7 @@ static bool run_cryptsetup(const char *const *args, char **out)
     g_autofree char *err = NULL;
     g_autoptr(GError) gerr = NULL;
     int status = -1;
+    g_autofree char *cmd = g_strjoinv(" ", (char **)args);
 
     g_ptr_array_add(argv, (char *)"cryptsetup");
     for (; *args; args++) {
@@ -176,7 +178,7 @@ static bool run_cryptsetup(const char *const *args, char **out)
         g_error("cannot run cryptsetup: %s", gerr->message);
     }
     if (!g_spawn_check_wait_status(status, NULL)) {
-        g_test_message("cryptsetup %s: %s", args[-1], err);
+        g_test_message("cryptsetup %s: %s", cmd, err);
         return false;
     }
     return true;
@@ -249,6 +251,87 @@ static void test_cryptsetup(gconstpointer opaque)
     g_free(pl.data);
 }
 
+/*
+ * cryptsetup's: `reencrypt --init-only` records a reencryption without
+ * touching the data (decrypt records it backward); we do all of it.
+ */
+static void test_resume_theirs(gconstpointer opaque)
+{
+    QCryptoBlockReencryptMode mode = GPOINTER_TO_INT(opaque);
+    QCryptoBlockReencryptOptions o = reenc_opts(mode, CSUM, 512 * KiB);
+    TestStore hdr = { 0 }, pl = { 0 };
+    g_autofree guint8 *plain = g_malloc(PAYLOAD);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *h = test_tmp_path("th.img");
+    g_autofree char *p = test_tmp_path("tp.img");
+    g_autofree char *pw = test_tmp_path("pw");
+    g_autofree char *out = NULL;
+    uint64_t off = 0, len = 0;
+    const char *init[20] = { "reencrypt", "-q", "--init-only",
+                             "--force-offline-reencrypt", "--header", h,
+                             "--key-file", pw, "--pbkdf", "pbkdf2",
+                             "--pbkdf-force-iterations", "1000" };
+    int k = 12;
+
+    if (mode == ENC) {
+        init[k++] = "--encrypt";
+        init[k++] = "--type";
+        init[k++] = "luks2";
+    } else if (mode == DEC) {
+        init[k++] = "--decrypt";
+    } else {
+        init[k++] = "--sector-size";
+        init[k++] = "4096";
+    }
+    init[k] = p;
+    g_assert_true(g_file_set_contents(pw, "p0", 2, NULL));
+    g_assert_cmpint(qcrypto_random_bytes(plain, PAYLOAD, NULL), ==, 0);
+    pl.data = g_memdup2(plain, PAYLOAD);
+    pl.len = PAYLOAD;
+    save(p, &pl);
+    unlink(h);
+    if (mode != ENC) {
+        const char *fmt[] = { "luksFormat", "-q", "--type", "luks2",
+                              "--header", h, "--key-file", pw, "--pbkdf",
+                              "pbkdf2", "--pbkdf-force-iterations", "1000",
+                              "--sector-size", "512", p, NULL };
+        g_autoptr(QCryptoBlock) blk = NULL;
+
+        g_assert_true(run_cryptsetup(fmt, &out));
+        g_clear_pointer(&out, g_free);
+        load(h, &hdr);
+        blk = open2(&hdr, "sec0", 0, &err);
+        g_assert_no_error(err);
+        /* The plaintext is what the random payload decrypts to. */
+        g_assert_cmpint(qcrypto_block_decrypt(blk, 0, plain, PAYLOAD, &err),
+                        ==, 0);
+    }
+    g_assert_true(run_cryptsetup(init, &out));
+    load(h, &hdr);
+    load(p, &pl);
+    {
+        g_autoptr(QCryptoBlock) blk = open2(&hdr, "sec0", 0, &err);
+
+        g_assert_no_error(err);
+        g_assert_cmpint(qcrypto_block_reencrypt_state(blk), ==,
+                        QCRYPTO_REENCRYPT_STATE_CLEAN);
+        g_assert_cmpint(run_to_end(blk, &o, &hdr, &pl, &off, &len, &err),
+                        ==, 0);
+        g_assert_no_error(err);
+    }
+    /* decrypt goes backward: its last hotzone is the first one. */
+    g_assert_cmpuint(off, ==, mode == DEC ? 0 : PAYLOAD - len);
+    check_plain(mode, &hdr, &pl, plain, 0, 0);
+    save(h, &hdr);
+    {
+        const char *dump[] = { "luksDump", h, NULL };
+        g_clear_pointer(&out, g_free);
+        g_assert_true(run_cryptsetup(dump, &out));
+    }
+    g_free(hdr.data);
+    g_free(pl.data);
+}
+
 int main(int argc, char **argv)
 {
     luks2_test_init(&argc, &argv);
@@ -265,5 +348,11 @@ int main(int argc, char **argv)
                          test_cryptsetup);
     g_test_add_data_func("/crypto/reencrypt/cryptsetup/decrypt", &cases[3],
                          test_cryptsetup);
+    g_test_add_data_func("/crypto/reencrypt/cryptsetup/resume-encrypt",
+                         GINT_TO_POINTER(ENC), test_resume_theirs);
+    g_test_add_data_func("/crypto/reencrypt/cryptsetup/resume-rekey",
+                         GINT_TO_POINTER(REK), test_resume_theirs);
+    g_test_add_data_func("/crypto/reencrypt/cryptsetup/resume-decrypt",
+                         GINT_TO_POINTER(DEC), test_resume_theirs);
     return test_tmpdir_cleanup(g_test_run());
 }
