@@ -129,6 +129,65 @@ static void add_requirement(JsonNode *root)
         json_object_get_array_member(req, "mandatory"), REENC_REQUIREMENT);
 }
 
+/* The reencrypt keyslot's area: resilience (and hash) over [off, +size). */
+static void set_area(JsonObject *area, QCryptoBlockReencryptResilience res,
+                     QCryptoHashAlgo hash, uint64_t off, uint64_t size)
+{
+    json_object_remove_member(area, "hash");
+    json_object_remove_member(area, "sector_size");
+    json_object_set_string_member(area, "type",
+                                  QCryptoBlockReencryptResilience_str(res));
+    qcrypto_luks2_json_set_u64(area, "offset", off);
+    qcrypto_luks2_json_set_u64(area, "size", size);
+    if (res == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM) {
+        json_object_set_string_member(area, "hash", QCryptoHashAlgo_str(hash));
+        json_object_set_int_member(area, "sector_size", REENC_CSUM_SECTOR);
+    }
+}
+
+int qcrypto_reenc_change_resilience(QCryptoBlock *block,
+                                    QCryptoBlockReencryptOptions *o,
+                                    QCryptoBlockWriteFunc writefunc,
+                                    void *opaque, GError **errp)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(block)->meta.reenc;
+    QCryptoBlockReencryptResilience res;
+    QCryptoHashAlgo hash;
+    JsonNode *root;
+    char id[16];
+    int ret;
+
+    if (!o || re->hotzone >= 0) {
+        return 0;
+    }
+    res = o->has_resilience ? o->resilience : re->resilience;
+    hash = o->has_hash ? o->hash :
+           re->resilience == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM ?
+           re->hash : QCRYPTO_HASH_ALGO_SHA256;
+    if (res == re->resilience &&
+        (res != Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM ||
+         hash == re->hash)) {
+        return 0;
+    }
+    if (!qcrypto_hash_supports(hash)) {
+        error_setg(errp, "Reencryption hash %s is not supported",
+                   QCryptoHashAlgo_str(hash));
+        return -1;
+    }
+    root = qcrypto_luks2_tree_copy(&reenc_luks2(block)->meta);
+    g_snprintf(id, sizeof(id), "%d", re->keyslot);
+    set_area(json_object_get_object_member(
+                 json_object_get_object_member(member(root, "keyslots"), id),
+                 "area"), res, hash, re->area_offset, re->area_size);
+    /* The verification digest covers the keyslot: make it anew. */
+    ret = qcrypto_luks2_reencrypt_digest_create(block, root, errp);
+    if (ret == 0) {
+        ret = qcrypto_luks2_commit(block, root, writefunc, opaque, errp);
+    }
+    json_node_unref(root);
+    return ret;
+}
+
 static int add_reencrypt_keyslot(QCryptoBlock *block, JsonNode *root,
                                  const ReencParams *p, uint32_t align,
                                  GError **errp)
@@ -152,15 +211,7 @@ static int add_reencrypt_keyslot(QCryptoBlock *block, JsonNode *root,
                    "(largest gap: %" G_GUINT64_FORMAT ")", need, size);
         return -1;
     }
-    json_object_set_string_member(area, "type",
-                                  QCryptoBlockReencryptResilience_str(p->res));
-    qcrypto_luks2_json_set_u64(area, "offset", off);
-    qcrypto_luks2_json_set_u64(area, "size", size);
-    if (p->res == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM) {
-        json_object_set_string_member(area, "hash",
-                                      QCryptoHashAlgo_str(p->hash));
-        json_object_set_int_member(area, "sector_size", REENC_CSUM_SECTOR);
-    }
+    set_area(area, p->res, p->hash, off, size);
     json_object_set_string_member(ks, "type", "reencrypt");
     json_object_set_int_member(ks, "key_size", 1);
     json_object_set_string_member(ks, "mode",

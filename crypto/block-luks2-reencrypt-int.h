@@ -106,6 +106,19 @@ int qcrypto_reenc_commit_done(QCryptoBlockReencrypt *r, uint64_t off,
 bool qcrypto_reenc_done(QCryptoBlockReencrypt *r);
 int qcrypto_reenc_flush_header(QCryptoBlockReencrypt *r, GError **errp);
 
+/* ---- block-luks2-reencrypt-init.c ---- */
+
+/*
+ * On resume between two hotzones: protect the hotzones to come as o's
+ * resilience/hash say, if they differ from the recorded ones (a commit
+ * with a new verification digest).  A crashed hotzone keeps the recorded
+ * protection for its recovery.
+ */
+int qcrypto_reenc_change_resilience(QCryptoBlock *block,
+                                    QCryptoBlockReencryptOptions *o,
+                                    QCryptoBlockWriteFunc writefunc,
+                                    void *opaque, GError **errp);
+
 /* ---- block-luks2-reencrypt-recover.c ---- */
 
 /* Repair the hotzone [off, off+len) recorded as in reencryption. */

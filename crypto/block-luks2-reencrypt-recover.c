@@ -120,6 +120,22 @@ int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
 
 /* ---- the final header ---- */
 
+/* Random over the reencrypt area, a MiB at a time (bounded memory). */
+static int wipe_reencrypt_area(QCryptoBlockReencrypt *r, uint64_t off,
+                               uint64_t size, GError **errp)
+{
+    for (uint64_t done = 0; done < size; done += 1024 * 1024) {
+        if (qcrypto_luks_wipe_area(r->block, off + done,
+                                   MIN(size - done, 1024 * 1024),
+                                   r->writefunc, r->hdr_opaque, errp) < 0) {
+            error_prepend(errp, "Reencryption: cannot wipe the reencrypt "
+                          "area: ");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void remove_requirement(JsonObject *root)
 {
     JsonObject *cfg = json_object_get_object_member(root, "config");
@@ -295,8 +311,7 @@ int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)
         }
     }
     /* The journal or checksums may describe plaintext: wipe them too. */
-    if (qcrypto_luks_wipe_area(r->block, area_off, area_size, r->writefunc,
-                               r->hdr_opaque, errp) < 0 ||
+    if (wipe_reencrypt_area(r, area_off, area_size, errp) < 0 ||
         qcrypto_reenc_flush_header(r, errp) < 0) {
         return -1;
     }

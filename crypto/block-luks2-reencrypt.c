@@ -350,6 +350,12 @@ QCryptoBlockReencrypt *qcrypto_block_reencrypt_new(
     r->hdr_opaque = hdr_opaque;
     r->io = *io;
     r->size = payload_size;
+    if (qcrypto_reenc_change_resilience(block, options, writefunc, hdr_opaque,
+                                        errp) < 0 ||
+        qcrypto_reenc_flush_header(r, errp) < 0) {
+        return NULL;
+    }
+    m = &reenc_luks2(block)->meta;
     if (reenc_hotzone_cap(r, options, errp) < 0) {
         return NULL;
     }

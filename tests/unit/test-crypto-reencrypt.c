@@ -200,8 +200,9 @@ static void load(const char *path, TestStore *s)
 }
 
 /*
- * Ours, stopped after one hotzone: cryptsetup dumps it and resumes it to
- * the end; then we read the result, and cryptsetup opens it.
+ * Ours, stopped after two hotzones (the second one resumed with another
+ * resilience): cryptsetup dumps it and resumes it to the end; then we read
+ * the result, and cryptsetup opens it.
  */
 static void test_cryptsetup(gconstpointer opaque)
 {
@@ -227,6 +228,22 @@ static void test_cryptsetup(gconstpointer opaque)
     g_assert_no_error(err);
     g_assert_true(qcrypto_block_reencrypt_next(r, &off, &len));
     g_assert_cmpint(qcrypto_block_reencrypt_step(r, &err), ==, 0);
+    g_clear_pointer(&r, qcrypto_block_reencrypt_free);
+    {
+        /* Resumed with journal instead: a new record and digest. */
+        g_autofree char *json = NULL;
+
+        o.resilience = JOURNAL;
+        r = qcrypto_block_reencrypt_new(blk, &o, PAYLOAD, test_store_read,
+                                        hdr_write, &hdr, &io, &err);
+        g_assert_no_error(err);
+        g_assert_true(qcrypto_block_reencrypt_next(r, &off, &len));
+        g_assert_cmpuint(off, ==, 512 * KiB);
+        g_assert_cmpint(qcrypto_block_reencrypt_step(r, &err), ==, 0);
+        json = dump_json(&hdr);
+        g_assert_nonnull(strstr(json, "\"journal\""));
+        g_assert_null(strstr(json, "\"checksum\""));
+    }
     save(h, &hdr);
     save(p, &pl);
     {
