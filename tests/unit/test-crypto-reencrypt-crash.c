@@ -20,6 +20,7 @@ typedef struct Walk {
     QCryptoBlockReencryptResilience res;
     int64_t old_sector;
     bool lose_unflushed;           /* the crash loses unflushed writes */
+    uint64_t poff;                 /* attached header of that size */
 } Walk;
 
 #define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
@@ -48,6 +49,7 @@ static const Walk walks[] = {
     { "rekey-checksum-volatile", REK, CSUM, 0, true },
     { "rekey-journal-volatile", REK, JOURNAL, 512, true },
     { "rekey-none-volatile", REK, NONE, 0, true },
+    { "rekey-journal-attached-volatile", REK, JOURNAL, 512, true, 4 * MiB },
 };
 
 /* Reopen the images; a finished decryption needs (and has) no key. */
@@ -75,6 +77,7 @@ static void test_walk(gconstpointer opaque)
     g_autofree guint8 *plain = g_malloc(PAYLOAD);
     long n;
 
+    test_poff = w->poff;
     qcrypto_block_free(reenc_start(&o, &hdr0, &pl0, plain, PAYLOAD,
                                    w->old_sector));
     for (n = 0;; n++) {
@@ -125,6 +128,7 @@ static void test_walk(gconstpointer opaque)
     /* 4 hotzones of several write and flush points each, and finish. */
     g_test_message("%s: %ld crash points", w->name, n);
     g_assert_cmpint(n, >, 4 * 5);
+    test_poff = 0;
     g_free(hdr0.data);
     g_free(pl0.data);
 }

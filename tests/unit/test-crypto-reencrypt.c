@@ -16,6 +16,7 @@ typedef struct Case {
     QCryptoBlockReencryptMode mode;
     QCryptoBlockReencryptResilience res;
     int64_t old_sector, new_sector;     /* 0: default */
+    uint64_t poff;                      /* attached header of that size */
 } Case;
 
 #define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
@@ -36,6 +37,8 @@ static const Case cases[] = {
     { "rekey-journal", REK, JOURNAL, 512, 0 },
     { "rekey-none", REK, NONE, 4096, 0 },
     { "rekey-512-to-4096", REK, CSUM, 512, 4096 },
+    { "rekey-attached", REK, CSUM, 512, 4096, 4 * MiB },
+    { "decrypt-attached", DEC, JOURNAL, 0, 0, 4 * MiB },
 };
 
 /* The JSON metadata of the primary copy (both copies are the same). */
@@ -60,6 +63,7 @@ static void test_round_trip(gconstpointer opaque)
 
     o.has_sector_size = c->new_sector != 0;
     o.sector_size = c->new_sector;
+    test_poff = c->poff;
     blk = reenc_start(&o, &hdr, &pl, plain, PAYLOAD, c->old_sector);
     if (c->mode != ENC) {
         old_key = qemu_secbuf_dup(qcrypto_block_get_master_key(blk)->data,
@@ -81,6 +85,11 @@ static void test_round_trip(gconstpointer opaque)
     g_assert_cmpuint(len, <=, 512 * KiB);
     g_assert_cmpuint(off + len, ==, PAYLOAD);
     check_plain(c->mode, &hdr, &pl, plain, 0, 0);
+    if (c->poff) {
+        /* The header's part of the payload image was never written. */
+        g_autofree guint8 *zero = g_malloc0(c->poff);
+        g_assert_true(memcmp(pl.data, zero, c->poff) == 0);
+    }
 
     /* The final header as cryptsetup leaves it. */
     json = dump_json(&hdr);
@@ -88,9 +97,11 @@ static void test_round_trip(gconstpointer opaque)
     g_assert_null(strstr(json, "backup-"));
     g_assert_null(strstr(json, "requirements"));
     if (c->mode == DEC) {
-        g_assert_nonnull(strstr(json, "\"segments\":{\"0\":{\"type\":"
-                                "\"linear\",\"offset\":\"0\",\"size\":"
-                                "\"dynamic\"}}"));
+        g_autofree char *seg = g_strdup_printf(
+            "\"segments\":{\"0\":{\"type\":\"linear\",\"offset\":"
+            "\"%" G_GUINT64_FORMAT "\",\"size\":\"dynamic\"}}", c->poff);
+
+        g_assert_nonnull(strstr(json, seg));
         g_assert_nonnull(strstr(json, "\"keyslots\":{}"));
         g_assert_nonnull(strstr(json, "\"digests\":{}"));
     } else {
@@ -113,6 +124,7 @@ static void test_round_trip(gconstpointer opaque)
                            memcmp(k->data, old_key->data, k->len) == 0);
         }
     }
+    test_poff = 0;
     g_free(hdr.data);
     g_free(pl.data);
 }

@@ -127,6 +127,15 @@ static inline int hdr_flush(void *opaque, GError **errp)
     return 0;
 }
 
+/*
+ * Payload offset of the volumes reenc_start() makes: 0 (detached header),
+ * else an attached header of that size, in front of the data.  The test
+ * keeps header and payload in two images all the same: the engine writes
+ * the header through the header callbacks, the data through the payload
+ * ones, at the same offsets as in one file.
+ */
+static uint64_t test_poff;
+
 /* Options of a test run: cheap KDF, small hotzones. */
 static inline QCryptoBlockReencryptOptions reenc_opts(
     QCryptoBlockReencryptMode mode, QCryptoBlockReencryptResilience res,
@@ -161,7 +170,8 @@ static inline int run_to_end(QCryptoBlock *blk,
     g_autoptr(QCryptoBlockReencrypt) r = NULL;
     uint64_t off, len;
 
-    r = qcrypto_block_reencrypt_new(blk, o, pl->len, test_store_read,
+    r = qcrypto_block_reencrypt_new(blk, o, pl->len - test_poff,
+                                    test_store_read,
                                     hdr_write, hdr, &io, errp);
     if (!r || qcrypto_block_reencrypt_recover(r, errp) < 0) {
         return -1;
@@ -186,8 +196,9 @@ static inline QCryptoBlock *reenc_start(QCryptoBlockReencryptOptions *o,
     QCryptoBlock *blk;
 
     g_assert_cmpint(qcrypto_random_bytes(plain, len, NULL), ==, 0);
-    pl->data = g_memdup2(plain, len);
-    pl->len = len;
+    pl->len = test_poff + len;
+    pl->data = g_malloc0(pl->len);
+    memcpy(pl->data + test_poff, plain, len);
     if (o->mode == Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT) {
         blk = qcrypto_block_reencrypt_create(o, len, test_store_init,
                                              test_store_read, hdr_write, hdr,
@@ -200,10 +211,15 @@ static inline QCryptoBlock *reenc_start(QCryptoBlockReencryptOptions *o,
 
         sp.sector_size = old_sector;
         sp.keyslots_size = 2 * MiB;
+        if (test_poff) {
+            sp.detached = false;
+            sp.data_offset = test_poff;
+        }
         blk = create2(hdr, &sp, &err);
         g_assert_no_error(err);
-        g_assert_cmpint(qcrypto_block_encrypt(blk, 0, pl->data, len, &err),
-                        ==, 0);
+        g_assert_cmpuint(qcrypto_block_get_payload_offset(blk), ==, test_poff);
+        g_assert_cmpint(qcrypto_block_encrypt(blk, 0, pl->data + test_poff,
+                                              len, &err), ==, 0);
         g_assert_cmpint(qcrypto_block_reencrypt_init(blk, o, len,
                                                      test_store_read,
                                                      hdr_write, hdr, &err),
@@ -221,7 +237,8 @@ static inline void check_plain(QCryptoBlockReencryptMode mode, TestStore *hdr,
                                TestStore *pl, const guint8 *plain,
                                uint64_t skip, uint64_t nskip)
 {
-    g_autofree guint8 *buf = g_memdup2(pl->data, pl->len);
+    size_t len = pl->len - test_poff;
+    g_autofree guint8 *buf = g_memdup2(pl->data + test_poff, len);
     g_autoptr(GError) err = NULL;
 
     if (mode != Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT) {
@@ -230,12 +247,12 @@ static inline void check_plain(QCryptoBlockReencryptMode mode, TestStore *hdr,
         g_assert_no_error(err);
         g_assert_cmpint(qcrypto_block_reencrypt_state(blk), ==,
                         QCRYPTO_REENCRYPT_STATE_NONE);
-        g_assert_cmpint(qcrypto_block_decrypt(blk, 0, buf, pl->len, &err),
+        g_assert_cmpint(qcrypto_block_decrypt(blk, 0, buf, len, &err),
                         ==, 0);
     }
     g_assert_true(memcmp(buf, plain, skip) == 0);
     g_assert_true(memcmp(buf + skip + nskip, plain + skip + nskip,
-                         pl->len - skip - nskip) == 0);
+                         len - skip - nskip) == 0);
 }
 
 #endif
