@@ -475,9 +475,6 @@ int qcrypto_block_reencrypt_init(QCryptoBlock *block,
     }
     old = l->meta.segment;
     old_id = g_strdup(l->meta.digests[l->meta.seg_digest].id);
-    qcrypto_luks2_set_digest_key(block, l->meta.seg_digest,
-                                 qemu_secbuf_dup(block->master_key->data,
-                                                 block->master_key->len));
     if (p.mode == Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT) {
         memset(&fin, 0, sizeof(fin));
         fin.linear = true;
@@ -494,6 +491,14 @@ int qcrypto_block_reencrypt_init(QCryptoBlock *block,
             return -1;
         }
         new_id = g_strdup(l->meta.digests[dnew].id);
+    }
+    /* After the first commit: digest indexes may have moved. */
+    for (int i = 0; i < l->meta.ndigests; i++) {
+        if (g_str_equal(l->meta.digests[i].id, old_id)) {
+            qcrypto_luks2_set_digest_key(block, i,
+                qemu_secbuf_dup(block->master_key->data,
+                                block->master_key->len));
+        }
     }
     lay.dig_old = old_id;
     lay.dig_new = new_id;

@@ -21,6 +21,7 @@ typedef struct Walk {
     int64_t old_sector;
     bool lose_unflushed;           /* the crash loses unflushed writes */
     uint64_t poff;                 /* attached header of that size */
+    bool backward;
 } Walk;
 
 #define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
@@ -50,6 +51,8 @@ static const Walk walks[] = {
     { "rekey-journal-volatile", REK, JOURNAL, 512, true },
     { "rekey-none-volatile", REK, NONE, 0, true },
     { "rekey-journal-attached-volatile", REK, JOURNAL, 512, true, 4 * MiB },
+    { "decrypt-checksum-backward-volatile", DEC, CSUM, 512, true, 0, true },
+    { "encrypt-none-backward", ENC, NONE, 0, false, 0, true },
 };
 
 /* Reopen the images; a finished decryption needs (and has) no key. */
@@ -78,6 +81,8 @@ static void test_walk(gconstpointer opaque)
     long n;
 
     test_poff = w->poff;
+    o.has_direction = w->backward;
+    o.direction = Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_BACKWARD;
     qcrypto_block_free(reenc_start(&o, &hdr0, &pl0, plain, PAYLOAD,
                                    w->old_sector));
     for (n = 0;; n++) {

@@ -17,6 +17,7 @@ typedef struct Case {
     QCryptoBlockReencryptResilience res;
     int64_t old_sector, new_sector;     /* 0: default */
     uint64_t poff;                      /* attached header of that size */
+    bool backward;
 } Case;
 
 #define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
@@ -39,6 +40,9 @@ static const Case cases[] = {
     { "rekey-512-to-4096", REK, CSUM, 512, 4096 },
     { "rekey-attached", REK, CSUM, 512, 4096, 4 * MiB },
     { "decrypt-attached", DEC, JOURNAL, 0, 0, 4 * MiB },
+    { "encrypt-backward", ENC, CSUM, 0, 0, 0, true },
+    { "rekey-backward", REK, JOURNAL, 4096, 512, 0, true },
+    { "decrypt-backward", DEC, NONE, 0, 0, 0, true },
 };
 
 /* The JSON metadata of the primary copy (both copies are the same). */
@@ -64,6 +68,8 @@ static void test_round_trip(gconstpointer opaque)
     o.has_sector_size = c->new_sector != 0;
     o.sector_size = c->new_sector;
     test_poff = c->poff;
+    o.has_direction = c->backward;
+    o.direction = Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_BACKWARD;
     blk = reenc_start(&o, &hdr, &pl, plain, PAYLOAD, c->old_sector);
     if (c->mode != ENC) {
         old_key = qemu_secbuf_dup(qcrypto_block_get_master_key(blk)->data,
@@ -77,13 +83,16 @@ static void test_round_trip(gconstpointer opaque)
     g_assert_nonnull(strstr(json, "\"backup-final\""));
     g_assert_nonnull(strstr(json, "\"type\":\"reencrypt\""));
     g_assert_nonnull(strstr(json, QCryptoBlockReencryptResilience_str(c->res)));
+    g_assert_nonnull(strstr(json, c->backward ? "\"backward\"" :
+                                                "\"forward\""));
     g_clear_pointer(&json, g_free);
 
     g_assert_cmpint(run_to_end(blk, &o, &hdr, &pl, &off, &len, &err), ==, 0);
     g_assert_no_error(err);
-    /* Several hotzones, the last one ending at the end of the data. */
+    /* Several hotzones, the last one at the end (forward) or start. */
     g_assert_cmpuint(len, <=, 512 * KiB);
-    g_assert_cmpuint(off + len, ==, PAYLOAD);
+    g_assert_cmpuint(c->backward ? off : off + len, ==,
+                     c->backward ? 0 : PAYLOAD);
     check_plain(c->mode, &hdr, &pl, plain, 0, 0);
     if (c->poff) {
         /* The header's part of the payload image was never written. */
