@@ -7,8 +7,8 @@
  * journal), or everywhere but the interrupted hotzone (none).  The
  * -volatile walks model a write cache: the crash also loses every write
  * not flushed yet, which checks the flush before each commit.  The walk
- * ends at the first N the run survives.  Also a walk over the start of a
- * re-key (the two commits of init).
+ * ends at the first N the run survives.  Also walks over the start of a
+ * re-key (the two commits of init) and of an encryption (the new header).
  */
 #include "test-crypto-reencrypt.h"
 
@@ -208,6 +208,59 @@ static void test_walk_init(void)
     g_free(hdr0.data);
 }
 
+/*
+ * The start of an encryption: a crash leaves no header at all (the payload
+ * untouched: start again) or the recorded encryption (resume it).
+ */
+static void test_walk_create(void)
+{
+    QCryptoBlockReencryptOptions o =
+        reenc_opts(ENC, Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL,
+                   512 * KiB);
+    g_autofree guint8 *plain = g_malloc(PAYLOAD);
+    long n;
+
+    g_assert_cmpint(qcrypto_random_bytes(plain, PAYLOAD, NULL), ==, 0);
+    for (n = 0;; n++) {
+        TestStore hdr = { 0 }, pl = { .data = g_memdup2(plain, PAYLOAD),
+                                      .len = PAYLOAD };
+        g_autoptr(GError) err = NULL;
+        g_autoptr(QCryptoBlock) made = NULL;
+        g_autoptr(QCryptoBlock) blk = NULL;
+        uint64_t off, len;
+
+        crash_budget = n;
+        made = qcrypto_block_reencrypt_create(&o, PAYLOAD, test_store_init,
+                                              test_store_read, hdr_write,
+                                              &hdr, &err);
+        crash_budget = -1;
+        g_clear_error(&err);
+        g_assert_true(memcmp(pl.data, plain, PAYLOAD) == 0);
+        blk = open2(&hdr, "sec0", 0, &err);
+        if (!blk) {
+            g_assert_null(made);
+            g_clear_error(&err);
+            blk = qcrypto_block_reencrypt_create(&o, PAYLOAD,
+                                                 test_store_init,
+                                                 test_store_read, hdr_write,
+                                                 &hdr, &err);
+            g_assert_no_error(err);
+        }
+        g_assert_cmpint(qcrypto_block_reencrypt_state(blk), ==,
+                        QCRYPTO_REENCRYPT_STATE_CLEAN);
+        g_assert_cmpint(run_to_end(blk, &o, &hdr, &pl, &off, &len, &err),
+                        ==, 0);
+        g_assert_no_error(err);
+        check_plain(ENC, &hdr, &pl, plain, 0, 0);
+        g_free(hdr.data);
+        g_free(pl.data);
+        if (made) {
+            break;
+        }
+    }
+    g_assert_cmpint(n, >=, 2);
+}
+
 int main(int argc, char **argv)
 {
     luks2_test_init(&argc, &argv);
@@ -217,5 +270,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, &walks[i], test_walk);
     }
     g_test_add_func("/crypto/reencrypt/crash/rekey-init", test_walk_init);
+    g_test_add_func("/crypto/reencrypt/crash/encrypt-create",
+                    test_walk_create);
     return g_test_run();
 }
