@@ -38,10 +38,10 @@ int qcrypto_luks2_check_range(bool has, int64_t v, int64_t min, int64_t max,
     return 0;
 }
 
-static int luks2_create_kdf_params(QCryptoBlockCreateOptionsLUKS *o,
-                                   LUKS2CreateParams *p, GError **errp)
+/* The KDF of a new keyslot from create options (also for a re-key). */
+int qcrypto_luks2_create_kdf_params(QCryptoBlockCreateOptionsLUKS *o,
+                                    LUKS2KdfParams *k, GError **errp)
 {
-    LUKS2KdfParams *k = &p->kdf;
 
     k->type = LUKS2_KDF_ARGON2ID;
     if (o->has_pbkdf) {
@@ -211,7 +211,7 @@ static int luks2_create_params(QCryptoBlockCreateOptions *options,
     if (qcrypto_luks2_parse_encryption(enc, p->key_bytes, &p->spec, errp) < 0) {
         return -1;
     }
-    return luks2_create_kdf_params(o, p, errp) < 0 ||
+    return qcrypto_luks2_create_kdf_params(o, &p->kdf, errp) < 0 ||
            luks2_create_layout(o, p, errp) < 0 ? -1 : 0;
 }
 

@@ -260,36 +260,6 @@ out:
 
 /* ---- re-key: the new volume key ---- */
 
-static void rekey_kdf(const LUKS2Meta *m, QCryptoBlockReencryptOptions *o,
-                      LUKS2KdfParams *k)
-{
-    memset(k, 0, sizeof(*k));
-    k->type = LUKS2_KDF_ARGON2ID;
-    k->hash = m->digests[m->seg_digest].hash;
-    for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
-        if (qcrypto_luks2_slot_active(m, i) && m->slots[i].usable) {
-            k->type = m->slots[i].kdf.type;
-            break;
-        }
-    }
-    if (o->has_pbkdf) {
-        k->type = o->pbkdf == QCRYPTO_BLOCK_LUKS_PBKDF_PBKDF2 ?
-                  LUKS2_KDF_PBKDF2 :
-                  o->pbkdf == QCRYPTO_BLOCK_LUKS_PBKDF_ARGON2I ?
-                  LUKS2_KDF_ARGON2I : LUKS2_KDF_ARGON2ID;
-    }
-    if (o->has_hash_alg) {
-        k->hash = o->hash_alg;
-    }
-    k->iter_time = o->has_iter_time ? o->iter_time : LUKS2_DEFAULT_ITER_TIME;
-    k->memory = o->has_argon2_memory ? o->argon2_memory
-                                     : qcrypto_luks2_default_memory();
-    k->memory_fixed = o->has_argon2_memory;
-    k->cpus = o->has_argon2_parallelism ? o->argon2_parallelism
-                                        : qcrypto_luks2_default_cpus();
-    k->memory = MAX(k->memory, 8 * k->cpus);
-}
-
 /* The new data segment: cipher and sector size of o, else the old ones. */
 static int rekey_segment(const LUKS2Segment *old,
                          QCryptoBlockReencryptOptions *o, LUKS2Segment *seg,
@@ -395,7 +365,11 @@ static int rekey_add_key(QCryptoBlock *block, QCryptoBlockReencryptOptions *o,
     char did[16];
     int slot, id, ret = -1;
 
-    rekey_kdf(&l->meta, o, &kp);
+    /* The new keyslot's KDF: as for a new volume (cryptsetup's default). */
+    if (qcrypto_luks2_create_kdf_params(
+            qapi_QCryptoBlockReencryptOptions_base(o), &kp, errp) < 0) {
+        return -1;
+    }
     slot = pick_keyslot(&l->meta, o, errp);
     pass = slot < 0 ? NULL : qcrypto_luks_lookup_secret(secret, o->new_secret ?
                                                         "new-secret" :

@@ -72,6 +72,10 @@ static inline QCryptoBlockLUKS2 *reenc_luks2(QCryptoBlock *block)
     return block->opaque;
 }
 
+/* block-luks2-create.c: a new keyslot's KDF from create options. */
+int qcrypto_luks2_create_kdf_params(QCryptoBlockCreateOptionsLUKS *o,
+                                    LUKS2KdfParams *k, GError **errp);
+
 /* ---- block-luks2-reencrypt.c ---- */
 
 /* The layout of the reencryption the block's metadata records. */

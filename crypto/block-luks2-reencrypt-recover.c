@@ -169,47 +169,25 @@ static void remove_requirement(JsonObject *root)
 }
 
 /*
- * The tree cryptsetup leaves: the one new data segment "0" (linear after a
- * decryption), only the new key's digest and keyslots, no reencrypt keyslot,
- * no verification digest, no requirement.
- */
-static bool array_has(JsonArray *a, const char *s)
-{
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-        if (qcrypto_luks2_json_is_string(e) &&
-            g_str_equal(json_node_get_string(e), s)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/*
- * Drop the old key's digest and the verification digest (the one listing
- * the reencrypt keyslot); bind the new key's digest to segment "0".  Other
- * digests (unbound keys) stay.
+ * Bind the new key's digest to segment "0" and drop the digests no keyslot
+ * refers to any more: the old key's and the verification digest, once
+ * their keyslots are gone.  Digests of unbound keys stay.
  */
 static void final_digests(const LUKS2Meta *m, JsonObject *digs)
 {
     const LUKS2Reencrypt *re = &m->reenc;
     const char *keep = re->digest_new >= 0 ? m->digests[re->digest_new].id
                                            : NULL;
-    const char *drop = re->digest_old >= 0 && re->digest_old != re->digest_new
-                       ? m->digests[re->digest_old].id : NULL;
     g_autoptr(GList) names = json_object_get_members(digs);
-    char rid[16];
 
-    g_snprintf(rid, sizeof(rid), "%d", re->keyslot);
     for (GList *l = names; l; l = l->next) {
         JsonObject *d = json_object_get_object_member(digs, l->data);
 
         if (keep && g_str_equal(l->data, keep)) {
             json_object_set_array_member(d, "segments",
                                          qcrypto_luks2_json_string_array("0"));
-        } else if ((drop && g_str_equal(l->data, drop)) ||
-                   array_has(json_object_get_array_member(d, "keyslots"),
-                             rid)) {
+        } else if (!json_array_get_length(
+                       json_object_get_array_member(d, "keyslots"))) {
             json_object_remove_member(digs, l->data);
         }
     }
@@ -244,13 +222,13 @@ static JsonNode *final_tree(const LUKS2Meta *m, uint32_t old_slots)
     }
     json_object_set_object_member(segs, "0", s);
     json_object_set_object_member(o, "segments", segs);
-    final_digests(m, json_object_get_object_member(o, "digests"));
     qcrypto_luks2_json_remove_keyslot(root, re->keyslot);
     for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
         if (old_slots & (1u << i)) {
             qcrypto_luks2_json_remove_keyslot(root, i);
         }
     }
+    final_digests(m, json_object_get_object_member(o, "digests"));
     remove_requirement(o);
     return root;
 }

@@ -12,7 +12,6 @@
  */
 #include "test-crypto-reencrypt.h"
 
-#define PAYLOAD (2 * MiB)
 
 typedef struct Walk {
     const char *name;
@@ -24,13 +23,7 @@ typedef struct Walk {
     bool backward;
 } Walk;
 
-#define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
-#define DEC Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT
-#define REK Q_CRYPTO_BLOCK_REENCRYPT_MODE_REENCRYPT
 
-#define CSUM Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM
-#define JOURNAL Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL
-#define NONE Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE
 
 static const Walk walks[] = {
     { "encrypt-checksum", ENC, CSUM },
@@ -122,7 +115,7 @@ static void test_walk(gconstpointer opaque)
                 g_assert_no_error(err);
             }
         }
-        if (w->res == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE) {
+        if (w->res == NONE) {
             check_plain(w->mode, &hdr, &pl, plain, off, len);
         } else {
             check_plain(w->mode, &hdr, &pl, plain, 0, 0);
@@ -146,7 +139,7 @@ static void test_walk(gconstpointer opaque)
 static void test_walk_init(void)
 {
     QCryptoBlockReencryptOptions o =
-        reenc_opts(REK, Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM,
+        reenc_opts(REK, CSUM,
                    512 * KiB);
     Spec sp = default_spec();
     TestStore hdr0 = { 0 };
@@ -215,7 +208,7 @@ static void test_walk_init(void)
 static void test_walk_create(void)
 {
     QCryptoBlockReencryptOptions o =
-        reenc_opts(ENC, Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL,
+        reenc_opts(ENC, JOURNAL,
                    512 * KiB);
     g_autofree guint8 *plain = g_malloc(PAYLOAD);
     long n;

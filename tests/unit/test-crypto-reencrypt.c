@@ -9,7 +9,6 @@
 #include "test-crypto-reencrypt.h"
 #include "test-util.h"
 
-#define PAYLOAD (2 * MiB)
 
 typedef struct Case {
     const char *name;
@@ -20,12 +19,6 @@ typedef struct Case {
     bool backward;
 } Case;
 
-#define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
-#define DEC Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT
-#define REK Q_CRYPTO_BLOCK_REENCRYPT_MODE_REENCRYPT
-#define CSUM Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM
-#define JOURNAL Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL
-#define NONE Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE
 
 static const Case cases[] = {
     { "encrypt-checksum", ENC, CSUM, 0, 0 },

@@ -10,6 +10,14 @@
 #include "crypto/reencrypt.h"
 #include "crypto/random.h"
 
+#define PAYLOAD (2 * MiB)
+#define ENC Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT
+#define DEC Q_CRYPTO_BLOCK_REENCRYPT_MODE_DECRYPT
+#define REK Q_CRYPTO_BLOCK_REENCRYPT_MODE_REENCRYPT
+#define CSUM Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM
+#define JOURNAL Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL
+#define NONE Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE
+
 /* Writes and flushes left before the "crash" (-1: no crash). */
 static long crash_budget = -1;
 
