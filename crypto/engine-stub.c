@@ -333,7 +333,9 @@ int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
         main_id = m->segments[re.seg_previous].id;
     }
     if (!main_id) {
-        if (n == 1 && m->segments[0].linear) {
+        if (n == 1 && m->segments[0].linear &&
+            !json_object_get_size(json_object_get_object_member(o,
+                                                                "digests"))) {
             return parse_plain(m, o, "0");
         }
         error_setg(errp, "stub: no crypt segment");
