@@ -156,9 +156,12 @@ bool engine_stub_wants(JsonObject *o)
     JsonNode *s = json_object_get_member(o, "segments");
     g_autofree char *text = s ? json_to_string(s, false) : NULL;
 
+    JsonNode *d = json_object_get_member(o, "digests");
+
     return s && JSON_NODE_HOLDS_OBJECT(s) &&
            (json_object_get_size(json_node_get_object(s)) > 1 ||
-            strstr(text, "linear"));
+            (strstr(text, "linear") && d && JSON_NODE_HOLDS_OBJECT(d) &&
+             !json_object_get_size(json_node_get_object(d))));
 }
 
 static bool array_has(JsonArray *a, const char *s)
