@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -102,16 +103,42 @@ static void reencrypt_progress(ReencryptArgs *a, BlockReencrypt *r,
     }
 }
 
+/* SIGINT/SIGTERM: stop between two steps, as cryptsetup does. */
+static volatile sig_atomic_t reencrypt_stop;
+
+static void reencrypt_on_signal(int sig)
+{
+    reencrypt_stop = 1;
+}
+
+static void reencrypt_catch_signals(void)
+{
+    struct sigaction sa = { .sa_handler = reencrypt_on_signal };
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* Every step, then the final header; 0 or 1 (message printed). */
 static int reencrypt_run(ReencryptArgs *a, BlockReencrypt *r)
 {
     GError *err = NULL;
     double last = -1.0;
-    int ret;
+    int ret = 1;
 
+    reencrypt_catch_signals();
     reencrypt_progress(a, r, &last, false);
-    while ((ret = bdrv_reencrypt_step(r, &err)) > 0) {
+    while (!reencrypt_stop && (ret = bdrv_reencrypt_step(r, &err)) > 0) {
         reencrypt_progress(a, r, &last, false);
+    }
+    if (reencrypt_stop) {
+        if (a->progress) {
+            printf("\n");
+        }
+        error_report("Interrupted between two hotzones: continue with "
+                     "qemu-img reencrypt --resume-only");
+        return 1;
     }
     if (ret == 0) {
         reencrypt_progress(a, r, &last, true);
