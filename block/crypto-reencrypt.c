@@ -17,6 +17,7 @@
 
 #include "block/crypto.h"
 #include "crypto/reencrypt.h"
+#include "crypto/secret.h"
 #include "qemu/error.h"
 #include "qemu/trace.h"
 #include "qapi/qapi-visit-crypto.h"
@@ -311,6 +312,14 @@ static int encrypt_write_header(BlockDriverState *payload,
 
     if (!o->key_secret) {
         error_setg(errp, "Parameter 'key-secret' is required for cipher");
+        return -1;
+    }
+    /* A missing secret is found before the header file is touched. */
+    if (!qcrypto_secret_exists(o->key_secret) ||
+        (o->new_secret && !qcrypto_secret_exists(o->new_secret))) {
+        error_setg(errp, "No secret with id '%s'",
+                   qcrypto_secret_exists(o->key_secret) ? o->new_secret
+                                                        : o->key_secret);
         return -1;
     }
     if (size < 0 || hlen < 0) {
