@@ -148,7 +148,7 @@ static int reencrypt_run(ReencryptArgs *a, BlockReencrypt *r)
     }
     if (ret < 0) {
         error_prepend(&err, "Reencryption stopped (the volume can be resumed "
-                      "with --resume-only): ");
+                      "with --resume-only)");
         error_report_err(err);
         return 1;
     }
@@ -176,7 +176,7 @@ static BlockDriverState *open_new_header(ReencryptArgs *a)
     }
     hbs = bdrv_open(a->header, json ? NULL : "file", NULL, BDRV_O_RDWR, &err);
     if (!hbs) {
-        error_prepend(&err, "Could not open '%s': ", a->header);
+        error_prepend(&err, "Could not open '%s'", a->header);
         error_report_err(err);
     }
     return hbs;
@@ -244,7 +244,7 @@ static BlockDriverState *open_volume(ReencryptArgs *a, const char *filename,
         BlockDriverState *probe = bdrv_open(a->header, NULL, NULL,
                                             BDRV_O_NO_IO, &err);
         if (!probe) {
-            error_prepend(&err, "Could not open '%s': ", a->header);
+            error_prepend(&err, "Could not open '%s'", a->header);
             error_report_err(err);
             return NULL;
         }
@@ -258,7 +258,7 @@ static BlockDriverState *open_volume(ReencryptArgs *a, const char *filename,
     json_object_set_string_member(opts, "header.filename", a->header);
     bs = bdrv_open(filename, fmt, opts, flags, &err);
     if (!bs) {
-        error_prepend(&err, "Could not open '%s': ", filename);
+        error_prepend(&err, "Could not open '%s'", filename);
         error_report_err(err);
     }
     return bs;

@@ -163,3 +163,39 @@ class ReencTest(iotests.QemuTestCase):
                              iotests.luks_opts(self.p, self.h))
         self.assertSuccess(r)
         return orig
+
+
+class KillTest(ReencTest):
+    """Kill a reencryption mid-way, with retries at other moments when a
+    kill came before anything was recorded or after the end."""
+
+    DELAYS = (0.25, 0.1, 0.5, 0.05, 0.8, 0.15, 1.5, 3.0)
+
+    def snapshot(self):
+        self.saved = {}
+        for f in (self.p, self.h):
+            if os.path.exists(f):
+                self.saved[f] = read_file(f)
+
+    def restore(self):
+        for f in (self.p, self.h):
+            if f in self.saved:
+                with open(f, 'wb') as out:
+                    out.write(self.saved[f])
+            elif os.path.exists(f):
+                os.unlink(f)
+
+    def kill_midway(self, argv, sig=signal.SIGKILL, check_orig=None):
+        """Run argv from the snapshot until a kill leaves a reencryption
+        recorded; returns its state ('clean' or 'crash')."""
+        for delay in self.DELAYS:
+            self.restore()
+            alive = run_killed(argv, delay, sig)
+            st = state(self.h)
+            if alive and st in ('clean', 'crash'):
+                return st
+            if check_orig and st == 'invalid':
+                # killed while the first header was written: data untouched
+                self.assertPlain(check_orig)
+        self.fail('no kill landed in the middle of: %s' % ' '.join(
+            str(a) for a in argv))
