@@ -6,6 +6,7 @@ key, same data), --decrypt back to the original bytes; cryptsetup-made
 volumes re-keyed and decrypted by us; -p; and the command line's errors:
 clear messages, exit 1, files untouched."""
 
+import json
 import os
 import sys
 
@@ -28,9 +29,11 @@ class Roundtrip(reenc.ReencTest):
         ref = self.path('ref.img')
         with open(ref, 'wb') as f:
             f.write(orig)
+        vol = {'driver': 'luks', 'key-secret': 'sec0',
+               'file': {'driver': 'file', 'filename': self.p},
+               'header': {'driver': 'file', 'filename': self.h}}
         self.assertSuccess(iotests.qemu_img(
-            'compare', *self.obj, '--image-opts',
-            iotests.luks_opts(self.p, self.h), ref))
+            'compare', *self.obj, 'json:' + json.dumps(vol), ref))
 
         self.assertSuccess(reenc.ours(self.obj, self.p, header=self.h,
                                       opts='resilience=journal'))
