@@ -106,7 +106,7 @@ class Walk(reenc.ReencTest):
             self.assertCleanError(r, 'resume-only', stdout_ok=True)
         if st != 'none':
             if n % 4 == 0:
-                r = reenc.cs('resume', self.h, self.key, self.p)
+                r = reenc.cs_resume(self.h, self.key, self.p)
             else:
                 r = reenc.ours(self.obj, '--resume-only', self.p,
                                header=self.h)

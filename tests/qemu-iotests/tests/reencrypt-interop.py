@@ -38,7 +38,7 @@ class OursKilled(reenc.KillTest):
         reenc.run_killed(reenc.ours_argv(self.obj, '--resume-only', self.p,
                                          header=self.h), 0.1)
         if reenc.state(self.h) != 'none':
-            self.assertSuccess(reenc.cs('resume', self.h, self.key, self.p))
+            self.assertSuccess(reenc.cs_resume(self.h, self.key, self.p))
         self.assertFinishedEncrypted(orig)
         return st
 
@@ -49,7 +49,7 @@ class OursKilled(reenc.KillTest):
                                opts='resilience=%s,hotzone-size=1M'
                                % resilience)
         self.kill_midway(argv)
-        self.assertSuccess(reenc.cs('resume', self.h, self.key, self.p))
+        self.assertSuccess(reenc.cs_resume(self.h, self.key, self.p))
         self.assertPlain(orig)
 
     def rekey_killed(self, resilience):
@@ -59,7 +59,7 @@ class OursKilled(reenc.KillTest):
                                opts='resilience=%s,hotzone-size=1M'
                                % resilience)
         self.kill_midway(argv)
-        self.assertSuccess(reenc.cs('resume', self.h, self.key, self.p))
+        self.assertSuccess(reenc.cs_resume(self.h, self.key, self.p))
         self.assertFinishedEncrypted(orig)
 
     def test_encrypt_checksum(self):
@@ -89,7 +89,7 @@ class OursKilled(reenc.KillTest):
                                opts='resilience=none,hotzone-size=1M')
         st = self.kill_midway(argv, sig=signal.SIGTERM, check_orig=orig)
         self.assertEqual(st, 'clean')
-        self.assertSuccess(reenc.cs('resume', self.h, self.key, self.p))
+        self.assertSuccess(reenc.cs_resume(self.h, self.key, self.p))
         self.assertFinishedEncrypted(orig)
 
 
