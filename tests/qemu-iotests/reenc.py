@@ -83,7 +83,8 @@ def cs_resume(header, keyfile, payload):
     if r.rc != 0 and 'requires reencryption recovery' in r.err:
         rep = iotests.cryptsetup('repair', '-q', '--header', header,
                                  '--key-file', keyfile, payload)
-        if rep.rc != 0:
+        # the repair of the last hotzone also writes the final header
+        if rep.rc != 0 or state(header) == 'none':
             return rep
         r = cs('resume', header, keyfile, payload)
     return r
@@ -143,13 +144,17 @@ class ReencTest(iotests.QemuTestCase):
         self.p = self.path('p.img')
         self.h = self.path('h.img')
 
-    def assertFinishedEncrypted(self, orig, payload=None, header=None):
+    def assertFinishedEncrypted(self, orig, payload=None, header=None,
+                                test_open=True):
         """Header passes cryptsetup, no reencryption left, the passphrase
-        opens it and the payload decrypts independently to orig."""
+        opens it (the volume key dump needs it too) and the payload
+        decrypts independently to orig."""
         payload = payload or self.p
         header = header or self.h
         self.assertEqual(state(header), 'none')
-        self.assertTrue(iotests.test_passphrase(header, self.key, payload))
+        if test_open:
+            self.assertTrue(iotests.test_passphrase(header, self.key,
+                                                    payload))
         mk = iotests.master_key(header, self.key)
         sec, enc = data_sector_size(header)
         spec = enc.split('-', 1)[1]
