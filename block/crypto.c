@@ -18,35 +18,15 @@
 #include <string.h>
 
 #include "block/crypto.h"
-#include "block/bounce-pool.h"
 #include "block/crypto-parallel.h"
 #include "qemu/error.h"
 #include "qemu/trace.h"
 #include "qapi/qapi-visit-block-core.h"
 #include "qapi/qapi-visit-crypto.h"
 
-/* Buffers the pool may hold at most (1 MiB each): bounds pinned memory. */
-#define BLOCK_CRYPTO_POOL_MAX 16
-#define BLOCK_CRYPTO_POOL_PREALLOC 2
-
-typedef struct BlockCrypto {
-    QCryptoBlock *block;
-    BdrvChild *header;          /* detached header child, or NULL */
-    BdrvChild *hdr;             /* where header I/O goes: header or file */
-    uint64_t payload_offset;    /* bytes on `file` before the data */
-    uint64_t payload_size;      /* bytes of data (fixed LUKS2 segment), or 0 */
-    uint32_t sector_size;
-    bool no_io;                 /* metadata-only open: no key, no data I/O */
-    bool metadata_only;         /* a bare detached header opened alone */
-    bool pool_ready;
-    int open_flags;
-    BouncePool pool;
-    GError *check_error;        /* BDRV_O_CHECK: why the header failed */
-} BlockCrypto;
-
 /* ---- header storage callbacks (shared by open, create and amend) ---- */
 
-static int luks_hdr_read(QCryptoBlock *block, size_t offset, guint8 *buf,
+int block_crypto_hdr_read(QCryptoBlock *block, size_t offset, guint8 *buf,
                          size_t buflen, void *opaque, GError **errp)
 {
     BlockDriverState *hbs = opaque;
@@ -145,6 +125,118 @@ static int luks_check_data_io(BlockCrypto *s, int64_t offset, int64_t bytes)
     return 0;
 }
 
+/* ---- hotzone range lock (online reencryption) ---- */
+
+static bool range_meets(uint64_t a_start, uint64_t a_end, uint64_t b_start,
+                        uint64_t b_end)
+{
+    return a_start < b_end && b_start < a_end;
+}
+
+/* Saturating end of [offset, offset + bytes). */
+static uint64_t range_end(uint64_t offset, uint64_t bytes)
+{
+    return bytes > UINT64_MAX - offset ? UINT64_MAX : offset + bytes;
+}
+
+void block_crypto_range_enter(BlockCrypto *s, BlockCryptoRange *r,
+                              uint64_t offset, uint64_t bytes)
+{
+    r->start = offset;
+    r->end = range_end(offset, bytes);
+    r->tracked = false;
+    /*
+     * Count first, then look at the flag; block_crypto_range_track() sets
+     * the flag, then waits for the count to drop: one of the two sees the
+     * other (sequentially consistent), so no request slips past a step.
+     */
+    __atomic_add_fetch(&s->untracked, 1, __ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&s->tracking, __ATOMIC_SEQ_CST)) {
+        return;
+    }
+    __atomic_sub_fetch(&s->untracked, 1, __ATOMIC_SEQ_CST);
+    g_mutex_lock(&s->range_lock);
+    while (s->hot && range_meets(r->start, r->end, s->hot_start,
+                                 s->hot_end)) {
+        g_cond_wait(&s->range_cond, &s->range_lock);
+    }
+    r->prev = NULL;
+    r->next = s->ranges;
+    if (s->ranges) {
+        s->ranges->prev = r;
+    }
+    s->ranges = r;
+    r->tracked = true;
+    g_mutex_unlock(&s->range_lock);
+}
+
+void block_crypto_range_exit(BlockCrypto *s, BlockCryptoRange *r)
+{
+    if (!r->tracked) {
+        __atomic_sub_fetch(&s->untracked, 1, __ATOMIC_SEQ_CST);
+        return;
+    }
+    g_mutex_lock(&s->range_lock);
+    if (r->prev) {
+        r->prev->next = r->next;
+    } else {
+        s->ranges = r->next;
+    }
+    if (r->next) {
+        r->next->prev = r->prev;
+    }
+    r->tracked = false;
+    g_cond_broadcast(&s->range_cond);
+    g_mutex_unlock(&s->range_lock);
+}
+
+void block_crypto_range_track(BlockCrypto *s, bool on)
+{
+    if (!on) {
+        /* Requests still linked unlink themselves under the lock. */
+        __atomic_store_n(&s->tracking, 0, __ATOMIC_SEQ_CST);
+        return;
+    }
+    __atomic_store_n(&s->tracking, 1, __ATOMIC_SEQ_CST);
+    /* Once: the requests that started untracked end soon. */
+    while (__atomic_load_n(&s->untracked, __ATOMIC_SEQ_CST)) {
+        g_usleep(100);
+    }
+}
+
+static bool hotzone_busy(BlockCrypto *s)
+{
+    for (BlockCryptoRange *r = s->ranges; r; r = r->next) {
+        if (range_meets(r->start, r->end, s->hot_start, s->hot_end)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void block_crypto_hotzone_lock(BlockCrypto *s, uint64_t offset,
+                               uint64_t bytes)
+{
+    g_mutex_lock(&s->range_lock);
+    /* Set first: new requests to the hotzone wait, so the step is not
+     * starved by a stream of them. */
+    s->hot = true;
+    s->hot_start = offset;
+    s->hot_end = range_end(offset, bytes);
+    while (hotzone_busy(s)) {
+        g_cond_wait(&s->range_cond, &s->range_lock);
+    }
+    g_mutex_unlock(&s->range_lock);
+}
+
+void block_crypto_hotzone_unlock(BlockCrypto *s)
+{
+    g_mutex_lock(&s->range_lock);
+    s->hot = false;
+    g_cond_broadcast(&s->range_cond);
+    g_mutex_unlock(&s->range_lock);
+}
+
 /* ---- open / close ---- */
 
 static int luks_check_format(BlockDriverState *hbs, GError **errp)
@@ -198,7 +290,7 @@ static QCryptoBlock *luks_open_format(BlockCrypto *s, const char *key_secret,
     if (s->header) {
         flags |= QCRYPTO_BLOCK_OPEN_DETACHED;
     } else {
-        QCryptoBlock *peek = qcrypto_block_open(&oo, luks_hdr_read,
+        QCryptoBlock *peek = qcrypto_block_open(&oo, block_crypto_hdr_read,
                                                 s->hdr->bs,
                                                 QCRYPTO_BLOCK_OPEN_NO_IO |
                                                 QCRYPTO_BLOCK_OPEN_DETACHED,
@@ -212,7 +304,7 @@ static QCryptoBlock *luks_open_format(BlockCrypto *s, const char *key_secret,
     if (s->no_io) {
         flags |= QCRYPTO_BLOCK_OPEN_NO_IO;
     }
-    return qcrypto_block_open(&oo, luks_hdr_read, s->hdr->bs, flags, errp);
+    return qcrypto_block_open(&oo, block_crypto_hdr_read, s->hdr->bs, flags, errp);
 }
 
 static int luks_open_node(BlockDriverState *bs, BlockdevOptions *options,
@@ -299,8 +391,14 @@ static int luks_open_node(BlockDriverState *bs, BlockdevOptions *options,
                file->bs->node_name, s->header ? s->header->bs->node_name : "",
                s->header != NULL, s->metadata_only, s->no_io,
                s->payload_offset, s->sector_size);
+    /* The largest sector size of the segments (a volume in reencryption
+     * may have two): requests are whole sectors of each. */
     bs->request_alignment = s->sector_size;
     if (!s->no_io && !s->metadata_only) {
+        /* An interrupted hotzone is repaired before any data is served. */
+        if (block_crypto_reencrypt_open(bs, errp) < 0) {
+            goto fail;
+        }
         block_crypto_bounce_pool_init(&s->pool, BLOCK_CRYPTO_CHUNK_SIZE,
                          BLOCK_CRYPTO_POOL_PREALLOC, BLOCK_CRYPTO_POOL_MAX);
         s->pool_ready = true;
@@ -323,7 +421,11 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
 {
     BlockCrypto *s = bs->opaque;
     GError *err = NULL;
-    int ret = luks_open_node(bs, options, flags, &err);
+    int ret;
+
+    g_mutex_init(&s->range_lock);
+    g_cond_init(&s->range_cond);
+    ret = luks_open_node(bs, options, flags, &err);
 
     if (ret < 0 && (flags & BDRV_O_CHECK) && s->hdr) {
         s->check_error = err;
@@ -332,6 +434,8 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
     }
     if (ret < 0) {
         g_propagate_error(errp, err);
+        g_mutex_clear(&s->range_lock);
+        g_cond_clear(&s->range_cond);
     }
     return ret;
 }
@@ -361,6 +465,8 @@ static void luks_close(BlockDriverState *bs)
     }
     qcrypto_block_free(s->block);
     s->block = NULL;
+    g_mutex_clear(&s->range_lock);
+    g_cond_clear(&s->range_cond);
 }
 
 /* ---- data path ---- */
@@ -392,8 +498,8 @@ static int luks_preadv_bounce(BlockDriverState *bs, int64_t offset,
     return ret;
 }
 
-static int luks_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                       const struct iovec *iov, int niov, int flags)
+static int luks_do_preadv(BlockDriverState *bs, int64_t offset,
+                          int64_t bytes, const struct iovec *iov, int niov)
 {
     BlockCrypto *s = bs->opaque;
     uint64_t pos = offset;
@@ -472,15 +578,37 @@ static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
     return ret;
 }
 
+/*
+ * Every data request holds its range for its duration, so that a
+ * reencryption step never rewrites data under it (see the range lock).
+ */
+static int luks_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                       const struct iovec *iov, int niov, int flags)
+{
+    BlockCrypto *s = bs->opaque;
+    BlockCryptoRange r;
+    int ret;
+
+    block_crypto_range_enter(s, &r, offset, bytes);
+    ret = luks_do_preadv(bs, offset, bytes, iov, niov);
+    block_crypto_range_exit(s, &r);
+    return ret;
+}
+
 static int luks_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
                         const struct iovec *iov, int niov, int flags)
 {
-    int ret = luks_check_data_io(bs->opaque, offset, bytes);
+    BlockCrypto *s = bs->opaque;
+    BlockCryptoRange r;
+    int ret = luks_check_data_io(s, offset, bytes);
 
     if (ret < 0) {
         return ret;
     }
-    return luks_write_chunks(bs, offset, bytes, iov, niov, flags);
+    block_crypto_range_enter(s, &r, offset, bytes);
+    ret = luks_write_chunks(bs, offset, bytes, iov, niov, flags);
+    block_crypto_range_exit(s, &r);
+    return ret;
 }
 
 /*
@@ -519,8 +647,8 @@ static int luks_zero_partial(BlockDriverState *bs, int64_t sector_start,
  * Write-zeroes must write the ENCRYPTED zeros: a guest reading back expects
  * zeros, and the ciphertext of zeros is not zeros.  Holes are never punched.
  */
-static int luks_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
-                              int64_t bytes, int flags)
+static int luks_do_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                                 int64_t bytes, int flags)
 {
     BlockCrypto *s = bs->opaque;
     int64_t ss = s->sector_size;
@@ -560,6 +688,25 @@ static int luks_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
     return 0;
 }
 
+static int luks_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
+                              int64_t bytes, int flags)
+{
+    BlockCrypto *s = bs->opaque;
+    BlockCryptoRange r;
+    int ret;
+
+    if (offset < 0 || bytes < 0) {
+        return -EINVAL;
+    }
+    /* Partial sectors are read back: the range covers them whole. */
+    block_crypto_range_enter(s, &r, offset - offset % s->sector_size,
+                             bytes + offset % s->sector_size +
+                             s->sector_size);
+    ret = luks_do_pwrite_zeroes(bs, offset, bytes, flags);
+    block_crypto_range_exit(s, &r);
+    return ret;
+}
+
 static int luks_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
     BlockCrypto *s = bs->opaque;
@@ -572,7 +719,15 @@ static int luks_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
         (uint64_t)offset > INT64_MAX - s->payload_offset - (uint64_t)bytes) {
         return -EINVAL;
     }
-    return bdrv_pdiscard(bs->file->bs, s->payload_offset + offset, bytes);
+    {
+        BlockCryptoRange r;
+        int ret;
+
+        block_crypto_range_enter(s, &r, offset, bytes);
+        ret = bdrv_pdiscard(bs->file->bs, s->payload_offset + offset, bytes);
+        block_crypto_range_exit(s, &r);
+        return ret;
+    }
 }
 
 static int luks_flush(BlockDriverState *bs)
@@ -607,6 +762,11 @@ static int64_t luks_getlength(BlockDriverState *bs)
         len = (int64_t)s->payload_size;
     }
     return len;
+}
+
+int64_t block_crypto_data_length(BlockDriverState *bs)
+{
+    return luks_getlength(bs);
 }
 
 static int64_t luks_get_allocated_file_size(BlockDriverState *bs)
@@ -711,7 +871,7 @@ static int luks_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
         return -EACCES;
     }
     ao = luks_amend_opts_from(options);
-    if (qcrypto_block_amend_options(s->block, luks_hdr_read, block_crypto_hdr_write,
+    if (qcrypto_block_amend_options(s->block, block_crypto_hdr_read, block_crypto_hdr_write,
                                     s->hdr->bs, ao, force, errp) < 0) {
         return -EINVAL;
     }
@@ -762,4 +922,9 @@ const BlockDriver bdrv_luks = {
     .bdrv_measure = block_crypto_measure,
     .bdrv_probe = luks_probe,
     .bdrv_check = luks_check,
+    .bdrv_reencrypt_begin = block_crypto_reencrypt_begin,
+    .bdrv_reencrypt_begin_encrypt = block_crypto_reencrypt_begin_encrypt,
+    .bdrv_reencrypt_step = block_crypto_reencrypt_step,
+    .bdrv_reencrypt_progress = block_crypto_reencrypt_progress,
+    .bdrv_reencrypt_end = block_crypto_reencrypt_end,
 };

@@ -33,6 +33,7 @@ static const ImgCmd img_cmds[] = {
     { "info", img_info },
     { "map", img_map },
     { "measure", img_measure },
+    { "reencrypt", img_reencrypt },
     { "resize", img_resize },
 };
 
@@ -59,6 +60,7 @@ static void help(void)
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [-U] filename\n"
 "  map [--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] filename\n"
 "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object objectdef] [--image-opts] [-f fmt] filename]\n"
+"  reencrypt [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-p] [-q] [--encrypt|--decrypt|--resume-only] [-o options] filename\n"
 "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
 "\n"
 "Command parameters:\n"
@@ -100,6 +102,14 @@ static void help(void)
 "  'if=FILE' read from FILE\n"
 "  'of=FILE' write to FILE\n"
 "  'skip=N' skip N bs-sized blocks at the start of input\n"
+"\n"
+"Parameters to reencrypt subcommand (in place, cryptsetup-compatible):\n"
+"  '--encrypt' encrypts a plaintext image, writing a new detached header to\n"
+"       -o header=FILE; '--decrypt' decrypts; neither: re-key, or continue\n"
+"       the reencryption the header records; '--resume-only' only continues\n"
+"  -o header=FILE,key-secret=ID,new-secret=ID,resilience=checksum|journal|none,\n"
+"     hash=ALG,hotzone-size=SIZE,direction=forward|backward and the creation\n"
+"     options of the new key (cipher-alg, sector-size, iter-time, ...)\n"
 "\n"
 "Parameters to amend subcommand (luks keyslots):\n"
 "  -o state=active|inactive,keyslot=N,old-secret=ID,new-secret=ID,iter-time=MS\n"

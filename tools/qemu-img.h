@@ -85,6 +85,7 @@ int img_bench(int argc, char **argv);
 int img_check(int argc, char **argv);
 int img_compare(int argc, char **argv);
 int img_dd(int argc, char **argv);
+int img_reencrypt(int argc, char **argv);
 
 /* Create an image with the output of "Formatting ..." unless quiet. */
 int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,

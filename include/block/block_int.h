@@ -7,6 +7,7 @@
 #define BLOCK_BLOCK_INT_H
 
 #include "block/block.h"
+#include "qapi/qapi-types-crypto.h"
 
 typedef struct BlockDriver BlockDriver;
 
@@ -124,6 +125,30 @@ struct BlockDriver {
                       GError **errp);
     /* True if buf (the first bytes of an image) is this format (probing). */
     bool (*bdrv_probe)(const guint8 *buf, size_t len);
+
+    /*
+     * In-place reencryption (include/block/reencrypt.h; NULL: the format
+     * has none).  begin() starts or resumes one on an open node of this
+     * driver and returns the driver's context; begin_encrypt() writes a new
+     * header for the plaintext node `payload` into node `header` and opens
+     * an encrypted node over the two (*out), returning its context.  The
+     * context then goes to step() (1 more to do, 0 finished, -1 error),
+     * progress() and end().  Generic code finds "the driver that can
+     * encrypt in place" by looking for bdrv_reencrypt_begin_encrypt.
+     */
+    void *(*bdrv_reencrypt_begin)(BlockDriverState *bs,
+                                  QCryptoBlockReencryptOptions *opts,
+                                  GError **errp);
+    void *(*bdrv_reencrypt_begin_encrypt)(BlockDriverState *payload,
+                                          BlockDriverState *header,
+                                          QCryptoBlockReencryptOptions *opts,
+                                          const char *node_name,
+                                          BlockDriverState **out,
+                                          GError **errp);
+    int (*bdrv_reencrypt_step)(void *ctx, GError **errp);
+    void (*bdrv_reencrypt_progress)(void *ctx, uint64_t *done,
+                                    uint64_t *total);
+    void (*bdrv_reencrypt_end)(void *ctx);
 };
 
 /*

@@ -14,7 +14,7 @@ import sys
 # Folders scanned, and the luks driver's own files (they may name it).
 SCANNED = ['block', 'tools', 'storage-daemon', 'qapi']
 DRIVER = {'block/crypto.c', 'block/crypto-create.c', 'block/crypto.h',
-          'block/crypto-parallel.c',
+          'block/crypto-parallel.c', 'block/crypto-reencrypt.c',
           'block/crypto-parallel.h', 'block/bounce-pool.c',
           'block/bounce-pool.h'}
 
