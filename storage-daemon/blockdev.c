@@ -197,7 +197,7 @@ static int hold_refs(BlockJobData *d, BlockdevCreateOptions *options,
     return 0;
 }
 
-static int create_run(void *opaque, GError **errp)
+static int create_run(Job *job, void *opaque, GError **errp)
 {
     BlockJobData *d = opaque;
     return bdrv_create_blockdev(d->create, errp) < 0 ? -1 : 0;
@@ -220,7 +220,7 @@ void qmp_blockdev_create(const char *job_id, BlockdevCreateOptions *options,
               errp);
 }
 
-static int amend_run(void *opaque, GError **errp)
+static int amend_run(Job *job, void *opaque, GError **errp)
 {
     BlockJobData *d = opaque;
     return bdrv_amend(d->bs, d->amend, d->force, errp) < 0 ? -1 : 0;

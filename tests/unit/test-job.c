@@ -30,7 +30,7 @@ typedef struct Work {
     bool *freed;
 } Work;
 
-static int work_run(void *opaque, GError **errp)
+static int work_run(Job *job, void *opaque, GError **errp)
 {
     Work *w = opaque;
 
