@@ -14,6 +14,7 @@
 #include "qemu/job.h"
 #include "block/reencrypt.h"
 #include "qapi/qapi-commands-block.h"
+#include "qapi/qapi-visit-block-core.h"
 
 typedef struct OwnedNode {
     BlockDriverState *bs;
@@ -297,6 +298,31 @@ static int reencrypt_run(Job *job, void *opaque, GError **errp)
     return ret < 0 ? -1 : 0;
 }
 
+/*
+ * The string member `name` of the options the node was opened with, found
+ * in their JSON form so that no driver's option struct is named here (the
+ * value is a secret's id, not key material).
+ */
+static char *open_option_str(BlockDriverState *bs, const char *name)
+{
+    const BlockdevOptions *open = bdrv_get_open_options(bs);
+    g_autoptr(JsonNode) node = NULL;
+    JsonObject *obj;
+    JsonNode *m;
+
+    if (!open) {
+        return NULL;
+    }
+    node = qapi_out_BlockdevOptions(open);
+    obj = json_node_get_object(node);
+    m = json_object_get_member(obj, name);
+    if (!m || !JSON_NODE_HOLDS_VALUE(m) ||
+        json_node_get_value_type(m) != G_TYPE_STRING) {
+        return NULL;
+    }
+    return g_strdup(json_node_get_string(m));
+}
+
 /* The options with key-secret defaulting to the one the node opened with. */
 static QCryptoBlockReencryptOptions *
 reencrypt_options(BlockDriverState *bs, QCryptoBlockReencryptOptions *in)
@@ -304,11 +330,9 @@ reencrypt_options(BlockDriverState *bs, QCryptoBlockReencryptOptions *in)
     QCryptoBlockReencryptOptions *o = in ?
         qapi_QCryptoBlockReencryptOptions_clone(in) :
         g_new0(QCryptoBlockReencryptOptions, 1);
-    const BlockdevOptions *open = bdrv_get_open_options(bs);
 
-    if (!o->key_secret && open && open->driver == BLOCKDEV_DRIVER_LUKS &&
-        open->u.luks.key_secret) {
-        o->key_secret = g_strdup(open->u.luks.key_secret);
+    if (!o->key_secret) {
+        o->key_secret = open_option_str(bs, "key-secret");
     }
     return o;
 }
@@ -325,8 +349,9 @@ void qmp_x_blockdev_reencrypt(const char *job_id, const char *node_name,
     if (!bs) {
         return;
     }
-    if (strcmp(bdrv_get_format_name(bs), "luks") != 0) {
-        error_setg(errp, "Node '%s' is not a luks node (driver '%s')",
+    /* The driver refuses what it cannot reencrypt; this is the quick no. */
+    if (!bdrv_is_encrypted(bs)) {
+        error_setg(errp, "Node '%s' is not an encrypted node (driver '%s')",
                    node_name, bdrv_get_format_name(bs));
         return;
     }

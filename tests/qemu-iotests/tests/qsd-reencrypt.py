@@ -156,7 +156,11 @@ class ReencryptJob(iotests.QemuTestCase):
         mk = iotests.master_key(self.header, self.key)
         if old_mk is not None:
             self.assertNotEqual(mk, old_mk)
-        self.assertDecryptsTo(self.payload, mk, 0, plaintext)
+        seg = cs_json(self.header)['segments']['0']
+        self.assertEqual(seg['type'], 'crypt')
+        self.assertEqual(seg['encryption'], 'aes-xts-plain64')
+        self.assertDecryptsTo(self.payload, mk, 0, plaintext,
+                              sector_size=seg['sector_size'])
 
     # cases ---------------------------------------------------------------
 
@@ -172,7 +176,7 @@ class ReencryptJob(iotests.QemuTestCase):
                          "Cannot find device='' nor node-name='nope'")
         r = self.qmp.request('x-blockdev-reencrypt', job_id='j0',
                              node_name='pl')
-        self.assertIn("not a luks node", r['error']['desc'])
+        self.assertIn("not an encrypted node", r['error']['desc'])
         r = self.qmp.request('x-blockdev-reencrypt', job_id='j0',
                              node_name='crypt0')
         self.assertEqual(r['error']['desc'], 'Block node is read-only')
@@ -349,6 +353,29 @@ class ReencryptJob(iotests.QemuTestCase):
                 break
         else:
             self.fail('no kill landed mid-way')
+        self.serve_and_finish(plaintext, pats)
+
+    def test_cryptsetup_init_only_encrypt(self):
+        """The documented way to encrypt a disk in use: cryptsetup writes
+        only the header (all plaintext, a linear segment), the daemon
+        serves it and encrypts it online."""
+        size = 64 * MiB
+        pats = [(i * 13 + 3) & 0xff for i in range(size // MiB)]
+        plaintext = b''.join(bytes([p]) * MiB for p in pats)
+        with open(self.payload, 'wb') as f:
+            f.write(plaintext)
+        self.assertSuccess(iotests.cryptsetup(
+            'reencrypt', '-q', '--force-offline-reencrypt', '--encrypt',
+            '--init-only', '--type', 'luks2', '--header', self.header,
+            '--key-file', self.key, '--pbkdf', 'pbkdf2',
+            '--pbkdf-force-iterations', iotests.CS_ITERS, self.payload))
+        self.assertEqual(requirements(self.header), ['online-reencrypt-v2'])
+        self.serve_and_finish(plaintext, pats)
+
+    def serve_and_finish(self, plaintext, pats):
+        """Serve a volume in reencryption; QEMU 7.2's qemu-io checks every
+        MiB over NBD in a loop while the job finishes it."""
+        size = len(plaintext)
         uri = self.start_daemon()
         reads = ['read -P 0x%02x %d 1M' % (p, i * MiB)
                  for i, p in enumerate(pats)]
