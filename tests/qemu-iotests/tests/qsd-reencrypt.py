@@ -137,14 +137,20 @@ class ReencryptJob(iotests.QemuTestCase):
             seen.append(ev['data']['status'])
         return seen
 
-    def wait_progress(self, job_id, minimum=1):
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            j = self.job_info(job_id)
-            if j['current-progress'] >= minimum or j['status'] == 'concluded':
-                return j
-            time.sleep(0.01)
-        self.fail('job %s makes no progress' % job_id)
+    def pause_mid_way(self, job_id):
+        """Pause the job after at least one hotzone and before its end,
+        whatever the speed: pause at once (it cannot be done yet), resume,
+        and pause again while the next hotzone runs.  Returns the statuses
+        seen."""
+        self.qmp.cmd('job-pause', id=job_id)
+        seen = self.statuses_until(job_id, 'paused', [])
+        p0 = self.job_info(job_id)['current-progress']
+        self.qmp.cmd('job-resume', id=job_id)
+        self.statuses_until(job_id, 'running', seen)
+        self.qmp.cmd('job-pause', id=job_id)
+        self.statuses_until(job_id, 'paused', seen)
+        self.assertGreater(self.job_info(job_id)['current-progress'], p0)
+        return seen
 
     def assert_finished(self, plaintext, old_mk):
         """After the daemon is gone: cryptsetup sees a plain LUKS2 volume
@@ -199,19 +205,16 @@ class ReencryptJob(iotests.QemuTestCase):
         self.qmp.cmd('x-blockdev-reencrypt', job_id='rk',
                      node_name='crypt0',
                      options={'hotzone-size': HOTZONE})
-        seen = self.statuses_until('rk', 'running', [])
         r = self.qmp.request('job-resume', id='rk')
         self.assertEqual(r['error']['desc'],
                          "Can't resume a job that was not paused")
+        seen = self.pause_mid_way('rk')
         # The amend of a node being reencrypted is refused.
         r = self.qmp.request('x-blockdev-amend', job_id='am',
                              node_name='crypt0',
                              options={'driver': 'luks', 'state': 'active',
                                       'new-secret': 'sec0'})
         self.assertIn('being reencrypted', r['error']['desc'])
-        self.wait_progress('rk')
-        self.qmp.cmd('job-pause', id='rk')
-        self.statuses_until('rk', 'paused', seen)
         r = self.qmp.request('job-pause', id='rk')
         self.assertEqual(r['error']['desc'], 'Job is already paused')
         p1 = self.job_info('rk')
@@ -240,7 +243,8 @@ class ReencryptJob(iotests.QemuTestCase):
         self.qmp.cmd('job-resume', id='rk')
         self.statuses_until('rk', 'concluded', seen)
         self.assertEqual(seen, ['created', 'running', 'paused', 'running',
-                                'waiting', 'pending', 'concluded'])
+                                'paused', 'running', 'waiting', 'pending',
+                                'concluded'])
         info = self.job_info('rk')
         self.assertNotIn('error', info)
         self.assertEqual(info['type'], 'reencrypt')
@@ -255,11 +259,12 @@ class ReencryptJob(iotests.QemuTestCase):
         self.qmp.cmd('x-blockdev-reencrypt', job_id='c0',
                      node_name='crypt0',
                      options={'hotzone-size': HOTZONE})
-        seen = self.statuses_until('c0', 'running', [])
-        self.wait_progress('c0')
+        seen = self.pause_mid_way('c0')
+        # Cancel resumes a paused job, which stops at once.
         self.qmp.cmd('job-cancel', id='c0')
         self.statuses_until('c0', 'concluded', seen)
-        self.assertEqual(seen, ['created', 'running', 'aborting',
+        self.assertEqual(seen, ['created', 'running', 'paused', 'running',
+                                'paused', 'running', 'aborting',
                                 'concluded'])
         info = self.job_info('c0')
         self.assertEqual(info['error'], 'Operation canceled')
@@ -322,7 +327,11 @@ class ReencryptJob(iotests.QemuTestCase):
         self.qmp.cmd('x-blockdev-reencrypt', job_id='q0',
                      node_name='crypt0',
                      options={'hotzone-size': HOTZONE})
-        self.wait_progress('q0')
+        # Quit while a hotzone is being rewritten.
+        self.qmp.cmd('job-pause', id='q0')
+        seen = self.statuses_until('q0', 'paused', [])
+        self.qmp.cmd('job-resume', id='q0')
+        self.statuses_until('q0', 'running', seen)
         self.assertEqual(self.qsd.stop(), 0)
         self.assertEqual(requirements(self.header), ['online-reencrypt-v2'])
         self.assertSuccess(iotests.cryptsetup(
@@ -348,8 +357,12 @@ class ReencryptJob(iotests.QemuTestCase):
                          'pbkdf2', '--pbkdf-force-iterations',
                          iotests.CS_ITERS, '--hotzone-size', '1M',
                          self.payload])
-            if (os.path.exists(self.header) and
-                    requirements(self.header) == ['online-reencrypt-v2']):
+            # Killed before the header was whole: luksDump fails; retry.
+            r = iotests.cryptsetup('luksDump', '--dump-json-metadata',
+                                   self.header)
+            if r.rc == 0 and json.loads(r.out)['config'].get(
+                    'requirements', {}).get('mandatory') == \
+                    ['online-reencrypt-v2']:
                 break
         else:
             self.fail('no kill landed mid-way')
