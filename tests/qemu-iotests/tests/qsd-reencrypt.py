@@ -111,6 +111,18 @@ class ReencryptJob(iotests.QemuTestCase):
         self.qmp = self.qsd.qmp
         return 'nbd+unix:///disk?socket=%s' % self.sock
 
+    def serve_random(self):
+        """A random volume served, with a reader already going."""
+        plaintext = os.urandom(SIZE)
+        plain_path = self.path('plain.raw')
+        with open(plain_path, 'wb') as f:
+            f.write(plaintext)
+        old_mk = self.make_luks2(plaintext)
+        uri = self.start_daemon()
+        reader = self.convert_reader(uri, plain_path)
+        reader.start()
+        return plaintext, plain_path, old_mk, uri, reader
+
     def convert_reader(self, uri, plain_path):
         """Debian's qemu-img copies the whole export; cmp with the
         plaintext."""
@@ -193,14 +205,7 @@ class ReencryptJob(iotests.QemuTestCase):
         self.assertEqual(self.qmp.cmd('query-jobs'), [])
 
     def test_rekey_pause_resume(self):
-        plaintext = os.urandom(SIZE)
-        plain_path = self.path('plain.raw')
-        with open(plain_path, 'wb') as f:
-            f.write(plaintext)
-        old_mk = self.make_luks2(plaintext)
-        uri = self.start_daemon()
-        reader = self.convert_reader(uri, plain_path)
-        reader.start()
+        plaintext, plain_path, old_mk, uri, reader = self.serve_random()
 
         self.qmp.cmd('x-blockdev-reencrypt', job_id='rk',
                      node_name='crypt0',
@@ -277,14 +282,7 @@ class ReencryptJob(iotests.QemuTestCase):
         return info['current-progress']
 
     def test_cancel_then_new_job(self):
-        plaintext = os.urandom(SIZE)
-        plain_path = self.path('plain.raw')
-        with open(plain_path, 'wb') as f:
-            f.write(plaintext)
-        old_mk = self.make_luks2(plaintext)
-        uri = self.start_daemon()
-        reader = self.convert_reader(uri, plain_path)
-        reader.start()
+        plaintext, plain_path, old_mk, uri, reader = self.serve_random()
         done = self.cancel_half_way(plain_path)
         # A new job without options continues what the header records.
         self.qmp.cmd('x-blockdev-reencrypt', job_id='c1', node_name='crypt0')
@@ -300,14 +298,7 @@ class ReencryptJob(iotests.QemuTestCase):
         self.assert_finished(plaintext, old_mk)
 
     def test_cancel_then_qemu_img_resume(self):
-        plaintext = os.urandom(SIZE)
-        plain_path = self.path('plain.raw')
-        with open(plain_path, 'wb') as f:
-            f.write(plaintext)
-        old_mk = self.make_luks2(plaintext)
-        uri = self.start_daemon()
-        reader = self.convert_reader(uri, plain_path)
-        reader.start()
+        plaintext, plain_path, old_mk, uri, reader = self.serve_random()
         self.cancel_half_way(plain_path)
         reader.finish(self)
         self.assertEqual(self.qsd.stop(), 0)
