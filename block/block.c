@@ -729,6 +729,11 @@ bool bdrv_is_read_only(BlockDriverState *bs)
     return bs->read_only;
 }
 
+const BlockdevOptions *bdrv_get_open_options(BlockDriverState *bs)
+{
+    return bs->options;
+}
+
 bool bdrv_is_encrypted(BlockDriverState *bs)
 {
     return bs->drv && bs->drv->is_encrypted;

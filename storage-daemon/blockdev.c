@@ -1,6 +1,6 @@
 /*
- * Block commands: blockdev-add/del, blockdev-create and x-blockdev-amend
- * jobs, query-named-block-nodes, block_resize.
+ * Block commands: blockdev-add/del, blockdev-create, x-blockdev-amend and
+ * x-blockdev-reencrypt jobs, query-named-block-nodes, block_resize.
  *
  * Nodes added by the user (--blockdev, blockdev-add) are owned by the
  * monitor: it holds their reference until blockdev-del or exit.  Nodes
@@ -12,7 +12,9 @@
 #include "storage-daemon/daemon.h"
 #include "qemu/error.h"
 #include "qemu/job.h"
+#include "block/reencrypt.h"
 #include "qapi/qapi-commands-block.h"
+#include "qapi/qapi-visit-block-core.h"
 
 typedef struct OwnedNode {
     BlockDriverState *bs;
@@ -21,6 +23,7 @@ typedef struct OwnedNode {
 
 static GHashTable *owned;       /* node name -> OwnedNode * */
 static GHashTable *busy;        /* BlockDriverState * -> count of jobs */
+static GHashTable *reencrypting; /* BlockDriverState * set */
 
 static void owned_free(gpointer p)
 {
@@ -35,6 +38,7 @@ static void ensure_tables(void)
         owned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                       owned_free);
         busy = g_hash_table_new(g_direct_hash, g_direct_equal);
+        reencrypting = g_hash_table_new(g_direct_hash, g_direct_equal);
     }
 }
 
@@ -153,8 +157,9 @@ void qmp_blockdev_del(const char *node_name, GError **errp)
 typedef struct BlockJobData {
     BlockdevCreateOptions *create;
     BlockdevAmendOptions *amend;
+    QCryptoBlockReencryptOptions *reencrypt;
     bool force;
-    BlockDriverState *bs;          /* amend target */
+    BlockDriverState *bs;          /* amend or reencrypt target */
     GPtrArray *held;               /* nodes referenced by the options */
 } BlockJobData;
 
@@ -175,6 +180,10 @@ static void block_job_data_free(gpointer p)
         bdrv_unref(bs);
     }
     g_ptr_array_free(d->held, TRUE);
+    if (d->reencrypt) {
+        g_hash_table_remove(reencrypting, d->bs);
+    }
+    qapi_free_QCryptoBlockReencryptOptions(d->reencrypt);
     qapi_free_BlockdevCreateOptions(d->create);
     qapi_free_BlockdevAmendOptions(d->amend);
     g_free(d);
@@ -197,7 +206,7 @@ static int hold_refs(BlockJobData *d, BlockdevCreateOptions *options,
     return 0;
 }
 
-static int create_run(void *opaque, GError **errp)
+static int create_run(Job *job, void *opaque, GError **errp)
 {
     BlockJobData *d = opaque;
     return bdrv_create_blockdev(d->create, errp) < 0 ? -1 : 0;
@@ -220,7 +229,7 @@ void qmp_blockdev_create(const char *job_id, BlockdevCreateOptions *options,
               errp);
 }
 
-static int amend_run(void *opaque, GError **errp)
+static int amend_run(Job *job, void *opaque, GError **errp)
 {
     BlockJobData *d = opaque;
     return bdrv_amend(d->bs, d->amend, d->force, errp) < 0 ? -1 : 0;
@@ -244,6 +253,11 @@ void qmp_x_blockdev_amend(const char *job_id, const char *node_name,
                    "block driver");
         return;
     }
+    if (g_hash_table_contains(reencrypting, bs)) {
+        error_setg(errp, "Node '%s' is busy: it is being reencrypted",
+                   node_name);
+        return;
+    }
     d = g_new0(BlockJobData, 1);
     d->held = g_ptr_array_new();
     d->amend = qapi_BlockdevAmendOptions_clone(options);
@@ -252,6 +266,112 @@ void qmp_x_blockdev_amend(const char *job_id, const char *node_name,
     hold_node(d, bs);
     job_start(job_id, JOB_TYPE_AMEND, amend_run, d, block_job_data_free,
               errp);
+}
+
+/*
+ * Hotzone by hotzone, with a pause point between two: job-pause waits
+ * there, job-cancel stops there and leaves the volume resumable (the
+ * header records where it is).
+ */
+static int reencrypt_run(Job *job, void *opaque, GError **errp)
+{
+    BlockJobData *d = opaque;
+    BlockReencrypt *r = bdrv_reencrypt_begin(d->bs, d->reencrypt, errp);
+    uint64_t done, total;
+    int ret;
+
+    if (!r) {
+        return -1;
+    }
+    do {
+        bdrv_reencrypt_progress(r, &done, &total);
+        job_progress_set(job, done, total);
+        if (job_pause_point(job)) {
+            ret = 0;
+            break;
+        }
+        ret = bdrv_reencrypt_step(r, errp);
+    } while (ret > 0);
+    bdrv_reencrypt_progress(r, &done, &total);
+    job_progress_set(job, done, total);
+    bdrv_reencrypt_end(r);
+    return ret < 0 ? -1 : 0;
+}
+
+/*
+ * The string member `name` of the options the node was opened with, found
+ * in their JSON form so that no driver's option struct is named here (the
+ * value is a secret's id, not key material).
+ */
+static char *open_option_str(BlockDriverState *bs, const char *name)
+{
+    const BlockdevOptions *open = bdrv_get_open_options(bs);
+    g_autoptr(JsonNode) node = NULL;
+    JsonObject *obj;
+    JsonNode *m;
+
+    if (!open) {
+        return NULL;
+    }
+    node = qapi_out_BlockdevOptions(open);
+    obj = json_node_get_object(node);
+    m = json_object_get_member(obj, name);
+    if (!m || !JSON_NODE_HOLDS_VALUE(m) ||
+        json_node_get_value_type(m) != G_TYPE_STRING) {
+        return NULL;
+    }
+    return g_strdup(json_node_get_string(m));
+}
+
+/* The options with key-secret defaulting to the one the node opened with. */
+static QCryptoBlockReencryptOptions *
+reencrypt_options(BlockDriverState *bs, QCryptoBlockReencryptOptions *in)
+{
+    QCryptoBlockReencryptOptions *o = in ?
+        qapi_QCryptoBlockReencryptOptions_clone(in) :
+        g_new0(QCryptoBlockReencryptOptions, 1);
+
+    if (!o->key_secret) {
+        o->key_secret = open_option_str(bs, "key-secret");
+    }
+    return o;
+}
+
+void qmp_x_blockdev_reencrypt(const char *job_id, const char *node_name,
+                              QCryptoBlockReencryptOptions *options,
+                              GError **errp)
+{
+    BlockDriverState *bs;
+    BlockJobData *d;
+
+    ensure_tables();
+    bs = find_node(node_name, errp);
+    if (!bs) {
+        return;
+    }
+    /* The driver refuses what it cannot reencrypt; this is the quick no. */
+    if (!bdrv_is_encrypted(bs)) {
+        error_setg(errp, "Node '%s' is not an encrypted node (driver '%s')",
+                   node_name, bdrv_get_format_name(bs));
+        return;
+    }
+    if (bdrv_is_read_only(bs)) {
+        error_setg(errp, "Block node is read-only");
+        return;
+    }
+    /* One job at a time rewrites the header: no amend, no second job. */
+    if (g_hash_table_contains(busy, bs)) {
+        error_setg(errp, "Node '%s' is busy: a job is using it", node_name);
+        return;
+    }
+    d = g_new0(BlockJobData, 1);
+    d->held = g_ptr_array_new();
+    d->reencrypt = reencrypt_options(bs, options);
+    d->bs = bs;
+    hold_node(d, bs);
+    g_hash_table_add(reencrypting, bs);
+    job_start(job_id, JOB_TYPE_REENCRYPT, reencrypt_run, d,
+              block_job_data_free, errp);
 }
 
 /* ---- queries ---- */
@@ -335,16 +455,8 @@ void qsd_blockdev_cleanup(void)
     /* Any order: parents hold their own references to their children. */
     g_hash_table_destroy(owned);
     g_hash_table_destroy(busy);
+    g_hash_table_destroy(reencrypting);
     owned = NULL;
     busy = NULL;
-}
-
-/* Placeholder until the reencryption job lands (issue 13). */
-void qmp_x_blockdev_reencrypt(const char *job_id, const char *node_name,
-                              QCryptoBlockReencryptOptions *options,
-                              GError **errp)
-{
-    (void)options;
-    error_setg(errp, "x-blockdev-reencrypt of node '%s' (job '%s') is not "
-               "supported yet", node_name, job_id);
+    reencrypting = NULL;
 }

@@ -347,6 +347,8 @@ static void cleanup(void)
 {
     /* Clients first: requests in flight finish, then nodes are flushed. */
     qsd_exports_cleanup();
+    /* As QEMU at exit: jobs stop at their next pause point. */
+    job_cancel_all();
     job_wait_all();
     monitor_cleanup();
     qsd_blockdev_cleanup();

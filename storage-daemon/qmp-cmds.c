@@ -115,18 +115,17 @@ void qmp_nbd_server_start(SocketAddressLegacy *addr, const char *tls_creds,
                          has_max_connections ? max_connections : 0, errp);
 }
 
-/* Placeholders until jobs can pause (issue 13 work in progress). */
 void qmp_job_pause(const char *id, GError **errp)
 {
-    error_setg(errp, "job-pause of '%s' is not supported yet", id);
+    job_user_pause(id, errp);
 }
 
 void qmp_job_resume(const char *id, GError **errp)
 {
-    error_setg(errp, "job-resume of '%s' is not supported yet", id);
+    job_user_resume(id, errp);
 }
 
 void qmp_job_cancel(const char *id, GError **errp)
 {
-    error_setg(errp, "job-cancel of '%s' is not supported yet", id);
+    job_user_cancel(id, errp);
 }

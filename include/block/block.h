@@ -117,6 +117,11 @@ const char *bdrv_get_node_name(BlockDriverState *bs);
 const char *bdrv_get_format_name(BlockDriverState *bs);   /* driver name */
 const char *bdrv_get_filename(BlockDriverState *bs);      /* leaf filename */
 bool bdrv_is_read_only(BlockDriverState *bs);
+/*
+ * The options the node was opened with (the node's copy: read, do not
+ * keep).  The daemon takes a luks node's key-secret from them.
+ */
+const BlockdevOptions *bdrv_get_open_options(BlockDriverState *bs);
 BlockDriverState *bdrv_get_child(BlockDriverState *bs, const char *role);
 /*
  * The first node (in registry order) that has bs as a child; *role is set

@@ -2,7 +2,8 @@
  * Background jobs (job/job.c): the status sequences of a job that succeeds
  * and of one that fails, the work on its own thread and the completion on
  * the main context, job-dismiss and its refusals, query in creation order,
- * job_wait_all over several jobs, and job_cleanup.
+ * job_wait_all over several jobs, and job_cleanup; job-pause/resume/
+ * cancel at pause points with their events, progress and refusals.
  */
 #include <string.h>
 #include <glib.h>
@@ -30,7 +31,7 @@ typedef struct Work {
     bool *freed;
 } Work;
 
-static int work_run(void *opaque, GError **errp)
+static int work_run(Job *job, void *opaque, GError **errp)
 {
     Work *w = opaque;
 
@@ -286,6 +287,310 @@ static void test_query_order_and_wait_all(void)
     }
 }
 
+/*
+ * A stepping work function: each of its steps takes one token the test
+ * hands out, passes a pause point, then does its work and reports
+ * progress.  A token handed out after a pause or cancel request makes the
+ * work reach its pause point deterministically.
+ */
+typedef struct Steps {
+    GMutex lock;
+    GCond cond;
+    int tokens;
+    int steps;                  /* in all */
+    int done;                   /* steps finished */
+    bool saw_cancel;
+} Steps;
+
+static int steps_run(Job *job, void *opaque, GError **errp)
+{
+    Steps *st = opaque;
+
+    for (int i = 0; i < st->steps; i++) {
+        g_mutex_lock(&st->lock);
+        while (st->tokens == 0) {
+            g_cond_wait(&st->cond, &st->lock);
+        }
+        st->tokens--;
+        g_mutex_unlock(&st->lock);
+        if (job_pause_point(job)) {
+            st->saw_cancel = true;
+            return 0;
+        }
+        g_mutex_lock(&st->lock);
+        st->done = i + 1;
+        g_cond_broadcast(&st->cond);
+        g_mutex_unlock(&st->lock);
+        job_progress_set(job, (uint64_t)(i + 1) * 100, st->steps * 100);
+    }
+    return 0;
+}
+
+static Steps *steps_new(int steps)
+{
+    Steps *st = g_new0(Steps, 1);
+
+    g_mutex_init(&st->lock);
+    g_cond_init(&st->cond);
+    st->steps = steps;
+    return st;
+}
+
+static void steps_destroy(Steps *st)
+{
+    g_mutex_clear(&st->lock);
+    g_cond_clear(&st->cond);
+    g_free(st);
+}
+
+static void steps_give(Steps *st, int n)
+{
+    g_mutex_lock(&st->lock);
+    st->tokens += n;
+    g_cond_broadcast(&st->cond);
+    g_mutex_unlock(&st->lock);
+}
+
+/* Wait until the work has finished n steps. */
+static void steps_wait_done(Steps *st, int n)
+{
+    g_mutex_lock(&st->lock);
+    while (st->done < n) {
+        g_cond_wait(&st->cond, &st->lock);
+    }
+    g_mutex_unlock(&st->lock);
+}
+
+static int steps_done(Steps *st)
+{
+    int n;
+
+    g_mutex_lock(&st->lock);
+    n = st->done;
+    g_mutex_unlock(&st->lock);
+    return n;
+}
+
+/* Run the main context until the status line appears (or 5 s pass). */
+static void wait_seen(const char *line)
+{
+    gint64 end = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+    while (!strstr(seen->str, line) && g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    g_assert_nonnull(strstr(seen->str, line));
+}
+
+/* Run the main context for a while without expecting anything. */
+static void spin(int ms)
+{
+    gint64 end = g_get_monotonic_time() + ms * 1000;
+
+    while (g_get_monotonic_time() < end) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+}
+
+static JobInfo *query_one(JobInfoList **keep, const char *id)
+{
+    qapi_free_JobInfoList(*keep);
+    *keep = job_query_all();
+    return find_info(*keep, id);
+}
+
+static void test_pause_resume_progress(void)
+{
+    Steps *st = steps_new(10);
+    g_autoptr(GError) err = NULL;
+    JobInfoList *l = NULL;
+    JobInfo *info;
+
+    setup();
+    g_assert_nonnull(job_start("p0", JOB_TYPE_REENCRYPT, steps_run, st, NULL,
+                               &err));
+    steps_give(st, 3);
+    steps_wait_done(st, 3);
+    g_assert_cmpint(job_user_pause("p0", &err), ==, 0);
+    /* Paused only once the work reaches its pause point. */
+    spin(20);
+    g_assert_null(strstr(seen->str, "p0:paused"));
+    steps_give(st, 1);
+    wait_seen("p0:paused\n");
+    g_assert_cmpint(steps_done(st), ==, 3);
+    info = query_one(&l, "p0");
+    g_assert_cmpint(info->status, ==, JOB_STATUS_PAUSED);
+    g_assert_cmpint(info->current_progress, ==, 300);
+    g_assert_cmpint(info->total_progress, ==, 1000);
+
+    /* Tokens handed out while paused are not used: no progress. */
+    steps_give(st, 6);
+    spin(50);
+    g_assert_cmpint(steps_done(st), ==, 3);
+    info = query_one(&l, "p0");
+    g_assert_cmpint(info->current_progress, ==, 300);
+    g_assert_cmpint(job_user_pause("p0", &err), ==, -1);
+    g_assert_cmpstr(err->message, ==, "Job is already paused");
+    g_clear_error(&err);
+
+    g_assert_cmpint(job_user_resume("p0", &err), ==, 0);
+    g_assert_no_error(err);
+    job_wait_all();
+    g_assert_cmpstr(seen->str, ==, "p0:created\np0:running\np0:paused\n"
+                    "p0:running\np0:waiting\np0:pending\np0:concluded\n");
+    g_assert_cmpint(steps_done(st), ==, 10);
+    info = query_one(&l, "p0");
+    g_assert_cmpint(info->current_progress, ==, 1000);
+    g_assert_cmpint(info->total_progress, ==, 1000);
+    g_assert_null(info->error);
+    g_assert_false(st->saw_cancel);
+
+    /* Verbs that do not fit the concluded job. */
+    g_assert_cmpint(job_user_pause("p0", &err), ==, -1);
+    g_assert_cmpstr(err->message, ==, "Job 'p0' in state 'concluded' cannot "
+                    "accept command verb 'pause'");
+    g_clear_error(&err);
+    g_assert_cmpint(job_user_cancel("p0", &err), ==, -1);
+    g_assert_cmpstr(err->message, ==, "Job 'p0' in state 'concluded' cannot "
+                    "accept command verb 'cancel'");
+    g_clear_error(&err);
+    g_assert_cmpint(job_user_resume("p0", &err), ==, -1);
+    g_assert_cmpstr(err->message, ==, "Can't resume a job that was not "
+                    "paused");
+    g_clear_error(&err);
+    g_assert_cmpint(job_dismiss("p0", &err), ==, 0);
+    qapi_free_JobInfoList(l);
+    steps_destroy(st);
+}
+
+static void test_cancel_running(void)
+{
+    Steps *st = steps_new(10);
+    g_autoptr(GError) err = NULL;
+    JobInfoList *l = NULL;
+    JobInfo *info;
+
+    setup();
+    g_assert_nonnull(job_start("c0", JOB_TYPE_REENCRYPT, steps_run, st, NULL,
+                               &err));
+    g_assert_cmpint(job_user_resume("c0", &err), ==, -1);
+    g_assert_cmpstr(err->message, ==, "Can't resume a job that was not "
+                    "paused");
+    g_clear_error(&err);
+    steps_give(st, 4);
+    steps_wait_done(st, 4);
+    g_assert_cmpint(job_user_cancel("c0", &err), ==, 0);
+    /* Whatever is handed out now, it stops at its next pause point. */
+    steps_give(st, 6);
+    job_wait_all();
+    g_assert_true(st->saw_cancel);
+    g_assert_cmpint(steps_done(st), ==, 4);
+    g_assert_cmpstr(seen->str, ==, "c0:created\nc0:running\nc0:aborting\n"
+                    "c0:concluded\n");
+    info = query_one(&l, "c0");
+    g_assert_cmpstr(info->error, ==, "Operation canceled");
+    /* The progress made before the cancel stays visible. */
+    g_assert_cmpint(info->current_progress, ==, steps_done(st) * 100);
+    g_assert_cmpint(info->total_progress, ==, 1000);
+    g_assert_cmpint(job_dismiss("c0", &err), ==, 0);
+    qapi_free_JobInfoList(l);
+    steps_destroy(st);
+}
+
+static void test_cancel_paused(void)
+{
+    Steps *st = steps_new(5);
+    g_autoptr(GError) err = NULL;
+    JobInfoList *l = NULL;
+
+    setup();
+    g_assert_nonnull(job_start("c1", JOB_TYPE_REENCRYPT, steps_run, st, NULL,
+                               &err));
+    g_assert_cmpint(job_user_pause("c1", &err), ==, 0);
+    steps_give(st, 1);
+    wait_seen("c1:paused\n");
+    g_assert_cmpint(steps_done(st), ==, 0);
+    g_assert_cmpint(job_user_cancel("c1", &err), ==, 0);
+    job_wait_all();
+    g_assert_cmpstr(seen->str, ==, "c1:created\nc1:running\nc1:paused\n"
+                    "c1:running\nc1:aborting\nc1:concluded\n");
+    g_assert_cmpint(steps_done(st), ==, 0);
+    g_assert_cmpstr(query_one(&l, "c1")->error, ==, "Operation canceled");
+    g_assert_cmpint(job_dismiss("c1", &err), ==, 0);
+    qapi_free_JobInfoList(l);
+    steps_destroy(st);
+}
+
+static void test_verbs_unknown_and_no_pause_point(void)
+{
+    Work *w = work_new(0, false);
+    g_autoptr(GError) err = NULL;
+    JobInfoList *l = NULL;
+    JobInfo *info;
+
+    setup();
+    g_assert_cmpint(job_user_pause("ghost", &err), ==, -1);
+    g_assert_error(err, QEMU_ERROR, QEMU_ERROR_NOT_FOUND);
+    g_assert_cmpstr(err->message, ==, "Job not found");
+    g_clear_error(&err);
+    g_assert_cmpint(job_user_resume("ghost", &err), ==, -1);
+    g_assert_error(err, QEMU_ERROR, QEMU_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+    g_assert_cmpint(job_user_cancel("ghost", &err), ==, -1);
+    g_assert_error(err, QEMU_ERROR, QEMU_ERROR_NOT_FOUND);
+    g_clear_error(&err);
+
+    /*
+     * A work function without pause points (create) cannot be stopped:
+     * pause and cancel are accepted, it runs to its end and its result
+     * stays a success.
+     */
+    g_assert_nonnull(job_start("np", JOB_TYPE_CREATE, work_run, w, work_free,
+                               &err));
+    g_assert_cmpint(job_user_pause("np", &err), ==, 0);
+    g_assert_cmpint(job_user_cancel("np", &err), ==, 0);
+    work_release(w);
+    job_wait_all();
+    g_assert_cmpstr(seen->str, ==, "np:created\nnp:running\nnp:waiting\n"
+                    "np:pending\nnp:concluded\n");
+    info = query_one(&l, "np");
+    g_assert_null(info->error);
+    g_assert_cmpint(info->current_progress, ==, 1);
+    g_assert_cmpint(job_dismiss("np", &err), ==, 0);
+    qapi_free_JobInfoList(l);
+    work_destroy(w);
+}
+
+static void test_cancel_all(void)
+{
+    Steps *a = steps_new(3), *b = steps_new(3);
+    g_autoptr(GError) err = NULL;
+
+    setup();
+    g_assert_nonnull(job_start("ka", JOB_TYPE_REENCRYPT, steps_run, a, NULL,
+                               &err));
+    g_assert_nonnull(job_start("kb", JOB_TYPE_REENCRYPT, steps_run, b, NULL,
+                               &err));
+    g_assert_cmpint(job_user_pause("kb", &err), ==, 0);
+    steps_give(b, 1);
+    wait_seen("kb:paused\n");
+    steps_give(a, 1);
+    steps_wait_done(a, 1);
+    /* At exit: the running one and the paused one both stop. */
+    job_cancel_all();
+    steps_give(a, 1);
+    job_wait_all();
+    g_assert_true(a->saw_cancel);
+    g_assert_true(b->saw_cancel);
+    g_assert_cmpint(steps_done(a), ==, 1);
+    g_assert_cmpint(steps_done(b), ==, 0);
+    job_cleanup();
+    steps_destroy(a);
+    steps_destroy(b);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -299,6 +604,12 @@ int main(int argc, char **argv)
     g_test_add_func("/job/dismiss-refusals", test_dismiss_refusals);
     g_test_add_func("/job/query-order-wait-all",
                     test_query_order_and_wait_all);
+    g_test_add_func("/job/pause-resume-progress", test_pause_resume_progress);
+    g_test_add_func("/job/cancel-running", test_cancel_running);
+    g_test_add_func("/job/cancel-paused", test_cancel_paused);
+    g_test_add_func("/job/verbs-unknown-no-pause-point",
+                    test_verbs_unknown_and_no_pause_point);
+    g_test_add_func("/job/cancel-all", test_cancel_all);
     ret = g_test_run();
     job_cleanup();
     g_string_free(seen, TRUE);
