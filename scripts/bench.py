@@ -16,6 +16,8 @@ import sys
 import tempfile
 import time
 
+import bench_reencrypt
+
 SECRET = "bench-passphrase"
 
 
@@ -418,6 +420,10 @@ class Bench:
                  ours / theirs if theirs else None)
         os.unlink(src)
 
+    def reencrypt_section(self):
+        """LUKS2 in-place encryption: scripts/bench_reencrypt.py."""
+        bench_reencrypt.section(self)
+
     def print_table(self):
         print()
         print("%-48s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
@@ -428,14 +434,16 @@ class Bench:
                 print(label)
                 continue
             r = "" if ratio is None else "%.2fx" % ratio
-            print("%-48s %14.1f %-6s %8s" % (label, value, unit, r))
+            fmt = "%-48s %14.2f %-6s %8s" if unit == "x" else "%-48s %14.1f %-6s %8s"
+            print(fmt % (label, value, unit, r))
         if getattr(self, "crypto_out", None):
             print()
             print(self.crypto_out.rstrip())
 
 
 # The table's sections, in the order they run (each is Bench.NAME_section).
-SECTIONS = ("io", "convert", "nbd", "qemu_nbd", "fuse", "crypto", "sparse")
+SECTIONS = ("io", "convert", "nbd", "qemu_nbd", "fuse", "crypto", "sparse",
+            "reencrypt")
 
 
 def main():

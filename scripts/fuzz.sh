@@ -16,7 +16,7 @@ elif [ -n "${1:-}" ]; then
     secs=$1
 fi
 build=${FUZZ_BUILD:-build-fuzz}
-targets="luks1-header luks2-header keyval qmp qmp-stream nbd vhost-user"
+targets="luks1-header luks2-header luks2-reencrypt keyval qmp qmp-stream nbd vhost-user"
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dfuzzing=true \
