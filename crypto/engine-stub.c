@@ -158,8 +158,12 @@ bool engine_stub_wants(JsonObject *o)
 
     JsonNode *d = json_object_get_member(o, "digests");
 
+    g_autofree char *all = json_to_string(json_object_get_member(o, "config")
+                                          ?: s, false);
+
     return s && JSON_NODE_HOLDS_OBJECT(s) &&
-           (json_object_get_size(json_node_get_object(s)) > 1 ||
+           ((json_object_get_size(json_node_get_object(s)) > 1 &&
+             strstr(all, "\"online-reencrypt-v2\"")) ||
             (strstr(text, "linear") && d && JSON_NODE_HOLDS_OBJECT(d) &&
              !json_object_get_size(json_node_get_object(d))));
 }
