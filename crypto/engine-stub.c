@@ -140,10 +140,10 @@ int engine_stub_unlock(QCryptoBlock *block, const QemuSecBuf *pass,
         if (ret < 0) {
             return -1;
         }
-        if (ds[i] == save) {
-            qcrypto_block_set_master_key(block,
-                                         qemu_secbuf_dup(mk->data, mk->len));
-        }
+        /*
+         * No master key: without H1's routing, data I/O of a block in
+         * reencryption fails rather than returning wrong data.
+         */
         qcrypto_luks2_set_digest_key(block, ds[i], mk);
     }
     return 0;
