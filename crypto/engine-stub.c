@@ -140,10 +140,10 @@ int engine_stub_unlock(QCryptoBlock *block, const QemuSecBuf *pass,
         if (ret < 0) {
             return -1;
         }
-        if (ds[i] == save) {
-            qcrypto_block_set_master_key(block,
-                                         qemu_secbuf_dup(mk->data, mk->len));
-        }
+        /*
+         * No master key: without H1's routing, data I/O of a block in
+         * reencryption fails rather than returning wrong data.
+         */
         qcrypto_luks2_set_digest_key(block, ds[i], mk);
     }
     return 0;
@@ -158,8 +158,12 @@ bool engine_stub_wants(JsonObject *o)
 
     JsonNode *d = json_object_get_member(o, "digests");
 
+    g_autofree char *all = json_to_string(json_object_get_member(o, "config")
+                                          ?: s, false);
+
     return s && JSON_NODE_HOLDS_OBJECT(s) &&
-           (json_object_get_size(json_node_get_object(s)) > 1 ||
+           ((json_object_get_size(json_node_get_object(s)) > 1 &&
+             strstr(all, "\"online-reencrypt-v2\"")) ||
             (strstr(text, "linear") && d && JSON_NODE_HOLDS_OBJECT(d) &&
              !json_object_get_size(json_node_get_object(d))));
 }
