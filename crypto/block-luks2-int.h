@@ -185,6 +185,9 @@ typedef struct QCryptoBlockLUKS2 {
     LUKS2BinHeader hdr;            /* of the copy in use */
     LUKS2Meta meta;
     char *warning;                 /* recovery notice, if any */
+    /* Held for reading while a request is routed through meta.segments,
+     * for writing while a commit replaces meta. */
+    GRWLock route_lock;
 } QCryptoBlockLUKS2;
 
 /* What create and amend set the test hooks to (0: calibrate). */
@@ -346,6 +349,16 @@ void qcrypto_luks2_json_set_keyslot(JsonNode *root, int id,
                                     const char *digest_id);
 /* Remove keyslot id and every digest's reference to it. */
 void qcrypto_luks2_json_remove_keyslot(JsonNode *root, int id);
+
+/* ---- block-luks2-route.c: I/O of a volume of several segments ---- */
+
+/* Make block route its I/O per segment if its metadata has segments. */
+void qcrypto_luks2_update_routing(QCryptoBlock *block);
+/* Replace the metadata (a commit) while requests may be routed. */
+void qcrypto_luks2_replace_meta(QCryptoBlock *block, LUKS2Meta *meta);
+int qcrypto_luks2_crypt_routed(QCryptoBlock *block, bool encrypt,
+                               uint64_t offset, const guint8 *src,
+                               guint8 *dst, size_t len, GError **errp);
 
 /* ---- block-luks2-reencrypt-meta.c: reading a volume in reencryption ---- */
 

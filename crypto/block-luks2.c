@@ -43,6 +43,7 @@ static int luks2_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
         return -1;
     }
     qcrypto_luks2_setup_block(block);
+    qcrypto_luks2_update_routing(block);
     if (flags & QCRYPTO_BLOCK_OPEN_NO_IO) {
         return 0;
     }
@@ -102,7 +103,6 @@ int qcrypto_luks2_commit(QCryptoBlock *block, JsonNode *root,
                          QCryptoBlockWriteFunc writefunc, void *opaque,
                          GError **errp)
 {
-    QCryptoBlockLUKS2 *l = block->opaque;
     LUKS2Meta meta;
 
     if (qcrypto_luks2_meta_reparse(block, root, &meta, errp) < 0) {
@@ -112,8 +112,7 @@ int qcrypto_luks2_commit(QCryptoBlock *block, JsonNode *root,
         qcrypto_luks2_meta_clear(&meta);
         return -1;
     }
-    qcrypto_luks2_meta_clear(&l->meta);
-    l->meta = meta;
+    qcrypto_luks2_replace_meta(block, &meta);
     return 0;
 }
 
@@ -212,6 +211,7 @@ static void luks2_cleanup(QCryptoBlock *block)
         extern void engine_stub_forget(QCryptoBlock *block);
         engine_stub_forget(block); /* TEMP stub (r-engine) */
         qcrypto_luks2_meta_clear(&l->meta);
+        g_rw_lock_clear(&l->route_lock);
         g_free(l->warning);
         qemu_secmem_wipe(l, sizeof(*l));
         g_free(l);
@@ -230,4 +230,5 @@ const QCryptoBlockDriver qcrypto_block_driver_luks2 = {
     .get_info = luks2_get_info,
     .calculate_header_len = qcrypto_luks2_calculate_header_len,
     .cleanup = luks2_cleanup,
+    .crypt_routed = qcrypto_luks2_crypt_routed,
 };

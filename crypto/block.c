@@ -389,6 +389,10 @@ static int qcrypto_block_crypt(QCryptoBlock *block, bool encrypt,
     QCryptoBlockCipherCtx *ctx;
     int ret;
 
+    if (g_atomic_int_get(&block->routed)) {
+        return block->driver->crypt_routed(block, encrypt, offset, src, dst,
+                                           len, errp);
+    }
     if (!block->master_key) {
         error_setg(errp, "The volume was opened without a key: no %s possible",
                    encrypt ? "encryption" : "decryption");

@@ -51,6 +51,7 @@ struct QCryptoBlock {
     uint64_t iv_offset;                /* IV of the first payload sector */
     uint64_t header_len;
     bool detached;
+    gint routed;                       /* see crypt_routed (atomic) */
 
     QCryptoBlockCipherCtx *pool[QCRYPTO_BLOCK_CTX_POOL_SIZE];
 };
@@ -85,6 +86,14 @@ struct QCryptoBlockDriver {
     int (*calculate_header_len)(QCryptoBlockCreateOptions *options,
                                 uint64_t *len, GError **errp);
     void (*cleanup)(QCryptoBlock *block);
+    /*
+     * En/decrypt (src to dst, which may be equal) when block->routed: the
+     * data is split in segments of different keys (a LUKS2 volume in
+     * reencryption), so the single master key does not apply.
+     */
+    int (*crypt_routed)(QCryptoBlock *block, bool encrypt, uint64_t offset,
+                        const guint8 *src, guint8 *dst, size_t len,
+                        GError **errp);
 };
 
 /* Bytes probe() is given (enough for a magic and a version field). */
