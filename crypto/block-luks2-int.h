@@ -188,6 +188,8 @@ typedef struct QCryptoBlockLUKS2 {
     /* Held for reading while a request is routed through meta.segments,
      * for writing while a commit replaces meta. */
     GRWLock route_lock;
+    /* Unlocked volume keys by digest index (a reencryption has two). */
+    QemuSecBuf *digest_keys[LUKS2_MAX_DIGESTS];
 } QCryptoBlockLUKS2;
 
 /* What create and amend set the test hooks to (0: calibrate). */
@@ -361,6 +363,21 @@ int qcrypto_luks2_crypt_routed(QCryptoBlock *block, bool encrypt,
                                guint8 *dst, size_t len, GError **errp);
 
 /* ---- block-luks2-reencrypt-meta.c: reading a volume in reencryption ---- */
+
+/* Whether the metadata has several segments (or is a decrypted volume),
+ * which qcrypto_luks2_reencrypt_parse() reads instead of the one-segment
+ * parser. */
+bool qcrypto_luks2_reencrypt_wants(JsonObject *o);
+int qcrypto_luks2_reencrypt_parse(LUKS2Meta *m, uint64_t hdr_size,
+                                  bool detached, GError **errp);
+/* Unlock the keys of both digests of a reencryption and verify its
+ * verification digest. */
+int qcrypto_luks2_reencrypt_unlock(QCryptoBlock *block,
+                                   const QemuSecBuf *pass,
+                                   QCryptoBlockReadFunc readfunc,
+                                   void *opaque, GError **errp);
+/* Drop the block's digest keys (at cleanup). */
+void qcrypto_luks2_reencrypt_forget(QCryptoBlock *block);
 
 /*
  * The unlocked volume key of digest index d (NULL if not unlocked).  During

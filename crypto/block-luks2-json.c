@@ -338,18 +338,13 @@ int qcrypto_luks2_meta_parse(const guint8 *area, size_t area_len,
     }
     m->root = g_steal_pointer(&root);
     o = json_node_get_object(m->root);
-    /* TEMP stub (r-engine): reencryption states until H1 lands. */
-    {
-        extern bool engine_stub_wants(JsonObject *o);
-        extern int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size,
-                                     bool detached, GError **errp);
-        if (engine_stub_wants(o)) {
-            if (engine_stub_parse(m, hdr_size, detached, errp) < 0) {
-                qcrypto_luks2_meta_clear(m);
-                return -1;
-            }
-            return 0;
+    /* Several segments (a reencryption) or a decrypted volume. */
+    if (qcrypto_luks2_reencrypt_wants(o)) {
+        if (qcrypto_luks2_reencrypt_parse(m, hdr_size, detached, errp) < 0) {
+            qcrypto_luks2_meta_clear(m);
+            return -1;
         }
+        return 0;
     }
     if (parse_config(o, hdr_size, m, errp) < 0 ||
         qcrypto_luks2_json_parse_keyslots(o, hdr_size, m, errp) < 0 ||

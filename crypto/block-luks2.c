@@ -49,13 +49,10 @@ static int luks2_open(QCryptoBlock *block, QCryptoBlockOpenOptions *options,
     }
     pass = qcrypto_luks_lookup_secret(options->u.luks.key_secret, "key-secret",
                                       errp);
-    /* TEMP stub (r-engine): unlock both keys of a reencryption. */
+    /* A reencryption needs the keys of both its digests. */
     if (pass && l->meta.in_reencryption) {
-        extern int engine_stub_unlock(QCryptoBlock *block,
-                                      const QemuSecBuf *pass,
-                                      QCryptoBlockReadFunc readfunc,
-                                      void *opaque, GError **errp);
-        return engine_stub_unlock(block, pass, readfunc, opaque, errp);
+        return qcrypto_luks2_reencrypt_unlock(block, pass, readfunc, opaque,
+                                              errp);
     }
     if (!pass || qcrypto_luks2_find_key(block, pass, readfunc, opaque, &mk,
                                         errp) < 0) {
@@ -208,8 +205,7 @@ static void luks2_cleanup(QCryptoBlock *block)
     QCryptoBlockLUKS2 *l = block->opaque;
 
     if (l) {
-        extern void engine_stub_forget(QCryptoBlock *block);
-        engine_stub_forget(block); /* TEMP stub (r-engine) */
+        qcrypto_luks2_reencrypt_forget(block);
         qcrypto_luks2_meta_clear(&l->meta);
         g_rw_lock_clear(&l->route_lock);
         g_free(l->warning);

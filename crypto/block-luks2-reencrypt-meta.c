@@ -1,14 +1,16 @@
 /*
- * TEMPORARY stub (helper H2, branch r-engine): the minimum of H1's metadata
- * work that the reencryption engine needs to run its tests before H1's
- * branch lands.  The lead drops this commit when merging H1.
+ * Reading a LUKS2 volume whose metadata records a reencryption
+ * (requirement online-reencrypt-v2) or that a decryption finished (one
+ * linear segment, nothing else).
  *
- *  - parsing of reencryption states: the tree is stripped to a plain one-
- *    segment volume for the ordinary parser, then segments[], the digests'
- *    segment masks and reenc are filled from the full tree;
- *  - unlocking both keys at open; a per-block table of digest keys;
- *  - qcrypto_luks2_segment_crypt, the verification digest, the state.
- * No per-segment routing in qcrypto_block_encrypt/decrypt.
+ * The metadata is first checked member by member (validate_*), then read
+ * in two passes: a copy stripped to the segment the data is going to (and
+ * without the reencrypt keyslot and its digest) goes through the ordinary
+ * one-segment parser, which checks keyslots, digests and config as for
+ * any volume; then segments[], the digests' segment masks and reenc are
+ * filled from the full tree.  At a keyed open both volume keys are
+ * unlocked and the verification digest (cryptsetup's, over the reencrypt
+ * keyslot and the backup segments) must match before anything is used.
  */
 #include <string.h>
 #include "crypto/block-luks2-int.h"
@@ -17,65 +19,32 @@
 #include "crypto/hash.h"
 #include "qemu/error.h"
 
-int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
-                      GError **errp);
-bool engine_stub_wants(JsonObject *o);
-int engine_stub_unlock(QCryptoBlock *block, const QemuSecBuf *pass,
-                       QCryptoBlockReadFunc readfunc, void *opaque,
-                       GError **errp);
-void engine_stub_forget(QCryptoBlock *block);
-
 /* ---- keys ---- */
 
-typedef struct StubKeys {
-    QCryptoBlock *block;
-    QemuSecBuf *key[LUKS2_MAX_DIGESTS];
-} StubKeys;
-
-static StubKeys stub_keys[64];
-
-static StubKeys *stub_find(QCryptoBlock *block, bool add)
+void qcrypto_luks2_reencrypt_forget(QCryptoBlock *block)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(stub_keys); i++) {
-        if (stub_keys[i].block == block) {
-            return &stub_keys[i];
-        }
-    }
-    for (size_t i = 0; add && i < G_N_ELEMENTS(stub_keys); i++) {
-        if (!stub_keys[i].block) {
-            stub_keys[i].block = block;
-            return &stub_keys[i];
-        }
-    }
-    g_assert(!add);
-    return NULL;
-}
+    QCryptoBlockLUKS2 *l = block->opaque;
 
-void engine_stub_forget(QCryptoBlock *block)
-{
-    StubKeys *k = stub_find(block, false);
-
-    if (k) {
-        for (int i = 0; i < LUKS2_MAX_DIGESTS; i++) {
-            qemu_secbuf_free(k->key[i]);
-        }
-        memset(k, 0, sizeof(*k));
+    for (int i = 0; i < LUKS2_MAX_DIGESTS; i++) {
+        qemu_secbuf_free(l->digest_keys[i]);
+        l->digest_keys[i] = NULL;
     }
 }
 
 const QemuSecBuf *qcrypto_luks2_digest_key(QCryptoBlock *block, int d)
 {
-    StubKeys *k = stub_find(block, false);
+    QCryptoBlockLUKS2 *l = block->opaque;
 
-    return k && d >= 0 && d < LUKS2_MAX_DIGESTS ? k->key[d] : NULL;
+    return l && d >= 0 && d < LUKS2_MAX_DIGESTS ? l->digest_keys[d] : NULL;
 }
 
 void qcrypto_luks2_set_digest_key(QCryptoBlock *block, int d, QemuSecBuf *key)
 {
-    StubKeys *k = stub_find(block, true);
+    QCryptoBlockLUKS2 *l = block->opaque;
 
-    qemu_secbuf_free(k->key[d]);
-    k->key[d] = key;
+    g_assert(l && d >= 0 && d < LUKS2_MAX_DIGESTS);
+    qemu_secbuf_free(l->digest_keys[d]);
+    l->digest_keys[d] = key;
 }
 
 QCryptoBlockReencryptState qcrypto_block_reencrypt_state(QCryptoBlock *block)
@@ -103,7 +72,8 @@ int qcrypto_luks2_segment_crypt(QCryptoBlock *block, const LUKS2Segment *seg,
     }
     key = qcrypto_luks2_digest_key(block, seg->digest);
     if (!key) {
-        error_setg(errp, "stub: no key for segment %s", seg->id);
+        error_setg(errp, "LUKS2 segment %s: its volume key is not unlocked",
+                   seg->id);
         return -1;
     }
     ctx = qcrypto_block_cipher_ctx_new(&seg->spec, key->data, key->len, errp);
@@ -119,7 +89,7 @@ int qcrypto_luks2_segment_crypt(QCryptoBlock *block, const LUKS2Segment *seg,
     return ret;
 }
 
-int engine_stub_unlock(QCryptoBlock *block, const QemuSecBuf *pass,
+int qcrypto_luks2_reencrypt_unlock(QCryptoBlock *block, const QemuSecBuf *pass,
                        QCryptoBlockReadFunc readfunc, void *opaque,
                        GError **errp)
 {
@@ -146,12 +116,23 @@ int engine_stub_unlock(QCryptoBlock *block, const QemuSecBuf *pass,
          */
         qcrypto_luks2_set_digest_key(block, ds[i], mk);
     }
-    return 0;
+    switch (qcrypto_luks2_reencrypt_digest_verify(block, l->meta.root,
+                                                  errp)) {
+    case 1:
+        return 0;
+    case 0:
+        error_setg(errp, "LUKS2 reencryption metadata is invalid: its "
+                   "verification digest does not match (forged or damaged "
+                   "reencryption metadata is never acted on)");
+        return -1;
+    default:
+        return -1;
+    }
 }
 
 /* ---- parsing ---- */
 
-bool engine_stub_wants(JsonObject *o)
+bool qcrypto_luks2_reencrypt_wants(JsonObject *o)
 {
     JsonNode *s = json_object_get_member(o, "segments");
     g_autofree char *text = s ? json_to_string(s, false) : NULL;
@@ -215,7 +196,7 @@ static int parse_seg(JsonObject *s, const char *id, LUKS2Segment *g)
     return 0;
 }
 
-static int stub_find_digest(LUKS2Meta *m, const char *id)
+static int find_digest(LUKS2Meta *m, const char *id)
 {
     for (int i = 0; i < m->ndigests; i++) {
         if (g_str_equal(m->digests[i].id, id)) {
@@ -254,7 +235,8 @@ static int parse_reenc_keyslot(JsonObject *ks, LUKS2Reencrypt *re,
     } else if (g_str_equal(t, "none")) {
         re->resilience = Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE;
     } else {
-        error_setg(errp, "stub: area type %s refused", t);
+        error_setg(errp, "LUKS2 reencryption with resilience '%.32s' is not "
+                   "supported (only checksum, journal and none)", t);
         return -1;
     }
     re->version = 2;
@@ -278,9 +260,261 @@ static int parse_plain(LUKS2Meta *m, JsonObject *o, const char *id)
     return 0;
 }
 
-int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
+/* ---- member checks: everything the passes below read must be there ---- */
+
+static const char *const seg_flag_names[] = {
+    "in-reencryption", "backup-previous", "backup-final",
+};
+
+static int validate_flags(JsonObject *s, const char *id, GError **errp)
+{
+    JsonNode *n = json_object_get_member(s, "flags");
+    JsonArray *a;
+
+    if (!n) {
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_ARRAY(n)) {
+        error_setg(errp, "LUKS2 segment %s: flags is not an array", id);
+        return -1;
+    }
+    a = json_node_get_array(n);
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        const char *f = qcrypto_luks2_json_is_string(e) ?
+                        json_node_get_string(e) : "(not a string)";
+        bool known = false;
+
+        for (size_t k = 0; k < G_N_ELEMENTS(seg_flag_names); k++) {
+            known |= g_str_equal(f, seg_flag_names[k]);
+        }
+        if (!known) {
+            error_setg(errp, "LUKS2 segment %s has flag '%.32s', which is not "
+                       "supported (datashift reencryption is not)", id, f);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int validate_segment(JsonObject *segs, int i, GError **errp)
+{
+    char id[16];
+    JsonObject *s;
+    const char *type, *size;
+    uint64_t v;
+    uint32_t ss;
+
+    g_snprintf(id, sizeof(id), "%d", i);
+    s = qcrypto_luks2_json_object(segs, id, "segments", errp);
+    if (!s || !(type = qcrypto_luks2_json_string(s, "type", "segment", errp)) ||
+        qcrypto_luks2_json_u64(s, "offset", "segment", &v, errp) < 0 ||
+        !(size = qcrypto_luks2_json_string(s, "size", "segment", errp)) ||
+        validate_flags(s, id, errp) < 0) {
+        error_prepend(errp, "LUKS2 segment %s (segment ids must run from 0): ",
+                      id);
+        return -1;
+    }
+    if (!g_str_equal(size, "dynamic") &&
+        (!qcrypto_luks2_json_parse_u64(size, &v) || v == 0 || v % 512)) {
+        error_setg(errp, "LUKS2 segment %s: size '%.32s' is not 'dynamic' or "
+                   "a positive multiple of 512", id, size);
+        return -1;
+    }
+    if (g_str_equal(type, "linear")) {
+        return 0;
+    }
+    if (!g_str_equal(type, "crypt")) {
+        error_setg(errp, "LUKS2 segment %s has type '%.32s'", id, type);
+        return -1;
+    }
+    if (qcrypto_luks2_json_u64(s, "iv_tweak", "segment", &v, errp) < 0 ||
+        !qcrypto_luks2_json_string(s, "encryption", "segment", errp) ||
+        qcrypto_luks2_json_u32(s, "sector_size", "segment", 512, 4096, &ss,
+                               errp) < 0) {
+        return -1;
+    }
+    if (ss & (ss - 1)) {
+        error_setg(errp, "LUKS2 segment %s: sector_size %u is not a power of "
+                   "two", id, ss);
+        return -1;
+    }
+    return 0;
+}
+
+static int validate_reencrypt_keyslot(JsonObject *ks, GError **errp)
+{
+    const char *mode, *dir, *type;
+    JsonObject *a;
+    uint64_t v;
+    uint32_t ss;
+
+    if (!(mode = qcrypto_luks2_json_string(ks, "mode", "reencrypt keyslot",
+                                           errp)) ||
+        !(dir = qcrypto_luks2_json_string(ks, "direction",
+                                          "reencrypt keyslot", errp)) ||
+        !(a = qcrypto_luks2_json_object(ks, "area", "reencrypt keyslot",
+                                        errp)) ||
+        !(type = qcrypto_luks2_json_string(a, "type", "reencrypt area",
+                                           errp)) ||
+        qcrypto_luks2_json_u64(a, "offset", "reencrypt area", &v, errp) < 0 ||
+        qcrypto_luks2_json_u64(a, "size", "reencrypt area", &v, errp) < 0) {
+        return -1;
+    }
+    if (!g_str_equal(mode, "encrypt") && !g_str_equal(mode, "decrypt") &&
+        !g_str_equal(mode, "reencrypt")) {
+        error_setg(errp, "LUKS2 reencryption mode '%.32s' is unknown", mode);
+        return -1;
+    }
+    if (!g_str_equal(dir, "forward") && !g_str_equal(dir, "backward")) {
+        error_setg(errp, "LUKS2 reencryption direction '%.32s' is unknown",
+                   dir);
+        return -1;
+    }
+    if (g_str_equal(type, "checksum")) {
+        QCryptoHashAlgo h;
+
+        if (qcrypto_luks2_json_hash(a, "hash", "reencrypt area", &h,
+                                    errp) < 0 ||
+            qcrypto_luks2_json_u32(a, "sector_size", "reencrypt area", 512,
+                                   1u << 30, &ss, errp) < 0) {
+            return -1;
+        }
+        if (ss & (ss - 1)) {
+            error_setg(errp, "LUKS2 reencrypt area sector_size %u is not a "
+                       "power of two", ss);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int validate_raw(JsonObject *o, GError **errp)
+{
+    JsonObject *segs, *slots, *cfg, *req;
+    g_autoptr(GList) names = NULL;
+    int n;
+
+    if (!(segs = qcrypto_luks2_json_object(o, "segments", "the metadata",
+                                           errp)) ||
+        !(slots = qcrypto_luks2_json_object(o, "keyslots", "the metadata",
+                                            errp)) ||
+        !qcrypto_luks2_json_object(o, "digests", "the metadata", errp) ||
+        !(cfg = qcrypto_luks2_json_object(o, "config", "the metadata",
+                                          errp))) {
+        return -1;
+    }
+    n = json_object_get_size(segs);
+    if (n > LUKS2_MAX_SEGMENTS) {
+        error_setg(errp, "LUKS2 metadata has %d segments (at most %d)", n,
+                   LUKS2_MAX_SEGMENTS);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (validate_segment(segs, i, errp) < 0) {
+            return -1;
+        }
+    }
+    names = json_object_get_members(slots);
+    for (GList *l = names; l; l = l->next) {
+        JsonObject *ks = qcrypto_luks2_json_object(slots, l->data, "keyslots",
+                                                   errp);
+        const char *t = ks ? qcrypto_luks2_json_string(ks, "type", "keyslot",
+                                                       errp) : NULL;
+
+        if (!t) {
+            return -1;
+        }
+        if (g_str_equal(t, "reencrypt") &&
+            validate_reencrypt_keyslot(ks, errp) < 0) {
+            return -1;
+        }
+    }
+    /* The requirement, if any, must be exactly online-reencrypt-v2. */
+    req = json_object_has_member(cfg, "requirements") ?
+          qcrypto_luks2_json_object(cfg, "requirements", "config", errp) :
+          NULL;
+    if (req && json_object_has_member(req, "mandatory")) {
+        JsonNode *mn = json_object_get_member(req, "mandatory");
+        JsonArray *a = JSON_NODE_HOLDS_ARRAY(mn) ? json_node_get_array(mn)
+                                                 : NULL;
+
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+            JsonNode *e = json_array_get_element(a, i);
+            const char *r = qcrypto_luks2_json_is_string(e) ?
+                            json_node_get_string(e) : "(not a string)";
+
+            if (!g_str_equal(r, "online-reencrypt-v2")) {
+                error_setg(errp, "LUKS2 volume has mandatory requirement "
+                           "'%.64s', which is not supported%s", r,
+                           g_str_equal(r, "online-reencrypt") ?
+                           " (an old reencryption: run 'cryptsetup repair' "
+                           "first)" : "");
+                return -1;
+            }
+        }
+        if (!a) {
+            error_setg(errp, "LUKS2 metadata: mandatory requirements is not "
+                       "an array");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Data segments tile the data from its start; the backups are complete. */
+static int validate_layout(const LUKS2Meta *m, const LUKS2Reencrypt *re,
+                           GError **errp)
+{
+    const LUKS2Segment *prev = NULL;
+    int hot = 0;
+
+    for (int i = 0; i < m->nsegments; i++) {
+        const LUKS2Segment *g = &m->segments[i];
+
+        if (g->flags & LUKS2_SEG_BACKUP_MASK) {
+            continue;
+        }
+        if (prev && (prev->dynamic || g->offset != prev->offset + prev->size)) {
+            error_setg(errp, "LUKS2 segment %s does not follow segment %s "
+                       "(segments overlap, leave a gap, or a dynamic one is "
+                       "not last)", g->id, prev->id);
+            return -1;
+        }
+        hot += !!(g->flags & LUKS2_SEG_IN_REENCRYPTION);
+        prev = g;
+    }
+    if (!prev) {
+        error_setg(errp, "LUKS2 metadata has no data segment");
+        return -1;
+    }
+    if (hot > 1) {
+        error_setg(errp, "LUKS2 metadata has %d hotzones", hot);
+        return -1;
+    }
+    if (re->keyslot >= 0 && (re->seg_previous < 0 || re->seg_final < 0)) {
+        error_setg(errp, "LUKS2 reencryption metadata lacks its "
+                   "backup-previous or backup-final segment");
+        return -1;
+    }
+    if (re->keyslot >= 0 &&
+        (re->area_size == 0 || re->area_offset < 2 * (m->json_size + 4096) ||
+         re->area_offset + re->area_size > 2 * (m->json_size + 4096) +
+                                           m->keyslots_size)) {
+        error_setg(errp, "LUKS2 reencrypt keyslot area at %" G_GUINT64_FORMAT
+                   " of %" G_GUINT64_FORMAT " bytes is outside the keyslots "
+                   "area", re->area_offset, re->area_size);
+        return -1;
+    }
+    return 0;
+}
+
+int qcrypto_luks2_reencrypt_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
                       GError **errp)
 {
+    if (validate_raw(json_node_get_object(m->root), errp) < 0) {
+        return -1;
+    }
     JsonObject *o = json_node_get_object(m->root);
     g_autoptr(JsonNode) copy = qcrypto_luks2_tree_copy(m);
     JsonObject *c = json_node_get_object(copy);
@@ -345,7 +579,7 @@ int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
                                                                 "digests"))) {
             return parse_plain(m, o, "0");
         }
-        error_setg(errp, "stub: no crypt segment");
+        error_setg(errp, "LUKS2 reencryption metadata has no crypt segment");
         return -1;
     }
     /* The stripped tree: the main segment only, as segment "0"... */
@@ -370,7 +604,7 @@ int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
         json = qcrypto_luks2_meta_to_json(&t0, &len);
         if (qcrypto_luks2_meta_parse((const guint8 *)json, len + 1, hdr_size,
                                      detached, &tmp, errp) < 0) {
-            error_prepend(errp, "stub: ");
+            error_prepend(errp, "LUKS2 reencryption metadata: ");
             return -1;
         }
     }
@@ -393,7 +627,7 @@ int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
         JsonObject *d = json_object_get_object_member(
             json_object_get_object_member(o, "digests"), l->data);
         JsonArray *a = json_object_get_array_member(d, "segments");
-        int di = stub_find_digest(m, l->data);
+        int di = find_digest(m, l->data);
 
         if (di < 0) {
             continue;
@@ -420,10 +654,18 @@ int engine_stub_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached,
             if (!g->key_size ||
                 qcrypto_luks2_parse_encryption(g->encryption, g->key_size,
                                                &g->spec, errp) < 0) {
-                error_prepend(errp, "stub: segment %s: ", g->id);
+                error_prepend(errp, "LUKS2 segment %s: ", g->id);
                 return -1;
             }
         }
+    }
+    if (re.keyslot < 0) {
+        error_setg(errp, "LUKS2 metadata has %d segments but records no "
+                   "reencryption", m->nsegments);
+        return -1;
+    }
+    if (validate_layout(m, &re, errp) < 0) {
+        return -1;
     }
     if (re.keyslot >= 0) {
         m->in_reencryption = true;
@@ -502,7 +744,7 @@ static const char *digest_of(JsonObject *digs, const char *seg)
     return NULL;
 }
 
-static QemuSecBuf *stub_blob(QCryptoBlock *block, JsonNode *root,
+static QemuSecBuf *verification_blob(QCryptoBlock *block, JsonNode *root,
                              char *rid, GError **errp)
 {
     QCryptoBlockLUKS2 *l = block->opaque;
@@ -541,7 +783,7 @@ static QemuSecBuf *stub_blob(QCryptoBlock *block, JsonNode *root,
     g_byte_array_append(b, (const guint8 *)"v2", 2);
     if (dp) {
         const QemuSecBuf *k = qcrypto_luks2_digest_key(block,
-                                                       stub_find_digest(
+                                                       find_digest(
                                                            &l->meta, dp));
         if (!k) {
             goto nokey;
@@ -550,7 +792,7 @@ static QemuSecBuf *stub_blob(QCryptoBlock *block, JsonNode *root,
     }
     if (df && (!dp || !g_str_equal(dp, df))) {
         const QemuSecBuf *k = qcrypto_luks2_digest_key(block,
-                                                       stub_find_digest(
+                                                       find_digest(
                                                            &l->meta, df));
         if (!k) {
             goto nokey;
@@ -576,7 +818,7 @@ static QemuSecBuf *stub_blob(QCryptoBlock *block, JsonNode *root,
 nokey:
     qemu_secmem_wipe(b->data, b->len);
     g_byte_array_unref(b);
-    error_setg(errp, "stub: a key of the reencryption is not unlocked");
+    error_setg(errp, "A volume key of the reencryption is not unlocked");
     return NULL;
 }
 
@@ -587,7 +829,7 @@ int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
         json_node_get_object(root), "digests");
     g_autoptr(GList) names = json_object_get_members(digs);
     char rid[16], did[16];
-    g_autoptr(QemuSecBuf) blob = stub_blob(block, root, rid, errp);
+    g_autoptr(QemuSecBuf) blob = verification_blob(block, root, rid, errp);
     LUKS2Digest dg;
     JsonObject *d;
     int id = 0;
@@ -617,6 +859,42 @@ int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
 int qcrypto_luks2_reencrypt_digest_verify(QCryptoBlock *block,
                                           JsonNode *root, GError **errp)
 {
-    error_setg(errp, "stub: verify not implemented");
-    return -1;
+    JsonObject *digs = json_object_get_object_member(
+        json_node_get_object(root), "digests");
+    g_autoptr(GList) names = json_object_get_members(digs);
+    char rid[16];
+    g_autoptr(QemuSecBuf) blob = verification_blob(block, root, rid, errp);
+    LUKS2Digest dg = { 0 };
+    JsonObject *d = NULL;
+    int64_t iters;
+
+    if (!blob) {
+        return -1;
+    }
+    for (GList *l = names; l && !d; l = l->next) {
+        JsonObject *x = json_object_get_object_member(digs, l->data);
+        JsonNode *ks = json_object_get_member(x, "keyslots");
+
+        if (ks && JSON_NODE_HOLDS_ARRAY(ks) &&
+            array_has(json_node_get_array(ks), rid)) {
+            d = x;
+        }
+    }
+    if (!d) {
+        error_setg(errp, "LUKS2 reencryption metadata has no verification "
+                   "digest (made by cryptsetup before 2.4.3?); run "
+                   "'cryptsetup repair' first");
+        return -1;
+    }
+    if (qcrypto_luks2_json_hash(d, "hash", "digest", &dg.hash, errp) < 0 ||
+        qcrypto_luks2_json_int(d, "iterations", "digest", 1, UINT32_MAX,
+                               &iters, errp) < 0 ||
+        qcrypto_luks2_json_base64(d, "salt", "digest", dg.salt,
+                                  sizeof(dg.salt), &dg.nsalt, errp) < 0 ||
+        qcrypto_luks2_json_base64(d, "digest", "digest", dg.digest,
+                                  sizeof(dg.digest), &dg.ndigest, errp) < 0) {
+        return -1;
+    }
+    dg.iterations = iters;
+    return qcrypto_luks2_digest_verify(&dg, blob, NULL, errp);
 }
