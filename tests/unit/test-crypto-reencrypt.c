@@ -182,6 +182,9 @@ static bool run_cryptsetup(const char *const *args, char **out)
     int status = -1;
     g_autofree char *cmd = g_strjoinv(" ", (char **)args);
 
+    if (out) {
+        g_clear_pointer(out, g_free);   /* callers reuse one buffer */
+    }
     g_ptr_array_add(argv, (char *)"cryptsetup");
     for (; *args; args++) {
         g_ptr_array_add(argv, (char *)*args);
