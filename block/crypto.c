@@ -441,8 +441,9 @@ static int luks_open(BlockDriverState *bs, BlockdevOptions *options,
 }
 
 static int luks_check(BlockDriverState *bs, BdrvCheckResult *res,
-                      GError **errp)
+                      BdrvCheckMode fix, GError **errp)
 {
+    (void)fix;      /* nothing to repair: a LUKS header is never rewritten */
     BlockCrypto *s = bs->opaque;
 
     if (s->check_error) {

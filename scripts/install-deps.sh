@@ -4,6 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config meson ninja-build
   libglib2.0-dev libjson-glib-dev libgnutls28-dev nettle-dev libargon2-dev
+  zlib1g-dev libzstd-dev   # qcow2 compressed clusters (deflate, zstd)
   cryptsetup-bin python3 python3-cryptography
   qemu-utils libnbd-bin
   libvirt-clients   # virt-xml-validate: the storage daemon's libvirt example

@@ -67,7 +67,7 @@ static int check_image(BlockDriverState *bs, const char *filename,
 {
     g_autoptr(GError) err = NULL;
     BdrvCheckResult r;
-    int ret = bdrv_check(bs, &r, &err);
+    int ret = bdrv_check(bs, &r, 0, &err);
 
     if (ret == -ENOTSUP) {
         error_report("This image format does not support checks");

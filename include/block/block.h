@@ -140,10 +140,25 @@ bool bdrv_format_can_create(const char *format_name);
 /* Image information as `qemu-img info` and query-named-block-nodes show it. */
 ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp);
 
+/* qemu-img check -r: what a driver's check may repair. */
+typedef enum BdrvCheckMode {
+    BDRV_FIX_LEAKS  = (1 << 0),     /* -r leaks: clusters nobody uses */
+    BDRV_FIX_ERRORS = (1 << 1),     /* -r all: also corruptions */
+} BdrvCheckMode;
+
 /* What bdrv_check() found (qemu-img check). */
 typedef struct BdrvCheckResult {
     int corruptions;            /* damaged metadata */
+    int leaks;                  /* allocated clusters nobody references */
     int check_errors;           /* the check itself could not be completed */
+    int corruptions_fixed;
+    int leaks_fixed;
+    int64_t image_end_offset;   /* 0: not known */
+    /* Allocation figures of formats that have clusters (else all 0). */
+    uint64_t total_clusters;
+    uint64_t allocated_clusters;
+    uint64_t fragmented_clusters;
+    uint64_t compressed_clusters;
     GPtrArray *problems;        /* one message (char *) per problem found */
 } BdrvCheckResult;
 
@@ -152,7 +167,8 @@ typedef struct BdrvCheckResult {
  * BDRV_O_CHECK).  -ENOTSUP (and no error set) if the driver has no check;
  * else 0 with *res filled in (free res->problems with g_ptr_array_unref).
  */
-int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, GError **errp);
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, BdrvCheckMode fix,
+               GError **errp);
 
 /* Format-specific amend (luks keyslots). */
 int bdrv_amend(BlockDriverState *bs, BlockdevAmendOptions *options, bool force,

@@ -120,9 +120,10 @@ struct BlockDriver {
     BlockMeasureInfo *(*bdrv_measure)(JsonObject *opts, uint64_t size,
                                       GError **errp);
     /* qemu-img check: add the problems of the metadata to res (which
-     * bdrv_check() initialised); 0, or -errno if the check failed. */
+     * bdrv_check() initialised), repairing what `fix` allows (the node is
+     * then open read-write); 0, or -errno if the check failed. */
     int (*bdrv_check)(BlockDriverState *bs, BdrvCheckResult *res,
-                      GError **errp);
+                      BdrvCheckMode fix, GError **errp);
     /* True if buf (the first bytes of an image) is this format (probing). */
     bool (*bdrv_probe)(const guint8 *buf, size_t len);
 
@@ -162,6 +163,7 @@ extern const BlockDriver bdrv_raw;
 extern const BlockDriver bdrv_null_co;
 extern const BlockDriver bdrv_luks;
 extern const BlockDriver bdrv_blkdebug;
+extern const BlockDriver bdrv_qcow2;
 
 /*
  * blkdebug: requests counted so far on the shared counter `counter` (while
