@@ -10,6 +10,7 @@
  *   qcow2-create.c    blockdev-create, qemu-img create and measure
  *   qcow2-check.c     qemu-img check: rebuild refcounts, compare, repair
  *   qcow2-snapshot.c  the internal snapshot table
+ *   qcow2-crypto.c    LUKS inside qcow2: header area, data cluster crypto
  *
  * Format facts follow QEMU's qcow2 specification.  All on-disk integers
  * are big-endian; the structs here hold host-order values.
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include "block/block_int.h"
+#include "crypto/block.h"
 
 #define QCOW2_MAGIC             0x514649fbu     /* "QFI\xfb" */
 #define QCOW2_MIN_CLUSTER_BITS  9
@@ -179,6 +181,7 @@ typedef struct BDRVQcow2State {
 
     BdrvChild *data_file;           /* bs->file unless an external one */
     BdrvChild *backing;             /* NULL: none */
+    QCryptoBlock *crypto;           /* encrypt.format=luks, else NULL */
     uint64_t free_cluster_index;    /* allocation hint */
     uint64_t free_byte_offset;      /* for packing compressed clusters */
     bool lazy_refcounts;
@@ -249,6 +252,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
 int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size,
                         bool exact);
 int qcow2_write_l1_entry(BlockDriverState *bs, uint32_t index);
+/* Write s->hdr (with its extensions) to cluster 0 and flush; caller
+ * holds s->lock. */
+int qcow2_update_header(BlockDriverState *bs);
 /* Turn guest clusters into zero clusters / unallocate them. */
 int qcow2_cluster_zeroize(BlockDriverState *bs, uint64_t offset,
                           uint64_t bytes, bool may_unmap);
@@ -295,6 +301,29 @@ typedef struct Qcow2Snapshot {
 int qcow2_read_snapshots(BlockDriverState *bs, GArray **snapshots,
                          GError **errp);   /* GArray of Qcow2Snapshot */
 void qcow2_free_snapshots(GArray *snapshots);
+
+/*
+ * qcow2-crypto.c.  Data crypto: offsets are host offsets of the data (the
+ * sector position of the cipher), lengths multiples of the sector size;
+ * s->crypto must be set (the image is LUKS-encrypted and was opened with
+ * its key).
+ */
+int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
+                      bool no_io, GError **errp);
+void qcow2_crypto_close(BlockDriverState *bs);
+/* On an open new image: allocate the header clusters, record them in the
+ * crypto header extension, write the LUKS header. */
+int qcow2_crypto_create(BlockDriverState *bs, QCryptoBlockCreateOptions *opts,
+                        GError **errp);
+int qcow2_crypto_decrypt(BDRVQcow2State *s, uint64_t host_offset,
+                         guint8 *buf, size_t len);
+int qcow2_crypto_encrypt_to(BDRVQcow2State *s, uint64_t host_offset,
+                            const guint8 *src, guint8 *dst, size_t len);
+/* For qemu-img info (NULL and no error: not encrypted). */
+ImageInfoSpecificQCow2Encryption *qcow2_crypto_get_info(BDRVQcow2State *s,
+                                                        GError **errp);
+int qcow2_crypto_amend(BlockDriverState *bs, QCryptoBlockAmendOptions *opts,
+                       bool force, GError **errp);
 
 extern const BlockDriver bdrv_qcow2;
 

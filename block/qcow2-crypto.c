@@ -1,0 +1,313 @@
+/*
+ * LUKS inside qcow2 (encrypt.format=luks, crypt_method 2).
+ *
+ * The LUKS header and its key material live in host clusters that the
+ * crypto header extension names (offset, length); the crypto layer reads
+ * and writes them through the callbacks below, bounded to that area.  Data
+ * clusters are encrypted with the host offset of the data as the sector
+ * position, as QEMU does, so ciphertext is tied to where it is stored: a
+ * cluster that moves (copy-on-write, compaction) is decrypted and
+ * re-encrypted, never copied as it is.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include "qcow2.h"
+#include "crypto/block.h"
+#include "qemu/error.h"
+
+static int qcow2_crypto_area_check(BDRVQcow2State *s, size_t offset,
+                                   size_t len, GError **errp)
+{
+    if (offset > s->hdr.crypto_header_length ||
+        len > s->hdr.crypto_header_length - offset) {
+        error_setg(errp, "The LUKS header in the qcow2 image is truncated: "
+                   "%zu bytes at offset %zu lie beyond its %" PRIu64
+                   "-byte area", len, offset, s->hdr.crypto_header_length);
+        return -1;
+    }
+    return 0;
+}
+
+static int qcow2_crypto_hdr_read(QCryptoBlock *block, size_t offset,
+                                 guint8 *buf, size_t len, void *opaque,
+                                 GError **errp)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (qcow2_crypto_area_check(s, offset, len, errp) < 0) {
+        return -1;
+    }
+    ret = bdrv_pread(bs->file->bs, (int64_t)(s->hdr.crypto_header_offset +
+                                             offset), (int64_t)len, buf, 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read the encryption header");
+        return -1;
+    }
+    return 0;
+}
+
+static int qcow2_crypto_hdr_write(QCryptoBlock *block, size_t offset,
+                                  const guint8 *buf, size_t len, void *opaque,
+                                  GError **errp)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (qcow2_crypto_area_check(s, offset, len, errp) < 0) {
+        return -1;
+    }
+    /* FUA: the LUKS formats order their header writes for crash safety,
+     * which only holds if each is durable before the next. */
+    ret = bdrv_pwrite(bs->file->bs, (int64_t)(s->hdr.crypto_header_offset +
+                                              offset), (int64_t)len, buf,
+                      BDRV_REQ_FUA);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not write the encryption header");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *qcow2_crypto_format_name(BlockdevQcow2EncryptionFormat f)
+{
+    return BlockdevQcow2EncryptionFormat_str(f);
+}
+
+/* What the image's crypt_method is, as the option's enum; -1: none. */
+static int qcow2_crypto_image_format(const BDRVQcow2State *s)
+{
+    switch (s->hdr.crypt_method) {
+    case QCOW2_CRYPT_AES:
+        return BLOCKDEV_QCOW2_ENCRYPTION_FORMAT_AES;
+    case QCOW2_CRYPT_LUKS:
+        return BLOCKDEV_QCOW2_ENCRYPTION_FORMAT_LUKS;
+    default:
+        return -1;
+    }
+}
+
+int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
+                      bool no_io, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    QCryptoBlockOpenOptions oo = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    int fmt = qcow2_crypto_image_format(s);
+    uint32_t sector_size;
+
+    if (fmt < 0) {
+        if (enc) {
+            error_setg(errp, "No encryption in image header, but options "
+                       "specified format '%s'",
+                       qcow2_crypto_format_name(enc->format));
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (enc && (int)enc->format != fmt) {
+        error_setg(errp, "Header reported '%s' encryption format but "
+                   "options specify '%s'", qcow2_crypto_format_name(fmt),
+                   qcow2_crypto_format_name(enc->format));
+        return -EINVAL;
+    }
+    if (fmt == BLOCKDEV_QCOW2_ENCRYPTION_FORMAT_AES) {
+        if (no_io) {
+            return 0;       /* info and check need no cipher */
+        }
+        error_setg(errp, "Use of AES-CBC encrypted qcow2 images is no longer "
+                   "supported in system emulators");
+        return -ENOTSUP;
+    }
+    if (!s->hdr.crypto_header_offset || !s->hdr.crypto_header_length) {
+        error_setg(errp, "Could not read encryption header: the image says "
+                   "LUKS but has no crypto header extension");
+        return -EINVAL;
+    }
+    oo.u.luks.key_secret = enc ? enc->u.luks.key_secret : NULL;
+    if (!oo.u.luks.key_secret && !no_io) {
+        error_setg(errp, "Parameter 'encrypt.key-secret' is required for "
+                   "cipher");
+        return -EINVAL;
+    }
+    s->crypto = qcrypto_block_open(&oo, qcow2_crypto_hdr_read, bs,
+                                   no_io ? QCRYPTO_BLOCK_OPEN_NO_IO : 0,
+                                   errp);
+    if (!s->crypto) {
+        return -EINVAL;
+    }
+    sector_size = qcrypto_block_get_sector_size(s->crypto);
+    if (sector_size > s->cluster_size) {
+        error_setg(errp, "The encryption sector size (%" PRIu32 ") is larger "
+                   "than the cluster size (%" PRIu64 ")", sector_size,
+                   s->cluster_size);
+        qcow2_crypto_close(bs);
+        return -EINVAL;
+    }
+    bs->request_alignment = MAX(bs->request_alignment, sector_size);
+    return 0;
+}
+
+void qcow2_crypto_close(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    g_clear_pointer(&s->crypto, qcrypto_block_free);
+}
+
+/*
+ * Create: the LUKS header gets fresh zeroed clusters of an open, new
+ * image, named by the crypto header extension; the extension reaches the
+ * disk (qcow2_update_header) before the header itself is written, and a
+ * crash in between leaves an image that says "encrypted" with a bad LUKS
+ * header — refused at open, never read as plaintext.
+ */
+static int qcow2_crypto_hdr_init(QCryptoBlock *block, size_t headerlen,
+                                 void *opaque, GError **errp)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t clusters_len;
+    int64_t off;
+    int ret;
+
+    if (headerlen > INT64_MAX - s->cluster_size) {
+        error_setg(errp, "The encryption header is too large");
+        return -1;
+    }
+    clusters_len = ((uint64_t)headerlen + s->cluster_size - 1) /
+                   s->cluster_size * s->cluster_size;
+    g_mutex_lock(&s->lock);
+    off = qcow2_alloc_clusters(bs, clusters_len);
+    g_mutex_unlock(&s->lock);
+    if (off < 0) {
+        error_setg_errno(errp, (int)-off, "Could not allocate clusters for "
+                         "the encryption header");
+        return -1;
+    }
+    ret = bdrv_pwrite_zeroes(bs->file->bs, off, (int64_t)clusters_len, 0);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not zero the encryption header "
+                         "clusters");
+        return -1;
+    }
+    g_mutex_lock(&s->lock);
+    s->hdr.crypt_method = QCOW2_CRYPT_LUKS;
+    s->hdr.crypto_header_offset = (uint64_t)off;
+    s->hdr.crypto_header_length = headerlen;
+    ret = qcow2_update_header(bs);
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not update the qcow2 header");
+        return -1;
+    }
+    return 0;
+}
+
+int qcow2_crypto_create(BlockDriverState *bs, QCryptoBlockCreateOptions *opts,
+                        GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    QCryptoBlock *block;
+
+    if (opts->format != Q_CRYPTO_BLOCK_FORMAT_LUKS) {
+        error_setg(errp, "Unsupported encryption format for qcow2");
+        return -EINVAL;
+    }
+    if (opts->u.luks.has_detached_header && opts->u.luks.detached_header) {
+        error_setg(errp, "encrypt.detached-header is not valid for qcow2: "
+                   "the LUKS header is stored inside the image (use luks "
+                   "over a qcow2 payload for a detached header)");
+        return -EINVAL;
+    }
+    if (!opts->u.luks.key_secret) {
+        error_setg(errp, "Parameter 'encrypt.key-secret' is required for "
+                   "cipher");
+        return -EINVAL;
+    }
+    block = qcrypto_block_create(opts, qcow2_crypto_hdr_init,
+                                 qcow2_crypto_hdr_write, bs, 0, errp);
+    if (!block) {
+        return -EINVAL;
+    }
+    if (qcrypto_block_get_sector_size(block) > s->cluster_size) {
+        error_setg(errp, "The encryption sector size (%" PRIu32 ") is "
+                   "larger than the cluster size (%" PRIu64 ")",
+                   qcrypto_block_get_sector_size(block), s->cluster_size);
+        qcrypto_block_free(block);
+        return -EINVAL;
+    }
+    qcow2_crypto_close(bs);
+    s->crypto = block;
+    return 0;
+}
+
+int qcow2_crypto_decrypt(BDRVQcow2State *s, uint64_t host_offset,
+                         guint8 *buf, size_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (qcrypto_block_decrypt(s->crypto, host_offset, buf, len, &err) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+int qcow2_crypto_encrypt_to(BDRVQcow2State *s, uint64_t host_offset,
+                            const guint8 *src, guint8 *dst, size_t len)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (qcrypto_block_encrypt_to(s->crypto, host_offset, src, dst, len,
+                                 &err) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+ImageInfoSpecificQCow2Encryption *qcow2_crypto_get_info(BDRVQcow2State *s,
+                                                        GError **errp)
+{
+    ImageInfoSpecificQCow2Encryption *info;
+    QCryptoBlockInfo *ci;
+    int fmt = qcow2_crypto_image_format(s);
+
+    if (fmt < 0) {
+        return NULL;
+    }
+    info = g_new0(ImageInfoSpecificQCow2Encryption, 1);
+    info->format = fmt;
+    if (fmt != BLOCKDEV_QCOW2_ENCRYPTION_FORMAT_LUKS || !s->crypto) {
+        return info;
+    }
+    ci = qcrypto_block_get_info(s->crypto, errp);
+    if (!ci) {
+        qapi_free_ImageInfoSpecificQCow2Encryption(info);
+        return NULL;
+    }
+    /* Take the LUKS members over; the wrapper's format is ours. */
+    info->u.luks = ci->u.luks;
+    memset(&ci->u.luks, 0, sizeof(ci->u.luks));
+    qapi_free_QCryptoBlockInfo(ci);
+    return info;
+}
+
+int qcow2_crypto_amend(BlockDriverState *bs, QCryptoBlockAmendOptions *opts,
+                       bool force, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->crypto) {
+        error_setg(errp, "This image is not encrypted with LUKS: there are "
+                   "no keyslots to amend");
+        return -EINVAL;
+    }
+    if (qcrypto_block_amend_options(s->crypto, qcow2_crypto_hdr_read,
+                                    qcow2_crypto_hdr_write, bs, opts, force,
+                                    errp) < 0) {
+        return -EINVAL;
+    }
+    return 0;
+}
