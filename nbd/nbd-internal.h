@@ -51,8 +51,10 @@ struct NBDServer {
     GMutex lock;                /* exports, clients, counters */
     GCond cond;                 /* signalled when a client goes away */
     int listen_fd;
-    GSource *listen_src;
+    GSource *listen_src;        /* NULL while accepting is paused */
+    GMainContext *listen_ctx;   /* where listen_src is attached */
     unsigned max_connections;
+    bool closing;               /* nbd_server_free runs: never resume */
     GHashTable *exports;        /* name -> NBDExport * */
     GList *clients;             /* NBDClient * */
     unsigned nclients;

@@ -78,6 +78,34 @@ static char *peer_name(const struct sockaddr_storage *sa, socklen_t len)
     }
 }
 
+static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque);
+
+/*
+ * As QEMU does, a server at max-connections stops accepting instead of
+ * turning clients away: a new client waits in the listen backlog until a
+ * slot frees.  So a client that reconnects right after another one left
+ * is served even if the server has not yet noticed the departure.
+ * Caller holds s->lock.
+ */
+static void listen_resume_locked(NBDServer *s)
+{
+    if (s->listen_src || s->listen_fd < 0) {
+        return;
+    }
+    s->listen_src = g_unix_fd_source_new(s->listen_fd, G_IO_IN);
+    g_source_set_callback(s->listen_src, G_SOURCE_FUNC(accept_cb), s, NULL);
+    g_source_attach(s->listen_src, s->listen_ctx);
+}
+
+static void listen_pause_locked(NBDServer *s)
+{
+    if (s->listen_src) {
+        g_source_destroy(s->listen_src);
+        g_source_unref(s->listen_src);
+        s->listen_src = NULL;
+    }
+}
+
 static void client_detach_and_free(NBDClient *c)
 {
     NBDServer *s = c->server;
@@ -88,6 +116,9 @@ static void client_detach_and_free(NBDClient *c)
     }
     s->clients = g_list_remove(s->clients, c);
     s->nclients--;
+    if (!s->closing) {
+        listen_resume_locked(s);
+    }
     /* Close while holding the lock so no one shuts down a reused fd. */
     nbd_channel_close(&c->ch);
     g_cond_broadcast(&s->cond);
@@ -144,7 +175,9 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
     g_mutex_lock(&s->lock);
-    if (s->max_connections && s->nclients >= s->max_connections) {
+    if (s->closing ||
+        (s->max_connections && s->nclients >= s->max_connections)) {
+        /* Only when the pause raced with a connection already queued. */
         g_mutex_unlock(&s->lock);
         close(cfd);
         return G_SOURCE_CONTINUE;
@@ -158,6 +191,9 @@ static gboolean accept_cb(gint fd, GIOCondition cond, gpointer opaque)
     g_cond_init(&c->cond);
     s->clients = g_list_prepend(s->clients, c);
     s->nclients++;
+    if (s->max_connections && s->nclients >= s->max_connections) {
+        listen_pause_locked(s);
+    }
     g_mutex_unlock(&s->lock);
 
     t = g_thread_new("nbd-client", client_thread, c);
@@ -190,9 +226,10 @@ NBDServer *nbd_server_new(int listen_fd, unsigned max_connections)
     s->pool = g_thread_pool_new(nbd_request_worker, s, NBD_POOL_THREADS, FALSE,
                                 NULL);
     fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
-    s->listen_src = g_unix_fd_source_new(listen_fd, G_IO_IN);
-    g_source_set_callback(s->listen_src, G_SOURCE_FUNC(accept_cb), s, NULL);
-    g_source_attach(s->listen_src, g_main_context_get_thread_default());
+    s->listen_ctx = g_main_context_get_thread_default();
+    g_mutex_lock(&s->lock);
+    listen_resume_locked(s);
+    g_mutex_unlock(&s->lock);
     return s;
 }
 
@@ -240,8 +277,10 @@ void nbd_server_free(NBDServer *s)
     if (!s) {
         return;
     }
-    g_source_destroy(s->listen_src);
-    g_source_unref(s->listen_src);
+    g_mutex_lock(&s->lock);
+    s->closing = true;
+    listen_pause_locked(s);
+    g_mutex_unlock(&s->lock);
     close(s->listen_fd);
     disconnect_and_wait(s, NULL);
     g_thread_pool_free(s->pool, FALSE, TRUE);

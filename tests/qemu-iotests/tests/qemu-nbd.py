@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -195,7 +196,8 @@ class QemuNbd(iotests.QemuTestCase):
         self.assertDecryptsTo(self.payload, self.mk, 4096, b'\x77' * 4096)
 
     def test_shared_two_clients(self):
-        """-e 2: two clients at once; a third is turned away; the server
+        """-e 2: two clients at once; a third waits (as with QEMU's
+        qemu-nbd: no greeting until a slot frees, then served); the server
         outlives the first to leave and exits with the last."""
         p = self.start('-e', '2', '-k', self.sock, *self.image_args())
         a = nbdclient.NBDClient(self.sock, '', timeout=10)
@@ -204,9 +206,14 @@ class QemuNbd(iotests.QemuTestCase):
                                    b'\xaa' * 512)[0], 0)
         self.assertEqual(b.request(nbdclient.CMD_READ, 0, length=512),
                          (0, b'\xaa' * 512))
-        with self.assertRaises((EOFError, OSError)):
-            nbdclient.NBDClient(self.sock, '', timeout=5)
+        third = nbdclient.connect(self.sock, timeout=1.5)
+        with self.assertRaises(socket.timeout):
+            third.recv(18)
         a.disconnect()
+        third.settimeout(10)
+        self.assertEqual(third.recv(18, socket.MSG_WAITALL)[:16],
+                         b'NBDMAGICIHAVEOPT')
+        third.close()
         time.sleep(0.3)
         self.assertIsNone(p.poll(), 'exited with a client still connected')
         self.assertEqual(b.request(nbdclient.CMD_READ, 0, length=512),

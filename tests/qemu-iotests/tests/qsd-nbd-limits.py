@@ -2,7 +2,7 @@
 """Per-client limits of qemu-storage-daemon's NBD server, probed with raw
 sockets: oversized requests, a client pipelining hundreds of requests
 without reading replies (the daemon's memory stays bounded and other
-clients keep being served), max-connections, garbage at every stage of the
+clients keep being served), max-connections (a client over the limit waits, as QEMU), garbage at every stage of the
 protocol, and idle or trickling handshakes (dropped after 10 s)."""
 
 import os
@@ -246,16 +246,23 @@ class NbdLimits(iotests.QemuTestCase):
         self.assertDaemonFine()
 
     def test_max_connections(self):
-        """max-connections=3 on TCP: a 4th client is turned away at once,
-        a slot freed by a client leaving can be taken again."""
+        """max-connections=3 on TCP, as QEMU: at the limit the daemon stops
+        accepting, so a 4th client waits (no greeting, no close) until one
+        of the three leaves, and is then served."""
         self.start(max_connections=3, tcp=True)
         clients = [NBDClient(self.addr, 'disk', timeout=10) for _ in range(3)]
         extra = connect(self.addr, timeout=10)
-        self.assertTrue(wait_eof(extra), '4th connection was accepted')
-        extra.close()
+        extra.settimeout(1.5)
+        with self.assertRaises(socket.timeout, msg='4th client was served '
+                               'or turned away while 3 were connected'):
+            extra.recv(18)
         for c in clients:               # the three are still served
             self.assertEqual(c.request(CMD_FLUSH)[0], 0)
         clients.pop().disconnect()
+        extra.settimeout(10)
+        hello = extra.recv(18, socket.MSG_WAITALL)
+        self.assertEqual(hello[:16], b'NBDMAGICIHAVEOPT')
+        extra.close()
         c = connect_retry(self.addr)
         self.assertEqual(c.request(CMD_FLUSH)[0], 0)
         clients.append(c)
