@@ -23,7 +23,8 @@ RULES = [
     ('no "luks" string outside the driver', re.compile(r'"luks"'), {}),
     ('no luks option member outside the driver and the registry',
      re.compile(r'\bBLOCKDEV_DRIVER_LUKS\b|\bu\.luks\b'),
-     {'block/block.c': 'the driver registry (driver_table)'}),
+     {'block/block.c': 'the driver registry (driver_table)',
+      'block/qcow2-crypto.c': 'LUKS inside qcow2 (encrypt.format=luks)'}),
 ]
 
 
