@@ -34,6 +34,8 @@ typedef struct Qcow2CheckCtx {
     guint8 *rb_buf;
     uint64_t rb_offset;         /* 0: none loaded */
 
+    bool signaled_corruption;   /* "Image is corrupt" reported once */
+
     GArray *snapshots;          /* Qcow2Snapshot */
     uint64_t snapshots_size;    /* bytes of the snapshot table */
     guint8 *l2_buf;             /* one L2 table */

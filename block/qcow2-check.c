@@ -125,9 +125,12 @@ int qcow2_check_pread(Qcow2CheckCtx *c, uint64_t offset, size_t len,
 int qcow2_check_pwrite(Qcow2CheckCtx *c, uint64_t offset, size_t len,
                        const void *buf)
 {
-    int ret = bdrv_child_pwrite(c->bs->file, (int64_t)offset, (int64_t)len,
-                                buf, 0);
+    int ret = qcow2_grow_child(c->bs->file, offset + len);
 
+    if (ret >= 0) {
+        ret = bdrv_child_pwrite(c->bs->file, (int64_t)offset, (int64_t)len,
+                                buf, 0);
+    }
     if (ret >= 0 && offset + len > (uint64_t)c->file_size) {
         c->file_size = (int64_t)(offset + len);
     }
@@ -174,7 +177,37 @@ void qcow2_check_rb_set(guint8 *block, int order, uint64_t i, uint64_t v)
     }
 }
 
-/* Load the refcount block of cluster (offset 0 with *block NULL: none). */
+/*
+ * Metadata the driver cannot use: reported once, as QEMU does; when the
+ * image is open for writing (a repair) it is also marked corrupt on disk,
+ * until a repair that leaves no error clears the bit again.
+ */
+static void signal_corruption(Qcow2CheckCtx *c, const char *what)
+{
+    BDRVQcow2State *s = c->s;
+
+    if (c->signaled_corruption) {
+        return;
+    }
+    c->signaled_corruption = true;
+    if (!c->fix) {
+        qcow2_check_report(c, "qcow2: Image is corrupt: %s; further "
+                           "non-fatal corruption events will be suppressed",
+                           what);
+        return;
+    }
+    qcow2_check_report(c, "qcow2: Marking image as corrupt: %s; further "
+                       "corruption events will be suppressed", what);
+    if (s->hdr.version >= 3) {
+        guint8 buf[8];
+
+        s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
+        wr_be64(buf, s->hdr.incompatible_features);
+        qcow2_check_pwrite(c, 72, sizeof(buf), buf);
+    }
+}
+
+/* Load the refcount block of cluster into c->rb_buf (*rb_off 0: none). */
 static int load_refblock(Qcow2CheckCtx *c, uint64_t cluster,
                          uint64_t *rb_off)
 {
@@ -191,6 +224,11 @@ static int load_refblock(Qcow2CheckCtx *c, uint64_t cluster,
         return 0;
     }
     if (*rb_off & (c->cluster_size - 1)) {
+        g_autofree char *what = g_strdup_printf(
+            "Refblock offset %#" PRIx64 " unaligned (reftable index: %#"
+            PRIx64 ")", *rb_off, idx);
+
+        signal_corruption(c, what);
         return -EIO;
     }
     if (c->rb_offset == *rb_off) {
@@ -315,6 +353,18 @@ static uint64_t l2_bitmap(const Qcow2CheckCtx *c, uint64_t i)
     return c->ext_l2 ? rd_be64(c->l2_buf + i * 16 + 8) : 0;
 }
 
+/* The driver's cache holds L2 tables in slices: forget each of them. */
+static void discard_cached_l2(Qcow2CheckCtx *c, uint64_t l2_offset)
+{
+    uint64_t step = c->s->l2_slice_size ? c->s->l2_slice_size
+                                         : c->cluster_size;
+
+    for (uint64_t off = 0; c->s->l2_cache && off < c->cluster_size;
+         off += step) {
+        qcow2_cache_discard(c->s->l2_cache, l2_offset + off);
+    }
+}
+
 /* A misaligned preallocated cluster becomes a plain zero cluster (-r all). */
 static int zero_l2_entry(Qcow2CheckCtx *c, uint64_t l2_offset, uint64_t i)
 {
@@ -333,9 +383,7 @@ static int zero_l2_entry(Qcow2CheckCtx *c, uint64_t l2_offset, uint64_t i)
         c->res->check_errors++;
         return ret;
     }
-    if (c->s->l2_cache) {
-        qcow2_cache_discard(c->s->l2_cache, l2_offset);
-    }
+    discard_cached_l2(c, l2_offset);
     c->res->corruptions--;
     c->res->corruptions_fixed++;
     return 0;
@@ -865,9 +913,7 @@ static int check_copied_l2(Qcow2CheckCtx *c, uint64_t l2_offset,
             c->res->check_errors++;
             return ret;
         }
-        if (c->s->l2_cache) {
-            qcow2_cache_discard(c->s->l2_cache, l2_offset);
-        }
+        discard_cached_l2(c, l2_offset);
         c->res->corruptions -= dirty;
         c->res->corruptions_fixed += dirty;
     }
@@ -1049,14 +1095,6 @@ static int check_locked(Qcow2CheckCtx *c, GError **errp)
 
     c->res->total_clusters = (s->hdr.size + c->cluster_size - 1) >>
                              c->cluster_bits;
-    /* What the driver's caches hold must be on disk before we read it. */
-    if (s->l2_cache && s->refcount_cache &&
-        ((ret = qcow2_cache_flush(c->bs, s->l2_cache)) < 0 ||
-         (ret = qcow2_cache_flush(c->bs, s->refcount_cache)) < 0)) {
-        c->res->check_errors++;
-        error_setg_errno(errp, -ret, "Could not flush the metadata caches");
-        return ret;
-    }
     ret = qcow2_snapshot_table_read(c->bs, &c->snapshots, &c->snapshots_size,
                                     &sn_err);
     if (ret < 0) {
@@ -1088,14 +1126,17 @@ int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res,
 
     res->problems_are_lines = true;
     ret = check_init(&c, bs, res, fix, errp);
+    /* What the driver holds in its caches must be on disk before the
+     * walk reads the tables from the file. */
+    if (ret == 0 && (ret = qcow2_flush_all(bs)) < 0) {
+        res->check_errors++;
+        error_setg_errno(errp, -ret, "Could not write the metadata caches");
+    }
     if (ret == 0) {
         g_mutex_lock(&s->lock);
         ret = check_locked(&c, errp);
         g_mutex_unlock(&s->lock);
     }
     check_fini(&c);
-    if (ret < 0 && errp && !*errp) {
-        error_setg_errno(errp, -ret, "Check failed");
-    }
     return ret;
 }

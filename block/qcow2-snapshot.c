@@ -44,7 +44,8 @@ static void snapshot_clear(Qcow2Snapshot *sn)
 }
 
 /*
- * One entry from p (avail bytes).  0 with *entry_len = its padded length;
+ * One entry from p (avail bytes).  0 with *entry_len = its length (without
+ * the padding to 8 bytes);
  * -EAGAIN with *entry_len = the bytes it needs when avail is too short;
  * -EINVAL (errp set) when the entry is malformed.
  */
@@ -66,8 +67,8 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
     }
     id_len = be16_at(p + 12);
     name_len = be16_at(p + 14);
+    /* The padding after the last entry may lie past the end of the file. */
     need = SN_FIXED_SIZE + extra + id_len + name_len;
-    need = (need + 7) & ~(size_t)7;
     *entry_len = need;
     if (avail < need) {
         return -EAGAIN;
@@ -120,8 +121,12 @@ int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
     for (uint32_t i = 0; i < nb; i++) {
         Qcow2Snapshot sn;
         size_t elen;
-        int ret = qcow2_snapshot_parse_entry(buf + pos, len - pos, image_size,
-                                             &sn, &elen, errp);
+        int ret;
+
+        pos = (pos + 7) & ~(size_t)7;
+        ret = qcow2_snapshot_parse_entry(buf + MIN(pos, len),
+                                         len - MIN(pos, len), image_size,
+                                         &sn, &elen, errp);
 
         if (ret == -EAGAIN) {
             *table_size = pos + elen;

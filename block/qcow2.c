@@ -615,4 +615,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_block_status = qcow2_block_status,
     .bdrv_get_allocated_file_size = qcow2_get_allocated_file_size,
     .bdrv_truncate = qcow2_truncate,
+    .bdrv_check = qcow2_check,
+    .bdrv_get_specific_info = qcow2_get_specific_info,
+    .bdrv_query_info = qcow2_query_info,
 };

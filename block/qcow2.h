@@ -398,8 +398,8 @@ void qcow2_free_snapshots(GArray *snapshots);
 int qcow2_snapshot_table_read(BlockDriverState *bs, GArray **snapshots,
                               uint64_t *table_size, GError **errp);
 /*
- * Parse one entry from p (avail bytes): 0 with *entry_len its padded
- * length, -EAGAIN with *entry_len the bytes needed, -EINVAL (errp) if bad.
+ * Parse one entry from p (avail bytes): 0 with *entry_len its length
+ * (the next entry starts at the next multiple of 8), -EAGAIN with *entry_len the bytes needed, -EINVAL (errp) if bad.
  * image_size is the disk size of entries without that extra data.
  */
 int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
