@@ -214,6 +214,10 @@ int qcow2_query_info(BlockDriverState *bs, ImageInfo *info, GError **errp)
     info->cluster_size = (int64_t)s->cluster_size;
     info->has_dirty_flag = true;
     info->dirty_flag = !!(h->incompatible_features & QCOW2_INCOMPAT_DIRTY);
+    if (h->crypt_method != QCOW2_CRYPT_NONE) {
+        info->has_encrypted = true;
+        info->encrypted = true;
+    }
     if (h->backing_file && h->backing_file[0]) {
         info->backing_filename = g_strdup(h->backing_file);
         info->full_backing_filename = full_backing_name(bs, h->backing_file);
