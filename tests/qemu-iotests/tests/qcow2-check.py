@@ -339,6 +339,49 @@ class DamagedImages(Qcow2CheckBase):
         self.assertEqual(rc, 2)
         self.assertIn('refcount=1 reference=2', err)
 
+    def snapshot_entry(self, q, extra):
+        """Rewrite the first snapshot entry with `extra` bytes of extra data
+        (the known fields as QEMU writes them, then filler)."""
+        e = q.rd(q.snap_off, 40)
+        id_len, name_len = struct.unpack('>HH', e[12:16])
+        old_extra = struct.unpack('>I', e[36:40])[0]
+        names = q.rd(q.snap_off + 40 + old_extra, id_len + name_len)
+        known = q.rd(q.snap_off + 40, min(old_extra, 24))
+        data = (e[:36] + struct.pack('>I', extra)
+                + (known + b'\xa5' * extra)[:extra] + names)
+        q.wr(q.snap_off, data + b'\0' * (-len(data) % 8))
+
+    def snapshot_image(self):
+        src = self.path('snap.qcow2')
+        shutil.copyfile(self.base, src)
+        self.assertEqual(ref_img('snapshot', '-c', 'one', src).rc, 0)
+        return src
+
+    def test_snapshot_entry_incomplete(self):
+        path = self.damaged('sninc.qcow2',
+                            lambda q: self.snapshot_entry(q, 8),
+                            self.snapshot_image())
+        rc, _, err = self.all_modes(path)
+        self.assertEqual(rc, 2)
+        self.assertIn('ERROR snapshot table entry 0 is incomplete', err)
+        _, ours, _ = self.assertSameCheck(path, '-r', 'all')
+        r = ref_img('snapshot', '-l', ours)
+        self.assertIn(' one ', r.out)
+
+    def test_snapshot_extra_data_too_large(self):
+        path = self.damaged('snbig.qcow2',
+                            lambda q: self.snapshot_entry(q, 3000),
+                            self.snapshot_image())
+        (rc, _, err), _, _ = self.assertSameCheck(path)
+        self.assertEqual(rc, 1)
+        self.assertIn('Too much extra metadata in snapshot table entry 0',
+                      err)
+        (rc, _, err), ours, _ = self.assertSameCheck(path, '-r', 'all')
+        self.assertEqual(rc, 0)
+        self.assertIn('Discarding too much extra metadata in snapshot table '
+                      'entry 0 (3000 > 1024)', err)
+        self.assertEqual(ref_img('check', ours).rc, 0)
+
     def test_compressed_refcounts(self):
         src = self.make('csrc.qcow2', size='8M', writes=('write -P 5 0 1M',))
         dst = self.path('c.qcow2')
