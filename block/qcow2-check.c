@@ -299,6 +299,14 @@ static int check_l1(Qcow2CheckCtx *c, uint64_t l1_offset, uint32_t l1_size,
     return 0;
 }
 
+static void bad_snapshot(Qcow2CheckCtx *c, const Qcow2Snapshot *sn,
+                         const char *what)
+{
+    qcow2_check_report(c, "ERROR snapshot %s (%s) %s; snapshot table entry "
+                       "corrupted", sn->id_str, sn->name, what);
+    c->res->corruptions++;
+}
+
 static int check_snapshots(Qcow2CheckCtx *c)
 {
     guint n = c->snapshots ? c->snapshots->len : 0;
@@ -313,19 +321,18 @@ static int check_snapshots(Qcow2CheckCtx *c)
         int ret;
 
         if (sn->l1_table_offset & (c->cluster_size - 1)) {
-            qcow2_check_report(c, "ERROR snapshot %s (%s) l1_offset=%#" PRIx64
-                               ": L1 table is not cluster aligned; snapshot "
-                               "table entry corrupted", sn->id_str, sn->name,
-                               sn->l1_table_offset);
-            c->res->corruptions++;
+            g_autofree char *what = g_strdup_printf(
+                "l1_offset=%#" PRIx64 ": L1 table is not cluster aligned",
+                sn->l1_table_offset);
+
+            bad_snapshot(c, sn, what);
             continue;
         }
         if (sn->l1_size > QCOW2_MAX_L1_SIZE) {
-            qcow2_check_report(c, "ERROR snapshot %s (%s) l1_size=%#" PRIx32
-                               ": L1 table is too large; snapshot table "
-                               "entry corrupted", sn->id_str, sn->name,
-                               sn->l1_size);
-            c->res->corruptions++;
+            g_autofree char *what = g_strdup_printf(
+                "l1_size=%#" PRIx32 ": L1 table is too large", sn->l1_size);
+
+            bad_snapshot(c, sn, what);
             continue;
         }
         ret = check_l1(c, sn->l1_table_offset, sn->l1_size, false);
