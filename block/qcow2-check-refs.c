@@ -8,19 +8,12 @@
 #include <stdarg.h>
 #include <string.h>
 #include "block/qcow2-check-int.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 /* QEMU's block layer refuses requests past this (1 GiB below 2^63). */
 #define BDRV_MAX_OFFSET         0x7fffffffc0000000ull
 #define HDR_INCOMPAT_OFFSET     72
-
-static void wr_be64(guint8 *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
 
 void qcow2_check_report(Qcow2CheckCtx *c, const char *fmt, ...)
 {
@@ -180,7 +173,7 @@ static void signal_corruption(Qcow2CheckCtx *c, const char *what)
         guint8 buf[8];
 
         s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
-        wr_be64(buf, s->hdr.incompatible_features);
+        stq_be_p(buf, s->hdr.incompatible_features);
         qcow2_check_pwrite(c, HDR_INCOMPAT_OFFSET, sizeof(buf), buf);
     }
 }

@@ -14,27 +14,12 @@
 #include <errno.h>
 #include <string.h>
 #include "block/qcow2-check-int.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define HDR_REFTABLE_OFFSET     48      /* u64 offset, then u32 clusters */
 #define HDR_SNAPSHOTS_OFFSET    60      /* u32 count, then u64 offset */
 #define HDR_INCOMPAT_OFFSET     72
-
-static void put_be64(guint8 *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
-
-static void put_be32(guint8 *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
 
 /* First run of n free clusters from *first_free; they get refcount 1. */
 static int64_t alloc_clusters(Qcow2CheckCtx *c, uint64_t n,
@@ -157,7 +142,7 @@ static int write_structure(Qcow2CheckCtx *c, const NewReftable *t)
         if (ret < 0) {
             return ret;
         }
-        put_be64(table + (size_t)b * 8, off);
+        stq_be_p(table + (size_t)b * 8, off);
     }
     ret = qcow2_check_pwrite(c, t->offset, table_bytes, table);
     if (ret < 0) {
@@ -174,8 +159,8 @@ static int switch_to(Qcow2CheckCtx *c, const NewReftable *t)
     guint8 hdr[12];
     int ret;
 
-    put_be64(hdr, t->offset);
-    put_be32(hdr + 8, (uint32_t)t->clusters);
+    stq_be_p(hdr, t->offset);
+    stl_be_p(hdr + 8, (uint32_t)t->clusters);
     ret = qcow2_check_pwrite(c, HDR_REFTABLE_OFFSET, sizeof(hdr), hdr);
     if (ret < 0) {
         return ret;
@@ -258,8 +243,8 @@ int qcow2_check_fix_snapshot_table(Qcow2CheckCtx *c)
     if (ret < 0) {
         return ret;
     }
-    put_be32(hdr, c->snapshots->len);
-    put_be64(hdr + 4, (uint64_t)off);
+    stl_be_p(hdr, c->snapshots->len);
+    stq_be_p(hdr + 4, (uint64_t)off);
     ret = qcow2_check_pwrite(c, HDR_SNAPSHOTS_OFFSET, sizeof(hdr), hdr);
     if (ret == 0) {
         ret = bdrv_flush(c->bs->file->bs);
@@ -287,7 +272,7 @@ int qcow2_check_mark_clean(Qcow2CheckCtx *c)
         return ret;
     }
     s->hdr.incompatible_features &= ~bits;
-    put_be64(buf, s->hdr.incompatible_features);
+    stq_be_p(buf, s->hdr.incompatible_features);
     ret = qcow2_check_pwrite(c, HDR_INCOMPAT_OFFSET, sizeof(buf), buf);
     if (ret < 0) {
         return ret;

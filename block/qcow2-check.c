@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "block/qcow2-check-int.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define L1E_RESERVED_MASK       0x7f000000000001ffull
@@ -30,24 +31,6 @@
 #define BM_DIR_ENTRY_SIZE       24
 #define BM_MAX_DIRECTORY_SIZE   (64ull << 20)
 #define HDR_AUTOCLEAR_OFFSET    88
-
-static uint64_t rd_be64(const guint8 *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-static void wr_be64(guint8 *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
 
 static Qcow2ClusterType l2_type(const Qcow2CheckCtx *c, uint64_t entry)
 {
@@ -68,12 +51,12 @@ static Qcow2ClusterType l2_type(const Qcow2CheckCtx *c, uint64_t entry)
 
 static uint64_t l2_get(const Qcow2CheckCtx *c, uint64_t i)
 {
-    return rd_be64(c->l2_buf + i * c->s->l2_entry_bytes);
+    return ldq_be_p(c->l2_buf + i * c->s->l2_entry_bytes);
 }
 
 static uint64_t l2_bitmap(const Qcow2CheckCtx *c, uint64_t i)
 {
-    return c->ext_l2 ? rd_be64(c->l2_buf + i * 16 + 8) : 0;
+    return c->ext_l2 ? ldq_be_p(c->l2_buf + i * 16 + 8) : 0;
 }
 
 /* The driver's cache holds L2 tables in slices: forget each of them. */
@@ -95,9 +78,9 @@ static int zero_l2_entry(Qcow2CheckCtx *c, uint64_t l2_offset, uint64_t i)
     guint8 *e = c->l2_buf + i * eb;
     int ret;
 
-    wr_be64(e, c->ext_l2 ? 0 : QCOW2_OFLAG_ZERO);
+    stq_be_p(e, c->ext_l2 ? 0 : QCOW2_OFLAG_ZERO);
     if (c->ext_l2) {
-        wr_be64(e + 8, L2_BITMAP_ALL_ZEROES);
+        stq_be_p(e + 8, L2_BITMAP_ALL_ZEROES);
     }
     ret = qcow2_check_pwrite(c, l2_offset + i * eb, eb, e);
     if (ret < 0) {
@@ -273,7 +256,7 @@ static int check_l1(Qcow2CheckCtx *c, uint64_t l1_offset, uint32_t l1_size,
         return ret;
     }
     for (uint32_t i = 0; i < l1_size; i++) {
-        uint64_t e = rd_be64(l1 + (size_t)i * 8), l2_offset;
+        uint64_t e = ldq_be_p(l1 + (size_t)i * 8), l2_offset;
 
         if (!e) {
             continue;
@@ -375,7 +358,7 @@ static int check_bitmap_table(Qcow2CheckCtx *c, uint64_t offset,
             return 0;
         }
         for (size_t j = 0; j < len; j += 8) {
-            uint64_t e = rd_be64(c->l2_buf + j);
+            uint64_t e = ldq_be_p(c->l2_buf + j);
 
             if (!bitmap_entry_ok(e, c->cluster_size)) {
                 c->res->corruptions++;
@@ -409,10 +392,10 @@ static int check_bitmaps(Qcow2CheckCtx *c)
     }
     while (n < h->nb_bitmaps && pos + BM_DIR_ENTRY_SIZE <= size) {
         const guint8 *e = dir + pos;
-        uint64_t table = rd_be64(e);
-        uint32_t tsize = (uint32_t)(rd_be64(e + 8) >> 32);
-        uint32_t name = (uint32_t)(e[18] << 8 | e[19]);
-        uint32_t extra = (uint32_t)(rd_be64(e + 16) & 0xffffffffu);
+        uint64_t table = ldq_be_p(e);
+        uint32_t tsize = ldl_be_p(e + 8);
+        uint32_t name = lduw_be_p(e + 18);
+        uint32_t extra = ldl_be_p(e + 20);
         int ret = check_bitmap_table(c, table, tsize);
 
         if (ret < 0) {
@@ -450,7 +433,7 @@ static int drop_damaged_bitmaps(Qcow2CheckCtx *c)
         return 0;
     }
     h->autoclear_features &= ~QCOW2_AUTOCLEAR_BITMAPS;
-    wr_be64(buf, h->autoclear_features);
+    stq_be_p(buf, h->autoclear_features);
     return qcow2_check_pwrite(c, HDR_AUTOCLEAR_OFFSET, sizeof(buf), buf);
 }
 
@@ -616,7 +599,7 @@ static int write_l1_entry(Qcow2CheckCtx *c, uint32_t i)
 {
     guint8 buf[8];
 
-    wr_be64(buf, c->s->l1_table[i]);
+    stq_be_p(buf, c->s->l1_table[i]);
     return qcow2_check_pwrite(c, c->s->hdr.l1_table_offset + (uint64_t)i * 8,
                               8, buf);
 }
@@ -656,7 +639,7 @@ static int check_copied_l2(Qcow2CheckCtx *c, uint64_t l2_offset,
         if (repair) {
             e = refcount == 1 ? e | QCOW2_OFLAG_COPIED
                               : e & ~QCOW2_OFLAG_COPIED;
-            wr_be64(c->l2_buf + j * c->s->l2_entry_bytes, e);
+            stq_be_p(c->l2_buf + j * c->s->l2_entry_bytes, e);
             dirty++;
         }
     }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include "block/qcow2.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define SN_FIXED_SIZE       40
@@ -18,22 +19,6 @@
 #define SN_MAX_TABLE_SIZE   (1024ull * QCOW2_MAX_SNAPSHOTS)
 /* Bytes read from the image at a time while walking the table. */
 #define SN_READ_CHUNK       65536
-
-static uint16_t be16_at(const guint8 *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32_at(const guint8 *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64_at(const guint8 *p)
-{
-    return (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
-}
 
 static void snapshot_clear(Qcow2Snapshot *sn)
 {
@@ -60,12 +45,12 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
         *entry_len = SN_FIXED_SIZE;
         return -EAGAIN;
     }
-    extra = be32_at(p + 36);
+    extra = ldl_be_p(p + 36);
     if (extra > SN_MAX_EXTRA_DATA && !drop_extra) {
         return -EFBIG;
     }
-    id_len = be16_at(p + 12);
-    name_len = be16_at(p + 14);
+    id_len = lduw_be_p(p + 12);
+    name_len = lduw_be_p(p + 14);
     /* The padding after the last entry may lie past the end of the file. */
     need = SN_FIXED_SIZE + extra + id_len + name_len;
     *entry_len = need;
@@ -74,12 +59,12 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
     }
 
     memset(sn, 0, sizeof(*sn));
-    sn->l1_table_offset = be64_at(p);
-    sn->l1_size = be32_at(p + 8);
-    sn->date_sec = be32_at(p + 16);
-    sn->date_nsec = be32_at(p + 20);
-    sn->vm_clock_nsec = be64_at(p + 24);
-    sn->vm_state_size = be32_at(p + 32);
+    sn->l1_table_offset = ldq_be_p(p);
+    sn->l1_size = ldl_be_p(p + 8);
+    sn->date_sec = ldl_be_p(p + 16);
+    sn->date_nsec = ldl_be_p(p + 20);
+    sn->vm_clock_nsec = ldq_be_p(p + 24);
+    sn->vm_state_size = ldl_be_p(p + 32);
     sn->vm_state_size_large = sn->vm_state_size;
     sn->extra_data_size = extra;
     if (extra > SN_MAX_EXTRA_DATA) {
@@ -90,13 +75,13 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
     sn->disk_size = image_size;
     p += SN_FIXED_SIZE;
     if (extra >= 8) {
-        sn->vm_state_size_large = be64_at(p);
+        sn->vm_state_size_large = ldq_be_p(p);
     }
     if (extra >= 16) {
-        sn->disk_size = be64_at(p + 8);
+        sn->disk_size = ldq_be_p(p + 8);
     }
     if (extra >= 24) {
-        sn->icount = be64_at(p + 16);
+        sn->icount = ldq_be_p(p + 16);
         sn->has_icount = sn->icount != UINT64_MAX;
     }
     if (extra > 24 && !sn->dropped_extra_size) {
@@ -270,20 +255,6 @@ void qcow2_free_snapshots(GArray *snapshots)
     }
 }
 
-static void set_be32(guint8 *p, uint32_t v)
-{
-    p[0] = (guint8)(v >> 24);
-    p[1] = (guint8)(v >> 16);
-    p[2] = (guint8)(v >> 8);
-    p[3] = (guint8)v;
-}
-
-static void set_be64(guint8 *p, uint64_t v)
-{
-    set_be32(p, (uint32_t)(v >> 32));
-    set_be32(p + 4, (uint32_t)v);
-}
-
 /* Extra data: the 64-bit VM state size and the disk size at least, as
  * version 3 requires; icount and unknown fields as they were. */
 static uint32_t entry_extra(const Qcow2Snapshot *sn)
@@ -311,21 +282,19 @@ guint8 *qcow2_snapshot_serialize_table(GArray *snapshots, size_t *len)
         size_t id_len = strlen(sn->id_str), name_len = strlen(sn->name);
         guint8 *p = buf + pos;
 
-        set_be64(p, sn->l1_table_offset);
-        set_be32(p + 8, sn->l1_size);
-        p[12] = (guint8)(id_len >> 8);
-        p[13] = (guint8)id_len;
-        p[14] = (guint8)(name_len >> 8);
-        p[15] = (guint8)name_len;
-        set_be32(p + 16, sn->date_sec);
-        set_be32(p + 20, sn->date_nsec);
-        set_be64(p + 24, sn->vm_clock_nsec);
-        set_be32(p + 32, sn->vm_state_size);
-        set_be32(p + 36, extra);
-        set_be64(p + 40, sn->vm_state_size_large);
-        set_be64(p + 48, sn->disk_size);
+        stq_be_p(p, sn->l1_table_offset);
+        stl_be_p(p + 8, sn->l1_size);
+        stw_be_p(p + 12, (uint16_t)id_len);
+        stw_be_p(p + 14, (uint16_t)name_len);
+        stl_be_p(p + 16, sn->date_sec);
+        stl_be_p(p + 20, sn->date_nsec);
+        stq_be_p(p + 24, sn->vm_clock_nsec);
+        stl_be_p(p + 32, sn->vm_state_size);
+        stl_be_p(p + 36, extra);
+        stq_be_p(p + 40, sn->vm_state_size_large);
+        stq_be_p(p + 48, sn->disk_size);
         if (extra >= 24) {
-            set_be64(p + 56, sn->has_icount ? sn->icount : UINT64_MAX);
+            stq_be_p(p + 56, sn->has_icount ? sn->icount : UINT64_MAX);
         }
         if (extra > 24 && sn->unknown_extra) {
             memcpy(p + 64, sn->unknown_extra, extra - 24);
