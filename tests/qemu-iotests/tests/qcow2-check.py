@@ -299,6 +299,19 @@ class DamagedImages(Qcow2CheckBase):
             q.set_refcount(hc, q.refcount(hc) + 1)
         self.all_modes(self.damaged('cd.qcow2', edit, dst))
 
+    def test_quiet_and_json_repair(self):
+        def edit(q):
+            q.set_refcount(q.host_cluster(0), 2)
+        path = self.damaged('q.qcow2', edit)
+        (rc, out, _), _, _ = self.assertSameCheck(path, '-q')
+        self.assertEqual((rc, out), (2, ''))
+        (rc, out, _), _, _ = self.assertSameCheck(path, '--output=json',
+                                                  '-r', 'leaks')
+        j = json.loads(out)
+        self.assertEqual(j['leaks-fixed'], 1)
+        self.assertNotIn('leaks', j)
+        self.assertEqual(rc, 0)
+
     def test_bad_r_argument(self):
         r = iotests.qemu_img('check', '-r', 'some', self.base)
         self.assertEqual(r.rc, 1)
