@@ -235,8 +235,8 @@ int qcow2_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
-int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                      void *buf)
+int qcow2_read_guest(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     void *buf, bool locked)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t in = 0;
@@ -251,7 +251,7 @@ int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     }
     v.iov_base = buf;
     v.iov_len = in;
-    return read_range(bs, offset, in, &v, 1, true);
+    return read_range(bs, offset, in, &v, 1, locked);
 }
 
 /* ---- writes ---- */
@@ -296,6 +296,10 @@ static int write_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
         if (ret == 0 && kind != QCOW2_WRITE_INPLACE) {
             ret = qcow2_alloc_write(bs, offset + pos, &n, iov, niov, pos);
             g_mutex_unlock(&s->lock);
+            if (ret == -EAGAIN) {
+                ret = 0;        /* waited for an overlapping allocation */
+                continue;
+            }
         } else {
             g_mutex_unlock(&s->lock);
             if (ret == 0) {

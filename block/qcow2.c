@@ -445,6 +445,11 @@ static void free_state(BDRVQcow2State *s)
         g_array_free(s->pending_frees, TRUE);
         s->pending_frees = NULL;
     }
+    if (s->inflight) {
+        g_array_free(s->inflight, TRUE);
+        s->inflight = NULL;
+    }
+    g_cond_clear(&s->inflight_cond);
     qcow2_header_clear(&s->hdr);
     g_mutex_clear(&s->lock);
     g_rw_lock_clear(&s->io_lock);
@@ -513,6 +518,8 @@ static int qcow2_open(BlockDriverState *bs, BlockdevOptions *options,
 
     g_mutex_init(&s->lock);
     g_rw_lock_init(&s->io_lock);
+    g_cond_init(&s->inflight_cond);
+    s->inflight = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     ret = qcow2_do_open(bs, &options->u.qcow2, flags, errp);
     if (ret < 0) {
         free_state(s);
