@@ -132,7 +132,7 @@ static int write_slot(BlockDriverState *bs, Qcow2Cache *c, int i)
         return ret;
     }
     /* A new table may be the first thing past the end of the file. */
-    ret = qcow2_grow_child(bs->file, c->e[i].offset + c->table_size);
+    ret = qcow2_grow_child(bs, bs->file, c->e[i].offset + c->table_size);
     if (ret < 0) {
         return ret;
     }

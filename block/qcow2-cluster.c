@@ -287,7 +287,7 @@ int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size, bool exact)
         be[i] = GUINT64_TO_BE(table[i]);
     }
     /* New table and its refcount on disk, then the header points to it. */
-    ret = qcow2_grow_child(bs->file, (uint64_t)new_off +
+    ret = qcow2_grow_child(bs, bs->file, (uint64_t)new_off +
                            QCOW2_ROUND_UP(new_size * 8, s->cluster_size));
     if (ret == 0) {
         ret = qcow2_cache_flush(bs, s->refcount_cache);
@@ -365,7 +365,7 @@ static int l2_for_write(BlockDriverState *bs, uint64_t l1_index,
     new_off = qcow2_alloc_clusters(bs, s->cluster_size);
     ret = new_off < 0 ? (int)new_off : 0;
     if (ret == 0) {
-        ret = qcow2_grow_child(bs->file, (uint64_t)new_off + s->cluster_size);
+        ret = qcow2_grow_child(bs, bs->file, (uint64_t)new_off + s->cluster_size);
     }
     if (ret == 0) {
         ret = bdrv_pwrite(bs->file->bs, new_off, (int64_t)s->cluster_size,
@@ -489,11 +489,6 @@ int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
 }
 
 /* Where the run of k clusters at guest cstart goes. */
-static int64_t child_len(BdrvChild *c)
-{
-    return __atomic_load_n(&c->bs->total_bytes, __ATOMIC_ACQUIRE);
-}
-
 /* Where the run of k clusters at guest cstart goes; *fresh: past the old
  * end of the file, so it reads as zeros already. */
 static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
@@ -506,9 +501,9 @@ static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
 
     *fresh = false;
     if (has_data_file(s)) {
-        *fresh = (int64_t)cstart >= child_len(s->data_file);
+        *fresh = qcow2_is_fresh(bs, s->data_file, cstart);
         /* Data file clusters sit at their guest offset, uncounted. */
-        ret = qcow2_grow_child(s->data_file, cstart + bytes);
+        ret = qcow2_grow_child(bs, s->data_file, cstart + bytes);
         return ret < 0 ? ret : (int64_t)cstart;
     }
     if (kind == QCOW2_WRITE_REUSE) {
@@ -518,8 +513,8 @@ static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
     if (host < 0) {
         return host;
     }
-    *fresh = host >= child_len(bs->file);
-    ret = qcow2_grow_child(bs->file, (uint64_t)host + bytes);
+    *fresh = qcow2_is_fresh(bs, bs->file, (uint64_t)host);
+    ret = qcow2_grow_child(bs, bs->file, (uint64_t)host + bytes);
     if (ret < 0) {
         qcow2_free_clusters(bs, (uint64_t)host, bytes);
         return ret;

@@ -228,7 +228,7 @@ static int commit_reftable(BlockDriverState *bs)
             qcow2_free_clusters(bs, (uint64_t)off, clusters * s->cluster_size);
             continue;
         }
-        ret = qcow2_grow_child(bs->file, (uint64_t)off +
+        ret = qcow2_grow_child(bs, bs->file, (uint64_t)off +
                                clusters * s->cluster_size);
         if (ret == 0) {
             ret = qcow2_cache_flush(bs, s->refcount_cache);

@@ -494,6 +494,10 @@ static int qcow2_do_open(BlockDriverState *bs, BlockdevOptionsQcow2 *o,
     if (ret == 0) {
         ret = open_children(bs, o, errp);
     }
+    if (ret == 0) {
+        s->file_end = (uint64_t)MAX(bdrv_getlength(bs->file->bs), 0);
+        s->data_end = (uint64_t)MAX(bdrv_getlength(s->data_file->bs), 0);
+    }
     if (ret == 0 && s->backing) {
         s->backing_len = bdrv_getlength(s->backing->bs);
         if (s->backing_len < 0) {
@@ -538,6 +542,9 @@ static void qcow2_close(BlockDriverState *bs)
 
         if (ret == 0 && s->dirty_set) {
             ret = qcow2_mark_clean(bs);
+        }
+        if (ret == 0) {
+            ret = qcow2_trim_children(bs);
         }
         if (ret < 0) {
             error_report("qcow2: flushing metadata at close failed: %s",

@@ -214,6 +214,8 @@ typedef struct BDRVQcow2State {
     GArray *inflight;
     GCond inflight_cond;
     int64_t backing_len;            /* cached length of the backing node */
+    uint64_t file_end;              /* bytes of the file in use (or more) */
+    uint64_t data_end;              /* same for an external data file */
 
     /*
      * One lock for all metadata (tables, caches, allocation).  Data reads
@@ -356,8 +358,12 @@ int qcow2_flush_all(BlockDriverState *bs);
 int qcow2_write_header(BlockDriverState *bs);
 int qcow2_mark_dirty(BlockDriverState *bs);
 int qcow2_mark_clean(BlockDriverState *bs);
-/* Make the child at least `end` bytes long before writing there. */
-int qcow2_grow_child(BdrvChild *child, uint64_t end);
+/* Make the child (file or data file) at least `end` bytes long before
+ * writing there (s->lock held); cut back to what was used at close. */
+int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end);
+int qcow2_trim_children(BlockDriverState *bs);
+/* Past everything ever used in the child: reads as zeros. */
+bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off);
 
 /* qcow2-compress.c: pure functions, no I/O. */
 /* Compress src (one cluster) into dest (dest_size bytes); the compressed
