@@ -33,6 +33,8 @@ static const BlockDriver *driver_table(BlockdevDriver driver)
         return &bdrv_blkdebug;
     case BLOCKDEV_DRIVER_LUKS:
         return &bdrv_luks;
+    case BLOCKDEV_DRIVER_QCOW2:
+        return &bdrv_qcow2;
     default:
         return NULL;
     }
@@ -291,6 +293,35 @@ BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
     return attach_child(parent, child, name);
 }
 
+BdrvChild *bdrv_open_cow_child(BlockDriverState *parent, BlockdevRef *ref,
+                               const char *filename, const char *fmt,
+                               const char *role, bool read_only,
+                               GError **errp)
+{
+    const BlockDriver *drv = ref && ref->type == QTYPE_QDICT
+        ? bdrv_find_driver(ref->u.definition.driver) : bdrv_find_format(fmt);
+    int flags = child_flags(parent, drv);
+    BlockDriverState *child;
+
+    if (read_only) {
+        flags &= ~BDRV_O_RDWR;
+    }
+    if (ref) {
+        child = resolve_ref(ref, NULL, flags, role, errp);
+    } else {
+        child = bdrv_open(filename, fmt, NULL, flags, errp);
+    }
+    if (!child) {
+        return NULL;
+    }
+    if (!read_only && !parent->read_only && child->read_only) {
+        error_setg(errp, "Block node '%s' is read-only", child->node_name);
+        bdrv_unref(child);
+        return NULL;
+    }
+    return attach_child(parent, child, role);
+}
+
 BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp)
 {
     return resolve_ref(ref, NULL, flags, NULL, errp);
@@ -372,6 +403,20 @@ static int apply_generic_options(BlockdevOptions *o, int flags, GError **errp)
     return flags;
 }
 
+/* A backing file or an external data file does not make the name richer:
+ * QEMU names such a qcow2 image by its file, which records the others. */
+static guint children_besides_backing(BlockDriverState *bs)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < bs->children->len; i++) {
+        BdrvChild *c = g_ptr_array_index(bs->children, i);
+
+        n += strcmp(c->name, "backing") && strcmp(c->name, "data-file");
+    }
+    return n;
+}
+
 /* A format node over a single plain "file" child shows that child's name;
  * anything richer is described as a json: pseudo-filename. */
 static void refresh_filename(BlockDriverState *bs)
@@ -385,8 +430,9 @@ static void refresh_filename(BlockDriverState *bs)
     if (bs->filename[0]) {
         return;
     }
-    plain = bs->file && bs->children->len == 1 && bs->file->bs->filename[0]
-            && strncmp(bs->file->bs->filename, "json:", 5);
+    plain = bs->file && children_besides_backing(bs) == 1 &&
+            bs->file->bs->filename[0] &&
+            strncmp(bs->file->bs->filename, "json:", 5);
     if (bs->options->driver == BLOCKDEV_DRIVER_BLKDEBUG) {
         plain = false;
     }
