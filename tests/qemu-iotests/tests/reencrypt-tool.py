@@ -3,11 +3,14 @@
 a new detached header (cryptsetup luksDump and open --test-passphrase accept
 it, the payload decrypts independently to the original), re-key (new volume
 key, same data), --decrypt back to the original bytes; cryptsetup-made
-volumes re-keyed and decrypted by us; -p; and the command line's errors:
-clear messages, exit 1, files untouched."""
+volumes re-keyed and decrypted by us; -p; kill -9 five times at random
+moments of one encryption, both tools finishing what is left; and the
+command line's errors: clear messages, exit 1, files untouched."""
 
 import json
 import os
+import random
+import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
@@ -66,6 +69,51 @@ class Roundtrip(reenc.ReencTest):
                          '--decrypt', '--image-opts', opts])
         self.assertSuccess(r)
         self.assertPlain(orig)
+
+
+class KilledRepeatedly(reenc.KillTest):
+    """kill -9 of `qemu-img reencrypt` at random moments of one encryption
+    of a 64 MiB volume, five times (the start and four resumes, each
+    killed), then both tools finish copies of what the last kill left."""
+
+    def test_kill9_five_times(self):
+        seed = random.randrange(1 << 32)
+        rng = random.Random(seed)
+        msg = 'random seed %d' % seed
+        orig = reenc.make_plain(self.path('orig.img'), 64 * MiB)
+        with open(self.p, 'wb') as f:
+            f.write(orig)
+        self.snapshot()
+        self.kill_midway(reenc.ours_argv(self.obj, '--encrypt', self.p,
+                                         header=self.h,
+                                         opts='hotzone-size=1M'),
+                         check_orig=orig)
+        kills, tries = 1, 0
+        resume = reenc.ours_argv(self.obj, '--resume-only', self.p,
+                                 header=self.h, opts='hotzone-size=1M')
+        while kills < 5 and tries < 20:
+            tries += 1
+            alive = reenc.run_killed(resume, rng.uniform(0.2, 2.5))
+            st = reenc.state(self.h)
+            # never anything but a resumable record or the end
+            self.assertIn(st, ('clean', 'crash', 'none'), msg)
+            if st == 'none':
+                break
+            kills += alive
+        self.assertGreaterEqual(kills, 3, msg)
+        if reenc.state(self.h) == 'none':
+            self.assertFinishedEncrypted(orig)
+            return
+        for tool in ('cryptsetup', 'ours'):
+            p, h = self.path(tool + '-p.img'), self.path(tool + '-h.img')
+            shutil.copyfile(self.p, p)
+            shutil.copyfile(self.h, h)
+            if tool == 'ours':
+                r = reenc.ours(self.obj, '--resume-only', p, header=h)
+            else:
+                r = reenc.cs_resume(h, self.key, p)
+            self.assertSuccess(r)
+            self.assertFinishedEncrypted(orig, payload=p, header=h)
 
 
 class Errors(reenc.ReencTest):
