@@ -11,7 +11,8 @@
  *      the "hot" segments, where the hotzone is a segment flagged
  *      in-reencryption: from here on a crash is repaired by recovery;
  *   3. decrypt with the old segment, encrypt with the new, write;
- *   4. flush the payload, then commit the segments with the hotzone done.
+ *   4. flush the payload, then commit the segments with the hotzone done
+ *      (after the last hotzone: the final header instead).
  * With resilience none step 2 writes nothing and commits nothing: a crash
  * inside the hotzone loses it, as cryptsetup documents.
  */
