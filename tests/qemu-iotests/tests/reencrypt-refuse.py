@@ -46,7 +46,8 @@ def edit_json(path, fn):
 
 
 def reenc_slot(meta):
-    return [k for k in meta['keyslots'].values() if k['type'] == 'reencrypt'][0]
+    return [k for k in meta['keyslots'].values()
+            if k['type'] == 'reencrypt'][0]
 
 
 class Refuse(reenc.ReencTest):
