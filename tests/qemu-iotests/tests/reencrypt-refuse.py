@@ -8,8 +8,6 @@ cryptsetup refuses it too), the version-1 requirement `online-reencrypt`
 read-write open (qemu-io), by `qemu-img reencrypt --resume-only`, with a
 message that says why, and neither file changes."""
 
-import hashlib
-import json
 import os
 import sys
 
@@ -18,29 +16,13 @@ import iotests
 import reenc
 from iotests import MiB
 
-L2_CSUM = 448
-L2_JSON = 4096
-
-
-def hdr_size(data):
-    return int.from_bytes(data[8:16], 'big')
-
-
 def edit_json(path, fn):
     """Apply fn to the metadata of both copies; remake their checksums."""
     with open(path, 'rb') as f:
         data = bytearray(f.read())
-    size = hdr_size(data)
-    area = bytes(data[L2_JSON:size])
-    meta = json.loads(area[:area.index(b'\0')].decode())
+    meta = iotests.luks2_json(data)
     fn(meta)
-    text = json.dumps(meta, separators=(',', ':')).encode()
-    for base in (0, size):
-        copy = data[base:base + size]
-        copy[L2_JSON:size] = text + bytes(size - L2_JSON - len(text))
-        copy[L2_CSUM:L2_CSUM + 64] = bytes(64)
-        copy[L2_CSUM:L2_CSUM + 32] = hashlib.sha256(bytes(copy)).digest()
-        data[base:base + size] = copy
+    iotests.luks2_write_json(data, meta)
     with open(path, 'r+b') as f:
         f.write(data)
 
