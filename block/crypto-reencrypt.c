@@ -426,6 +426,7 @@ int block_crypto_reencrypt_step(void *opaque, GError **errp)
     LuksReencrypt *ctx = opaque;
     BlockCrypto *s = ctx->bs->opaque;
     uint64_t offset, len;
+    bool last;
     int ret;
 
     if (ctx->finished) {
@@ -434,8 +435,12 @@ int block_crypto_reencrypt_step(void *opaque, GError **errp)
     if (!qcrypto_block_reencrypt_next(ctx->r, &offset, &len)) {
         return reencrypt_finish(ctx, errp);
     }
-    block_crypto_hotzone_lock(s, offset, len);
+    last = qcrypto_block_reencrypt_finishing(ctx->r);
+    block_crypto_hotzone_lock(s, last ? 0 : offset, last ? UINT64_MAX : len);
     ret = qcrypto_block_reencrypt_step(ctx->r, errp);
+    if (ret == 0 && last) {
+        reencrypt_refresh(ctx->bs);
+    }
     block_crypto_hotzone_unlock(s);
     qemu_trace("luks_reencrypt_step", "offset=%" PRIu64 " len=%" PRIu64
                " ret=%d", offset, len, ret);

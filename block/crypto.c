@@ -815,9 +815,12 @@ static ImageInfoSpecific *luks_get_specific_info(BlockDriverState *bs,
                                                  GError **errp)
 {
     BlockCrypto *s = bs->opaque;
-    QCryptoBlockInfo *info = qcrypto_block_get_info(s->block, errp);
+    int64_t len = s->metadata_only ? 0 : block_crypto_data_length(bs);
+    QCryptoBlockInfo *info;
     ImageInfoSpecific *spec;
 
+    qcrypto_block_set_data_length(s->block, len > 0 ? (uint64_t)len : 0);
+    info = qcrypto_block_get_info(s->block, errp);
     if (!info) {
         return NULL;
     }

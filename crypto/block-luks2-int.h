@@ -297,6 +297,10 @@ void qcrypto_luks2_segment_new(LUKS2Segment *seg,
                                uint64_t offset, uint32_t sector_size);
 /* The block's geometry and cipher from the current segment. */
 void qcrypto_luks2_setup_block(QCryptoBlock *block);
+/* Info during a reencryption: every segment, the record and its progress
+ * (data_len: bytes of data, 0 if unknown). */
+void qcrypto_luks2_reencrypt_info(const LUKS2Meta *m, uint64_t data_len,
+                                  QCryptoBlockInfoLUKS *i);
 QCryptoBlockInfoLUKSSegment *qcrypto_luks2_segment_info(
     const LUKS2Segment *seg);
 

@@ -278,9 +278,15 @@ static int parse_config(JsonObject *root, uint64_t hdr_size, LUKS2Meta *m,
                 JsonNode *e = json_array_get_element(a, 0);
                 bool str = qcrypto_luks2_json_is_string(e);
 
+                const char *name = str ? json_node_get_string(e)
+                                       : "(not a string)";
+
+                /* Version 1 of cryptsetup's reencryption: no digest. */
                 error_setg(errp, "LUKS2 volume has mandatory requirement "
-                           "'%.64s', which is not supported",
-                           str ? json_node_get_string(e) : "(not a string)");
+                           "'%.64s', which is not supported%s", name,
+                           g_str_equal(name, "online-reencrypt") ?
+                           " (an old reencryption: run 'cryptsetup repair' "
+                           "first)" : "");
                 return -1;
             }
         }

@@ -128,6 +128,12 @@ int qcrypto_reenc_change_resilience(QCryptoBlock *block,
 /* Repair the hotzone [off, off+len) recorded as in reencryption. */
 int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
                                   uint64_t len, GError **errp);
+/*
+ * The final header (old keyslots, backups, reencrypt keyslot, requirement
+ * removed), then the wipe of the replaced keyslots and the reencrypt area.
+ * The caller knows every hotzone is done.
+ */
+int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp);
 /* The checksums of every REENC_CSUM_SECTOR-block of buf into out. */
 int qcrypto_reenc_checksums(QCryptoHashAlgo hash, uint32_t bsize,
                             const guint8 *buf, size_t len, guint8 *out,

@@ -233,7 +233,8 @@ static JsonNode *final_tree(const LUKS2Meta *m, uint32_t old_slots)
     return root;
 }
 
-int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)
+/* The final header over whatever layout is recorded: every hotzone done. */
+int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
 {
     QCryptoBlockLUKS2 *l = reenc_luks2(r->block);
     const LUKS2Meta *m = &l->meta;
@@ -244,13 +245,6 @@ int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)
     JsonNode *root;
     int ret;
 
-    if (r->finished) {
-        return 0;
-    }
-    if (!qcrypto_reenc_done(r)) {
-        error_setg(errp, "Reencryption: not finished yet");
-        return -1;
-    }
     if (m->reenc.digest_old >= 0 && m->reenc.digest_old != m->reenc.digest_new) {
         old_slots = m->digests[m->reenc.digest_old].keyslots;
     }
@@ -300,4 +294,16 @@ int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)
         qcrypto_luks2_setup_block(r->block);
     }
     return 0;
+}
+
+int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)
+{
+    if (r->finished) {
+        return 0;
+    }
+    if (!qcrypto_reenc_done(r)) {
+        error_setg(errp, "Reencryption: not finished yet");
+        return -1;
+    }
+    return qcrypto_reenc_finish_commit(r, errp);
 }

@@ -11,7 +11,8 @@
  *      the "hot" segments, where the hotzone is a segment flagged
  *      in-reencryption: from here on a crash is repaired by recovery;
  *   3. decrypt with the old segment, encrypt with the new, write;
- *   4. flush the payload, then commit the segments with the hotzone done.
+ *   4. flush the payload, then commit the segments with the hotzone done
+ *      (after the last hotzone: the final header instead).
  * With resilience none step 2 writes nothing and commits nothing: a crash
  * inside the hotzone loses it, as cryptsetup documents.
  */
@@ -468,17 +469,38 @@ static int reenc_protect(QCryptoBlockReencrypt *r, const guint8 *raw,
     return qcrypto_reenc_flush_header(r, errp);
 }
 
+/*
+ * After the last hotzone the final header comes at once, without the post
+ * segments in between: cryptsetup 2.6 reads a forward layout of one data
+ * segment (all new, backups still recorded) as "nothing done yet" and
+ * would rewrite the whole volume a second time.  Until the final header is
+ * on disk the hot header (checksum, journal) or the previous one (none)
+ * stays, which both tools resume correctly.
+ */
+static int reenc_finish_last(QCryptoBlockReencrypt *r, GError **errp)
+{
+    if (r->io.flush && r->io.flush(r->io.opaque, errp) < 0) {
+        error_prepend(errp, "Reencryption: cannot flush the data: ");
+        return -1;
+    }
+    r->boundary = reenc_luks2(r->block)->meta.reenc.direction ==
+                  Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_FORWARD ? r->size : 0;
+    return qcrypto_reenc_finish_commit(r, errp);
+}
+
 int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp)
 {
     const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
     g_autoptr(QemuSecBuf) buf = NULL;
     ReencRange ranges[3];
+    bool last;
     int n;
 
     if (!r->hz_ready) {
         error_setg(errp, "Reencryption: no hotzone chosen (call next())");
         return -1;
     }
+    last = qcrypto_block_reencrypt_finishing(r);
     r->hz_ready = false;
     /* Plaintext passes through this buffer: locked and wiped. */
     buf = qemu_secbuf_new(r->hz_len);
@@ -498,7 +520,21 @@ int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp)
         qcrypto_reenc_write(r, r->hz_off, buf->data, r->hz_len, errp) < 0) {
         return -1;
     }
+    if (last) {
+        return reenc_finish_last(r, errp);
+    }
     return qcrypto_reenc_commit_done(r, r->hz_off, r->hz_len, errp);
+}
+
+bool qcrypto_block_reencrypt_finishing(QCryptoBlockReencrypt *r)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+
+    if (!r->hz_ready) {
+        return false;
+    }
+    return re->direction == Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_FORWARD ?
+           r->hz_off + r->hz_len == r->size : r->hz_off == 0;
 }
 
 void qcrypto_block_reencrypt_progress(QCryptoBlockReencrypt *r,

@@ -96,3 +96,97 @@ QCryptoBlockInfoLUKSSegment *qcrypto_luks2_segment_info(
     si->sector_size = seg->sector_size;
     return si;
 }
+
+static const char *const segment_flag_names[] = {
+    "in-reencryption", "backup-previous", "backup-final",
+    "backup-moved-segment",
+};
+
+static QCryptoBlockInfoLUKSSegment *reenc_segment_info(const LUKS2Segment *g)
+{
+    QCryptoBlockInfoLUKSSegment *si = qcrypto_luks2_segment_info(g);
+    strList **tail = &si->flags;
+
+    if (g->linear) {
+        g_free(si->encryption);
+        si->encryption = g_strdup("");
+        si->sector_size = LUKS2_SECTOR;
+    }
+    si->has_id = true;
+    si->id = g_ascii_strtoll(g->id, NULL, 10);
+    si->has_type = true;
+    si->type = g->linear ? Q_CRYPTO_BLOCK_LUKS_SEGMENT_TYPE_LINEAR
+                         : Q_CRYPTO_BLOCK_LUKS_SEGMENT_TYPE_CRYPT;
+    for (size_t b = 0; b < G_N_ELEMENTS(segment_flag_names); b++) {
+        if (g->flags & (1u << b)) {
+            *tail = g_new0(strList, 1);
+            (*tail)->value = g_strdup(segment_flag_names[b]);
+            tail = &(*tail)->next;
+        }
+    }
+    return si;
+}
+
+/*
+ * Bytes of data in the final form: the data segments that look like
+ * backup-final (same type, same key) and are not the hotzone.  A dynamic
+ * segment needs the data length; false when it is unknown.
+ */
+static bool reenc_progress(const LUKS2Meta *m, uint64_t data_len,
+                           uint64_t *done, uint64_t *total)
+{
+    const LUKS2Segment *final = &m->segments[m->reenc.seg_final];
+    uint64_t end = 0;
+
+    *done = 0;
+    for (int k = 0; k < m->nsegments; k++) {
+        const LUKS2Segment *g = &m->segments[k];
+        uint64_t lo = g->offset - final->offset, len;
+
+        if (g->flags & LUKS2_SEG_BACKUP_MASK) {
+            continue;
+        }
+        if (g->dynamic && data_len <= lo) {
+            return false;
+        }
+        len = g->dynamic ? data_len - lo : g->size;
+        end = lo + len;
+        if (!(g->flags & LUKS2_SEG_IN_REENCRYPTION) &&
+            g->linear == final->linear &&
+            (g->linear || g->digest == final->digest)) {
+            *done += len;
+        }
+    }
+    *total = data_len ? data_len : end;
+    return true;
+}
+
+void qcrypto_luks2_reencrypt_info(const LUKS2Meta *m, uint64_t data_len,
+                                  QCryptoBlockInfoLUKS *i)
+{
+    const LUKS2Reencrypt *re = &m->reenc;
+    QCryptoBlockInfoLUKSSegmentList **tail = &i->segments;
+    QCryptoBlockInfoLUKSReencrypt *ri;
+    uint64_t done = 0, total = 0;
+
+    for (int k = 0; k < m->nsegments; k++) {
+        *tail = g_new0(QCryptoBlockInfoLUKSSegmentList, 1);
+        (*tail)->value = reenc_segment_info(&m->segments[k]);
+        tail = &(*tail)->next;
+    }
+    ri = g_new0(QCryptoBlockInfoLUKSReencrypt, 1);
+    ri->mode = re->mode;
+    ri->direction = re->direction;
+    ri->resilience = re->resilience;
+    ri->has_hash = re->resilience ==
+                   Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM;
+    ri->hash = re->hash;
+    ri->area_offset = re->area_offset;
+    ri->area_size = re->area_size;
+    ri->state = g_strdup(re->hotzone >= 0 ? "crash" : "clean");
+    ri->has_done = reenc_progress(m, data_len, &done, &total);
+    ri->has_total = ri->has_done;
+    ri->done = (int64_t)done;
+    ri->total = (int64_t)total;
+    i->reencrypt = ri;
+}

@@ -195,8 +195,12 @@ static int luks2_get_info(QCryptoBlock *block, QCryptoBlockInfo *info,
     i->keyslots_size = m->keyslots_size;
     i->has_tokens = true;
     i->tokens = m->ntokens;
-    i->segments = g_new0(QCryptoBlockInfoLUKSSegmentList, 1);
-    i->segments->value = qcrypto_luks2_segment_info(seg);
+    if (m->in_reencryption) {
+        qcrypto_luks2_reencrypt_info(m, block->data_length, i);
+    } else {
+        i->segments = g_new0(QCryptoBlockInfoLUKSSegmentList, 1);
+        i->segments->value = qcrypto_luks2_segment_info(seg);
+    }
     return 0;
 }
 

@@ -213,6 +213,11 @@ uint64_t qcrypto_block_get_payload_size(QCryptoBlock *block)
     return block->payload_size;
 }
 
+void qcrypto_block_set_data_length(QCryptoBlock *block, uint64_t len)
+{
+    block->data_length = len;
+}
+
 uint32_t qcrypto_block_get_sector_size(QCryptoBlock *block)
 {
     return block->sector_size;

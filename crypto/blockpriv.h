@@ -46,6 +46,7 @@ struct QCryptoBlock {
 
     uint64_t payload_offset;           /* bytes into the payload storage */
     uint64_t payload_size;             /* bytes of data; 0: to the end */
+    uint64_t data_length;              /* what the storage holds (info) */
     uint32_t sector_size;              /* encryption unit in bytes */
     uint32_t iv_unit;                  /* bytes per IV increment (512) */
     uint64_t iv_offset;                /* IV of the first payload sector */

@@ -442,6 +442,13 @@ void qmp_block_resize(const char *device, const char *node_name, int64_t size,
         error_setg(errp, "Parameter 'size' expects a >0 size");
         return;
     }
+    ensure_tables();
+    /* The reencryption's segments describe the size it started with. */
+    if (g_hash_table_contains(reencrypting, bs)) {
+        error_setg(errp, "Node '%s' is busy: it is being reencrypted",
+                   bdrv_get_node_name(bs));
+        return;
+    }
     bdrv_truncate(bs, size, PREALLOC_MODE_OFF, errp);
 }
 

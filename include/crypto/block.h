@@ -99,6 +99,9 @@ uint64_t qcrypto_block_get_payload_offset(QCryptoBlock *block);
 /* Bytes of encrypted data the header defines (a LUKS2 segment of fixed
  * size), or 0: the data runs to the end of the payload storage. */
 uint64_t qcrypto_block_get_payload_size(QCryptoBlock *block);
+/* Bytes of data the storage holds, for info's reencryption progress of
+ * segments that run to the end ("dynamic"); 0: unknown. */
+void qcrypto_block_set_data_length(QCryptoBlock *block, uint64_t len);
 /* Encryption sector size in bytes (512 for LUKS1). */
 uint32_t qcrypto_block_get_sector_size(QCryptoBlock *block);
 /* Bytes of header storage in use (header + key material). */

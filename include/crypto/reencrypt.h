@@ -104,6 +104,13 @@ bool qcrypto_block_reencrypt_next(QCryptoBlockReencrypt *r, uint64_t *offset,
  */
 int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp);
 
+/*
+ * Whether the hotzone next() chose is the last one: its step then writes
+ * the final header as well (as finish() does), so the caller keeps every
+ * request out for the duration (the routing of the whole volume changes).
+ */
+bool qcrypto_block_reencrypt_finishing(QCryptoBlockReencrypt *r);
+
 /* Bytes of data done and in all. */
 void qcrypto_block_reencrypt_progress(QCryptoBlockReencrypt *r,
                                       uint64_t *done, uint64_t *total);

@@ -303,6 +303,38 @@ def encrypt_into_payload(payload, key, guest_offset, plaintext,
 
 
 # ---------------------------------------------------------------------------
+# LUKS2 header bytes (both copies: binary header + JSON area)
+
+L2_CSUM = 448
+L2_JSON = 4096
+
+
+def luks2_hdr_size(data):
+    return int.from_bytes(data[8:16], 'big')
+
+
+def luks2_json(data):
+    """The metadata of the primary copy of header bytes data."""
+    size = luks2_hdr_size(data)
+    area = bytes(data[L2_JSON:size])
+    return json.loads(area[:area.index(b'\0')].decode())
+
+
+def luks2_write_json(data, meta):
+    """Put meta into both copies of bytearray data and give each a valid
+    checksum."""
+    size = luks2_hdr_size(data)
+    text = json.dumps(meta, separators=(',', ':')).encode()
+    assert len(text) < size - L2_JSON
+    for base in (0, size):
+        copy = data[base:base + size]
+        copy[L2_JSON:size] = text + bytes(size - L2_JSON - len(text))
+        copy[L2_CSUM:L2_CSUM + 64] = bytes(64)
+        copy[L2_CSUM:L2_CSUM + 32] = hashlib.sha256(bytes(copy)).digest()
+        data[base:base + size] = copy
+
+
+# ---------------------------------------------------------------------------
 # qemu-img info
 
 def img_info_json(*args):

@@ -172,6 +172,59 @@ static void test_refusals(void)
     g_free(pl.data);
 }
 
+/*
+ * The last hotzone's step writes the final header itself: no header ever
+ * records one data segment with the backups still there (all done, not
+ * finished), which cryptsetup 2.6 takes for "nothing done" and would
+ * reencrypt a second time.  Every earlier step leaves a resumable record.
+ */
+static void test_last_step_finishes(gconstpointer opaque)
+{
+    const Case *c = opaque;
+    QCryptoBlockReencryptOptions o = reenc_opts(c->mode, c->res, 512 * KiB);
+    TestStore hdr = { 0 }, pl = { 0 };
+    g_autofree guint8 *plain = g_malloc(PAYLOAD);
+    g_autoptr(QCryptoBlock) blk = NULL;
+    g_autoptr(GError) err = NULL;
+    QCryptoBlockPayloadIO io = { pl_read, pl_write, pl_flush, hdr_flush,
+                                 &pl };
+    g_autoptr(QCryptoBlockReencrypt) r = NULL;
+    uint64_t off, len, done, total;
+    int steps = 0;
+
+    o.has_direction = c->backward;
+    o.direction = Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_BACKWARD;
+    blk = reenc_start(&o, &hdr, &pl, plain, PAYLOAD, c->old_sector);
+    r = qcrypto_block_reencrypt_new(blk, &o, PAYLOAD, test_store_read,
+                                    hdr_write, &hdr, &io, &err);
+    g_assert_no_error(err);
+    g_assert_false(qcrypto_block_reencrypt_finishing(r));
+    while (qcrypto_block_reencrypt_next(r, &off, &len)) {
+        bool last = c->backward ? off == 0 : off + len == PAYLOAD;
+        g_autofree char *json = NULL;
+
+        g_assert_cmpint(qcrypto_block_reencrypt_finishing(r), ==, last);
+        g_assert_cmpint(qcrypto_block_reencrypt_step(r, &err), ==, 0);
+        g_assert_no_error(err);
+        steps++;
+        json = dump_json(&hdr);
+        g_assert_cmpint(strstr(json, "backup-") == NULL, ==, last);
+        g_assert_cmpint(strstr(json, "online-reencrypt-v2") == NULL, ==,
+                        last);
+        g_assert_cmpint(qcrypto_block_reencrypt_state(blk), ==,
+                        last ? QCRYPTO_REENCRYPT_STATE_NONE :
+                               QCRYPTO_REENCRYPT_STATE_CLEAN);
+    }
+    g_assert_cmpint(steps, >, 1);
+    qcrypto_block_reencrypt_progress(r, &done, &total);
+    g_assert_cmpuint(done, ==, total);
+    /* finish() after it has nothing left to do */
+    g_assert_cmpint(qcrypto_block_reencrypt_finish(r, &err), ==, 0);
+    check_plain(c->mode, &hdr, &pl, plain, 0, 0);
+    g_free(hdr.data);
+    g_free(pl.data);
+}
+
 /* ---- cryptsetup ---- */
 
 static bool run_cryptsetup(const char *const *args, char **out)
@@ -376,6 +429,12 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, &cases[i], test_round_trip);
     }
     g_test_add_func("/crypto/reencrypt/refusals", test_refusals);
+    g_test_add_data_func("/crypto/reencrypt/last-step/encrypt-checksum",
+                         &cases[0], test_last_step_finishes);
+    g_test_add_data_func("/crypto/reencrypt/last-step/decrypt-none",
+                         &cases[5], test_last_step_finishes);
+    g_test_add_data_func("/crypto/reencrypt/last-step/rekey-backward",
+                         &cases[13], test_last_step_finishes);
     g_test_add_data_func("/crypto/reencrypt/cryptsetup/encrypt", &cases[0],
                          test_cryptsetup);
     g_test_add_data_func("/crypto/reencrypt/cryptsetup/rekey", &cases[6],

@@ -9,7 +9,6 @@ erasing a keyslot, qemu-img convert, the daemon's blockdev-add -- is
 refused with a clear message, and the header and payload files stay byte
 for byte unchanged (hash, size and mtime)."""
 
-import hashlib
 import json
 import os
 import signal
@@ -36,32 +35,9 @@ def l1_slot(data, i):
     return off, active, key_off, stripes
 
 
-# LUKS2 on-disk layout
-L2_CSUM = 448
-L2_JSON = 4096
-
-
-def l2_hdr_size(data):
-    return struct.unpack('>Q', data[8:16])[0]
-
-
-def l2_json(data):
-    size = l2_hdr_size(data)
-    area = bytes(data[L2_JSON:size])
-    return json.loads(area[:area.index(b'\0')].decode())
-
-
-def l2_write_json(data, meta):
-    """Put meta into both copies and give each a valid checksum."""
-    size = l2_hdr_size(data)
-    text = json.dumps(meta, separators=(',', ':')).encode()
-    assert len(text) < size - L2_JSON
-    for base in (0, size):
-        copy = data[base:base + size]
-        copy[L2_JSON:size] = text + bytes(size - L2_JSON - len(text))
-        copy[L2_CSUM:L2_CSUM + 64] = bytes(64)
-        copy[L2_CSUM:L2_CSUM + 32] = hashlib.sha256(bytes(copy)).digest()
-        data[base:base + size] = copy
+# LUKS2 on-disk layout: iotests.py
+l2_json = iotests.luks2_json
+l2_write_json = iotests.luks2_write_json
 
 
 class Refuse(iotests.QemuTestCase):

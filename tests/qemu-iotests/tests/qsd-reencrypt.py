@@ -220,6 +220,10 @@ class ReencryptJob(iotests.QemuTestCase):
                              options={'driver': 'luks', 'state': 'active',
                                       'new-secret': 'sec0'})
         self.assertIn('being reencrypted', r['error']['desc'])
+        r = self.qmp.request('block_resize', node_name='crypt0',
+                             size=2 * SIZE)
+        self.assertEqual(r['error']['desc'],
+                         "Node 'crypt0' is busy: it is being reencrypted")
         r = self.qmp.request('job-pause', id='rk')
         self.assertEqual(r['error']['desc'], 'Job is already paused')
         p1 = self.job_info('rk')

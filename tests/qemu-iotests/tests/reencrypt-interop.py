@@ -7,9 +7,11 @@ finished by `qemu-img reencrypt --resume-only`; encrypt, decrypt and re-key,
 resilience checksum and journal.  Resilience none is only safe between two
 hotzones: SIGTERM stops either tool there, and the other one finishes.  In
 every case the result passes cryptsetup and decrypts independently to the
-original data (or is the original plaintext)."""
+original data (or is the original plaintext).  Also cryptsetup stopped
+(by strace) right before its final header: we finish that state."""
 
 import os
+import re
 import signal
 import sys
 
@@ -133,6 +135,42 @@ class CryptsetupKilled(reenc.KillTest):
     def test_none_sigterm(self):
         # cryptsetup commits a "none" reencryption only when it stops
         self.cs_killed('encrypt', 'none', sig=signal.SIGTERM)
+
+
+class CryptsetupBeforeFinalHeader(reenc.ReencTest):
+    """cryptsetup killed right before its final header (strace stops it at
+    that write): its last post segments are on disk, one all-new data
+    segment with the backups still recorded.  We only finish the header
+    (cryptsetup 2.6's own resume of this state reencrypts the volume a
+    second time, which is why our last step never writes it)."""
+
+    def test_resume(self):
+        orig = reenc.make_plain(self.p, 4 * MiB)
+        argv = [str(a) for a in reenc.cs_argv('encrypt', self.h, self.key,
+                                              self.p, hotzone='1M')]
+        r = iotests.run(['strace', '-f', '-e', 'trace=write'] + argv)
+        self.assertSuccess(r)
+        sizes = [int(m) for m in re.findall(r'write\(\d+, .*\) = (\d+)',
+                                            r.err)]
+        # the first write of the final header: the wipe of the reencrypt
+        # area, the largest write of the run
+        n = sizes.index(max(sizes)) + 1
+        with open(self.p, 'wb') as f:
+            f.write(orig)
+        os.unlink(self.h)
+        iotests.run(['strace', '-f', '-o', '/dev/null', '-e', 'trace=write',
+                     '-e', 'inject=write:error=EIO:signal=KILL:when=%d' % n]
+                    + argv)
+        j = reenc.dump_json(self.h)
+        data = [s for s in j['segments'].values()
+                if not any(f.startswith('backup-')
+                           for f in s.get('flags', []))]
+        self.assertEqual(len(data), 1)
+        self.assertEqual(data[0]['type'], 'crypt')
+        self.assertEqual(reenc.state(self.h), 'clean')
+        self.assertSuccess(reenc.ours(self.obj, '--resume-only', self.p,
+                                      header=self.h))
+        self.assertFinishedEncrypted(orig)
 
 
 if __name__ == '__main__':

@@ -3,12 +3,18 @@
 a new detached header (cryptsetup luksDump and open --test-passphrase accept
 it, the payload decrypts independently to the original), re-key (new volume
 key, same data), --decrypt back to the original bytes; cryptsetup-made
-volumes re-keyed and decrypted by us; -p; and the command line's errors:
-clear messages, exit 1, files untouched."""
+volumes re-keyed and decrypted by us; -p; kill -9 five times at random
+moments of one encryption, both tools finishing what is left; and the
+command line's errors: clear messages, exit 1, files untouched."""
 
 import json
 import os
+import random
+import shutil
+import signal
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import iotests
@@ -66,6 +72,68 @@ class Roundtrip(reenc.ReencTest):
                          '--decrypt', '--image-opts', opts])
         self.assertSuccess(r)
         self.assertPlain(orig)
+
+
+def stamp(path):
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def kill_after_change(argv, watch, extra):
+    """Start argv; once it has written the file watch, wait extra seconds
+    more and SIGKILL it.  True if it was killed running."""
+    before = stamp(watch)
+    p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    while p.poll() is None and stamp(watch) == before:
+        time.sleep(0.01)
+    time.sleep(extra)
+    alive = p.poll() is None
+    if alive:
+        p.send_signal(signal.SIGKILL)
+    err = p.communicate(timeout=iotests.CMD_TIMEOUT)[1].decode()
+    for bad in ('AddressSanitizer', 'runtime error:', 'Segmentation'):
+        assert bad not in err, err
+    return alive
+
+
+class KilledRepeatedly(reenc.ReencTest):
+    """kill -9 of `qemu-img reencrypt` at random moments of one encryption
+    of a 64 MiB volume, five times (the start and four resumes, each
+    killed at a random moment after its first payload write), then both
+    tools finish copies of what the last kill left."""
+
+    def test_kill9_five_times(self):
+        seed = random.randrange(1 << 32)
+        rng = random.Random(seed)
+        msg = 'random seed %d' % seed
+        orig = reenc.make_plain(self.p, 64 * MiB)
+        open(self.h, 'wb').close()
+        argv = reenc.ours_argv(self.obj, '--encrypt', self.p, header=self.h,
+                               opts='hotzone-size=1M')
+        resume = reenc.ours_argv(self.obj, '--resume-only', self.p,
+                                 header=self.h, opts='hotzone-size=1M')
+        kills = 0
+        for _ in range(5):
+            # the payload changes once a hotzone is recorded and rewritten
+            kills += kill_after_change(argv if kills == 0 else resume,
+                                       self.p, rng.uniform(0.0, 0.3))
+            st = reenc.state(self.h)
+            # never anything but a resumable record (or the end)
+            self.assertIn(st, ('clean', 'crash', 'none'), msg)
+            if st == 'none':
+                break
+        self.assertEqual(kills, 5, msg)
+        for tool in ('cryptsetup', 'ours'):
+            p, h = self.path(tool + '-p.img'), self.path(tool + '-h.img')
+            shutil.copyfile(self.p, p)
+            shutil.copyfile(self.h, h)
+            if tool == 'ours':
+                r = reenc.ours(self.obj, '--resume-only', p, header=h)
+            else:
+                r = reenc.cs_resume(h, self.key, p)
+            self.assertSuccess(r)
+            self.assertFinishedEncrypted(orig, payload=p, header=h)
 
 
 class Errors(reenc.ReencTest):
