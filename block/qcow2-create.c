@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "block/qcow2.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
 
@@ -25,13 +26,6 @@
 #define CR_MAX_REQUEST_BYTES 0x7ffffe00ull
 #define CR_INT_MAX 0x7fffffffull
 #define CR_NONE UINT64_MAX
-
-/* n rounded up to a multiple of m (m > 0). */
-static inline uint64_t cr_round_up(uint64_t n, uint64_t m)
-{
-    return (n + m - 1) / m * m;
-}
-#define ROUND_UP(n, m) cr_round_up((n), (m))
 
 /* ---- options ---- */
 
@@ -328,7 +322,7 @@ static int64_t cr_refcount_area(CrLayout *L, uint64_t start_cl,
     area_idx = start_cl / L->rb_entries;
     /* Not exact: half as many entries again, room to grow. */
     table_size = exact ? total : total + (total + 1) / 2;
-    table_size = ROUND_UP(table_size, L->cs / CR_REFTABLE_ENTRY);
+    table_size = QCOW2_ROUND_UP(table_size, L->cs / CR_REFTABLE_ENTRY);
     table_clusters = table_size * CR_REFTABLE_ENTRY / L->cs;
     if (table_size > QCOW2_MAX_REFTABLE_SIZE) {
         g_free(new_content);
@@ -589,7 +583,7 @@ static int cr_prealloc_metadata(CrLayout *L, uint64_t size)
     if (len) {
         /* QEMU's file ends at a whole cluster after the last data. */
         L->data_tail = (run << L->cluster_bits) + len;
-        L->data_end = ROUND_UP(L->data_tail, L->cs);
+        L->data_end = QCOW2_ROUND_UP(L->data_tail, L->cs);
         if (!L->data_file) {
             cr_end(L, L->data_end);
         }
@@ -604,7 +598,7 @@ static int cr_prealloc_metadata(CrLayout *L, uint64_t size)
  */
 static int cr_prealloc_full(CrLayout *L, uint64_t size)
 {
-    uint64_t old_cl = ROUND_UP(L->file_end, L->cs) >> L->cluster_bits;
+    uint64_t old_cl = QCOW2_ROUND_UP(L->file_end, L->cs) >> L->cluster_bits;
     uint64_t nb_data = (size + L->cs - 1) >> L->cluster_bits;
     uint64_t nb_l2 = (nb_data + L->l2_entries - 1) / L->l2_entries + 1;
     uint64_t gc = 0, host;
@@ -719,29 +713,6 @@ fail:
 
 /* ---- writing ---- */
 
-/* One refcount entry set to 1 in a block of any width (big-endian, and
- * for widths below a byte the lowest bits of a byte come first). */
-static void cr_refcount_one(guint8 *block, int order, uint64_t i)
-{
-    if (order < 3) {
-        int per_byte = 8 >> order;
-
-        block[i / per_byte] |= 1u << ((i % per_byte) << order);
-    } else {
-        uint64_t bytes = 1u << (order - 3);
-
-        block[i * bytes + bytes - 1] = 1;
-    }
-}
-
-static void cr_put_be64(guint8 *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = v & 0xff;
-        v >>= 8;
-    }
-}
-
 /* Everything the header of the new image says. */
 static void cr_header(const CrLayout *L, const Qcow2CreateParams *p,
                       const char *data_file, Qcow2Header *h)
@@ -756,7 +727,7 @@ static void cr_header(const CrLayout *L, const Qcow2CreateParams *p,
     h->refcount_table_clusters = L->reftable_size * CR_REFTABLE_ENTRY / L->cs;
     h->refcount_order = p->refcount_order;
     /* v3: up to the compression type byte, padded to 8 as QEMU does */
-    h->header_length = p->version >= 3 ? ROUND_UP(QCOW2_V3_HEADER_LENGTH + 1,
+    h->header_length = p->version >= 3 ? QCOW2_ROUND_UP(QCOW2_V3_HEADER_LENGTH + 1,
                                                   8)
                                        : QCOW2_V2_HEADER_LENGTH;
     h->compression_type = p->compression_type;
@@ -778,94 +749,6 @@ static void cr_header(const CrLayout *L, const Qcow2CreateParams *p,
     }
     h->backing_file = (char *)p->backing_file;
     h->backing_format = (char *)p->backing_fmt;
-}
-
-/* TEMP until qcow2_header_serialize lands on q-core: the header, the
- * extensions a new image has, and the backing file name. */
-static void cr_be32(guint8 *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static size_t cr_ext(guint8 *buf, size_t off, uint32_t type,
-                     const void *data, uint32_t len)
-{
-    cr_be32(buf + off, type);
-    cr_be32(buf + off + 4, len);
-    memcpy(buf + off + 8, data, len);
-    return off + 8 + ROUND_UP(len, 8);
-}
-
-static guint8 *cr_header_bytes(const Qcow2Header *h, size_t *len,
-                               GError **errp)
-{
-    static const struct { uint8_t type, bit; const char *name; } feat[] = {
-        { 0, 0, "dirty bit" }, { 0, 1, "corrupt bit" },
-        { 0, 2, "external data file" }, { 0, 3, "compression type" },
-        { 0, 4, "extended L2 entries" }, { 1, 0, "lazy refcounts" },
-        { 2, 0, "bitmaps" }, { 2, 1, "raw external data" },
-    };
-    uint64_t cs = 1ull << h->cluster_bits;
-    size_t bf_len = h->backing_file ? strlen(h->backing_file) : 0;
-    size_t need = h->header_length + 8 + bf_len;
-    guint8 *buf, table[G_N_ELEMENTS(feat) * 48];
-    size_t off;
-
-    need += h->backing_format ? 8 + ROUND_UP(strlen(h->backing_format), 8) : 0;
-    need += h->data_file ? 8 + ROUND_UP(strlen(h->data_file), 8) : 0;
-    if (need > cs) {
-        error_setg(errp, "Header extensions do not fit into the first "
-                   "cluster");
-        return NULL;
-    }
-    buf = g_malloc0(cs);
-    cr_be32(buf, QCOW2_MAGIC);
-    cr_be32(buf + 4, h->version);
-    cr_be32(buf + 20, h->cluster_bits);
-    cr_put_be64(buf + 24, h->size);
-    cr_be32(buf + 36, h->l1_size);
-    cr_put_be64(buf + 40, h->l1_table_offset);
-    cr_put_be64(buf + 48, h->refcount_table_offset);
-    cr_be32(buf + 56, h->refcount_table_clusters);
-    if (h->version >= 3) {
-        cr_put_be64(buf + 72, h->incompatible_features);
-        cr_put_be64(buf + 80, h->compatible_features);
-        cr_put_be64(buf + 88, h->autoclear_features);
-        cr_be32(buf + 96, h->refcount_order);
-        cr_be32(buf + 100, h->header_length);
-        buf[104] = h->compression_type;
-    }
-    off = h->header_length;
-    if (h->backing_format) {
-        off = cr_ext(buf, off, QCOW2_EXT_BACKING_FORMAT, h->backing_format,
-                     strlen(h->backing_format));
-    }
-    if (h->data_file) {
-        off = cr_ext(buf, off, QCOW2_EXT_DATA_FILE, h->data_file,
-                     strlen(h->data_file));
-    }
-    /* QEMU leaves the feature table out of clusters of 4 KiB or less. */
-    if (h->version >= 3 && cs > 4096 && off + 8 + sizeof(table) + 8 + bf_len
-        <= cs) {
-        memset(table, 0, sizeof(table));
-        for (size_t i = 0; i < G_N_ELEMENTS(feat); i++) {
-            table[i * 48] = feat[i].type;
-            table[i * 48 + 1] = feat[i].bit;
-            memcpy(table + i * 48 + 2, feat[i].name, strlen(feat[i].name));
-        }
-        off = cr_ext(buf, off, QCOW2_EXT_FEATURE_TABLE, table, sizeof(table));
-    }
-    off += 8;                               /* end of extensions */
-    if (h->backing_file) {
-        cr_put_be64(buf + 8, off);
-        cr_be32(buf + 16, bf_len);
-        memcpy(buf + off, h->backing_file, bf_len);
-    }
-    *len = cs;
-    return buf;
 }
 
 /* One table of the new image, in file order. */
@@ -942,13 +825,13 @@ static guint8 *cr_extent_bytes(const CrLayout *L, const CrExtent *e,
         const CrStale *st = g_ptr_array_index(L->stale, e->idx);
 
         for (uint64_t i = 0; i < st->entries; i++) {
-            cr_put_be64(buf + i * 8, st->table[i] * L->cs);
+            stq_be_p(buf + i * 8, st->table[i] * L->cs);
         }
         break;
     }
     case CR_REFTABLE:
         for (uint64_t i = 0; i < L->reftable_size; i++) {
-            cr_put_be64(buf + i * 8, L->reftable[i] * L->cs);
+            stq_be_p(buf + i * 8, L->reftable[i] * L->cs);
         }
         break;
     case CR_REFBLOCK: {
@@ -957,7 +840,7 @@ static guint8 *cr_extent_bytes(const CrLayout *L, const CrExtent *e,
         for (uint64_t i = 0; i < L->rb_entries; i++) {
             g_assert(b[i] <= 1);
             if (b[i]) {
-                cr_refcount_one(buf, L->order, i);
+                qcow2_refcount_set_entry(buf, L->order, i, 1);
             }
         }
         break;
@@ -965,7 +848,7 @@ static guint8 *cr_extent_bytes(const CrLayout *L, const CrExtent *e,
     case CR_L1:
         for (uint64_t i = 0; i < L->l1_size; i++) {
             if (L->l1[i]) {
-                cr_put_be64(buf + i * 8,
+                stq_be_p(buf + i * 8,
                             (L->l1[i] * L->cs) | QCOW2_OFLAG_COPIED);
             }
         }
@@ -976,7 +859,7 @@ static guint8 *cr_extent_bytes(const CrLayout *L, const CrExtent *e,
 
         for (uint64_t i = 0; i < L->l2_entries; i++) {
             if (t[i]) {
-                cr_put_be64(buf + i * L->l2e_size,
+                stq_be_p(buf + i * L->l2e_size,
                             ((t[i] - 1) * L->cs) | QCOW2_OFLAG_COPIED);
             }
         }
@@ -1137,7 +1020,7 @@ int qcow2_create(BlockdevCreateOptions *options, GError **errp)
         }
     }
     cr_header(&L, &p, data ? bdrv_get_filename(data) : NULL, &h);
-    header = cr_header_bytes(&h, &hlen, errp);
+    header = qcow2_header_serialize(&h, &hlen, errp);
     if (!header) {
         ret = -EFBIG;
         goto out;
@@ -1173,7 +1056,7 @@ int qcow2_create_prepare(BlockdevCreateOptions *options,
         error_setg(errp, "Image creation needs a size parameter");
         return -1;
     }
-    co->size = ROUND_UP(co->size, 512);
+    co->size = QCOW2_ROUND_UP(co->size, 512);
     if (cr_params(co, &p, errp) < 0) {
         return -1;
     }
@@ -1194,10 +1077,10 @@ int qcow2_create_prepare(BlockdevCreateOptions *options,
 static uint64_t cr_full_size(uint64_t size, const Qcow2CreateParams *p)
 {
     uint64_t cs = 1ull << p->cluster_bits, l2e = cr_l2e_size(p);
-    uint64_t aligned = ROUND_UP(size, cs);
+    uint64_t aligned = QCOW2_ROUND_UP(size, cs);
     uint64_t meta = cs;                         /* header */
-    uint64_t nl2e = ROUND_UP(aligned / cs, cs / l2e);
-    uint64_t nl1e = ROUND_UP(nl2e * l2e / cs, cs / CR_L1E_SIZE);
+    uint64_t nl2e = QCOW2_ROUND_UP(aligned / cs, cs / l2e);
+    uint64_t nl1e = QCOW2_ROUND_UP(nl2e * l2e / cs, cs / CR_L1E_SIZE);
 
     meta += nl2e * l2e + nl1e * CR_L1E_SIZE;
     meta += cr_refcount_meta((meta + aligned) / cs, cs, p->refcount_order,
@@ -1251,7 +1134,7 @@ BlockMeasureInfo *qcow2_measure(JsonObject *opts, uint64_t size,
         return NULL;
     }
     cs = 1ull << p.cluster_bits;
-    aligned = ROUND_UP(size, cs);
+    aligned = QCOW2_ROUND_UP(size, cs);
     p.size = aligned;
     if (cr_l1_entries(&p) > QCOW2_MAX_L1_SIZE) {
         error_setg(errp, "The image size is too large (try using a larger "
