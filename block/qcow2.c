@@ -608,6 +608,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_close = qcow2_close,
     .bdrv_preadv = qcow2_preadv,
     .bdrv_pwritev = qcow2_pwritev,
+    .bdrv_pwritev_compressed = qcow2_pwritev_compressed,
     .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes,
     .bdrv_pdiscard = qcow2_pdiscard,
     .bdrv_flush = qcow2_flush,

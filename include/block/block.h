@@ -35,6 +35,12 @@ enum {
 enum {
     BDRV_REQ_FUA       = (1 << 0),  /* write through to stable storage */
     BDRV_REQ_MAY_UNMAP = (1 << 1),  /* write-zeroes may punch holes */
+    /*
+     * Store the data compressed (qcow2): whole clusters from a cluster
+     * boundary, the image's last cluster may be partial.  -ENOTSUP when
+     * the driver cannot.
+     */
+    BDRV_REQ_WRITE_COMPRESSED = (1 << 2),
 };
 
 /*

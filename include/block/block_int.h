@@ -75,6 +75,10 @@ struct BlockDriver {
                        const struct iovec *iov, int niov, int flags);
     int (*bdrv_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                         const struct iovec *iov, int niov, int flags);
+    /* A write with BDRV_REQ_WRITE_COMPRESSED (NULL: not supported). */
+    int (*bdrv_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
+                                   int64_t bytes, const struct iovec *iov,
+                                   int niov);
     int (*bdrv_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, int flags);
     int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes);
