@@ -619,4 +619,5 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_create = qcow2_create,
     .bdrv_create_prepare = qcow2_create_prepare,
     .bdrv_measure = qcow2_measure,
+    .bdrv_amend = qcow2_amend,
 };

@@ -362,6 +362,10 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, const struct iovec *iov,
                              int niov);
 
+/* qcow2-amend.c: qemu-img amend -o compat=,lazy_refcounts=,size=, ... */
+int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
+                bool force, GError **errp);
+
 /* qcow2-create.c */
 int qcow2_create(BlockdevCreateOptions *options, GError **errp);
 int qcow2_create_prepare(BlockdevCreateOptions *options,
