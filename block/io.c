@@ -630,6 +630,28 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
+int bdrv_make_empty(BlockDriverState *bs)
+{
+    BdrvTrackedReq req;
+    bool tracked;
+    int64_t len = bdrv_getlength(bs);
+    int ret;
+
+    if (!bs->drv->bdrv_make_empty) {
+        return -ENOTSUP;
+    }
+    if (len < 0) {
+        return (int)len;
+    }
+    if (bs->read_only) {
+        return -EACCES;
+    }
+    tracked = write_begin(bs, &req, 0, len);
+    ret = bs->drv->bdrv_make_empty(bs);
+    write_end(bs, &req, tracked);
+    return ret;
+}
+
 int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
     BdrvTrackedReq req;

@@ -1,8 +1,8 @@
 /*
- * qcow2: qemu-img amend (BlockdevAmendOptionsQcow2): the compatibility
- * level both ways, lazy refcounts, the virtual size, and the backing file
- * name in the header.  Going down to version 2 needs what version 2 can
- * say: 16-bit refcounts, no incompatible feature, and no zero clusters —
+ * qcow2: qemu-img amend (BlockdevAmendOptionsQcow2) and emptying an image
+ * for qemu-img commit.  Amend changes the compatibility level both ways,
+ * lazy refcounts, the virtual size, and the backing file name in the
+ * header.  Going down to version 2 needs what version 2 can say: 16-bit refcounts, no incompatible feature, and no zero clusters —
  * those are written out as clusters of zeros first, as QEMU does.
  */
 #include <errno.h>
@@ -135,6 +135,22 @@ static void amend_backing(BDRVQcow2State *s, const BlockdevAmendOptionsQcow2 *o)
     s->hdr.backing_file = *o->backing_file ? g_strdup(o->backing_file) : NULL;
     s->hdr.backing_format = o->has_backing_fmt && s->hdr.backing_file
         ? g_strdup(BlockdevDriver_str(o->backing_fmt)) : NULL;
+}
+
+/* qemu-img commit: every guest cluster unallocated again (reads go to the
+ * backing file); the clusters are freed once the L2 tables are on disk. */
+int qcow2_make_empty(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = qcow2_cluster_discard(bs, 0, s->hdr.size);
+    g_mutex_unlock(&s->lock);
+    if (ret == 0) {
+        ret = qcow2_flush(bs);
+    }
+    return ret;
 }
 
 int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,

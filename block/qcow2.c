@@ -620,4 +620,5 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_create_prepare = qcow2_create_prepare,
     .bdrv_measure = qcow2_measure,
     .bdrv_amend = qcow2_amend,
+    .bdrv_make_empty = qcow2_make_empty,
 };

@@ -365,6 +365,7 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
 /* qcow2-amend.c: qemu-img amend -o compat=,lazy_refcounts=,size=, ... */
 int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
                 bool force, GError **errp);
+int qcow2_make_empty(BlockDriverState *bs);
 
 /* qcow2-create.c */
 int qcow2_create(BlockdevCreateOptions *options, GError **errp);

@@ -86,6 +86,8 @@ int img_check(int argc, char **argv);
 int img_compare(int argc, char **argv);
 int img_dd(int argc, char **argv);
 int img_reencrypt(int argc, char **argv);
+int img_rebase(int argc, char **argv);
+int img_commit(int argc, char **argv);
 
 /*
  * Create an image with the output of "Formatting ..." unless quiet.  A
@@ -95,6 +97,10 @@ int img_reencrypt(int argc, char **argv);
 int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
                      int64_t size, bool quiet, bool unsafe_backing,
                      GError **errp);
+
+/* A backing file name as QEMU resolves it: relative to the image's
+ * directory unless absolute or a protocol name. */
+char *img_backing_path(const char *image, const char *backing);
 
 /* qemu-img-qcow2.c: QEMU's qcow2 -o names. */
 void img_opts_add(GPtrArray *opts, const char *key, const char *value);

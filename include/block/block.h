@@ -80,6 +80,9 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int flags);
 int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
 int bdrv_flush(BlockDriverState *bs);
+/* The node drops all it holds (reads go to its backing file); -ENOTSUP if
+ * the driver cannot. */
+int bdrv_make_empty(BlockDriverState *bs);
 /* Virtual size in bytes, or -errno. */
 int64_t bdrv_getlength(BlockDriverState *bs);
 /* Bytes allocated on the host (files: st_blocks * 512), or -errno. */
