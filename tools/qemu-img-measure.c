@@ -28,7 +28,7 @@ static BlockMeasureInfo *measure_new_image(const char *out_fmt,
 {
     g_autoptr(JsonObject) obj = json_object_new();
 
-    if (img_format_bitmaps_ok(out_fmt) && !img_qcow2_translate(opts, errp)) {
+    if (img_format_is_qcow2(out_fmt) && !img_qcow2_translate(opts, errp)) {
         return NULL;
     }
     tool_opts_to_json(opts, obj);
@@ -92,7 +92,7 @@ static bool source_has_bitmaps(BlockDriverState *bs)
     g_autoptr(ImageInfo) info = NULL;
     ImageInfoSpecific *spec;
 
-    if (!img_format_bitmaps_ok(bdrv_get_format_name(bs))) {
+    if (!img_format_is_qcow2(bdrv_get_format_name(bs))) {
         return false;
     }
     info = bdrv_query_image_info(bs, NULL);
@@ -125,7 +125,7 @@ static int measure_source(bool image_opts, const char *filename,
     }
     *bitmaps_ok = source_has_bitmaps(bs);
     *data = -1;
-    if (img_format_bitmaps_ok(out_fmt) &&
+    if (img_format_is_qcow2(out_fmt) &&
         (!cs || (tool_strtosz(cs, &cluster) == 0 && cluster))) {
         *data = measure_data_bytes(bs, *size, cluster);
         if (*data < 0) {
