@@ -27,13 +27,17 @@
 #define CONVERT_SPARSE_BLOCK 4096
 
 static const char convert_help[] =
-"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
+"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-c] [-f fmt] [-B backing_file [-F backing_fmt]] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "\n"
 "Convert the source image(s), concatenated, to OUTPUT_FILENAME.\n"
 "\n"
 "  -f fmt              source format (default: probe)\n"
-"  -O output_fmt       target format: raw (default) or luks\n"
-"  -o options          target creation options (luks: key-secret=ID, ...)\n"
+"  -O output_fmt       target format: raw (default), luks or qcow2\n"
+"  -o options          target creation options (luks: key-secret=ID, ...;\n"
+"                      qcow2: QEMU's names, cluster_size=, compat=, ...)\n"
+"  -c                  qcow2: write the clusters compressed\n"
+"  -B backing_file     qcow2: the new image's backing file; only what the\n"
+"                      source's top image holds is copied (needs -F fmt)\n"
 "  -n                  the target exists: do not create it\n"
 "  --image-opts        source names are options strings\n"
 "  --target-image-opts the target name is an options string (needs -n)\n"
