@@ -19,14 +19,64 @@
 /* Pending frees above this are applied without waiting for a flush. */
 #define QCOW2_PENDING_FREE_MAX (64 * 1024 * 1024)
 
-int qcow2_grow_child(BdrvChild *child, uint64_t end)
+static uint64_t *needed_end(BlockDriverState *bs, BdrvChild *child)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return child == bs->file ? &s->file_end : &s->data_end;
+}
+
+bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off)
+{
+    return off >= *needed_end(bs, child);
+}
+
+/*
+ * Files grow ahead in chunks (an eighth of their size, 1..64 MiB): a
+ * truncate per allocation would serialise the writers on the inode.  What
+ * was really needed is remembered, and the file is cut back to it at close.
+ */
+int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end)
 {
     int64_t len = __atomic_load_n(&child->bs->total_bytes, __ATOMIC_ACQUIRE);
+    uint64_t *need = needed_end(bs, child);
+    uint64_t chunk;
+    int ret;
 
+    *need = MAX(*need, end);
     if ((int64_t)end <= len) {
         return 0;
     }
-    return bdrv_truncate(child->bs, (int64_t)end, PREALLOC_MODE_OFF, NULL);
+    chunk = MIN(MAX((uint64_t)len / 8, 1 << 20), 64 << 20);
+    ret = bdrv_truncate(child->bs, (int64_t)QCOW2_ROUND_UP(end, chunk),
+                        PREALLOC_MODE_OFF, NULL);
+    if (ret < 0) {
+        ret = bdrv_truncate(child->bs, (int64_t)end, PREALLOC_MODE_OFF, NULL);
+    }
+    return ret;
+}
+
+/* At close: give back what the growth ahead did not use. */
+int qcow2_trim_children(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BdrvChild *children[2] = { bs->file, s->data_file };
+    int ret = 0;
+
+    for (int i = 0; i < 2 && ret == 0; i++) {
+        BdrvChild *c = children[i];
+        int64_t len;
+
+        if (!c || (i == 1 && c == bs->file)) {
+            continue;
+        }
+        len = __atomic_load_n(&c->bs->total_bytes, __ATOMIC_ACQUIRE);
+        if (len > (int64_t)*needed_end(bs, c)) {
+            ret = bdrv_truncate(c->bs, (int64_t)*needed_end(bs, c),
+                                PREALLOC_MODE_OFF, NULL);
+        }
+    }
+    return ret;
 }
 
 int qcow2_write_header(BlockDriverState *bs)
@@ -235,8 +285,8 @@ int qcow2_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
-int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                      void *buf)
+int qcow2_read_guest(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     void *buf, bool locked)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t in = 0;
@@ -251,7 +301,7 @@ int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     }
     v.iov_base = buf;
     v.iov_len = in;
-    return read_range(bs, offset, in, &v, 1, true);
+    return read_range(bs, offset, in, &v, 1, locked);
 }
 
 /* ---- writes ---- */
@@ -296,6 +346,10 @@ static int write_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
         if (ret == 0 && kind != QCOW2_WRITE_INPLACE) {
             ret = qcow2_alloc_write(bs, offset + pos, &n, iov, niov, pos);
             g_mutex_unlock(&s->lock);
+            if (ret == -EAGAIN) {
+                ret = 0;        /* waited for an overlapping allocation */
+                continue;
+            }
         } else {
             g_mutex_unlock(&s->lock);
             if (ret == 0) {
