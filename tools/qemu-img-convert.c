@@ -206,34 +206,43 @@ static void convert_chunk_done(ConvertState *s, int64_t len)
 }
 
 /*
- * Write the data of a chunk but not its all-zero units (of `unit` bytes,
- * the last may be shorter), which the new target already reads as zeros:
- * 4 KiB blocks as QEMU's default -S 4k (a qcow2 target then allocates
- * only the clusters that hold data), or whole clusters for -c, whose runs
- * go out compressed (flags).
+ * Write a chunk by units of `unit` bytes (the last may be shorter): runs
+ * of data units with `flags` (compressed for -c), runs of all-zero units
+ * not at all where the new target already reads zeros (4 KiB units as
+ * QEMU's default -S 4k: a qcow2 target then allocates only the clusters
+ * that hold data), else as write-zeroes (a backing file or an existing
+ * target must not show through).
  */
 static int convert_write_runs(ConvertState *s, int64_t off, int64_t len,
                               const guint8 *buf, int64_t unit, int flags)
 {
-    int64_t run = -1;
+    int64_t run = 0;
+    bool run_data = false;
 
-    for (int64_t p = 0;; p += unit) {
-        bool data = p < len && !buffer_is_zero(buf + p, MIN(unit, len - p));
+    for (int64_t p = 0;; p = MIN(p + unit, len)) {
+        bool end = p >= len;
+        bool data = !end && !buffer_is_zero(buf + p, MIN(unit, len - p));
+        int64_t stop = MIN(p, len);
+        int ret = 0;
 
-        if (data && run < 0) {
-            run = p;
-        } else if (!data && run >= 0) {
-            int ret = bdrv_pwrite(s->target, off + run, MIN(p, len) - run,
+        if (p > run && (end || data != run_data)) {
+            if (run_data) {
+                ret = bdrv_pwrite(s->target, off + run, stop - run,
                                   buf + run, flags);
-            if (ret < 0) {
-                return ret;
+            } else if (!s->skip_zeroes) {
+                ret = bdrv_pwrite_zeroes(s->target, off + run, stop - run, 0);
             }
-            run = -1;
+            run = p;
         }
-        if (p >= len) {
-            return 0;
+        if (ret < 0) {
+            return ret;
+        }
+        run_data = data;
+        if (end) {
+            break;
         }
     }
+    return 0;
 }
 
 static int convert_write_compressed(ConvertState *s, int64_t off,

@@ -117,6 +117,25 @@ class Qcow2Tools(iotests.QemuTestCase):
         self.assertIn('100.00% compressed', chk.out)
         self.assertSameContent(src, out)
 
+    def test_convert_compressed_over_existing_or_backing(self):
+        src = self.source()
+        # -n: an existing target full of other data; zeros must be written
+        tgt = self.make('full.qcow2', '8M', 'write -P 0x77 0 8M')
+        self.assertSuccess(iotests.qemu_img('convert', '-n', '-c', '-O',
+                                            'qcow2', src, tgt))
+        self.assertClean(tgt)
+        self.assertSameContent(src, tgt)
+        # -B with -c: zeros of the source's top must hide the backing file
+        base = self.make('base.qcow2', '4M', 'write -P 1 0 4M')
+        top = self.make('top.qcow2', None, 'write -P 2 1M 64k',
+                        'write -z 2M 64k', 'write -P 0 3M 64k', backing=base)
+        out = self.path('cb.qcow2')
+        self.assertSuccess(iotests.qemu_img('convert', '-c', '-O', 'qcow2',
+                                            '-B', base, '-F', 'qcow2', top,
+                                            out))
+        self.assertClean(out)
+        self.assertSameContent(top, out)
+
     def test_convert_compressed_refused(self):
         src = self.source()
         r = iotests.qemu_img('convert', '-c', '-O', 'raw', src,
