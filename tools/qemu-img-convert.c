@@ -562,15 +562,19 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
         case 'Z': case 'C': case 'S': case 'r': break;
         case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         case OPTION_TARGET_IMAGE_OPTS: a->target_image_opts = true; break;
-        case 'o':
+        case 'o': {
+            bool qcow2 = img_format_is_qcow2(a->out_fmt);
+
             if (!tool_opts_parse(a->opts, optarg, &err)) {
                 error_report_err(err);
                 return 1;
             }
-            if (img_opts_help(a->opts, false)) {
+            if (qcow2 ? img_qcow2_opts_help(a->opts)
+                      : img_opts_help(a->opts, false)) {
                 return 0;
             }
             break;
+        }
         case 'm': {
             char *end;
             long v = strtol(optarg, &end, 10);
