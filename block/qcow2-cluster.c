@@ -438,6 +438,22 @@ static void slice_ref(BDRVQcow2State *s, uint64_t offset, SliceRef *r)
     r->max = (slice_end << s->cluster_bits) - in_l2;
 }
 
+/* The writable L2 slice for guest `offset` (allocated or copied if it
+ * must be) and the entry's index in it. */
+static int writable_slice(BlockDriverState *bs, const SliceRef *r,
+                          void **slice, int *si)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l2_offset;
+    int ret = l2_for_write(bs, r->l1_index, &l2_offset);
+
+    if (ret == 0) {
+        ret = qcow2_get_l2_slice(bs, l2_offset, r->l2_index, slice);
+    }
+    *si = (int)(r->l2_index % s->l2_slice_entries);
+    return ret;
+}
+
 int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
                        uint64_t *bytes, uint64_t *host, Qcow2WriteKind *kind)
 {
@@ -611,20 +627,15 @@ static int link_run(BlockDriverState *bs, uint64_t cstart, int k,
                     int64_t host, Qcow2WriteKind kind)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t l2_offset;
     SliceRef r;
     void *slice;
     int si, ret;
 
     slice_ref(s, cstart, &r);
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     for (int i = 0; i < k; i++) {
         uint64_t old = qcow2_l2_entry(s, slice, si + i);
 
@@ -660,7 +671,7 @@ int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size;
     uint64_t cstart = offset & ~(cs - 1);
-    uint64_t l2_offset, len, entry, run_end, wend, nreq;
+    uint64_t len, entry, run_end, wend, nreq;
     Qcow2WriteKind kind;
     int64_t host;
     SliceRef r;
@@ -674,14 +685,10 @@ int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
     if (qcow2_wait_inflight(s, cstart, cstart + nreq * cs)) {
         return -EAGAIN;
     }
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     entry = qcow2_l2_entry(s, slice, si);
     kind = write_kind(s, entry, qcow2_l2_bitmap(s, slice, si));
     while (kind == QCOW2_WRITE_NEW && (uint64_t)k < nreq &&
@@ -762,7 +769,6 @@ static int zero_in_slice(BlockDriverState *bs, uint64_t offset, uint64_t n,
                          bool may_unmap, bool discard, bool full)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t l2_offset;
     SliceRef r;
     void *slice;
     int si, ret;
@@ -777,14 +783,10 @@ static int zero_in_slice(BlockDriverState *bs, uint64_t offset, uint64_t n,
             return 0;
         }
     }
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     for (uint64_t i = 0; i < n >> s->cluster_bits; i++) {
         uint64_t e = qcow2_l2_entry(s, slice, si + (int)i);
         uint64_t b = qcow2_l2_bitmap(s, slice, si + (int)i);
