@@ -8,6 +8,7 @@
  * subcluster, else one cluster.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include "qcow2.h"
 #include "qemu/bswap.h"
@@ -148,7 +149,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
         return 0;
     }
     if (l2_offset & (s->cluster_size - 1)) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64
+                                       " unaligned (L1 index: %#" PRIx64 ")",
+                                       l2_offset, l1_index);
     }
     ret = qcow2_get_l2_slice(bs, l2_offset, l2_index, &slice);
     if (ret < 0) {
@@ -159,7 +162,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
     bitmap = qcow2_l2_bitmap(s, slice, si);
     ret = unit_type(s, entry, bitmap, offset & (s->cluster_size - 1), &t0);
     if (ret < 0 || !host_valid(s, t0, entry)) {
-        ret = -EIO;
+        ret = qcow2_signal_corruption(bs, "Invalid L2 entry %#" PRIx64
+                                      " for guest offset %#" PRIx64, entry,
+                                      offset);
         goto out;
     }
     if (t0 == QCOW2_CLUSTER_COMPRESSED) {
@@ -484,7 +489,10 @@ int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
     if (*kind == QCOW2_WRITE_INPLACE) {
         first = entry & QCOW2_L2E_OFFSET_MASK;
         if (first & (s->cluster_size - 1)) {
-            ret = -EIO;
+            ret = qcow2_signal_corruption(bs, "Cluster allocation offset %#"
+                                          PRIx64 " unaligned (L2 offset: %#"
+                                          PRIx64 ", L2 index: %#x)", first,
+                                          l2_offset, si);
         }
         *host = first + (offset & (s->cluster_size - 1));
         pos = s->cluster_size - (offset & (s->cluster_size - 1));
@@ -523,7 +531,9 @@ static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
         return ret < 0 ? ret : (int64_t)cstart;
     }
     if (kind == QCOW2_WRITE_REUSE) {
-        return (int64_t)(entry & QCOW2_L2E_OFFSET_MASK);
+        host = (int64_t)(entry & QCOW2_L2E_OFFSET_MASK);
+        ret = qcow2_check_overlap(bs, (uint64_t)host, bytes);
+        return ret < 0 ? ret : host;
     }
     host = qcow2_alloc_clusters(bs, bytes);
     if (host < 0) {
@@ -660,7 +670,11 @@ static int write_inplace(BlockDriverState *bs, uint64_t host, uint64_t bytes,
     BDRVQcow2State *s = bs->opaque;
     g_autofree struct iovec *v = g_new(struct iovec, niov);
     int n = bdrv_iov_slice(iov, niov, iov_off, bytes, v);
+    int ret = qcow2_check_overlap(bs, host, bytes);
 
+    if (ret < 0) {
+        return ret;
+    }
     return bdrv_pwritev(s->data_file->bs, (int64_t)host, (int64_t)bytes, v,
                         n, 0);
 }
