@@ -562,22 +562,41 @@ static int apply_pending_frees(BlockDriverState *bs)
     return 0;
 }
 
+static int write_caches(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_cache_write(bs, s->l2_cache);
+
+    if (ret == 0) {
+        ret = qcow2_cache_write(bs, s->refcount_cache);
+    }
+    return ret;
+}
+
+/*
+ * Dirty tables are written under s->lock alone; only when freed clusters
+ * wait to become reusable is io_lock taken for writing (readers keep
+ * their clusters until then), so a flush under load does not wait for a
+ * quiet moment.
+ */
 int qcow2_flush_all(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
+    bool frees;
     int ret;
 
+    g_mutex_lock(&s->lock);
+    ret = write_caches(bs);
+    frees = s->pending_frees->len > 0;
+    g_mutex_unlock(&s->lock);
+    if (ret < 0 || !frees) {
+        return ret;
+    }
     g_rw_lock_writer_lock(&s->io_lock);
     g_mutex_lock(&s->lock);
-    ret = qcow2_cache_write(bs, s->l2_cache);
+    ret = apply_pending_frees(bs);
     if (ret == 0) {
-        ret = qcow2_cache_write(bs, s->refcount_cache);
-    }
-    if (ret == 0) {
-        ret = apply_pending_frees(bs);
-    }
-    if (ret == 0) {
-        ret = qcow2_cache_write(bs, s->refcount_cache);
+        ret = write_caches(bs);
     }
     g_mutex_unlock(&s->lock);
     g_rw_lock_writer_unlock(&s->io_lock);
