@@ -555,6 +555,27 @@ static void test_refusals(void)
     g_clear_error(&err);
 }
 
+/* A fresh image whose L1[0] is `l1e`: a read-only read there fails. */
+static void read_with_l1_entry(const char *path, const ImageSpec *sp,
+                               uint64_t l1e)
+{
+    uint64_t cs = 1ull << sp->cluster_bits;
+    guint8 buf[4096];
+    BlockDriverState *bs;
+    GError *err = NULL;
+    int fd;
+
+    make_image(path, sp);
+    fd = open(path, O_RDWR);
+    stq_be_p(buf, l1e);
+    pwrite_all(fd, buf, 8, 3 * cs);
+    close(fd);
+    bs = bdrv_open(path, "qcow2", NULL, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, -EIO);
+    bdrv_unref(bs);
+}
+
 /* Damaged tables: refused with -EIO, the image marked corrupt, and no
  * guest data written over metadata. */
 static void test_corrupt_tables(void)
@@ -596,29 +617,11 @@ static void test_corrupt_tables(void)
     g_assert_null(bdrv_open(path, "qcow2", NULL, BDRV_O_RDWR, &err));
     g_clear_error(&err);
 
-    /* An unaligned L2 table offset. */
-    make_image(path, &sp);
-    fd = open(path, O_RDWR);
-    stq_be_p(buf, (4ull << 16) + 512);
-    pwrite_all(fd, buf, 8, 3 << 16);
-    close(fd);
-    bs = bdrv_open(path, "qcow2", NULL, 0, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, -EIO);
-    bdrv_unref(bs);
-    /* Read-only: reported, not written. */
+    /* An unaligned L2 table offset; read-only: reported, not written. */
+    read_with_l1_entry(path, &sp, (4ull << 16) + 512);
     g_assert_false(header_incompat(path) & QCOW2_INCOMPAT_CORRUPT);
-
     /* An L2 table past the end of the file. */
-    make_image(path, &sp);
-    fd = open(path, O_RDWR);
-    stq_be_p(buf, 40ull << 16);
-    pwrite_all(fd, buf, 8, 3 << 16);
-    close(fd);
-    bs = bdrv_open(path, "qcow2", NULL, 0, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, -EIO);
-    bdrv_unref(bs);
+    read_with_l1_entry(path, &sp, 40ull << 16);
 }
 
 int main(int argc, char **argv)
