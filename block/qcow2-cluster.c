@@ -8,6 +8,7 @@
  * subcluster, else one cluster.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include "qcow2.h"
 #include "qemu/bswap.h"
@@ -148,7 +149,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
         return 0;
     }
     if (l2_offset & (s->cluster_size - 1)) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64
+                                       " unaligned (L1 index: %#" PRIx64 ")",
+                                       l2_offset, l1_index);
     }
     ret = qcow2_get_l2_slice(bs, l2_offset, l2_index, &slice);
     if (ret < 0) {
@@ -159,7 +162,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
     bitmap = qcow2_l2_bitmap(s, slice, si);
     ret = unit_type(s, entry, bitmap, offset & (s->cluster_size - 1), &t0);
     if (ret < 0 || !host_valid(s, t0, entry)) {
-        ret = -EIO;
+        ret = qcow2_signal_corruption(bs, "Invalid L2 entry %#" PRIx64
+                                      " for guest offset %#" PRIx64, entry,
+                                      offset);
         goto out;
     }
     if (t0 == QCOW2_CLUSTER_COMPRESSED) {
@@ -438,6 +443,22 @@ static void slice_ref(BDRVQcow2State *s, uint64_t offset, SliceRef *r)
     r->max = (slice_end << s->cluster_bits) - in_l2;
 }
 
+/* The writable L2 slice for guest `offset` (allocated or copied if it
+ * must be) and the entry's index in it. */
+static int writable_slice(BlockDriverState *bs, const SliceRef *r,
+                          void **slice, int *si)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l2_offset;
+    int ret = l2_for_write(bs, r->l1_index, &l2_offset);
+
+    if (ret == 0) {
+        ret = qcow2_get_l2_slice(bs, l2_offset, r->l2_index, slice);
+    }
+    *si = (int)(r->l2_index % s->l2_slice_entries);
+    return ret;
+}
+
 int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
                        uint64_t *bytes, uint64_t *host, Qcow2WriteKind *kind)
 {
@@ -468,7 +489,10 @@ int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
     if (*kind == QCOW2_WRITE_INPLACE) {
         first = entry & QCOW2_L2E_OFFSET_MASK;
         if (first & (s->cluster_size - 1)) {
-            ret = -EIO;
+            ret = qcow2_signal_corruption(bs, "Cluster allocation offset %#"
+                                          PRIx64 " unaligned (L2 offset: %#"
+                                          PRIx64 ", L2 index: %#x)", first,
+                                          l2_offset, si);
         }
         *host = first + (offset & (s->cluster_size - 1));
         pos = s->cluster_size - (offset & (s->cluster_size - 1));
@@ -507,7 +531,9 @@ static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
         return ret < 0 ? ret : (int64_t)cstart;
     }
     if (kind == QCOW2_WRITE_REUSE) {
-        return (int64_t)(entry & QCOW2_L2E_OFFSET_MASK);
+        host = (int64_t)(entry & QCOW2_L2E_OFFSET_MASK);
+        ret = qcow2_check_overlap(bs, (uint64_t)host, bytes);
+        return ret < 0 ? ret : host;
     }
     host = qcow2_alloc_clusters(bs, bytes);
     if (host < 0) {
@@ -611,20 +637,15 @@ static int link_run(BlockDriverState *bs, uint64_t cstart, int k,
                     int64_t host, Qcow2WriteKind kind)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t l2_offset;
     SliceRef r;
     void *slice;
     int si, ret;
 
     slice_ref(s, cstart, &r);
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     for (int i = 0; i < k; i++) {
         uint64_t old = qcow2_l2_entry(s, slice, si + i);
 
@@ -649,7 +670,11 @@ static int write_inplace(BlockDriverState *bs, uint64_t host, uint64_t bytes,
     BDRVQcow2State *s = bs->opaque;
     g_autofree struct iovec *v = g_new(struct iovec, niov);
     int n = bdrv_iov_slice(iov, niov, iov_off, bytes, v);
+    int ret = qcow2_check_overlap(bs, host, bytes);
 
+    if (ret < 0) {
+        return ret;
+    }
     return bdrv_pwritev(s->data_file->bs, (int64_t)host, (int64_t)bytes, v,
                         n, 0);
 }
@@ -660,7 +685,7 @@ int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size;
     uint64_t cstart = offset & ~(cs - 1);
-    uint64_t l2_offset, len, entry, run_end, wend, nreq;
+    uint64_t len, entry, run_end, wend, nreq;
     Qcow2WriteKind kind;
     int64_t host;
     SliceRef r;
@@ -674,14 +699,10 @@ int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
     if (qcow2_wait_inflight(s, cstart, cstart + nreq * cs)) {
         return -EAGAIN;
     }
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     entry = qcow2_l2_entry(s, slice, si);
     kind = write_kind(s, entry, qcow2_l2_bitmap(s, slice, si));
     while (kind == QCOW2_WRITE_NEW && (uint64_t)k < nreq &&
@@ -762,7 +783,6 @@ static int zero_in_slice(BlockDriverState *bs, uint64_t offset, uint64_t n,
                          bool may_unmap, bool discard, bool full)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t l2_offset;
     SliceRef r;
     void *slice;
     int si, ret;
@@ -777,14 +797,10 @@ static int zero_in_slice(BlockDriverState *bs, uint64_t offset, uint64_t n,
             return 0;
         }
     }
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     for (uint64_t i = 0; i < n >> s->cluster_bits; i++) {
         uint64_t e = qcow2_l2_entry(s, slice, si + (int)i);
         uint64_t b = qcow2_l2_bitmap(s, slice, si + (int)i);

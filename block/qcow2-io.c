@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 #include "qcow2.h"
 #include "qemu/bswap.h"
@@ -136,6 +137,65 @@ int qcow2_mark_clean(BlockDriverState *bs)
     return write_incompat(bs);
 }
 
+/*
+ * Damaged metadata found: say so once, set the corrupt bit of a writable
+ * image (it then opens read-only only), refuse further writes.  -EIO.
+ */
+int qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (s->corrupt) {
+        return -EIO;
+    }
+    s->corrupt = true;
+    if (bs->read_only) {
+        error_report("qcow2: Image is corrupt: %s; further corruption events "
+                     "will be suppressed", msg);
+        return -EIO;
+    }
+    error_report("qcow2: Marking image as corrupt: %s; further corruption "
+                 "events will be suppressed", msg);
+    s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
+    write_incompat(bs);
+    return -EIO;
+}
+
+/* Guest data never lands on the header or the tables (a damaged L2 entry
+ * pointing there is refused instead). */
+int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const struct {
+        uint64_t start, len;
+        const char *what;
+    } areas[] = {
+        { 0, s->cluster_size, "qcow2_header" },
+        { s->hdr.l1_table_offset, s->l1_size * 8ull, "active L1 table" },
+        { s->hdr.refcount_table_offset,
+          (uint64_t)s->hdr.refcount_table_clusters << s->cluster_bits,
+          "refcount table" },
+    };
+
+    if (s->data_file != bs->file) {
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(areas); i++) {
+        if (areas[i].len && off < areas[i].start + areas[i].len &&
+            areas[i].start < off + len) {
+            return qcow2_signal_corruption(bs, "Preventing invalid write on "
+                                           "metadata (overlaps with %s)",
+                                           areas[i].what);
+        }
+    }
+    return 0;
+}
+
 static void maybe_clean_caches(BDRVQcow2State *s)
 {
     int64_t now;
@@ -206,11 +266,13 @@ static int read_compressed(BlockDriverState *bs, uint64_t entry,
     int ret;
 
     if (s->data_file != bs->file) {
-        return -EIO;    /* no compressed clusters with a data file */
+        return qcow2_signal_corruption(bs, "Compressed cluster in an image "
+                                       "with an external data file");
     }
     qcow2_compressed_range(s, entry, &start, &len);
     if ((int64_t)start >= flen) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "Compressed cluster at %#" PRIx64
+                                       " past the end of the file", start);
     }
     len = MIN(len, (uint64_t)flen - start);
     in = g_malloc(len);
@@ -339,7 +401,7 @@ static int write_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
         Qcow2WriteKind kind;
 
         g_mutex_lock(&s->lock);
-        ret = qcow2_mark_dirty(bs);
+        ret = s->corrupt ? -EIO : qcow2_mark_dirty(bs);
         if (ret == 0) {
             ret = qcow2_write_lookup(bs, offset + pos, &n, &host, &kind);
         }
@@ -352,6 +414,9 @@ static int write_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
             }
         } else {
             g_mutex_unlock(&s->lock);
+            if (ret == 0) {
+                ret = qcow2_check_overlap(bs, host, n);
+            }
             if (ret == 0) {
                 int k = bdrv_iov_slice(iov, niov, pos, n, sl);
                 ret = bdrv_pwritev(s->data_file->bs, (int64_t)host,
@@ -497,22 +562,41 @@ static int apply_pending_frees(BlockDriverState *bs)
     return 0;
 }
 
+static int write_caches(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_cache_write(bs, s->l2_cache);
+
+    if (ret == 0) {
+        ret = qcow2_cache_write(bs, s->refcount_cache);
+    }
+    return ret;
+}
+
+/*
+ * Dirty tables are written under s->lock alone; only when freed clusters
+ * wait to become reusable is io_lock taken for writing (readers keep
+ * their clusters until then), so a flush under load does not wait for a
+ * quiet moment.
+ */
 int qcow2_flush_all(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
+    bool frees;
     int ret;
 
+    g_mutex_lock(&s->lock);
+    ret = write_caches(bs);
+    frees = s->pending_frees->len > 0;
+    g_mutex_unlock(&s->lock);
+    if (ret < 0 || !frees) {
+        return ret;
+    }
     g_rw_lock_writer_lock(&s->io_lock);
     g_mutex_lock(&s->lock);
-    ret = qcow2_cache_write(bs, s->l2_cache);
+    ret = apply_pending_frees(bs);
     if (ret == 0) {
-        ret = qcow2_cache_write(bs, s->refcount_cache);
-    }
-    if (ret == 0) {
-        ret = apply_pending_frees(bs);
-    }
-    if (ret == 0) {
-        ret = qcow2_cache_write(bs, s->refcount_cache);
+        ret = write_caches(bs);
     }
     g_mutex_unlock(&s->lock);
     g_rw_lock_writer_unlock(&s->io_lock);

@@ -131,7 +131,9 @@ int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster_index,
         return 0;
     }
     if (check_block_offset(s, off) < 0) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64
+                                       " unaligned (reftable index: %#"
+                                       PRIx64 ")", off, bi);
     }
     ret = qcow2_cache_get(bs, s->refcount_cache, off, &block);
     if (ret < 0) {
@@ -397,7 +399,8 @@ static int update_in_block(BlockDriverState *bs, uint64_t first, uint64_t end,
         return addend < 0 ? -ERANGE : -EAGAIN;
     }
     if (check_block_offset(s, off) < 0) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64
+                                       " unaligned", off);
     }
     ret = qcow2_cache_get(bs, s->refcount_cache, off, &block);
     if (ret < 0) {

@@ -219,6 +219,7 @@ typedef struct BDRVQcow2State {
     int64_t backing_len;            /* cached length of the backing node */
     uint64_t file_end;              /* bytes of the file in use (or more) */
     uint64_t data_end;              /* same for an external data file */
+    bool corrupt;                   /* damage found: no more writes */
 
     /*
      * One lock for all metadata (tables, caches, allocation).  Data reads
@@ -368,6 +369,12 @@ int qcow2_mark_clean(BlockDriverState *bs);
  * writing there (s->lock held); cut back to what was used at close. */
 int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end);
 int qcow2_trim_children(BlockDriverState *bs);
+/* Damaged metadata: reported once, corrupt bit set if writable; -EIO. */
+int qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+/* -EIO (and corruption) if guest data would land on the header or a
+ * table. */
+int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
 /* Past everything ever used in the child: reads as zeros. */
 bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off);
 
@@ -379,6 +386,16 @@ ssize_t qcow2_compress(int compression_type, void *dest, size_t dest_size,
 /* Decompress exactly dest_size bytes; -EIO if the data is bad. */
 ssize_t qcow2_decompress(int compression_type, void *dest, size_t dest_size,
                          const void *src, size_t src_size);
+
+/* qcow2-compress-write.c: BDRV_REQ_WRITE_COMPRESSED writes. */
+int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const struct iovec *iov,
+                             int niov);
+
+/* qcow2-amend.c: qemu-img amend -o compat=,lazy_refcounts=,size=, ... */
+int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
+                bool force, GError **errp);
+int qcow2_make_empty(BlockDriverState *bs);
 
 /* qcow2-create.c */
 int qcow2_create(BlockdevCreateOptions *options, GError **errp);

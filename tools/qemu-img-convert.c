@@ -24,15 +24,20 @@
 #define CONVERT_CHUNK_MIN (256 * 1024)
 #define CONVERT_CHUNK_MAX (2 * 1024 * 1024)
 #define CONVERT_MAX_WORKERS 16
+#define CONVERT_SPARSE_BLOCK 4096
 
 static const char convert_help[] =
-"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
+"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-c] [-f fmt] [-B backing_file [-F backing_fmt]] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "\n"
 "Convert the source image(s), concatenated, to OUTPUT_FILENAME.\n"
 "\n"
 "  -f fmt              source format (default: probe)\n"
-"  -O output_fmt       target format: raw (default) or luks\n"
-"  -o options          target creation options (luks: key-secret=ID, ...)\n"
+"  -O output_fmt       target format: raw (default), luks or qcow2\n"
+"  -o options          target creation options (luks: key-secret=ID, ...;\n"
+"                      qcow2: QEMU's names, cluster_size=, compat=, ...)\n"
+"  -c                  qcow2: write the clusters compressed\n"
+"  -B backing_file     qcow2: the new image's backing file; only what the\n"
+"                      source's top image holds is copied (needs -F fmt)\n"
 "  -n                  the target exists: do not create it\n"
 "  --image-opts        source names are options strings\n"
 "  --target-image-opts the target name is an options string (needs -n)\n"
@@ -60,6 +65,10 @@ typedef struct ConvertState {
     int64_t chunk;          /* bytes per request */
     bool skip_zeroes;       /* the target reads zeros where nothing was written */
     bool zero_writes;       /* write zero chunks with write-zeroes */
+    bool compress;          /* -c: clusters written compressed */
+    bool sparse;            /* skip all-zero 4 KiB blocks inside chunks too */
+    bool backing;           /* -B: only what the source's top layer holds */
+    int64_t cluster;        /* -c: the target's cluster size */
     bool progress;
 
     GMutex lock;
@@ -196,6 +205,137 @@ static void convert_chunk_done(ConvertState *s, int64_t len)
     g_mutex_unlock(&s->lock);
 }
 
+/*
+ * Write a chunk by units of `unit` bytes (the last may be shorter): runs
+ * of data units with `flags` (compressed for -c), runs of all-zero units
+ * not at all where the new target already reads zeros (4 KiB units as
+ * QEMU's default -S 4k: a qcow2 target then allocates only the clusters
+ * that hold data), else as write-zeroes (a backing file or an existing
+ * target must not show through).
+ */
+static int convert_write_runs(ConvertState *s, int64_t off, int64_t len,
+                              const guint8 *buf, int64_t unit, int flags)
+{
+    int64_t run = 0;
+    bool run_data = false;
+
+    for (int64_t p = 0;; p = MIN(p + unit, len)) {
+        bool end = p >= len;
+        bool data = !end && !buffer_is_zero(buf + p, MIN(unit, len - p));
+        int64_t stop = MIN(p, len);
+        int ret = 0;
+
+        if (p > run && (end || data != run_data)) {
+            if (run_data) {
+                ret = bdrv_pwrite(s->target, off + run, stop - run,
+                                  buf + run, flags);
+            } else if (!s->skip_zeroes) {
+                ret = bdrv_pwrite_zeroes(s->target, off + run, stop - run, 0);
+            }
+            run = p;
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        run_data = data;
+        if (end) {
+            break;
+        }
+    }
+    return 0;
+}
+
+static int convert_write_compressed(ConvertState *s, int64_t off,
+                                    int64_t len, const guint8 *buf)
+{
+    return convert_write_runs(s, off, len, buf, s->cluster,
+                              BDRV_REQ_WRITE_COMPRESSED);
+}
+
+/* A range of a chunk the source's top holds: data, or zeros. */
+typedef struct ConvertExtent {
+    int64_t pos;            /* from the chunk's start */
+    int64_t len;
+    bool data;
+} ConvertExtent;
+
+/*
+ * A chunk with -B or -c.  With -B only what the source's top layer holds
+ * is copied (unallocated ranges stay the new backing file's; zeros become
+ * zero clusters); returns 0, 1 if another worker failed, -1 on an error
+ * (reported).
+ */
+static int convert_chunk_special(ConvertState *s, ConvertSource *src,
+                                 int64_t idx, int64_t off, int64_t len,
+                                 guint8 *buf)
+{
+    int64_t p = 0;
+    int ret;
+
+    if (!s->backing) {
+        ret = bdrv_pread(src->bs, off - src->start, len, buf, 0);
+        if (ret < 0) {
+            convert_fail(s, ret, "reading", off);
+            return -1;
+        }
+        if (!convert_wait_turn(s, idx)) {
+            return 1;
+        }
+        ret = convert_write_compressed(s, off, len, buf);
+        if (ret < 0) {
+            convert_fail(s, ret, "writing", off);
+            return -1;
+        }
+        return 0;
+    }
+    /* What the top holds, read before the turn (writes stay in order). */
+    g_autoptr(GArray) ext = g_array_new(false, false, sizeof(ConvertExtent));
+    while (p < len) {
+        int64_t pnum = 0;
+        ConvertExtent e;
+        int st = bdrv_block_status(src->bs, off - src->start + p, len - p,
+                                   &pnum, NULL, NULL);
+
+        if (st < 0 || pnum <= 0) {
+            convert_fail(s, st < 0 ? st : -EIO, "reading", off + p);
+            return -1;
+        }
+        if (st & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) {
+            e = (ConvertExtent){ p, pnum, !(st & BDRV_BLOCK_ZERO) };
+            g_array_append_val(ext, e);
+        }
+        if (!(st & BDRV_BLOCK_ZERO) && (st & BDRV_BLOCK_DATA)) {
+            ret = bdrv_pread(src->bs, off - src->start + p, pnum, buf + p, 0);
+            if (ret < 0) {
+                convert_fail(s, ret, "reading", off + p);
+                return -1;
+            }
+        }
+        p += pnum;
+    }
+    if (!convert_wait_turn(s, idx)) {
+        return 1;
+    }
+    for (guint i = 0; i < ext->len; i++) {
+        ConvertExtent *e = &g_array_index(ext, ConvertExtent, i);
+
+        if (!e->data) {
+            ret = bdrv_pwrite_zeroes(s->target, off + e->pos, e->len, 0);
+        } else if (s->compress) {
+            ret = convert_write_compressed(s, off + e->pos, e->len,
+                                           buf + e->pos);
+        } else {
+            ret = bdrv_pwrite(s->target, off + e->pos, e->len, buf + e->pos,
+                              0);
+        }
+        if (ret < 0) {
+            convert_fail(s, ret, "writing", off + e->pos);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static gpointer convert_worker(gpointer opaque)
 {
     ConvertState *s = opaque;
@@ -211,6 +351,17 @@ static gpointer convert_worker(gpointer opaque)
         bool zero;
         int ret;
 
+        if (s->backing || s->compress) {
+            ret = convert_chunk_special(s, src, idx, off, len, buf);
+            if (ret == 1) {
+                break;                  /* another worker failed */
+            }
+            if (ret < 0) {
+                break;                  /* reported */
+            }
+            convert_chunk_done(s, len);
+            continue;
+        }
         ret = bdrv_pread(src->bs, off - src->start, len, buf, 0);
         if (ret < 0) {
             convert_fail(s, ret, "reading", off);
@@ -224,6 +375,8 @@ static gpointer convert_worker(gpointer opaque)
             /* the target already reads zeros here */
         } else if (zero) {
             ret = bdrv_pwrite_zeroes(s->target, off, len, 0);
+        } else if (s->sparse) {
+            ret = convert_write_runs(s, off, len, buf, CONVERT_SPARSE_BLOCK, 0);
         } else {
             ret = bdrv_pwrite(s->target, off, len, buf, 0);
         }
@@ -245,6 +398,10 @@ static int convert_run(ConvertState *s, int nworkers)
     s->chunk = CONVERT_BUF_BUDGET / nworkers;
     s->chunk = MAX(CONVERT_CHUNK_MIN, MIN(CONVERT_CHUNK_MAX, s->chunk));
     s->chunk &= ~(int64_t)4095;
+    if (s->compress) {
+        /* compressed writes go by whole clusters */
+        s->chunk = MAX(s->cluster, s->chunk / s->cluster * s->cluster);
+    }
     for (int i = 0; i < s->nsrc; i++) {
         s->nchunks += (s->src[i].size + s->chunk - 1) / s->chunk;
     }
@@ -276,6 +433,8 @@ static int convert_run(ConvertState *s, int nworkers)
 
 typedef struct ConvertArgs {
     const char *fmt, *out_fmt, *cache, *src_cache;
+    const char *backing, *backing_fmt;      /* -B, -F */
+    bool compress;                          /* -c */
     GPtrArray *opts;
     bool image_opts, target_image_opts, skip_create, wr_in_order;
     bool progress, quiet, force_share, target_is_zero;
@@ -317,6 +476,23 @@ static int64_t convert_open_sources(ConvertState *s, ConvertArgs *a,
     return total;
 }
 
+/* The target's cluster size: as the image reports it, else as it was
+ * created (-o cluster_size, by now the schema's name), else the default. */
+static int64_t convert_cluster_size(BlockDriverState *target, GPtrArray *opts)
+{
+    g_autoptr(ImageInfo) info = bdrv_query_image_info(target, NULL);
+    const char *cs = tool_opts_get(opts, "cluster-size");
+    uint64_t v;
+
+    if (info && info->has_cluster_size && info->cluster_size > 0) {
+        return info->cluster_size;
+    }
+    if (cs && tool_strtosz(cs, &v) == 0 && v) {
+        return (int64_t)v;
+    }
+    return 65536;
+}
+
 static int convert_open_target(ConvertState *s, ConvertArgs *a,
                                const char *out_name)
 {
@@ -329,8 +505,12 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         return -1;
     }
     if (!a->skip_create) {
+        if (a->backing) {
+            img_opts_add(a->opts, "backing_file", a->backing);
+            img_opts_add(a->opts, "backing_fmt", a->backing_fmt);
+        }
         if (img_create_image(out_name, a->out_fmt, a->opts, s->total, true,
-                             &err) < 0) {
+                             false, &err) < 0) {
             error_prepend(&err, "%s", out_name);
             error_report_err(err);
             return -1;
@@ -352,9 +532,17 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         error_report("output file is smaller than input file");
         return -1;
     }
-    /* Only a raw image made just now is known to read back zeros. */
+    /* Only a raw or qcow2 image made just now (without a backing file) is
+     * known to read back zeros. */
     s->skip_zeroes = a->target_is_zero ||
-        (!a->skip_create && !strcmp(a->out_fmt, "raw"));
+        (!a->skip_create && (!strcmp(a->out_fmt, "raw") ||
+                             (img_format_is_qcow2(a->out_fmt) && !a->backing)));
+    s->sparse = s->skip_zeroes && img_format_is_qcow2(a->out_fmt);
+    s->compress = a->compress;
+    s->backing = a->backing != NULL;
+    if (s->compress) {
+        s->cluster = convert_cluster_size(s->target, a->opts);
+    }
     /*
      * Elsewhere zeros must be written; a plain target can take them as
      * write-zeroes (cheap on files), an encrypted one gets them encrypted
@@ -395,15 +583,19 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
         case 'Z': case 'C': case 'S': case 'r': break;
         case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         case OPTION_TARGET_IMAGE_OPTS: a->target_image_opts = true; break;
-        case 'o':
+        case 'o': {
+            bool qcow2 = img_format_is_qcow2(a->out_fmt);
+
             if (!tool_opts_parse(a->opts, optarg, &err)) {
                 error_report_err(err);
                 return 1;
             }
-            if (img_opts_help(a->opts, false)) {
+            if (qcow2 ? img_qcow2_opts_help(a->opts)
+                      : img_opts_help(a->opts, false)) {
                 return 0;
             }
             break;
+        }
         case 'm': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -417,12 +609,9 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
             a->workers = v;
             break;
         }
-        case 'c':
-            error_report("Compression not supported for this file format");
-            return 1;
-        case 'B': case 'F':
-            error_report("Backing files are not supported");
-            return 1;
+        case 'c': a->compress = true; break;
+        case 'B': a->backing = optarg; break;
+        case 'F': a->backing_fmt = optarg; break;
         case 'l':
             error_report("Snapshots are not supported");
             return 1;
@@ -468,6 +657,18 @@ int img_convert(int argc, char **argv)
     }
     if (a.quiet) {
         a.progress = false;
+    }
+    if (a.compress && !img_format_is_qcow2(a.out_fmt)) {
+        error_report("Compression not supported for this file format");
+        return 1;
+    }
+    if (a.backing && !a.backing_fmt) {
+        error_report("Use of backing file requires explicit backing format");
+        return 1;
+    }
+    if (a.backing && a.skip_create) {
+        error_report("-B makes no sense when skipping image creation");
+        return 1;
     }
 
     g_mutex_init(&s.lock);
