@@ -572,7 +572,8 @@ static int write_run(BlockDriverState *bs, uint64_t cstart, uint64_t run_end,
     if (head) {
         hb = bdrv_blockalign(bs, head);
         ret = qcow2_read_guest(bs, cstart, head, hb, false);
-        if (fresh && is_zero(hb, head)) {
+        /* Encrypted zeros are not zeros: only plaintext skips them. */
+        if (fresh && !s->crypto && is_zero(hb, head)) {
             start = offset;
         } else {
             v[n++] = (struct iovec) { hb, head };
@@ -583,14 +584,14 @@ static int write_run(BlockDriverState *bs, uint64_t cstart, uint64_t run_end,
     if (ret == 0 && tail) {
         tb = bdrv_blockalign(bs, tail);
         ret = qcow2_read_guest(bs, wend, tail, tb, false);
-        if (!fresh || !is_zero(tb, tail)) {
+        if (!fresh || s->crypto || !is_zero(tb, tail)) {
             v[n++] = (struct iovec) { tb, tail };
             len += tail;
         }
     }
     if (ret == 0) {
-        ret = bdrv_pwritev(s->data_file->bs, host + (int64_t)(start - cstart),
-                           (int64_t)len, v, n, 0);
+        ret = qcow2_data_pwritev(bs, (uint64_t)host + (start - cstart), len,
+                                 v, n);
     }
     bdrv_vfree(hb);
     bdrv_vfree(tb);
@@ -667,7 +668,6 @@ static int link_run(BlockDriverState *bs, uint64_t cstart, int k,
 static int write_inplace(BlockDriverState *bs, uint64_t host, uint64_t bytes,
                          const struct iovec *iov, int niov, size_t iov_off)
 {
-    BDRVQcow2State *s = bs->opaque;
     g_autofree struct iovec *v = g_new(struct iovec, niov);
     int n = bdrv_iov_slice(iov, niov, iov_off, bytes, v);
     int ret = qcow2_check_overlap(bs, host, bytes);
@@ -675,8 +675,7 @@ static int write_inplace(BlockDriverState *bs, uint64_t host, uint64_t bytes,
     if (ret < 0) {
         return ret;
     }
-    return bdrv_pwritev(s->data_file->bs, (int64_t)host, (int64_t)bytes, v,
-                        n, 0);
+    return qcow2_data_pwritev(bs, host, bytes, v, n);
 }
 
 int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,

@@ -176,8 +176,8 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
     int64_t done = 0;
     int ret = 0;
 
-    if (s->data_file != bs->file) {
-        return -ENOTSUP;            /* no compression with a data file */
+    if (s->data_file != bs->file || s->crypto) {
+        return -ENOTSUP;    /* no compression with a data file or crypto */
     }
     if (offset < 0 || (uint64_t)offset % cs ||
         ((uint64_t)bytes % cs && (uint64_t)(offset + bytes) != s->hdr.size)) {

@@ -395,6 +395,38 @@ static int cr_data_file(BlockDriverState *data, const CrLayout *L,
     return ret;
 }
 
+/*
+ * LUKS inside the new image: it is opened as qcow2 (without its backing
+ * file, which need not exist yet) and the header goes into fresh clusters
+ * of it, as QEMU sets encryption up after laying the image out.
+ */
+static int cr_encrypt(BlockDriverState *file, BlockDriverState *data,
+                      QCryptoBlockCreateOptions *enc, GError **errp)
+{
+    BlockdevRef fref = { .type = QTYPE_QSTRING };
+    BlockdevRef dref = { .type = QTYPE_QSTRING };
+    BlockdevRefOrNull none = { .type = QTYPE_QNULL };
+    BlockdevOptions qo = { .driver = BLOCKDEV_DRIVER_QCOW2 };
+    BlockDriverState *bs;
+    int ret;
+
+    fref.u.reference = (char *)bdrv_get_node_name(file);
+    qo.u.qcow2.file = &fref;
+    qo.u.qcow2.backing = &none;
+    if (data) {
+        dref.u.reference = (char *)bdrv_get_node_name(data);
+        qo.u.qcow2.data_file = &dref;
+    }
+    /* Metadata only: the image has no key yet. */
+    bs = bdrv_open_blockdev(&qo, BDRV_O_RDWR | BDRV_O_NO_IO, errp);
+    if (!bs) {
+        return -EIO;
+    }
+    ret = qcow2_crypto_create(bs, enc, errp);
+    bdrv_unref(bs);
+    return ret;
+}
+
 int qcow2_create(BlockdevCreateOptions *options, GError **errp)
 {
     BlockdevCreateOptionsQcow2 *co = &options->u.qcow2;
@@ -413,6 +445,13 @@ int qcow2_create(BlockdevCreateOptions *options, GError **errp)
     ret = cr_params(co, &p, errp);
     if (ret < 0) {
         return ret;
+    }
+    if (co->encrypt && co->has_preallocation &&
+        co->preallocation != PREALLOC_MODE_OFF) {
+        /* Preallocated clusters would have to hold encrypted zeros. */
+        error_setg(errp, "Preallocation is not supported together with "
+                   "encryption");
+        return -ENOTSUP;
     }
     ret = cr_layout(&L, &p, errp);
     if (ret < 0) {
@@ -438,6 +477,9 @@ int qcow2_create(BlockdevCreateOptions *options, GError **errp)
     ret = cr_write(file, &L, header, p.prealloc, errp);
     if (ret == 0 && data) {
         ret = cr_data_file(data, &L, &p, errp);
+    }
+    if (ret == 0 && co->encrypt) {
+        ret = cr_encrypt(file, data, co->encrypt, errp);
     }
 out:
     cr_layout_free(&L);

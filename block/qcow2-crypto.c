@@ -99,7 +99,7 @@ int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
     uint32_t sector_size;
 
     if (fmt < 0) {
-        if (enc) {
+        if (enc && enc->has_format) {
             error_setg(errp, "No encryption in image header, but options "
                        "specified format '%s'",
                        qcow2_crypto_format_name(enc->format));
@@ -107,7 +107,7 @@ int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
         }
         return 0;
     }
-    if (enc && (int)enc->format != fmt) {
+    if (enc && enc->has_format && (int)enc->format != fmt) {
         error_setg(errp, "Header reported '%s' encryption format but "
                    "options specify '%s'", qcow2_crypto_format_name(fmt),
                    qcow2_crypto_format_name(enc->format));
@@ -126,7 +126,7 @@ int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
                    "LUKS but has no crypto header extension");
         return -EINVAL;
     }
-    oo.u.luks.key_secret = enc ? enc->u.luks.key_secret : NULL;
+    oo.u.luks.key_secret = enc ? enc->key_secret : NULL;
     if (!oo.u.luks.key_secret && !no_io) {
         error_setg(errp, "Parameter 'encrypt.key-secret' is required for "
                    "cipher");
@@ -181,9 +181,11 @@ static int qcow2_crypto_hdr_init(QCryptoBlock *block, size_t headerlen,
                    s->cluster_size * s->cluster_size;
     g_mutex_lock(&s->lock);
     off = qcow2_alloc_clusters(bs, clusters_len);
+    ret = off < 0 ? (int)off
+                  : qcow2_grow_child(bs, bs->file, (uint64_t)off + clusters_len);
     g_mutex_unlock(&s->lock);
-    if (off < 0) {
-        error_setg_errno(errp, (int)-off, "Could not allocate clusters for "
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not allocate clusters for "
                          "the encryption header");
         return -1;
     }
@@ -197,7 +199,7 @@ static int qcow2_crypto_hdr_init(QCryptoBlock *block, size_t headerlen,
     s->hdr.crypt_method = QCOW2_CRYPT_LUKS;
     s->hdr.crypto_header_offset = (uint64_t)off;
     s->hdr.crypto_header_length = headerlen;
-    ret = qcow2_update_header(bs);
+    ret = qcow2_write_header(bs);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not update the qcow2 header");
@@ -242,6 +244,73 @@ int qcow2_crypto_create(BlockDriverState *bs, QCryptoBlockCreateOptions *opts,
     qcow2_crypto_close(bs);
     s->crypto = block;
     return 0;
+}
+
+/* Bounce buffers of at most this size carry encrypted data. */
+#define QCOW2_CRYPTO_CHUNK (1024 * 1024)
+
+int qcow2_data_pwritev(BlockDriverState *bs, uint64_t host, uint64_t bytes,
+                       const struct iovec *iov, int niov)
+{
+    BDRVQcow2State *s = bs->opaque;
+    size_t chunk = MIN(bytes, QCOW2_CRYPTO_CHUNK);
+    guint8 *buf;
+    int ret = 0;
+
+    if (!s->crypto) {
+        return bdrv_pwritev(s->data_file->bs, (int64_t)host, (int64_t)bytes,
+                            iov, niov, 0);
+    }
+    /* The caller's buffers stay as they are: encrypt into a bounce. */
+    buf = bdrv_blockalign(bs, chunk);
+    for (uint64_t done = 0; done < bytes && ret == 0; done += chunk) {
+        size_t n = MIN(chunk, bytes - done);
+
+        bdrv_iov_to_buf(iov, niov, done, buf, n);
+        ret = qcow2_crypto_encrypt_to(s, host + done, buf, buf, n);
+        if (ret == 0) {
+            ret = bdrv_pwrite(s->data_file->bs, (int64_t)(host + done),
+                              (int64_t)n, buf, 0);
+        }
+    }
+    bdrv_vfree(buf);
+    return ret;
+}
+
+int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t bytes,
+                        const struct iovec *iov, int niov, size_t pos)
+{
+    BDRVQcow2State *s = bs->opaque;
+    size_t chunk = MIN(bytes, QCOW2_CRYPTO_CHUNK);
+    int64_t end = bdrv_getlength(s->data_file->bs);
+    guint8 *buf;
+    int ret = 0;
+
+    if (end < 0) {
+        return (int)end;
+    }
+    buf = bdrv_blockalign(bs, chunk);
+    for (uint64_t done = 0; done < bytes && ret == 0; done += chunk) {
+        size_t n = MIN(chunk, bytes - done);
+        uint64_t at = host + done;
+        /* A cluster past the end of a truncated file reads as zeros on
+         * disk, as for plaintext images (it then decrypts to noise). */
+        size_t m = (int64_t)at >= end ? 0 : MIN(n, (uint64_t)end - at);
+
+        memset(buf + m, 0, n - m);
+        if (m) {
+            ret = bdrv_pread(s->data_file->bs, (int64_t)at, (int64_t)m, buf,
+                             0);
+        }
+        if (ret == 0) {
+            ret = qcow2_crypto_decrypt(s, at, buf, n);
+        }
+        if (ret == 0) {
+            bdrv_iov_from_buf(iov, niov, pos + done, buf, n);
+        }
+    }
+    bdrv_vfree(buf);
+    return ret;
 }
 
 int qcow2_crypto_decrypt(BDRVQcow2State *s, uint64_t host_offset,

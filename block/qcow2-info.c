@@ -141,6 +141,12 @@ ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
     if (read_bitmaps(bs, &q->bitmaps, errp) < 0) {
         return NULL;
     }
+    if (h->crypt_method != QCOW2_CRYPT_NONE) {
+        q->encrypt = qcow2_crypto_get_info(s, errp);
+        if (!q->encrypt) {
+            return NULL;
+        }
+    }
     return g_steal_pointer(&spec);
 }
 

@@ -321,7 +321,9 @@ static int read_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
             bdrv_iov_memset(iov, niov, pos, 0, n);
             break;
         case QCOW2_CLUSTER_NORMAL:
-            ret = read_child_clamped(s->data_file, host, n, iov, niov, pos,
+            ret = s->crypto
+                ? qcow2_crypto_preadv(bs, host, n, iov, niov, pos)
+                : read_child_clamped(s->data_file, host, n, iov, niov, pos,
                                      sl);
             break;
         case QCOW2_CLUSTER_COMPRESSED:
@@ -419,8 +421,7 @@ static int write_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
             }
             if (ret == 0) {
                 int k = bdrv_iov_slice(iov, niov, pos, n, sl);
-                ret = bdrv_pwritev(s->data_file->bs, (int64_t)host,
-                                   (int64_t)n, sl, k, 0);
+                ret = qcow2_data_pwritev(bs, host, n, sl, k);
             }
         }
         pos += n;

@@ -250,10 +250,6 @@ static int check_open_flags(BlockDriverState *bs, int flags, GError **errp)
     BDRVQcow2State *s = bs->opaque;
     uint64_t inc = s->hdr.incompatible_features;
 
-    if (s->hdr.crypt_method != QCOW2_CRYPT_NONE && !(flags & BDRV_O_NO_IO)) {
-        error_setg(errp, "qcow2 encryption is not supported yet");
-        return -ENOTSUP;
-    }
     if ((inc & QCOW2_INCOMPAT_CORRUPT) && (flags & BDRV_O_RDWR) &&
         !(flags & BDRV_O_CHECK)) {
         error_setg(errp, "qcow2: Image is corrupt; cannot be opened "
@@ -434,6 +430,7 @@ static int clear_autoclear(BlockDriverState *bs)
 
 static void free_state(BDRVQcow2State *s)
 {
+    g_clear_pointer(&s->crypto, qcrypto_block_free);
     qcow2_cache_destroy(s->l2_cache);
     qcow2_cache_destroy(s->refcount_cache);
     s->l2_cache = s->refcount_cache = NULL;
@@ -530,6 +527,14 @@ static int qcow2_open(BlockDriverState *bs, BlockdevOptions *options,
         return ret;
     }
     bs->request_alignment = 1;
+    /* Encrypted data is only ever read or written in whole crypto
+     * sectors: this raises the alignment to the LUKS sector size. */
+    ret = qcow2_crypto_open(bs, options->u.qcow2.encrypt,
+                            !!(flags & BDRV_O_NO_IO), errp);
+    if (ret < 0) {
+        free_state(s);
+        return ret;
+    }
     return 0;
 }
 

@@ -299,9 +299,6 @@ void qcow2_compressed_range(BDRVQcow2State *s, uint64_t entry,
 int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size,
                         bool exact);
 int qcow2_write_l1_entry(BlockDriverState *bs, uint32_t index);
-/* Write s->hdr (with its extensions) to cluster 0 and flush; caller
- * holds s->lock. */
-int qcow2_update_header(BlockDriverState *bs);
 /* Turn guest clusters into zero clusters / unallocate them. */
 int qcow2_cluster_zeroize(BlockDriverState *bs, uint64_t offset,
                           uint64_t bytes, bool may_unmap);
@@ -481,6 +478,15 @@ void qcow2_crypto_close(BlockDriverState *bs);
  * crypto header extension, write the LUKS header. */
 int qcow2_crypto_create(BlockDriverState *bs, QCryptoBlockCreateOptions *opts,
                         GError **errp);
+/*
+ * Guest data to / from host offset `host` of the data file: plain, or
+ * encrypted through a bounce buffer when the image is (the caller's
+ * buffers are never modified).  preadv fills iov from byte `pos` on.
+ */
+int qcow2_data_pwritev(BlockDriverState *bs, uint64_t host, uint64_t bytes,
+                       const struct iovec *iov, int niov);
+int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t bytes,
+                        const struct iovec *iov, int niov, size_t pos);
 int qcow2_crypto_decrypt(BDRVQcow2State *s, uint64_t host_offset,
                          guint8 *buf, size_t len);
 int qcow2_crypto_encrypt_to(BDRVQcow2State *s, uint64_t host_offset,

@@ -20,6 +20,15 @@ static const struct {
     const char *def;            /* printed when not given, NULL: omitted */
     OptKind kind;
 } qcow2_opts[] = {
+    /* LUKS inside the image: the crypto layer's names under encrypt. */
+    { "encrypt.format", "encrypt.format", NULL, OPT_STRING },
+    { "encrypt.key-secret", "encrypt.key-secret", NULL, OPT_STRING },
+    { "encrypt.cipher-alg", "encrypt.cipher-alg", NULL, OPT_STRING },
+    { "encrypt.cipher-mode", "encrypt.cipher-mode", NULL, OPT_STRING },
+    { "encrypt.ivgen-alg", "encrypt.ivgen-alg", NULL, OPT_STRING },
+    { "encrypt.ivgen-hash-alg", "encrypt.ivgen-hash-alg", NULL, OPT_STRING },
+    { "encrypt.hash-alg", "encrypt.hash-alg", NULL, OPT_STRING },
+    { "encrypt.iter-time", "encrypt.iter-time", NULL, OPT_NUMBER },
     { "cluster_size", "cluster-size", "65536", OPT_NUMBER },
     { "extended_l2", "extended-l2", "off", OPT_BOOL },
     { "preallocation", "preallocation", NULL, OPT_STRING },
