@@ -564,8 +564,8 @@ static void test_refusals(void)
     pwrite_all(fd, b, 4, 32);
     close(fd);
     g_assert_null(bdrv_open(path, "qcow2", NULL, 0, &err));
-    g_assert_cmpstr(err->message, ==, "qcow2 encryption is not supported "
-                    "yet");
+    g_assert_cmpstr(err->message, ==, "Could not read encryption header: "
+                    "the image says LUKS but has no crypto header extension");
     g_clear_error(&err);
 }
 
