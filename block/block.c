@@ -33,6 +33,8 @@ static const BlockDriver *driver_table(BlockdevDriver driver)
         return &bdrv_blkdebug;
     case BLOCKDEV_DRIVER_LUKS:
         return &bdrv_luks;
+    case BLOCKDEV_DRIVER_QCOW2:
+        return &bdrv_qcow2;
     default:
         return NULL;
     }
@@ -289,6 +291,35 @@ BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
         return NULL;
     }
     return attach_child(parent, child, name);
+}
+
+BdrvChild *bdrv_open_cow_child(BlockDriverState *parent, BlockdevRef *ref,
+                               const char *filename, const char *fmt,
+                               const char *role, bool read_only,
+                               GError **errp)
+{
+    const BlockDriver *drv = ref && ref->type == QTYPE_QDICT
+        ? bdrv_find_driver(ref->u.definition.driver) : bdrv_find_format(fmt);
+    int flags = child_flags(parent, drv);
+    BlockDriverState *child;
+
+    if (read_only) {
+        flags &= ~BDRV_O_RDWR;
+    }
+    if (ref) {
+        child = resolve_ref(ref, NULL, flags, role, errp);
+    } else {
+        child = bdrv_open(filename, fmt, NULL, flags, errp);
+    }
+    if (!child) {
+        return NULL;
+    }
+    if (!read_only && !parent->read_only && child->read_only) {
+        error_setg(errp, "Block node '%s' is read-only", child->node_name);
+        bdrv_unref(child);
+        return NULL;
+    }
+    return attach_child(parent, child, role);
 }
 
 BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp)

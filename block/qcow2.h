@@ -34,6 +34,9 @@
 #define QCOW2_MAX_SNAPSHOTS     65536
 #define QCOW2_MAX_BACKING_FILE_NAME 1023
 
+#define QCOW2_DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#define QCOW2_ROUND_UP(n, d) (QCOW2_DIV_ROUND_UP(n, d) * (d))
+
 /* Incompatible feature bits. */
 #define QCOW2_INCOMPAT_DIRTY        (1ull << 0)
 #define QCOW2_INCOMPAT_CORRUPT      (1ull << 1)
@@ -186,6 +189,27 @@ typedef struct BDRVQcow2State {
     bool read_only;
     bool dirty_set;                 /* we set the dirty bit at open */
 
+    /* Below: added by the core driver (q-core). */
+    size_t l2_slice_size;           /* bytes per L2 cache entry */
+    int l2_slice_entries;           /* L2 entries per cache entry */
+    bool has_subclusters;           /* extended_l2 */
+    bool data_file_raw;             /* autoclear bit 1 */
+    bool reftable_relocating;       /* new table only in memory so far */
+    int64_t cache_clean_interval;   /* seconds, 0: off */
+    int64_t last_clean;             /* monotonic us */
+    /* Clusters whose L2 entries were dropped: their refcounts fall only
+     * after the L2 tables are on disk (qcow2_flush_pending_frees). */
+    GArray *pending_frees;          /* pairs of uint64_t (offset, bytes) */
+    uint64_t pending_free_bytes;
+    /*
+     * Data I/O to allocated clusters holds io_lock for reading across the
+     * lookup and the I/O; making freed clusters reusable takes it for
+     * writing, so no request reads or writes a cluster that was handed to
+     * someone else.  Order: io_lock before lock.
+     */
+    GRWLock io_lock;
+    int64_t backing_len;            /* cached length of the backing node */
+
     /*
      * One lock for all metadata (tables, caches, allocation).  Data reads
      * and writes to already-allocated clusters run without it, so many
@@ -209,6 +233,10 @@ void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table);
 /* Before writing any dirty table of c, flush `dep` (refcounts before the
  * L2 tables that point to newly allocated clusters). */
 void qcow2_cache_set_dependency(Qcow2Cache *c, Qcow2Cache *dep);
+/* Before the next write of c, flush the storage (the data of clusters
+ * that the dirty tables of c now point to). */
+void qcow2_cache_depends_on_flush(Qcow2Cache *c);
+bool qcow2_cache_is_dirty(Qcow2Cache *c);
 int qcow2_cache_write(BlockDriverState *bs, Qcow2Cache *c);  /* no flush */
 int qcow2_cache_flush(BlockDriverState *bs, Qcow2Cache *c);  /* + flush */
 /* Forget a table (its cluster was freed); it is not written back. */
@@ -246,6 +274,17 @@ void qcow2_refcount_set_entry(void *block, int order, uint64_t i,
 int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
                           uint64_t *bytes, uint64_t *host_offset,
                           Qcow2ClusterType *type);
+/* One L2 slice through the cache (put it back with qcow2_cache_put). */
+int qcow2_get_l2_slice(BlockDriverState *bs, uint64_t l2_offset,
+                       uint64_t l2_index, void **slice);
+uint64_t qcow2_l2_entry(BDRVQcow2State *s, const void *slice, int i);
+uint64_t qcow2_l2_bitmap(BDRVQcow2State *s, const void *slice, int i);
+void qcow2_set_l2_entry(BDRVQcow2State *s, void *slice, int i,
+                        uint64_t entry, uint64_t bitmap);
+Qcow2ClusterType qcow2_entry_type(BDRVQcow2State *s, uint64_t entry);
+/* Host bytes a compressed L2 entry names. */
+void qcow2_compressed_range(BDRVQcow2State *s, uint64_t entry,
+                            uint64_t *start, uint64_t *len);
 int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size,
                         bool exact);
 int qcow2_write_l1_entry(BlockDriverState *bs, uint32_t index);
@@ -254,6 +293,60 @@ int qcow2_cluster_zeroize(BlockDriverState *bs, uint64_t offset,
                           uint64_t bytes, bool may_unmap);
 int qcow2_cluster_discard(BlockDriverState *bs, uint64_t offset,
                           uint64_t bytes);
+
+/* How a write meets the cluster at one L2 entry (qcow2-cluster.c). */
+typedef enum Qcow2WriteKind {
+    QCOW2_WRITE_INPLACE,    /* allocated, refcount 1: write the data */
+    QCOW2_WRITE_REUSE,      /* own host cluster, but content to fill in */
+    QCOW2_WRITE_NEW,        /* needs a new host cluster (COW) */
+} Qcow2WriteKind;
+
+/*
+ * Writes (caller holds s->lock).  qcow2_write_lookup: the kind of the
+ * cluster at `offset` and, for INPLACE, *bytes cut to the run of in-place
+ * clusters and *host the host offset.  qcow2_alloc_write: write
+ * [offset, offset + *bytes) of guest data at iov (from byte iov_off) into
+ * new or refilled clusters, COW of the untouched parts included; *bytes is
+ * cut to what was written (at least one cluster's worth or the request).
+ */
+int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
+                       uint64_t *bytes, uint64_t *host, Qcow2WriteKind *kind);
+int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
+                      const struct iovec *iov, int niov, size_t iov_off);
+/* Mark [offset, offset + bytes) (cluster aligned) as zero clusters or
+ * discard it (full: unallocated, reads from the backing file). */
+int qcow2_cluster_zero_range(BlockDriverState *bs, uint64_t offset,
+                             uint64_t bytes, bool may_unmap, bool discard,
+                             bool full);
+/* Defer dropping the refcount of host clusters until the L2 tables that
+ * no longer point to them are on disk. */
+void qcow2_defer_free(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+/* The old host cluster(s) an L2 entry names, deferred-freed. */
+void qcow2_defer_free_entry(BlockDriverState *bs, uint64_t entry);
+
+/* qcow2-io.c: data paths and metadata write-back. */
+int qcow2_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                 const struct iovec *iov, int niov, int flags);
+int qcow2_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  const struct iovec *iov, int niov, int flags);
+int qcow2_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                        int flags);
+int qcow2_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
+int qcow2_flush(BlockDriverState *bs);
+int qcow2_truncate(BlockDriverState *bs, int64_t offset,
+                   PreallocMode prealloc, GError **errp);
+/* Guest read with s->lock held (COW sources): zeros past the end. */
+int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                      void *buf);
+/* All dirty metadata written (not flushed), pending frees applied.  The
+ * caller holds neither lock. */
+int qcow2_flush_all(BlockDriverState *bs);
+/* Header: the whole first cluster, or just the dirty bit. */
+int qcow2_write_header(BlockDriverState *bs);
+int qcow2_mark_dirty(BlockDriverState *bs);
+int qcow2_mark_clean(BlockDriverState *bs);
+/* Make the child at least `end` bytes long before writing there. */
+int qcow2_grow_child(BdrvChild *child, uint64_t end);
 
 /* qcow2-compress.c: pure functions, no I/O. */
 /* Compress src (one cluster) into dest (dest_size bytes); the compressed

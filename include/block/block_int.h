@@ -185,6 +185,16 @@ const BlockDriver *bdrv_find_format(const char *format_name);
  */
 BdrvChild *bdrv_open_child(BlockDriverState *parent, BlockdevRef *ref,
                            const char *name, bool allow_none, GError **errp);
+/*
+ * A child that is not "file" (qcow2's "backing" and "data-file"): from
+ * `ref` if given, else from `filename` opened as bdrv_open() does (fmt
+ * NULL: probe).  read_only: opened read-only whatever the parent is (a
+ * backing file).
+ */
+BdrvChild *bdrv_open_cow_child(BlockDriverState *parent, BlockdevRef *ref,
+                               const char *filename, const char *fmt,
+                               const char *role, bool read_only,
+                               GError **errp);
 /* Open a BlockdevRef as a standalone node (used by blockdev-create); the
  * same resolver as bdrv_open_child(), without a parent. */
 BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp);
