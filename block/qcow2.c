@@ -615,4 +615,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_block_status = qcow2_block_status,
     .bdrv_get_allocated_file_size = qcow2_get_allocated_file_size,
     .bdrv_truncate = qcow2_truncate,
+    .bdrv_create = qcow2_create,
+    .bdrv_create_prepare = qcow2_create_prepare,
+    .bdrv_measure = qcow2_measure,
 };

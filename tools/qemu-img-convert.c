@@ -329,7 +329,7 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         return -1;
     }
     if (!a->skip_create) {
-        if (img_create_image(out_name, a->out_fmt, a->opts, s->total, true,
+        if (img_create_image(out_name, a->out_fmt, a->opts, s->total, true, false,
                              &err) < 0) {
             error_prepend(&err, "%s", out_name);
             error_report_err(err);

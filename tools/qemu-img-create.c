@@ -106,11 +106,87 @@ static int create_empty_file(const char *filename, GError **errp)
     return bdrv_create_blockdev(file, errp);
 }
 
+/* The backing file's name as QEMU resolves it: against the directory of
+ * the new image unless absolute (or a protocol/json: name). */
+static char *backing_path(const char *image, const char *backing)
+{
+    g_autofree char *dir = NULL;
+
+    if (g_path_is_absolute(backing) || strchr(backing, ':') ||
+        !strchr(image, '/')) {
+        return g_strdup(backing);
+    }
+    dir = g_path_get_dirname(image);
+    return g_build_filename(dir, backing, NULL);
+}
+
+/*
+ * qcow2 with a backing file: a format is required (QEMU's rule since 7.0;
+ * the probed one is named in the message), and the file is opened to
+ * check it and, without a size, to take its size.
+ */
+static int check_backing(const char *filename, GPtrArray *opts,
+                         bool unsafe_backing, int64_t *size, GError **errp)
+{
+    const char *backing = tool_opts_get(opts, "backing_file");
+    const char *bfmt = tool_opts_get(opts, "backing_fmt");
+    g_autofree char *path = NULL;
+    BlockDriverState *bs;
+    GError *err = NULL;
+    int64_t len;
+
+    if (!backing) {
+        return 0;
+    }
+    if (unsafe_backing) {
+        return 0;
+    }
+    path = backing_path(filename, backing);
+    bs = bdrv_open(path, bfmt, NULL, BDRV_O_NO_IO | BDRV_O_FORCE_SHARE, &err);
+    if (!bfmt) {
+        if (bs) {
+            error_setg(errp, "Backing file specified without backing format"
+                       "\nDetected format of %s.", bdrv_get_format_name(bs));
+            bdrv_unref(bs);
+        } else {
+            error_setg(errp, "Backing file specified without backing format");
+        }
+        g_clear_error(&err);
+        return -1;
+    }
+    if (!bs) {
+        error_setg(errp, "%s\nCould not open backing image.", err->message);
+        g_error_free(err);
+        return -1;
+    }
+    len = bdrv_getlength(bs);
+    bdrv_unref(bs);
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len, "Could not get the size of the "
+                         "backing file");
+        return -1;
+    }
+    if (*size < 0) {
+        *size = len;
+    }
+    return 0;
+}
+
+/* An external data file named with -o data_file= is made here too. */
+static int create_data_file(GPtrArray *opts, GError **errp)
+{
+    const char *name = tool_opts_get(opts, "data-file.filename");
+
+    return name ? create_empty_file(name, errp) : 0;
+}
+
 int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
-                     int64_t size, bool quiet, GError **errp)
+                     int64_t size, bool quiet, bool unsafe_backing,
+                     GError **errp)
 {
     g_autoptr(BlockdevCreateOptions) options = NULL;
     const char *size_opt = tool_opts_get(opts, "size");
+    bool qcow2 = img_format_is_qcow2(fmt);
     struct stat st;
     bool existed = stat(filename, &st) == 0;
     int ret;
@@ -132,6 +208,25 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
         }
         tool_opts_del(opts, "size");
     }
+    if (qcow2) {
+        if (check_backing(filename, opts, unsafe_backing, &size, errp) < 0) {
+            return -1;
+        }
+        if (!img_qcow2_check(opts, errp)) {
+            return -1;
+        }
+        if (size >= 0 && !quiet) {
+            img_qcow2_print_formatting(filename, opts, size);
+        }
+        if (!img_qcow2_translate(opts, errp)) {
+            return -1;
+        }
+        if (!tool_opts_get(opts, "file.filename") &&
+            !tool_opts_get(opts, "file")) {
+            img_opts_add(opts, "file.driver", "file");
+            img_opts_add(opts, "file.filename", filename);
+        }
+    }
     options = build_create_options(filename, fmt, opts, size < 0 ? 0 : size,
                                    errp);
     if (!options) {
@@ -145,7 +240,7 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
     } else if (bdrv_create_prepare(options, filename, size >= 0, errp) < 0) {
         return -1;
     }
-    if (!quiet) {
+    if (!quiet && !qcow2) {
         print_formatting(filename, fmt, options, size >= 0, size);
     }
 
@@ -157,6 +252,9 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
         return ret;
     }
     ret = create_empty_file(filename, errp);
+    if (ret == 0 && qcow2) {
+        ret = create_data_file(opts, errp);
+    }
     if (ret < 0) {
         return ret;
     }
@@ -179,7 +277,7 @@ int img_create(int argc, char **argv)
     const char *fmt = "raw";
     const char *filename;
     int64_t size = -1;
-    bool quiet = false;
+    bool quiet = false, unsafe_backing = false;
     GError *err = NULL;
     int c, ret;
 
@@ -202,10 +300,13 @@ int img_create(int argc, char **argv)
             quiet = true;
             break;
         case 'b':
+            img_opts_add(opts, "backing_file", optarg);
+            break;
         case 'F':
-            error_report("Backing files are not supported");
-            return 1;
+            img_opts_add(opts, "backing_fmt", optarg);
+            break;
         case 'u':
+            unsafe_backing = true;
             break;
         default:
             ret = img_common_option(c, argc, argv, create_help);
@@ -227,7 +328,8 @@ int img_create(int argc, char **argv)
     if (optind != argc) {
         return img_error_exit("Unexpected argument: %s", argv[optind]);
     }
-    if (img_create_image(filename, fmt, opts, size, quiet, &err) < 0) {
+    if (img_create_image(filename, fmt, opts, size, quiet, unsafe_backing,
+                         &err) < 0) {
         error_prepend(&err, "%s", filename);
         error_report_err(err);
         return 1;

@@ -134,7 +134,8 @@ static int dd_run(const DdArgs *a, bool image_opts, const char *fmt,
     dd_range(a, size, &start, &end);
     /* QEMU's image creation rounds sizes up to whole 512-byte sectors. */
     if (img_create_image(a->out, out_fmt, opts,
-                         (end - start + 511) / 512 * 512, true, &err) < 0) {
+                         (end - start + 511) / 512 * 512, true, false,
+                         &err) < 0) {
         error_report("%s: error while creating output image: %s", a->out,
                      err->message);
         goto out;

@@ -23,6 +23,9 @@ static BlockMeasureInfo *measure_new_image(const char *out_fmt,
 {
     g_autoptr(JsonObject) obj = json_object_new();
 
+    if (img_format_is_qcow2(out_fmt) && !img_qcow2_translate(opts, errp)) {
+        return NULL;
+    }
     tool_opts_to_json(opts, obj);
     return bdrv_measure(out_fmt, obj, size, errp);
 }

@@ -87,8 +87,24 @@ int img_compare(int argc, char **argv);
 int img_dd(int argc, char **argv);
 int img_reencrypt(int argc, char **argv);
 
-/* Create an image with the output of "Formatting ..." unless quiet. */
+/*
+ * Create an image with the output of "Formatting ..." unless quiet.  A
+ * qcow2 image with a backing file (option backing_file) takes its size
+ * from it when size < 0; unsafe_backing (-u) does not open it otherwise.
+ */
 int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
-                     int64_t size, bool quiet, GError **errp);
+                     int64_t size, bool quiet, bool unsafe_backing,
+                     GError **errp);
+
+/* qemu-img-qcow2.c: QEMU's qcow2 -o names. */
+void img_opts_add(GPtrArray *opts, const char *key, const char *value);
+bool img_format_is_qcow2(const char *fmt);
+/* "Formatting 'F', fmt=qcow2 cluster_size=65536 ..." in QEMU's order. */
+void img_qcow2_print_formatting(const char *filename, GPtrArray *opts,
+                                int64_t size);
+/* QEMU's on/off options of qcow2 are valid (message names them). */
+bool img_qcow2_check(GPtrArray *opts, GError **errp);
+/* Rename compat, cluster_size, backing_file, ... to the schema's names. */
+bool img_qcow2_translate(GPtrArray *opts, GError **errp);
 
 #endif

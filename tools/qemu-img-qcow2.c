@@ -1,0 +1,158 @@
+/*
+ * qemu-img: QEMU's -o option names for qcow2 (compat, cluster_size,
+ * backing_file, ...) turned into the schema's (BlockdevCreateOptionsQcow2,
+ * BlockdevAmendOptionsQcow2), and QEMU's "Formatting ..." line for them.
+ * The generated parser then checks the values, as for every other format.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "qemu/error.h"
+#include "tools/tool-util.h"
+#include "tools/qemu-img.h"
+
+typedef enum { OPT_STRING, OPT_NUMBER, OPT_BOOL } OptKind;
+
+/* QEMU's option list order, which its Formatting line follows. */
+static const struct {
+    const char *name;           /* QEMU's -o name */
+    const char *schema;         /* the member it becomes, NULL: none */
+    const char *def;            /* printed when not given, NULL: omitted */
+    OptKind kind;
+} qcow2_opts[] = {
+    { "cluster_size", "cluster-size", "65536", OPT_NUMBER },
+    { "extended_l2", "extended-l2", "off", OPT_BOOL },
+    { "preallocation", "preallocation", NULL, OPT_STRING },
+    { "compression_type", "compression-type", "zlib", OPT_STRING },
+    { "size", NULL, NULL, OPT_NUMBER },
+    { "compat", "version", NULL, OPT_STRING },
+    { "backing_file", "backing-file", NULL, OPT_STRING },
+    { "backing_fmt", "backing-fmt", NULL, OPT_STRING },
+    { "data_file", "data-file.filename", NULL, OPT_STRING },
+    { "data_file_raw", "data-file-raw", NULL, OPT_BOOL },
+    { "lazy_refcounts", "lazy-refcounts", "off", OPT_BOOL },
+    { "refcount_bits", "refcount-bits", "16", OPT_NUMBER },
+    /* hints for the image file that QEMU accepts; not used here */
+    { "nocow", NULL, NULL, OPT_BOOL },
+    { "extent_size_hint", NULL, NULL, OPT_NUMBER },
+};
+
+void img_opts_add(GPtrArray *opts, const char *key, const char *value)
+{
+    ToolOpt *o = g_new(ToolOpt, 1);
+
+    o->key = g_strdup(key);
+    o->value = g_strdup(value);
+    g_ptr_array_add(opts, o);
+}
+
+bool img_format_is_qcow2(const char *fmt)
+{
+    return fmt && !strcmp(fmt, "qcow2");
+}
+
+void img_qcow2_print_formatting(const char *filename, GPtrArray *opts,
+                                int64_t size)
+{
+    printf("Formatting '%s', fmt=qcow2", filename);
+    for (size_t i = 0; i < G_N_ELEMENTS(qcow2_opts); i++) {
+        const char *name = qcow2_opts[i].name;
+        const char *v = tool_opts_get(opts, name);
+        uint64_t n;
+
+        if (!strcmp(name, "size")) {
+            printf(" size=%" PRId64, size);
+            continue;
+        }
+        v = v ? v : qcow2_opts[i].def;
+        if (!v) {
+            continue;
+        }
+        /* QEMU prints numbers and sizes parsed, everything else as given */
+        if (qcow2_opts[i].kind == OPT_NUMBER && tool_strtosz(v, &n) == 0) {
+            printf(" %s=%" PRIu64, name, n);
+        } else {
+            printf(" %s=%s", name, v);
+        }
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
+/* compat=0.10|1.1 are QEMU's spellings of version=v2|v3. */
+static const char *qcow2_version_value(const char *v)
+{
+    if (!strcmp(v, "0.10")) {
+        return "v2";
+    }
+    if (!strcmp(v, "1.1")) {
+        return "v3";
+    }
+    return v;
+}
+
+/* The booleans, named as the user wrote them (QEMU checks them first). */
+bool img_qcow2_check(GPtrArray *opts, GError **errp)
+{
+    for (guint i = 0; i < opts->len; i++) {
+        ToolOpt *o = g_ptr_array_index(opts, i);
+        bool b;
+
+        for (size_t j = 0; j < G_N_ELEMENTS(qcow2_opts); j++) {
+            if (qcow2_opts[j].kind == OPT_BOOL &&
+                !strcmp(o->key, qcow2_opts[j].name) &&
+                !tool_parse_bool(o->value, &b)) {
+                error_setg(errp, "Parameter '%s' expects 'on' or 'off'",
+                           o->key);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/*
+ * Rename QEMU's option names in place to the schema's (other names are
+ * left for the parser to accept or refuse).
+ */
+bool img_qcow2_translate(GPtrArray *opts, GError **errp)
+{
+    g_autoptr(GPtrArray) out = tool_opts_new();
+    bool data_file = false;
+
+    if (!img_qcow2_check(opts, errp)) {
+        return false;
+    }
+    for (guint i = 0; i < opts->len; i++) {
+        ToolOpt *o = g_ptr_array_index(opts, i);
+        const char *key = o->key, *value = o->value;
+        bool known = false;
+
+        for (size_t j = 0; j < G_N_ELEMENTS(qcow2_opts); j++) {
+            if (strcmp(key, qcow2_opts[j].name)) {
+                continue;
+            }
+            known = true;
+            key = qcow2_opts[j].schema;
+            if (!strcmp(qcow2_opts[j].name, "compat")) {
+                value = qcow2_version_value(value);
+            }
+            data_file |= !strcmp(qcow2_opts[j].name, "data_file");
+            break;
+        }
+        if (known && !key) {
+            continue;               /* a hint with no effect here */
+        }
+        img_opts_add(out, key, value);
+    }
+    if (data_file) {
+        img_opts_add(out, "data-file.driver", "file");
+    }
+    g_ptr_array_set_size(opts, 0);
+    for (guint i = 0; i < out->len; i++) {
+        ToolOpt *o = g_ptr_array_index(out, i);
+
+        img_opts_add(opts, o->key, o->value);
+    }
+    return true;
+}
