@@ -403,6 +403,20 @@ static int apply_generic_options(BlockdevOptions *o, int flags, GError **errp)
     return flags;
 }
 
+/* A backing file or an external data file does not make the name richer:
+ * QEMU names such a qcow2 image by its file, which records the others. */
+static guint children_besides_backing(BlockDriverState *bs)
+{
+    guint n = 0;
+
+    for (guint i = 0; i < bs->children->len; i++) {
+        BdrvChild *c = g_ptr_array_index(bs->children, i);
+
+        n += strcmp(c->name, "backing") && strcmp(c->name, "data-file");
+    }
+    return n;
+}
+
 /* A format node over a single plain "file" child shows that child's name;
  * anything richer is described as a json: pseudo-filename. */
 static void refresh_filename(BlockDriverState *bs)
@@ -416,8 +430,9 @@ static void refresh_filename(BlockDriverState *bs)
     if (bs->filename[0]) {
         return;
     }
-    plain = bs->file && bs->children->len == 1 && bs->file->bs->filename[0]
-            && strncmp(bs->file->bs->filename, "json:", 5);
+    plain = bs->file && children_besides_backing(bs) == 1 &&
+            bs->file->bs->filename[0] &&
+            strncmp(bs->file->bs->filename, "json:", 5);
     if (bs->options->driver == BLOCKDEV_DRIVER_BLKDEBUG) {
         plain = false;
     }

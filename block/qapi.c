@@ -34,6 +34,10 @@ ImageInfo *bdrv_query_image_info(BlockDriverState *bs, GError **errp)
         info->has_encrypted = true;
         info->encrypted = true;
     }
+    if (bs->drv->bdrv_query_info &&
+        bs->drv->bdrv_query_info(bs, info, errp) < 0) {
+        return NULL;
+    }
     if (bs->drv->bdrv_get_specific_info) {
         GError *local_err = NULL;
         info->format_specific = bs->drv->bdrv_get_specific_info(bs,

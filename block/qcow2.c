@@ -618,4 +618,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_create = qcow2_create,
     .bdrv_create_prepare = qcow2_create_prepare,
     .bdrv_measure = qcow2_measure,
+    .bdrv_check = qcow2_check,
+    .bdrv_get_specific_info = qcow2_get_specific_info,
+    .bdrv_query_info = qcow2_query_info,
 };

@@ -364,8 +364,14 @@ int qcow2_create_prepare(BlockdevCreateOptions *options,
 BlockMeasureInfo *qcow2_measure(JsonObject *opts, uint64_t size,
                                 GError **errp);
 
-/* qcow2-check.c */
-int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res, GError **errp);
+/* qcow2-check.c: the driver's bdrv_check (repairs what `fix` allows). */
+int qcow2_check(BlockDriverState *bs, BdrvCheckResult *res,
+                BdrvCheckMode fix, GError **errp);
+
+/* qcow2-info.c: the driver's bdrv_get_specific_info and bdrv_query_info. */
+ImageInfoSpecific *qcow2_get_specific_info(BlockDriverState *bs,
+                                           GError **errp);
+int qcow2_query_info(BlockDriverState *bs, ImageInfo *info, GError **errp);
 
 /* qcow2-snapshot.c: the snapshot table (read for info / snapshot -l). */
 typedef struct Qcow2Snapshot {
@@ -388,6 +394,22 @@ typedef struct Qcow2Snapshot {
 int qcow2_read_snapshots(BlockDriverState *bs, GArray **snapshots,
                          GError **errp);   /* GArray of Qcow2Snapshot */
 void qcow2_free_snapshots(GArray *snapshots);
+/* As qcow2_read_snapshots, also giving the table's size in bytes. */
+int qcow2_snapshot_table_read(BlockDriverState *bs, GArray **snapshots,
+                              uint64_t *table_size, GError **errp);
+/*
+ * Parse one entry from p (avail bytes): 0 with *entry_len its length
+ * (the next entry starts at the next multiple of 8), -EAGAIN with *entry_len the bytes needed, -EINVAL (errp) if bad.
+ * image_size is the disk size of entries without that extra data.
+ */
+int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
+                               uint64_t image_size, Qcow2Snapshot *sn,
+                               size_t *entry_len, GError **errp);
+/* nb entries from buf; -EAGAIN (no error) and *table_size = the bytes
+ * needed at least when buf is short. */
+int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
+                               uint64_t image_size, GArray **snapshots,
+                               uint64_t *table_size, GError **errp);
 
 extern const BlockDriver bdrv_qcow2;
 

@@ -55,6 +55,10 @@ int img_image_option(int c, int argc, char **argv, const char *help,
  * (NULL, message printed, on error). */
 BlockDriverState *img_open_one_image(int argc, char **argv, ImgImageArgs *a);
 
+/* The snapshot table as qemu-img info and snapshot -l print it (header
+ * line, then one line per snapshot). */
+void img_dump_snapshot_table(SnapshotInfoList *list);
+
 /* "-o help": print the format options and return true. */
 bool img_opts_help(GPtrArray *opts, bool amend);
 

@@ -32,6 +32,12 @@ struct timespec tool_now(void);
 
 /* Print a JSON tree the way QEMU's pretty printer does (4-space indent). */
 char *tool_json_pretty(JsonNode *node);
+/*
+ * A deep copy of node whose objects list their members in the order QEMU
+ * prints a QDict (hash buckets in increasing order, the newest member of
+ * a bucket first), given members inserted in QEMU's visiting order.
+ */
+JsonNode *tool_json_qemu_order(JsonNode *node);
 
 /*
  * QEMU's human dump of a dictionary: "key name: value" lines with dashes

@@ -160,6 +160,9 @@ typedef struct BdrvCheckResult {
     uint64_t fragmented_clusters;
     uint64_t compressed_clusters;
     GPtrArray *problems;        /* one message (char *) per problem found */
+    /* The problems are whole report lines, printed as they are (qcow2's
+     * "ERROR cluster ...", "Leaked cluster ...", "Repairing ..."). */
+    bool problems_are_lines;
 } BdrvCheckResult;
 
 /*

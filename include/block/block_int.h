@@ -97,6 +97,13 @@ struct BlockDriver {
     /* Fill format-specific info (may be NULL). */
     ImageInfoSpecific *(*bdrv_get_specific_info)(BlockDriverState *bs,
                                                  GError **errp);
+    /*
+     * Fill the format-level members of info (cluster-size, dirty-flag,
+     * backing-filename, full-backing-filename, backing-filename-format,
+     * snapshots) for qemu-img info; 0 or -errno (NULL: none).
+     */
+    int (*bdrv_query_info)(BlockDriverState *bs, ImageInfo *info,
+                           GError **errp);
     int (*bdrv_amend)(BlockDriverState *bs, BlockdevAmendOptions *options,
                       bool force, GError **errp);
     /* blockdev-create for this driver (options->driver == this driver). */
