@@ -176,13 +176,14 @@ class Walk(iotests.QemuTestCase):
         alt = {}
         for op in pending:
             for b in range(op.off, op.off + op.length):
-                alt[b] = op.pat
+                alt.setdefault(b, set()).add(op.pat)
         for i in range(len(data)):
-            if data[i] != durable[i] and alt.get(i) != data[i]:
+            if data[i] != durable[i] and data[i] not in alt.get(i, ()):
                 self.fail('%s: byte %d reads %02x, expected %02x%s (last '
                           'completed flush: op %d)'
                           % (where, i, data[i], durable[i],
-                             ' or %02x' % alt[i] if i in alt else '',
+                             ''.join(' or %02x' % v for v in
+                                     sorted(alt.get(i, ()))),
                              last_flush))
 
     def io_argv(self, img, fail_on, n, mode, ops):
@@ -193,6 +194,10 @@ class Walk(iotests.QemuTestCase):
 
     def walk_io(self, ops, before, fail_on='write'):
         """The qemu-io walk: error and crash at every point."""
+        img = self.thaw()
+        r = run_merged(self.io_argv(img, fail_on, 0, 'error', ops))
+        if r.rc != 0:
+            self.fail('the workload fails without a fault:\n%r' % r)
         for n in range(1, MAX_POINTS + 1):
             img = self.thaw()
             r = run_merged(self.io_argv(img, fail_on, n, 'error', ops))
@@ -204,6 +209,7 @@ class Walk(iotests.QemuTestCase):
                 self.assertReadsBack(self.guest(img), before, ops, ok,
                                      'no fault')
                 self.assertGreater(n, 1, 'the workload made no %s' % fail_on)
+                print('%s walk: %d points' % (fail_on, n - 1))
                 return n - 1
             where = '%s error at %d' % (fail_on, n)
             self.assertFalse(all(ok), '%s: every command succeeded but '
@@ -316,6 +322,11 @@ class Walk(iotests.QemuTestCase):
                                    self.path('r.qcow2')]))
         self.freeze('r.qcow2')
         old = bytes([0x44]) * (256 * KiB) + bytes(768 * KiB)
+        img = self.thaw()
+        r = iotests.qemu_img('resize', *(['--shrink'] if shrink else []),
+                             img, str(new_size))
+        if r.rc != 0:
+            self.fail('resize fails without a fault:\n%r' % r)
         for fail_on in ('write', 'flush'):
             for n in range(1, MAX_POINTS + 1):
                 results = []
@@ -335,7 +346,7 @@ class Walk(iotests.QemuTestCase):
                     data = self.guest(img)
                     if len(data) not in (len(old), new_size):
                         self.fail('%s: size %d' % (where, len(data)))
-                    keep = min(len(old), new_size)
+                    keep = min(len(old), len(data))
                     if data[:keep] != old[:keep]:
                         self.fail('%s: the data changed' % where)
                     if data[keep:] != bytes(len(data) - keep):
@@ -370,6 +381,11 @@ class Walk(iotests.QemuTestCase):
                                         'qcow2', '-o', 'cluster_size=4k',
                                         self.path('c.qcow2'), '512k']))
         self.freeze('c.qcow2')
+        img = self.thaw()
+        r = iotests.qemu_img('convert', '-c', '-n', '-f', 'raw', '-O', 'qcow2',
+                             src, img)
+        if r.rc != 0:
+            self.fail('convert -c fails without a fault:\n%r' % r)
         for fail_on in ('write', 'flush'):
             for n in range(1, MAX_POINTS + 1):
                 rcs = []
