@@ -131,6 +131,11 @@ static int write_slot(BlockDriverState *bs, Qcow2Cache *c, int i)
     if (ret < 0) {
         return ret;
     }
+    /* A new table may be the first thing past the end of the file. */
+    ret = qcow2_grow_child(bs->file, c->e[i].offset + c->table_size);
+    if (ret < 0) {
+        return ret;
+    }
     ret = bdrv_pwrite(bs->file->bs, c->e[i].offset, c->table_size,
                       slot_data(c, i), 0);
     if (ret < 0) {

@@ -171,89 +171,200 @@ static int write_reftable(BlockDriverState *bs, uint64_t offset,
     return bdrv_pwrite(bs->file->bs, offset, entries * 8, be, 0);
 }
 
-static int grow_reftable(BlockDriverState *bs, uint64_t min_entries)
+static bool block_missing(BDRVQcow2State *s, uint64_t bi)
+{
+    return !block_offset(s, bi);
+}
+
+/* Make the in-memory table cover min_entries; the table on disk is
+ * replaced later (commit_reftable). */
+static int reserve_reftable(BlockDriverState *bs, uint64_t min_entries)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per_cluster = s->cluster_size / 8;
-    uint64_t old_off = s->hdr.refcount_table_offset;
-    uint64_t old_clusters = s->hdr.refcount_table_clusters;
-    uint64_t want = MAX(min_entries + 1, s->refcount_table_size * 2);
-    uint64_t clusters = QCOW2_DIV_ROUND_UP(want, per_cluster);
-    int64_t new_off;
-    int ret;
+    uint64_t want, entries;
 
-    if (s->reftable_relocating ||
-        clusters * s->cluster_size > QCOW2_MAX_REFTABLE_SIZE) {
-        clusters = QCOW2_DIV_ROUND_UP(min_entries + 1, per_cluster);
-        if (s->reftable_relocating ||
-            clusters * s->cluster_size > QCOW2_MAX_REFTABLE_SIZE) {
+    if (min_entries <= s->refcount_table_size) {
+        return 0;
+    }
+    want = MAX(min_entries, s->refcount_table_size * 2);
+    entries = QCOW2_ROUND_UP(want, per_cluster);
+    if (entries * 8 > QCOW2_MAX_REFTABLE_SIZE) {
+        entries = QCOW2_ROUND_UP(min_entries, per_cluster);
+        if (entries * 8 > QCOW2_MAX_REFTABLE_SIZE) {
             return -EFBIG;
         }
     }
-    s->refcount_table = g_realloc(s->refcount_table,
-                                  clusters * s->cluster_size);
+    s->refcount_table = g_realloc(s->refcount_table, entries * 8);
     memset(s->refcount_table + s->refcount_table_size, 0,
-           (clusters * per_cluster - s->refcount_table_size) * 8);
-    s->refcount_table_size = clusters * per_cluster;
+           (entries - s->refcount_table_size) * 8);
+    s->refcount_table_size = entries;
     s->reftable_relocating = true;
-
-    new_off = qcow2_alloc_clusters(bs, clusters * s->cluster_size);
-    s->reftable_relocating = false;
-    if (new_off < 0) {
-        return (int)new_off;
-    }
-    ret = qcow2_cache_flush(bs, s->refcount_cache);
-    if (ret == 0) {
-        ret = write_reftable(bs, new_off, s->refcount_table_size);
-    }
-    if (ret == 0) {
-        ret = bdrv_flush(bs->file->bs);
-    }
-    if (ret == 0) {
-        ret = write_reftable_header(bs, new_off, clusters);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    s->hdr.refcount_table_offset = new_off;
-    s->hdr.refcount_table_clusters = clusters;
-    return qcow2_update_refcount(bs, old_off, old_clusters * s->cluster_size,
-                                 -1);
+    return 0;
 }
 
-/* Create refcount block bi in the first cluster it covers. */
-static int alloc_refcount_block(BlockDriverState *bs, uint64_t bi)
+/*
+ * Write the grown table to new clusters, switch the header to it, free
+ * the old one.  Allocating the table may grow it again: then retry.
+ */
+static int commit_reftable(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t off = (bi << s->refcount_block_bits) << s->cluster_bits;
-    void *block;
+    uint64_t old_off = s->hdr.refcount_table_offset;
+    uint64_t old_clusters = s->hdr.refcount_table_clusters;
+    int ret = 0;
+
+    s->reftable_committing = true;
+    while (s->reftable_relocating) {
+        uint64_t bytes = s->refcount_table_size * 8;
+        uint64_t clusters = QCOW2_DIV_ROUND_UP(bytes, s->cluster_size);
+        int64_t off = qcow2_alloc_clusters(bs, clusters * s->cluster_size);
+
+        if (off < 0) {
+            ret = (int)off;
+            break;
+        }
+        if (s->refcount_table_size * 8 > clusters * s->cluster_size) {
+            qcow2_free_clusters(bs, (uint64_t)off, clusters * s->cluster_size);
+            continue;
+        }
+        ret = qcow2_grow_child(bs->file, (uint64_t)off +
+                               clusters * s->cluster_size);
+        if (ret == 0) {
+            ret = qcow2_cache_flush(bs, s->refcount_cache);
+        }
+        if (ret == 0) {
+            ret = write_reftable(bs, (uint64_t)off, s->refcount_table_size);
+        }
+        if (ret == 0) {
+            ret = bdrv_flush(bs->file->bs);
+        }
+        if (ret == 0) {
+            ret = write_reftable_header(bs, (uint64_t)off, clusters);
+        }
+        if (ret < 0) {
+            qcow2_free_clusters(bs, (uint64_t)off, clusters * s->cluster_size);
+            break;
+        }
+        s->hdr.refcount_table_offset = (uint64_t)off;
+        s->hdr.refcount_table_clusters = (uint32_t)clusters;
+        s->reftable_relocating = false;
+        ret = qcow2_update_refcount(bs, old_off,
+                                    old_clusters * s->cluster_size, -1);
+    }
+    s->reftable_committing = false;
+    return ret;
+}
+
+/* Missing refcount blocks among the ranges that [start, end) touches. */
+static uint64_t count_missing(BDRVQcow2State *s, uint64_t start, uint64_t end)
+{
+    uint64_t m = 0;
+
+    for (uint64_t bi = start >> s->refcount_block_bits;
+         bi <= (end - 1) >> s->refcount_block_bits; bi++) {
+        m += block_missing(s, bi);
+    }
+    return m;
+}
+
+/*
+ * The first area at or after the hint of n free clusters followed by *m
+ * more, one for each refcount block the area still lacks.  Clusters in a
+ * range without a block have refcount 0.
+ */
+static int64_t find_free_area(BlockDriverState *bs, uint64_t n, uint64_t *m)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t max_cluster = QCOW2_L2E_OFFSET_MASK >> s->cluster_bits;
+    uint64_t start = s->free_cluster_index;
     int ret;
 
-    if (bi >= s->refcount_table_size) {
-        ret = grow_reftable(bs, bi);
+restart:
+    *m = 0;
+    for (;;) {
+        uint64_t m2 = count_missing(s, start, start + n + *m);
+        if (m2 == *m) {
+            break;
+        }
+        *m = m2;
+    }
+    if (start + n + *m > max_cluster) {
+        return -EFBIG;
+    }
+    for (uint64_t c = start; c < start + n + *m; c++) {
+        uint64_t rc;
+
+        if (block_missing(s, c >> s->refcount_block_bits)) {
+            continue;
+        }
+        ret = qcow2_get_refcount(bs, c, &rc);
         if (ret < 0) {
             return ret;
         }
-        if (block_offset(s, bi)) {
-            return 0;       /* the table's own allocation created it */
+        if (rc) {
+            start = c + 1;
+            goto restart;
         }
     }
-    ret = qcow2_cache_get_empty(bs, s->refcount_cache, off, &block);
+    return (int64_t)start;
+}
+
+/*
+ * Create the m missing refcount blocks for [start, start + n + m) in the
+ * clusters [start + n, start + n + m).  Each block is written, counting the
+ * new blocks, before the table names it.
+ */
+static int install_blocks(BlockDriverState *bs, uint64_t start, uint64_t n,
+                          uint64_t m)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t end = start + n + m;
+    uint64_t first_bi = start >> s->refcount_block_bits;
+    uint64_t last_bi = (end - 1) >> s->refcount_block_bits;
+    uint64_t j = 0;
+    bool relocating;
+    int ret;
+
+    ret = reserve_reftable(bs, last_bi + 1);
     if (ret < 0) {
         return ret;
     }
-    qcow2_refcount_set_entry(block, s->refcount_order, 0, 1);
-    qcow2_cache_mark_dirty(s->refcount_cache, block);
-    qcow2_cache_put(s->refcount_cache, &block);
-    s->refcount_table[bi] = off;
-    /* The block must be on disk before the table entry names it. */
-    ret = qcow2_cache_flush(bs, s->refcount_cache);
-    if (ret < 0 || s->reftable_relocating) {
-        return ret;
+    relocating = s->reftable_relocating;
+    for (uint64_t bi = first_bi; bi <= last_bi; bi++) {
+        uint64_t off;
+        void *block;
+
+        if (!block_missing(s, bi)) {
+            continue;
+        }
+        off = (start + n + j++) << s->cluster_bits;
+        ret = qcow2_cache_get_empty(bs, s->refcount_cache, off, &block);
+        if (ret < 0) {
+            return ret;
+        }
+        qcow2_cache_mark_dirty(s->refcount_cache, block);
+        qcow2_cache_put(s->refcount_cache, &block);
+        s->refcount_table[bi] = off;
     }
-    uint64_t be = GUINT64_TO_BE(off);
-    return bdrv_pwrite(bs->file->bs, s->hdr.refcount_table_offset + bi * 8,
-                       8, &be, 0);
+    ret = qcow2_update_refcount(bs, (start + n) << s->cluster_bits,
+                                m << s->cluster_bits, 1);
+    if (ret == 0) {
+        ret = qcow2_cache_flush(bs, s->refcount_cache);
+    }
+    for (uint64_t bi = first_bi; ret == 0 && !relocating && bi <= last_bi;
+         bi++) {
+        uint64_t off = s->refcount_table[bi];
+        uint64_t be = GUINT64_TO_BE(off);
+
+        if (off < ((start + n) << s->cluster_bits)) {
+            continue;   /* an old block */
+        }
+        ret = bdrv_pwrite(bs->file->bs,
+                          (int64_t)(s->hdr.refcount_table_offset + bi * 8),
+                          8, &be, 0);
+    }
+    return ret;
 }
 
 /* Forget cached tables living in a cluster that just became free. */
@@ -310,6 +421,46 @@ static int update_in_block(BlockDriverState *bs, uint64_t first, uint64_t end,
     return ret;
 }
 
+/* A refcount block for range bi (for counting clusters in use that no
+ * block describes yet: a repair or a damaged image). */
+static int make_block(BlockDriverState *bs, uint64_t bi)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t off;
+    void *block;
+    uint64_t be;
+    int ret;
+
+    /* The table grows first, so that the allocation commits it. */
+    ret = reserve_reftable(bs, bi + 1);
+    if (ret < 0) {
+        return ret;
+    }
+    off = qcow2_alloc_clusters(bs, s->cluster_size);
+    if (off < 0) {
+        return (int)off;
+    }
+    if (!block_missing(s, bi)) {
+        qcow2_free_clusters(bs, (uint64_t)off, s->cluster_size);
+        return 0;   /* the allocation created it */
+    }
+    ret = qcow2_cache_get_empty(bs, s->refcount_cache, (uint64_t)off, &block);
+    if (ret < 0) {
+        return ret;
+    }
+    qcow2_cache_mark_dirty(s->refcount_cache, block);
+    qcow2_cache_put(s->refcount_cache, &block);
+    s->refcount_table[bi] = (uint64_t)off;
+    ret = qcow2_cache_flush(bs, s->refcount_cache);
+    if (ret < 0 || s->reftable_relocating) {
+        return ret;
+    }
+    be = GUINT64_TO_BE((uint64_t)off);
+    return bdrv_pwrite(bs->file->bs,
+                       (int64_t)(s->hdr.refcount_table_offset + bi * 8), 8,
+                       &be, 0);
+}
+
 /* Check every cluster first, so that a failure changes nothing. */
 int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
                           uint64_t length, int64_t addend)
@@ -330,11 +481,7 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
             bend = MIN(bend, end);
             ret = update_in_block(bs, c, bend, addend, pass == 1);
             if (ret == -EAGAIN && pass == 0) {
-                ret = alloc_refcount_block(bs, c >> s->refcount_block_bits);
-                if (ret == 0 && block_offset(s, c >> s->refcount_block_bits)
-                    == (c << s->cluster_bits)) {
-                    ret = -EIO;     /* refcount of the block itself */
-                }
+                ret = make_block(bs, c >> s->refcount_block_bits);
                 if (ret == 0) {
                     continue;
                 }
@@ -348,75 +495,25 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t offset,
     return 0;
 }
 
-/*
- * The first run of n free clusters at or after the hint.  A missing
- * refcount block is created on the way (it takes a cluster of its range),
- * so that the run found can then be counted.
- */
-static int64_t find_free_run(BlockDriverState *bs, uint64_t n)
-{
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t start = s->free_cluster_index;
-    uint64_t c = start;
-    int ret;
-
-    while (c - start < n) {
-        uint64_t bi = c >> s->refcount_block_bits;
-        uint64_t rc;
-
-        if (!block_offset(s, bi)) {
-            ret = alloc_refcount_block(bs, bi);
-            if (ret < 0) {
-                return ret;
-            }
-            continue;   /* the range's first cluster is now taken */
-        }
-        ret = qcow2_get_refcount(bs, c, &rc);
-        if (ret < 0) {
-            return ret;
-        }
-        c++;
-        if (rc != 0) {
-            start = c;
-        }
-        if ((c << s->cluster_bits) >> s->cluster_bits != c ||
-            c > (QCOW2_L2E_OFFSET_MASK >> s->cluster_bits)) {
-            return -EFBIG;
-        }
-    }
-    return (int64_t)start;
-}
-
 int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t n = QCOW2_DIV_ROUND_UP(size, s->cluster_size);
+    uint64_t m;
     int64_t idx;
     int ret;
 
     if (n == 0) {
         return -EINVAL;
     }
-    for (;;) {
-        idx = find_free_run(bs, n);
-        if (idx < 0) {
-            return idx;
-        }
-        /* A block made for the run's own range may sit inside it now. */
-        ret = 0;
-        for (uint64_t c = idx; c < (uint64_t)idx + n; c++) {
-            uint64_t rc;
-            ret = qcow2_get_refcount(bs, c, &rc);
-            if (ret < 0) {
-                return ret;
-            }
-            if (rc) {
-                ret = 1;
-                break;
-            }
-        }
-        if (ret == 0) {
-            break;
+    idx = find_free_area(bs, n, &m);
+    if (idx < 0) {
+        return idx;
+    }
+    if (m) {
+        ret = install_blocks(bs, (uint64_t)idx, n, m);
+        if (ret < 0) {
+            return ret;
         }
     }
     ret = qcow2_update_refcount(bs, (uint64_t)idx << s->cluster_bits,
@@ -425,7 +522,14 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size)
         return ret;
     }
     if ((uint64_t)idx == s->free_cluster_index) {
-        s->free_cluster_index = idx + n;
+        s->free_cluster_index = idx + n + m;
+    }
+    /* Only now, with the run counted, may the new table take clusters. */
+    if (s->reftable_relocating && !s->reftable_committing) {
+        ret = commit_reftable(bs);
+        if (ret < 0) {
+            return ret;
+        }
     }
     return (int64_t)((uint64_t)idx << s->cluster_bits);
 }

@@ -195,6 +195,7 @@ typedef struct BDRVQcow2State {
     bool has_subclusters;           /* extended_l2 */
     bool data_file_raw;             /* autoclear bit 1 */
     bool reftable_relocating;       /* new table only in memory so far */
+    bool reftable_committing;       /* commit_reftable is running */
     int64_t cache_clean_interval;   /* seconds, 0: off */
     int64_t last_clean;             /* monotonic us */
     /* Clusters whose L2 entries were dropped: their refcounts fall only
