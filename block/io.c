@@ -416,6 +416,24 @@ static int rmw_write(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 /* ---- public entry points ---- */
 
+/* The driver compresses whole clusters itself; the range is tracked as
+ * any write so that overlapping requests wait for it. */
+static int compressed_write(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const struct iovec *iov, int niov)
+{
+    BdrvTrackedReq req;
+    bool tracked;
+    int ret;
+
+    if (!bs->drv->bdrv_pwritev_compressed) {
+        return -ENOTSUP;
+    }
+    tracked = write_begin(bs, &req, offset, bytes);
+    ret = bs->drv->bdrv_pwritev_compressed(bs, offset, bytes, iov, niov);
+    write_end(bs, &req, tracked);
+    return ret;
+}
+
 /* Trim iov to exactly `bytes` (drivers may rely on the sizes matching). */
 static const struct iovec *exact_iov(const struct iovec *iov, int niov,
                                      int64_t bytes, struct iovec **tmp,
@@ -479,6 +497,9 @@ int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
         return -ENOTSUP;
     }
     iov = exact_iov(iov, niov, bytes, &tmp, &niov);
+    if (flags & BDRV_REQ_WRITE_COMPRESSED) {
+        return compressed_write(bs, offset, bytes, iov, niov);
+    }
     qemu_trace("bdrv_pwritev", "node=%s offset=%" PRId64 " bytes=%" PRId64
                " flags=0x%x", bs->node_name, offset, bytes, flags);
     if (is_aligned(bs, offset, bytes)) {
@@ -606,6 +627,28 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     qemu_trace("bdrv_pwrite_zeroes", "node=%s offset=%" PRId64 " bytes=%"
                PRId64 " flags=0x%x ret=%d", bs->node_name, offset, bytes,
                flags, ret);
+    return ret;
+}
+
+int bdrv_make_empty(BlockDriverState *bs)
+{
+    BdrvTrackedReq req;
+    bool tracked;
+    int64_t len = bdrv_getlength(bs);
+    int ret;
+
+    if (!bs->drv->bdrv_make_empty) {
+        return -ENOTSUP;
+    }
+    if (len < 0) {
+        return (int)len;
+    }
+    if (bs->read_only) {
+        return -EACCES;
+    }
+    tracked = write_begin(bs, &req, 0, len);
+    ret = bs->drv->bdrv_make_empty(bs);
+    write_end(bs, &req, tracked);
     return ret;
 }
 

@@ -608,6 +608,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_close = qcow2_close,
     .bdrv_preadv = qcow2_preadv,
     .bdrv_pwritev = qcow2_pwritev,
+    .bdrv_pwritev_compressed = qcow2_pwritev_compressed,
     .bdrv_pwrite_zeroes = qcow2_pwrite_zeroes,
     .bdrv_pdiscard = qcow2_pdiscard,
     .bdrv_flush = qcow2_flush,
@@ -621,4 +622,6 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_check = qcow2_check,
     .bdrv_get_specific_info = qcow2_get_specific_info,
     .bdrv_query_info = qcow2_query_info,
+    .bdrv_amend = qcow2_amend,
+    .bdrv_make_empty = qcow2_make_empty,
 };

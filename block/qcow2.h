@@ -358,6 +358,16 @@ ssize_t qcow2_compress(int compression_type, void *dest, size_t dest_size,
 ssize_t qcow2_decompress(int compression_type, void *dest, size_t dest_size,
                          const void *src, size_t src_size);
 
+/* qcow2-compress-write.c: BDRV_REQ_WRITE_COMPRESSED writes. */
+int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const struct iovec *iov,
+                             int niov);
+
+/* qcow2-amend.c: qemu-img amend -o compat=,lazy_refcounts=,size=, ... */
+int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
+                bool force, GError **errp);
+int qcow2_make_empty(BlockDriverState *bs);
+
 /* qcow2-create.c */
 int qcow2_create(BlockdevCreateOptions *options, GError **errp);
 int qcow2_create_prepare(BlockdevCreateOptions *options,

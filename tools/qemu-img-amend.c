@@ -107,6 +107,12 @@ int img_amend(int argc, char **argv)
         bdrv_unref(bs);
         return 1;
     }
+    if (img_format_is_qcow2(bdrv_get_format_name(bs)) &&
+        !img_qcow2_amend_translate(opts, &err)) {
+        error_report_err(err);
+        bdrv_unref(bs);
+        return 1;
+    }
     amend = amend_parse(bdrv_get_format_name(bs), opts, &err);
     if (!amend) {
         error_report_err(err);

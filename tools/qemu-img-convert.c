@@ -60,6 +60,9 @@ typedef struct ConvertState {
     int64_t chunk;          /* bytes per request */
     bool skip_zeroes;       /* the target reads zeros where nothing was written */
     bool zero_writes;       /* write zero chunks with write-zeroes */
+    bool compress;          /* -c: clusters written compressed */
+    bool backing;           /* -B: only what the source's top layer holds */
+    int64_t cluster;        /* -c: the target's cluster size */
     bool progress;
 
     GMutex lock;
@@ -196,6 +199,96 @@ static void convert_chunk_done(ConvertState *s, int64_t len)
     g_mutex_unlock(&s->lock);
 }
 
+/*
+ * Data of one chunk for -c: all-zero clusters are left out (the new image
+ * reads zeros there), runs of the others are written compressed.
+ */
+static int convert_write_compressed(ConvertState *s, int64_t off,
+                                    int64_t len, const guint8 *buf)
+{
+    int64_t run = -1;
+
+    for (int64_t p = 0; p <= len; p += s->cluster) {
+        int64_t n = MIN(s->cluster, len - p);
+        bool data = p < len && !buffer_is_zero(buf + p, n);
+
+        if (data && run < 0) {
+            run = p;
+        } else if (!data && run >= 0) {
+            int ret = bdrv_pwrite(s->target, off + run, p - run, buf + run,
+                                  BDRV_REQ_WRITE_COMPRESSED);
+            if (ret < 0) {
+                return ret;
+            }
+            run = -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A chunk with -B or -c.  With -B only what the source's top layer holds
+ * is copied (unallocated ranges stay the new backing file's; zeros become
+ * zero clusters); returns 0, 1 if another worker failed, -1 on an error
+ * (reported).
+ */
+static int convert_chunk_special(ConvertState *s, ConvertSource *src,
+                                 int64_t idx, int64_t off, int64_t len,
+                                 guint8 *buf)
+{
+    int64_t p = 0;
+    int ret;
+
+    if (!s->backing) {
+        ret = bdrv_pread(src->bs, off - src->start, len, buf, 0);
+        if (ret < 0) {
+            convert_fail(s, ret, "reading", off);
+            return -1;
+        }
+        if (!convert_wait_turn(s, idx)) {
+            return 1;
+        }
+        ret = convert_write_compressed(s, off, len, buf);
+        if (ret < 0) {
+            convert_fail(s, ret, "writing", off);
+            return -1;
+        }
+        return 0;
+    }
+    if (!convert_wait_turn(s, idx)) {
+        return 1;
+    }
+    while (p < len) {
+        int64_t pnum = 0;
+        int st = bdrv_block_status(src->bs, off - src->start + p, len - p,
+                                   &pnum, NULL, NULL);
+
+        if (st < 0 || pnum <= 0) {
+            convert_fail(s, st < 0 ? st : -EIO, "reading", off + p);
+            return -1;
+        }
+        ret = 0;
+        if (st & BDRV_BLOCK_ZERO) {
+            ret = bdrv_pwrite_zeroes(s->target, off + p, pnum, 0);
+        } else if (st & BDRV_BLOCK_DATA) {
+            ret = bdrv_pread(src->bs, off - src->start + p, pnum, buf + p, 0);
+            if (ret < 0) {
+                convert_fail(s, ret, "reading", off + p);
+                return -1;
+            }
+            ret = s->compress
+                ? convert_write_compressed(s, off + p, pnum, buf + p)
+                : bdrv_pwrite(s->target, off + p, pnum, buf + p, 0);
+        }
+        if (ret < 0) {
+            convert_fail(s, ret, "writing", off + p);
+            return -1;
+        }
+        p += pnum;
+    }
+    return 0;
+}
+
 static gpointer convert_worker(gpointer opaque)
 {
     ConvertState *s = opaque;
@@ -211,6 +304,17 @@ static gpointer convert_worker(gpointer opaque)
         bool zero;
         int ret;
 
+        if (s->backing || s->compress) {
+            ret = convert_chunk_special(s, src, idx, off, len, buf);
+            if (ret == 1) {
+                break;                  /* another worker failed */
+            }
+            if (ret < 0) {
+                break;                  /* reported */
+            }
+            convert_chunk_done(s, len);
+            continue;
+        }
         ret = bdrv_pread(src->bs, off - src->start, len, buf, 0);
         if (ret < 0) {
             convert_fail(s, ret, "reading", off);
@@ -245,6 +349,10 @@ static int convert_run(ConvertState *s, int nworkers)
     s->chunk = CONVERT_BUF_BUDGET / nworkers;
     s->chunk = MAX(CONVERT_CHUNK_MIN, MIN(CONVERT_CHUNK_MAX, s->chunk));
     s->chunk &= ~(int64_t)4095;
+    if (s->compress) {
+        /* compressed writes go by whole clusters */
+        s->chunk = MAX(s->cluster, s->chunk / s->cluster * s->cluster);
+    }
     for (int i = 0; i < s->nsrc; i++) {
         s->nchunks += (s->src[i].size + s->chunk - 1) / s->chunk;
     }
@@ -276,6 +384,8 @@ static int convert_run(ConvertState *s, int nworkers)
 
 typedef struct ConvertArgs {
     const char *fmt, *out_fmt, *cache, *src_cache;
+    const char *backing, *backing_fmt;      /* -B, -F */
+    bool compress;                          /* -c */
     GPtrArray *opts;
     bool image_opts, target_image_opts, skip_create, wr_in_order;
     bool progress, quiet, force_share, target_is_zero;
@@ -329,8 +439,12 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         return -1;
     }
     if (!a->skip_create) {
-        if (img_create_image(out_name, a->out_fmt, a->opts, s->total, true, false,
-                             &err) < 0) {
+        if (a->backing) {
+            img_opts_add(a->opts, "backing_file", a->backing);
+            img_opts_add(a->opts, "backing_fmt", a->backing_fmt);
+        }
+        if (img_create_image(out_name, a->out_fmt, a->opts, s->total, true,
+                             false, &err) < 0) {
             error_prepend(&err, "%s", out_name);
             error_report_err(err);
             return -1;
@@ -352,9 +466,19 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         error_report("output file is smaller than input file");
         return -1;
     }
-    /* Only a raw image made just now is known to read back zeros. */
+    /* Only a raw or qcow2 image made just now (without a backing file) is
+     * known to read back zeros. */
     s->skip_zeroes = a->target_is_zero ||
-        (!a->skip_create && !strcmp(a->out_fmt, "raw"));
+        (!a->skip_create && (!strcmp(a->out_fmt, "raw") ||
+                             (img_format_is_qcow2(a->out_fmt) && !a->backing)));
+    s->compress = a->compress;
+    s->backing = a->backing != NULL;
+    if (s->compress) {
+        g_autoptr(ImageInfo) info = bdrv_query_image_info(s->target, NULL);
+
+        s->cluster = info && info->has_cluster_size ? info->cluster_size
+                                                    : 65536;
+    }
     /*
      * Elsewhere zeros must be written; a plain target can take them as
      * write-zeroes (cheap on files), an encrypted one gets them encrypted
@@ -417,12 +541,9 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
             a->workers = v;
             break;
         }
-        case 'c':
-            error_report("Compression not supported for this file format");
-            return 1;
-        case 'B': case 'F':
-            error_report("Backing files are not supported");
-            return 1;
+        case 'c': a->compress = true; break;
+        case 'B': a->backing = optarg; break;
+        case 'F': a->backing_fmt = optarg; break;
         case 'l':
             error_report("Snapshots are not supported");
             return 1;
@@ -468,6 +589,18 @@ int img_convert(int argc, char **argv)
     }
     if (a.quiet) {
         a.progress = false;
+    }
+    if (a.compress && !img_format_is_qcow2(a.out_fmt)) {
+        error_report("Compression not supported for this file format");
+        return 1;
+    }
+    if (a.backing && !a.backing_fmt) {
+        error_report("Use of backing file requires explicit backing format");
+        return 1;
+    }
+    if (a.backing && a.skip_create) {
+        error_report("-B makes no sense when skipping image creation");
+        return 1;
     }
 
     g_mutex_init(&s.lock);

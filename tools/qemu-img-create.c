@@ -108,7 +108,7 @@ static int create_empty_file(const char *filename, GError **errp)
 
 /* The backing file's name as QEMU resolves it: against the directory of
  * the new image unless absolute (or a protocol/json: name). */
-static char *backing_path(const char *image, const char *backing)
+char *img_backing_path(const char *image, const char *backing)
 {
     g_autofree char *dir = NULL;
 
@@ -141,7 +141,7 @@ static int check_backing(const char *filename, GPtrArray *opts,
     if (unsafe_backing) {
         return 0;
     }
-    path = backing_path(filename, backing);
+    path = img_backing_path(filename, backing);
     bs = bdrv_open(path, bfmt, NULL, BDRV_O_NO_IO | BDRV_O_FORCE_SHARE, &err);
     if (!bfmt) {
         if (bs) {

@@ -91,6 +91,57 @@ static const char *qcow2_version_value(const char *v)
     return v;
 }
 
+/* qemu-img amend: QEMU's names of what can change in place. */
+static const struct {
+    const char *name;
+    const char *schema;
+} qcow2_amend_opts[] = {
+    { "compat", "version" },
+    { "lazy_refcounts", "lazy-refcounts" },
+    { "refcount_bits", "refcount-bits" },
+    { "size", "size" },
+    { "backing_file", "backing-file" },
+    { "backing_fmt", "backing-fmt" },
+};
+
+bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp)
+{
+    g_autoptr(GPtrArray) out = tool_opts_new();
+
+    if (!img_qcow2_check(opts, errp)) {
+        return false;
+    }
+    for (guint i = 0; i < opts->len; i++) {
+        ToolOpt *o = g_ptr_array_index(opts, i);
+        const char *key = NULL;
+        bool creation = false;
+
+        for (size_t j = 0; j < G_N_ELEMENTS(qcow2_amend_opts); j++) {
+            if (!strcmp(o->key, qcow2_amend_opts[j].name)) {
+                key = qcow2_amend_opts[j].schema;
+            }
+        }
+        for (size_t j = 0; !key && j < G_N_ELEMENTS(qcow2_opts); j++) {
+            creation |= !strcmp(o->key, qcow2_opts[j].name);
+        }
+        if (!key) {
+            error_setg(errp, "Invalid parameter '%s'%s", o->key,
+                       creation ? "\nThis option is only supported for "
+                                  "image creation" : "");
+            return false;
+        }
+        img_opts_add(out, key, !strcmp(key, "version")
+                     ? qcow2_version_value(o->value) : o->value);
+    }
+    g_ptr_array_set_size(opts, 0);
+    for (guint i = 0; i < out->len; i++) {
+        ToolOpt *o = g_ptr_array_index(out, i);
+
+        img_opts_add(opts, o->key, o->value);
+    }
+    return true;
+}
+
 /* The booleans, named as the user wrote them (QEMU checks them first). */
 bool img_qcow2_check(GPtrArray *opts, GError **errp)
 {

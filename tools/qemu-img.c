@@ -26,6 +26,7 @@ static const ImgCmd img_cmds[] = {
     { "amend", img_amend },
     { "bench", img_bench },
     { "check", img_check },
+    { "commit", img_commit },
     { "compare", img_compare },
     { "convert", img_convert },
     { "create", img_create },
@@ -33,6 +34,7 @@ static const ImgCmd img_cmds[] = {
     { "info", img_info },
     { "map", img_map },
     { "measure", img_measure },
+    { "rebase", img_rebase },
     { "reencrypt", img_reencrypt },
     { "resize", img_resize },
 };
@@ -53,6 +55,7 @@ static void help(void)
 "  amend [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-q] -o options [--force] filename\n"
 "  bench [-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] [--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] [-t cache] [-U] [-w] [--object objectdef] [--image-opts] filename\n"
 "  check [--object objectdef] [--image-opts] [-q] [-f fmt] [--output=ofmt] [-U] filename\n"
+"  commit [--object objectdef] [-q] [-f fmt] [-t cache] [-b base] [-d] [-p] filename\n"
 "  compare [--object objectdef] [--image-opts] [-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2\n"
 "  convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "  create [--object objectdef] [-q] [-f fmt] [-o options] filename [size]\n"
@@ -60,6 +63,7 @@ static void help(void)
 "  info [--object objectdef] [--image-opts] [-f fmt] [--output=ofmt] [-U] filename\n"
 "  map [--object objectdef] [--image-opts] [-f fmt] [--start-offset=offset] [--max-length=len] [--output=ofmt] [-U] filename\n"
 "  measure [--output=ofmt] [-O output_fmt] [-o options] [--size N | [--object objectdef] [--image-opts] [-f fmt] filename]\n"
+"  rebase [--object objectdef] [--image-opts] [-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] filename\n"
 "  reencrypt [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-p] [-q] [--encrypt|--decrypt|--resume-only] [-o options] filename\n"
 "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
 "\n"

@@ -90,6 +90,8 @@ int img_check(int argc, char **argv);
 int img_compare(int argc, char **argv);
 int img_dd(int argc, char **argv);
 int img_reencrypt(int argc, char **argv);
+int img_rebase(int argc, char **argv);
+int img_commit(int argc, char **argv);
 
 /*
  * Create an image with the output of "Formatting ..." unless quiet.  A
@@ -100,12 +102,18 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
                      int64_t size, bool quiet, bool unsafe_backing,
                      GError **errp);
 
+/* A backing file name as QEMU resolves it: relative to the image's
+ * directory unless absolute or a protocol name. */
+char *img_backing_path(const char *image, const char *backing);
+
 /* qemu-img-qcow2.c: QEMU's qcow2 -o names. */
 void img_opts_add(GPtrArray *opts, const char *key, const char *value);
 bool img_format_is_qcow2(const char *fmt);
 /* "Formatting 'F', fmt=qcow2 cluster_size=65536 ..." in QEMU's order. */
 void img_qcow2_print_formatting(const char *filename, GPtrArray *opts,
                                 int64_t size);
+/* qemu-img amend -o for qcow2: QEMU's names to the schema's. */
+bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp);
 /* QEMU's on/off options of qcow2 are valid (message names them). */
 bool img_qcow2_check(GPtrArray *opts, GError **errp);
 /* Rename compat, cluster_size, backing_file, ... to the schema's names. */

@@ -35,6 +35,12 @@ enum {
 enum {
     BDRV_REQ_FUA       = (1 << 0),  /* write through to stable storage */
     BDRV_REQ_MAY_UNMAP = (1 << 1),  /* write-zeroes may punch holes */
+    /*
+     * Store the data compressed (qcow2): whole clusters from a cluster
+     * boundary, the image's last cluster may be partial.  -ENOTSUP when
+     * the driver cannot.
+     */
+    BDRV_REQ_WRITE_COMPRESSED = (1 << 2),
 };
 
 /*
@@ -74,6 +80,9 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int flags);
 int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
 int bdrv_flush(BlockDriverState *bs);
+/* The node drops all it holds (reads go to its backing file); -ENOTSUP if
+ * the driver cannot. */
+int bdrv_make_empty(BlockDriverState *bs);
 /* Virtual size in bytes, or -errno. */
 int64_t bdrv_getlength(BlockDriverState *bs);
 /* Bytes allocated on the host (files: st_blocks * 512), or -errno. */

@@ -75,10 +75,17 @@ struct BlockDriver {
                        const struct iovec *iov, int niov, int flags);
     int (*bdrv_pwritev)(BlockDriverState *bs, int64_t offset, int64_t bytes,
                         const struct iovec *iov, int niov, int flags);
+    /* A write with BDRV_REQ_WRITE_COMPRESSED (NULL: not supported). */
+    int (*bdrv_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
+                                   int64_t bytes, const struct iovec *iov,
+                                   int niov);
     int (*bdrv_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, int flags);
     int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes);
     int (*bdrv_flush)(BlockDriverState *bs);
+    /* Drop everything the node holds itself, so that it reads through to
+     * its backing file again (qemu-img commit); NULL: not supported. */
+    int (*bdrv_make_empty)(BlockDriverState *bs);
     int64_t (*bdrv_getlength)(BlockDriverState *bs);
     /*
      * What [offset, offset + bytes) is (within the node; bytes > 0): set

@@ -1,0 +1,160 @@
+/*
+ * qcow2: compressed cluster writes (qemu-img convert -c, qemu-io write -c).
+ *
+ * Each guest cluster is compressed outside the lock; a cluster that does
+ * not shrink is written the ordinary way.  Under s->lock the compressed
+ * bytes get space packed into shared clusters (qcow2_alloc_bytes, one
+ * refcount per user), are written, and only then does the L2 entry name
+ * them: the entry's table reaches the disk after the refcounts (cache
+ * dependency) and after a flush of the data (depends_on_flush).  An entry
+ * that named something before gives its clusters back once the new table
+ * is on disk (deferred free).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "block/qcow2.h"
+
+/*
+ * The L2 table of L1 entry l1_index, allocated when there is none yet.
+ * A table shared with a snapshot (no COPIED bit) is not written here.
+ */
+static int cw_l2_table(BlockDriverState *bs, uint64_t l1_index,
+                       uint64_t *l2_offset)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree guint8 *zeros = NULL;
+    int64_t off;
+    int ret;
+
+    if (l1_index >= s->l1_size) {
+        ret = qcow2_grow_l1_table(bs, l1_index + 1, false);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    if (s->l1_table[l1_index] & QCOW2_L1E_OFFSET_MASK) {
+        if (!(s->l1_table[l1_index] & QCOW2_OFLAG_COPIED)) {
+            return -ENOTSUP;
+        }
+        *l2_offset = s->l1_table[l1_index] & QCOW2_L1E_OFFSET_MASK;
+        return 0;
+    }
+    off = qcow2_alloc_clusters(bs, s->cluster_size);
+    if (off < 0) {
+        return (int)off;
+    }
+    zeros = g_malloc0(s->cluster_size);
+    ret = qcow2_grow_child(bs->file, (uint64_t)off + s->cluster_size);
+    if (ret == 0) {
+        ret = bdrv_pwrite(bs->file->bs, off, (int64_t)s->cluster_size, zeros,
+                          0);
+    }
+    /* The empty table and its refcount on disk before L1 names it. */
+    if (ret == 0) {
+        ret = qcow2_cache_flush(bs, s->refcount_cache);
+    }
+    if (ret < 0) {
+        qcow2_free_clusters(bs, (uint64_t)off, s->cluster_size);
+        return ret;
+    }
+    s->l1_table[l1_index] = (uint64_t)off | QCOW2_OFLAG_COPIED;
+    ret = qcow2_write_l1_entry(bs, (uint32_t)l1_index);
+    if (ret < 0) {
+        s->l1_table[l1_index] = 0;
+        return ret;
+    }
+    *l2_offset = (uint64_t)off;
+    return 0;
+}
+
+/* Store `len` compressed bytes as guest cluster `guest` (s->lock held). */
+static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
+                    int len)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l1_index = guest >> (s->cluster_bits + s->l2_bits);
+    uint64_t l2_index = (guest >> s->cluster_bits) & (s->l2_size - 1);
+    uint64_t l2_offset = 0, sectors, entry;
+    int64_t host;
+    void *slice;
+    int si, ret;
+
+    ret = cw_l2_table(bs, l1_index, &l2_offset);
+    if (ret < 0) {
+        return ret;
+    }
+    host = qcow2_alloc_bytes(bs, len);
+    if (host < 0) {
+        return (int)host;
+    }
+    ret = qcow2_grow_child(bs->file, (uint64_t)host + len);
+    if (ret == 0) {
+        ret = bdrv_pwrite(bs->file->bs, host, len, data, 0);
+    }
+    if (ret == 0) {
+        ret = qcow2_get_l2_slice(bs, l2_offset, l2_index, &slice);
+    }
+    if (ret < 0) {
+        qcow2_update_refcount(bs, (uint64_t)host, 1, -1);
+        return ret;
+    }
+    /* The descriptor: host offset and the 512-byte sectors after the
+     * first one that the data touches. */
+    sectors = (((uint64_t)host + len - 1) >> 9) - ((uint64_t)host >> 9);
+    entry = (uint64_t)host | QCOW2_OFLAG_COMPRESSED |
+            (sectors << s->csize_shift);
+    si = (int)(l2_index % s->l2_slice_entries);
+    qcow2_defer_free_entry(bs, qcow2_l2_entry(s, slice, si));
+    qcow2_set_l2_entry(s, slice, si, entry, 0);
+    qcow2_cache_mark_dirty(s->l2_cache, slice);
+    qcow2_cache_depends_on_flush(s->l2_cache);
+    qcow2_cache_put(s->l2_cache, &slice);
+    return 0;
+}
+
+/*
+ * Whole clusters from a cluster boundary; the last cluster of the image
+ * may be partial (the rest compresses as zeros), as in QEMU.
+ */
+int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes, const struct iovec *iov, int niov)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+    g_autofree guint8 *in = NULL, *out = NULL;
+    int64_t done = 0;
+    int ret = 0;
+
+    if (s->data_file != bs->file) {
+        return -ENOTSUP;            /* no compression with a data file */
+    }
+    if (offset < 0 || (uint64_t)offset % cs ||
+        ((uint64_t)bytes % cs && (uint64_t)(offset + bytes) != s->hdr.size)) {
+        return -EINVAL;
+    }
+    in = g_malloc(cs);
+    out = g_malloc(cs);
+    while (ret == 0 && done < bytes) {
+        uint64_t n = MIN(cs, (uint64_t)(bytes - done));
+        ssize_t clen;
+
+        memset(in + n, 0, cs - n);
+        bdrv_iov_to_buf(iov, niov, (size_t)done, in, n);
+        /* Less than a cluster, or it is stored as it is. */
+        clen = qcow2_compress(s->hdr.compression_type, out, cs - 1, in, cs);
+        if (clen == -ENOMEM) {
+            struct iovec v = { in, n };
+
+            ret = qcow2_pwritev(bs, offset + done, (int64_t)n, &v, 1, 0);
+        } else if (clen < 0) {
+            ret = (int)clen;
+        } else {
+            g_mutex_lock(&s->lock);
+            ret = cw_store(bs, (uint64_t)(offset + done), out, (int)clen);
+            g_mutex_unlock(&s->lock);
+        }
+        done += (int64_t)n;
+    }
+    return ret;
+}
