@@ -38,9 +38,11 @@ typedef struct Qcow2CheckCtx {
 
     GArray *snapshots;          /* Qcow2Snapshot */
     uint64_t snapshots_size;    /* bytes of the snapshot table */
+    int sn_incomplete;          /* entries to rewrite (-r all) */
     guint8 *l2_buf;             /* one L2 table */
 } Qcow2CheckCtx;
 
+/* qcow2-check-refs.c */
 /* Add one report line, as QEMU prints it. */
 void qcow2_check_report(Qcow2CheckCtx *c, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
@@ -48,6 +50,9 @@ void qcow2_check_report(Qcow2CheckCtx *c, const char *fmt, ...)
 uint64_t qcow2_check_ref_get(const Qcow2CheckCtx *c, uint64_t i);
 void qcow2_check_ref_set(Qcow2CheckCtx *c, uint64_t i, uint64_t v);
 int qcow2_check_ref_grow(Qcow2CheckCtx *c, uint64_t n);
+
+/* Count one reference to every cluster of [offset, offset + size). */
+void qcow2_check_inc_refs(Qcow2CheckCtx *c, uint64_t offset, uint64_t size);
 
 /* The image's own refcount of a cluster (0 beyond the refcount table). */
 int qcow2_check_disk_refcount(Qcow2CheckCtx *c, uint64_t cluster,
@@ -68,6 +73,8 @@ int qcow2_check_pwrite(Qcow2CheckCtx *c, uint64_t offset, size_t len,
 /* qcow2-check-repair.c */
 /* A new refcount table and blocks from the expected refcounts. */
 int qcow2_check_rebuild_refcounts(Qcow2CheckCtx *c, GError **errp);
+/* Rewrite the snapshot table with complete entries (new clusters). */
+int qcow2_check_fix_snapshot_table(Qcow2CheckCtx *c);
 /* Clear the dirty and corrupt bits once a repair left no errors. */
 int qcow2_check_mark_clean(Qcow2CheckCtx *c);
 

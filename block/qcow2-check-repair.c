@@ -14,26 +14,12 @@
 #include <errno.h>
 #include <string.h>
 #include "block/qcow2-check-int.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define HDR_REFTABLE_OFFSET     48      /* u64 offset, then u32 clusters */
+#define HDR_SNAPSHOTS_OFFSET    60      /* u32 count, then u64 offset */
 #define HDR_INCOMPAT_OFFSET     72
-
-static void put_be64(guint8 *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
-
-static void put_be32(guint8 *p, uint32_t v)
-{
-    for (int i = 3; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
 
 /* First run of n free clusters from *first_free; they get refcount 1. */
 static int64_t alloc_clusters(Qcow2CheckCtx *c, uint64_t n,
@@ -156,7 +142,7 @@ static int write_structure(Qcow2CheckCtx *c, const NewReftable *t)
         if (ret < 0) {
             return ret;
         }
-        put_be64(table + (size_t)b * 8, off);
+        stq_be_p(table + (size_t)b * 8, off);
     }
     ret = qcow2_check_pwrite(c, t->offset, table_bytes, table);
     if (ret < 0) {
@@ -173,8 +159,8 @@ static int switch_to(Qcow2CheckCtx *c, const NewReftable *t)
     guint8 hdr[12];
     int ret;
 
-    put_be64(hdr, t->offset);
-    put_be32(hdr + 8, (uint32_t)t->clusters);
+    stq_be_p(hdr, t->offset);
+    stl_be_p(hdr + 8, (uint32_t)t->clusters);
     ret = qcow2_check_pwrite(c, HDR_REFTABLE_OFFSET, sizeof(hdr), hdr);
     if (ret < 0) {
         return ret;
@@ -224,6 +210,53 @@ int qcow2_check_rebuild_refcounts(Qcow2CheckCtx *c, GError **errp)
     return ret;
 }
 
+/*
+ * Entries without the extra data version 3 requires get it (the VM state
+ * size and the disk size they stand for).  The new table goes to newly
+ * allocated clusters and is flushed before the header points to it; the
+ * old one is freed afterwards, so a crash leaves one of the two in use.
+ */
+int qcow2_check_fix_snapshot_table(Qcow2CheckCtx *c)
+{
+    BDRVQcow2State *s = c->s;
+    uint64_t old_off = s->hdr.snapshots_offset, old_size = c->snapshots_size;
+    g_autofree guint8 *table = NULL;
+    guint8 hdr[12];
+    size_t len;
+    int64_t off;
+    int ret;
+
+    for (guint i = 0; i < c->snapshots->len; i++) {
+        Qcow2Snapshot *sn = &g_array_index(c->snapshots, Qcow2Snapshot, i);
+
+        sn->extra_data_size = MAX(sn->extra_data_size, 16);
+    }
+    table = qcow2_snapshot_serialize_table(c->snapshots, &len);
+    off = qcow2_alloc_clusters(c->bs, len);
+    if (off < 0) {
+        return (int)off;
+    }
+    ret = qcow2_check_pwrite(c, (uint64_t)off, len, table);
+    if (ret == 0) {
+        ret = qcow2_cache_flush(c->bs, s->refcount_cache);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    stl_be_p(hdr, c->snapshots->len);
+    stq_be_p(hdr + 4, (uint64_t)off);
+    ret = qcow2_check_pwrite(c, HDR_SNAPSHOTS_OFFSET, sizeof(hdr), hdr);
+    if (ret == 0) {
+        ret = bdrv_flush(c->bs->file->bs);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    s->hdr.snapshots_offset = (uint64_t)off;
+    qcow2_free_clusters(c->bs, old_off, old_size);
+    return qcow2_cache_flush(c->bs, s->refcount_cache);
+}
+
 int qcow2_check_mark_clean(Qcow2CheckCtx *c)
 {
     BDRVQcow2State *s = c->s;
@@ -239,7 +272,7 @@ int qcow2_check_mark_clean(Qcow2CheckCtx *c)
         return ret;
     }
     s->hdr.incompatible_features &= ~bits;
-    put_be64(buf, s->hdr.incompatible_features);
+    stq_be_p(buf, s->hdr.incompatible_features);
     ret = qcow2_check_pwrite(c, HDR_INCOMPAT_OFFSET, sizeof(buf), buf);
     if (ret < 0) {
         return ret;

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include "block/qcow2-check-int.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define L1E_RESERVED_MASK       0x7f000000000001ffull
@@ -29,302 +30,7 @@
 #define BME_ALL_ONES            1ull
 #define BM_DIR_ENTRY_SIZE       24
 #define BM_MAX_DIRECTORY_SIZE   (64ull << 20)
-
-static uint64_t rd_be64(const guint8 *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++) {
-        v = v << 8 | p[i];
-    }
-    return v;
-}
-
-static void wr_be64(guint8 *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (guint8)v;
-        v >>= 8;
-    }
-}
-
-void qcow2_check_report(Qcow2CheckCtx *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_ptr_array_add(c->res->problems, g_strdup_vprintf(fmt, ap));
-    va_end(ap);
-}
-
-/* --- the expected refcounts --- */
-
-uint64_t qcow2_check_ref_get(const Qcow2CheckCtx *c, uint64_t i)
-{
-    const guint8 *p = c->refs + i * c->ref_width;
-
-    switch (c->ref_width) {
-    case 1: return p[0];
-    case 2: return ((const uint16_t *)p)[0];
-    case 4: return ((const uint32_t *)p)[0];
-    default: return ((const uint64_t *)p)[0];
-    }
-}
-
-void qcow2_check_ref_set(Qcow2CheckCtx *c, uint64_t i, uint64_t v)
-{
-    guint8 *p = c->refs + i * c->ref_width;
-
-    switch (c->ref_width) {
-    case 1: p[0] = (guint8)v; break;
-    case 2: ((uint16_t *)p)[0] = (uint16_t)v; break;
-    case 4: ((uint32_t *)p)[0] = (uint32_t)v; break;
-    default: ((uint64_t *)p)[0] = v; break;
-    }
-}
-
-int qcow2_check_ref_grow(Qcow2CheckCtx *c, uint64_t n)
-{
-    guint8 *p;
-
-    if (n <= c->nb_refs) {
-        return 0;
-    }
-    if (n > SIZE_MAX / (size_t)c->ref_width) {
-        return -ENOMEM;
-    }
-    p = g_try_realloc(c->refs, n * c->ref_width);
-    if (!p) {
-        return -ENOMEM;
-    }
-    memset(p + c->nb_refs * c->ref_width, 0,
-           (n - c->nb_refs) * c->ref_width);
-    c->refs = p;
-    c->nb_refs = n;
-    return 0;
-}
-
-/* --- raw metadata I/O on the image file --- */
-
-int qcow2_check_pread(Qcow2CheckCtx *c, uint64_t offset, size_t len,
-                      void *buf)
-{
-    uint64_t in_file = 0;
-
-    if (offset < (uint64_t)c->file_size) {
-        in_file = MIN((uint64_t)len, (uint64_t)c->file_size - offset);
-    }
-    memset((guint8 *)buf + in_file, 0, len - in_file);
-    if (in_file == 0) {
-        return 0;
-    }
-    return bdrv_child_pread(c->bs->file, (int64_t)offset, (int64_t)in_file,
-                            buf);
-}
-
-int qcow2_check_pwrite(Qcow2CheckCtx *c, uint64_t offset, size_t len,
-                       const void *buf)
-{
-    int ret = qcow2_grow_child(c->bs->file, offset + len);
-
-    if (ret >= 0) {
-        ret = bdrv_child_pwrite(c->bs->file, (int64_t)offset, (int64_t)len,
-                                buf, 0);
-    }
-    if (ret >= 0 && offset + len > (uint64_t)c->file_size) {
-        c->file_size = (int64_t)(offset + len);
-    }
-    return ret < 0 ? ret : 0;
-}
-
-/* --- the image's refcounts --- */
-
-static uint64_t rb_entry_get(const guint8 *block, int order, uint64_t i)
-{
-    int bits = 1 << order;
-
-    if (bits < 8) {
-        uint64_t bit = i * bits;
-
-        return (block[bit / 8] >> (bit % 8)) & ((1u << bits) - 1);
-    }
-    {
-        const guint8 *p = block + i * (bits / 8);
-        uint64_t v = 0;
-
-        for (int b = 0; b < bits / 8; b++) {
-            v = v << 8 | p[b];
-        }
-        return v;
-    }
-}
-
-void qcow2_check_rb_set(guint8 *block, int order, uint64_t i, uint64_t v)
-{
-    int bits = 1 << order;
-
-    if (bits < 8) {
-        uint64_t bit = i * bits;
-        guint8 mask = (guint8)(((1u << bits) - 1) << (bit % 8));
-
-        block[bit / 8] = (guint8)((block[bit / 8] & ~mask) |
-                                  ((v << (bit % 8)) & mask));
-        return;
-    }
-    for (int b = bits / 8 - 1; b >= 0; b--) {
-        block[i * (bits / 8) + b] = (guint8)v;
-        v >>= 8;
-    }
-}
-
-/*
- * Metadata the driver cannot use: reported once, as QEMU does; when the
- * image is open for writing (a repair) it is also marked corrupt on disk,
- * until a repair that leaves no error clears the bit again.
- */
-static void signal_corruption(Qcow2CheckCtx *c, const char *what)
-{
-    BDRVQcow2State *s = c->s;
-
-    if (c->signaled_corruption) {
-        return;
-    }
-    c->signaled_corruption = true;
-    if (!c->fix) {
-        qcow2_check_report(c, "qcow2: Image is corrupt: %s; further "
-                           "non-fatal corruption events will be suppressed",
-                           what);
-        return;
-    }
-    qcow2_check_report(c, "qcow2: Marking image as corrupt: %s; further "
-                       "corruption events will be suppressed", what);
-    if (s->hdr.version >= 3) {
-        guint8 buf[8];
-
-        s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
-        wr_be64(buf, s->hdr.incompatible_features);
-        qcow2_check_pwrite(c, 72, sizeof(buf), buf);
-    }
-}
-
-/* Load the refcount block of cluster into c->rb_buf (*rb_off 0: none). */
-static int load_refblock(Qcow2CheckCtx *c, uint64_t cluster,
-                         uint64_t *rb_off)
-{
-    BDRVQcow2State *s = c->s;
-    uint64_t idx = cluster >> c->rb_bits;
-    int ret;
-
-    *rb_off = 0;
-    if (idx >= s->refcount_table_size) {
-        return 0;
-    }
-    *rb_off = s->refcount_table[idx] & QCOW2_REFT_OFFSET_MASK;
-    if (*rb_off == 0) {
-        return 0;
-    }
-    if (*rb_off & (c->cluster_size - 1)) {
-        g_autofree char *what = g_strdup_printf(
-            "Refblock offset %#" PRIx64 " unaligned (reftable index: %#"
-            PRIx64 ")", *rb_off, idx);
-
-        signal_corruption(c, what);
-        return -EIO;
-    }
-    if (c->rb_offset == *rb_off) {
-        return 0;
-    }
-    c->rb_offset = 0;
-    ret = qcow2_check_pread(c, *rb_off, c->cluster_size, c->rb_buf);
-    if (ret < 0) {
-        return ret;
-    }
-    c->rb_offset = *rb_off;
-    return 0;
-}
-
-int qcow2_check_disk_refcount(Qcow2CheckCtx *c, uint64_t cluster,
-                              uint64_t *refcount)
-{
-    uint64_t rb_off;
-    int ret = load_refblock(c, cluster, &rb_off);
-
-    *refcount = 0;
-    if (ret < 0 || rb_off == 0) {
-        return ret;
-    }
-    *refcount = rb_entry_get(c->rb_buf, c->s->refcount_order,
-                             cluster & ((1ull << c->rb_bits) - 1));
-    return 0;
-}
-
-int qcow2_check_set_disk_refcount(Qcow2CheckCtx *c, uint64_t cluster,
-                                  uint64_t refcount)
-{
-    uint64_t rb_off;
-    int ret = load_refblock(c, cluster, &rb_off);
-
-    if (ret < 0) {
-        return ret;
-    }
-    if (rb_off == 0) {
-        return -ENOSPC;
-    }
-    qcow2_check_rb_set(c->rb_buf, c->s->refcount_order,
-                 cluster & ((1ull << c->rb_bits) - 1), refcount);
-    ret = qcow2_check_pwrite(c, rb_off, c->cluster_size, c->rb_buf);
-    if (ret < 0) {
-        c->rb_offset = 0;
-        return ret;
-    }
-    /* The driver's cache must not keep (or write back) the old block. */
-    if (c->s->refcount_cache) {
-        qcow2_cache_discard(c->s->refcount_cache, rb_off);
-    }
-    return 0;
-}
-
-/* --- counting references --- */
-
-/* Count one reference to every cluster of [offset, offset + size). */
-static void inc_refs(Qcow2CheckCtx *c, uint64_t offset, uint64_t size)
-{
-    uint64_t first, last;
-
-    if (size == 0) {
-        return;
-    }
-    if (offset + size < offset ||
-        offset + size >= (uint64_t)c->file_size + c->cluster_size) {
-        qcow2_check_report(c, "ERROR: counting reference for region "
-                           "exceeding the end of the file by one cluster or "
-                           "more: offset 0x%" PRIx64 " size 0x%" PRIx64,
-                           offset, size);
-        c->res->corruptions++;
-        return;
-    }
-    first = offset >> c->cluster_bits;
-    last = (offset + size - 1) >> c->cluster_bits;
-    if (qcow2_check_ref_grow(c, last + 1) < 0) {
-        c->res->check_errors++;
-        return;
-    }
-    for (uint64_t k = first; k <= last; k++) {
-        uint64_t r = qcow2_check_ref_get(c, k);
-
-        if (r >= c->refcount_max) {
-            qcow2_check_report(c, "ERROR: overflow cluster offset=0x%"
-                               PRIx64, k << c->cluster_bits);
-            qcow2_check_report(c, "Use qemu-img amend to increase the "
-                               "refcount entry width or qemu-img convert to "
-                               "create a clean copy if the image cannot be "
-                               "opened for writing");
-            c->res->corruptions++;
-            continue;
-        }
-        qcow2_check_ref_set(c, k, r + 1);
-    }
-}
+#define HDR_AUTOCLEAR_OFFSET    88
 
 static Qcow2ClusterType l2_type(const Qcow2CheckCtx *c, uint64_t entry)
 {
@@ -345,12 +51,12 @@ static Qcow2ClusterType l2_type(const Qcow2CheckCtx *c, uint64_t entry)
 
 static uint64_t l2_get(const Qcow2CheckCtx *c, uint64_t i)
 {
-    return rd_be64(c->l2_buf + i * c->s->l2_entry_bytes);
+    return ldq_be_p(c->l2_buf + i * c->s->l2_entry_bytes);
 }
 
 static uint64_t l2_bitmap(const Qcow2CheckCtx *c, uint64_t i)
 {
-    return c->ext_l2 ? rd_be64(c->l2_buf + i * 16 + 8) : 0;
+    return c->ext_l2 ? ldq_be_p(c->l2_buf + i * 16 + 8) : 0;
 }
 
 /* The driver's cache holds L2 tables in slices: forget each of them. */
@@ -372,9 +78,9 @@ static int zero_l2_entry(Qcow2CheckCtx *c, uint64_t l2_offset, uint64_t i)
     guint8 *e = c->l2_buf + i * eb;
     int ret;
 
-    wr_be64(e, c->ext_l2 ? 0 : QCOW2_OFLAG_ZERO);
+    stq_be_p(e, c->ext_l2 ? 0 : QCOW2_OFLAG_ZERO);
     if (c->ext_l2) {
-        wr_be64(e + 8, L2_BITMAP_ALL_ZEROES);
+        stq_be_p(e + 8, L2_BITMAP_ALL_ZEROES);
     }
     ret = qcow2_check_pwrite(c, l2_offset + i * eb, eb, e);
     if (ret < 0) {
@@ -456,7 +162,7 @@ static int check_compressed_entry(Qcow2CheckCtx *c, uint64_t i,
     nb_sectors = ((entry >> shift) & ((1ull << (c->cluster_bits - 8)) - 1))
                  + 1;
     csize = nb_sectors * 512 - (coffset & 511);
-    inc_refs(c, coffset, csize);
+    qcow2_check_inc_refs(c, coffset, csize);
     if (frag_info) {
         /* Compressed clusters count as fragmented, as in QEMU. */
         c->res->allocated_clusters++;
@@ -509,7 +215,7 @@ static int check_l2(Qcow2CheckCtx *c, uint64_t l2_offset, bool frag_info)
                 next_contiguous = offset + c->cluster_size;
             }
             if (!c->data_file) {
-                inc_refs(c, offset, c->cluster_size);
+                qcow2_check_inc_refs(c, offset, c->cluster_size);
             }
             break;
         }
@@ -537,7 +243,7 @@ static int check_l1(Qcow2CheckCtx *c, uint64_t l1_offset, uint32_t l1_size,
     if (l1_size == 0) {
         return 0;
     }
-    inc_refs(c, l1_offset, bytes);
+    qcow2_check_inc_refs(c, l1_offset, bytes);
     l1 = g_try_malloc(bytes);
     if (!l1) {
         c->res->check_errors++;
@@ -550,7 +256,7 @@ static int check_l1(Qcow2CheckCtx *c, uint64_t l1_offset, uint32_t l1_size,
         return ret;
     }
     for (uint32_t i = 0; i < l1_size; i++) {
-        uint64_t e = rd_be64(l1 + (size_t)i * 8), l2_offset;
+        uint64_t e = ldq_be_p(l1 + (size_t)i * 8), l2_offset;
 
         if (!e) {
             continue;
@@ -561,7 +267,7 @@ static int check_l1(Qcow2CheckCtx *c, uint64_t l1_offset, uint32_t l1_size,
             c->res->corruptions++;
         }
         l2_offset = e & QCOW2_L1E_OFFSET_MASK;
-        inc_refs(c, l2_offset, c->cluster_size);
+        qcow2_check_inc_refs(c, l2_offset, c->cluster_size);
         if (l2_offset & (c->cluster_size - 1)) {
             qcow2_check_report(c, "ERROR l2_offset=%" PRIx64 ": Table is not "
                                "cluster aligned; L1 entry corrupted",
@@ -574,6 +280,14 @@ static int check_l1(Qcow2CheckCtx *c, uint64_t l1_offset, uint32_t l1_size,
         }
     }
     return 0;
+}
+
+static void bad_snapshot(Qcow2CheckCtx *c, const Qcow2Snapshot *sn,
+                         const char *what)
+{
+    qcow2_check_report(c, "ERROR snapshot %s (%s) %s; snapshot table entry "
+                       "corrupted", sn->id_str, sn->name, what);
+    c->res->corruptions++;
 }
 
 static int check_snapshots(Qcow2CheckCtx *c)
@@ -590,19 +304,18 @@ static int check_snapshots(Qcow2CheckCtx *c)
         int ret;
 
         if (sn->l1_table_offset & (c->cluster_size - 1)) {
-            qcow2_check_report(c, "ERROR snapshot %s (%s) l1_offset=%#" PRIx64
-                               ": L1 table is not cluster aligned; snapshot "
-                               "table entry corrupted", sn->id_str, sn->name,
-                               sn->l1_table_offset);
-            c->res->corruptions++;
+            g_autofree char *what = g_strdup_printf(
+                "l1_offset=%#" PRIx64 ": L1 table is not cluster aligned",
+                sn->l1_table_offset);
+
+            bad_snapshot(c, sn, what);
             continue;
         }
         if (sn->l1_size > QCOW2_MAX_L1_SIZE) {
-            qcow2_check_report(c, "ERROR snapshot %s (%s) l1_size=%#" PRIx32
-                               ": L1 table is too large; snapshot table "
-                               "entry corrupted", sn->id_str, sn->name,
-                               sn->l1_size);
-            c->res->corruptions++;
+            g_autofree char *what = g_strdup_printf(
+                "l1_size=%#" PRIx32 ": L1 table is too large", sn->l1_size);
+
+            bad_snapshot(c, sn, what);
             continue;
         }
         ret = check_l1(c, sn->l1_table_offset, sn->l1_size, false);
@@ -610,7 +323,7 @@ static int check_snapshots(Qcow2CheckCtx *c)
             return ret;
         }
     }
-    inc_refs(c, c->s->hdr.snapshots_offset, c->snapshots_size);
+    qcow2_check_inc_refs(c, c->s->hdr.snapshots_offset, c->snapshots_size);
     return 0;
 }
 
@@ -630,7 +343,7 @@ static int check_bitmap_table(Qcow2CheckCtx *c, uint64_t offset,
 {
     uint64_t bytes = (uint64_t)size * 8;
 
-    inc_refs(c, offset, bytes);
+    qcow2_check_inc_refs(c, offset, bytes);
     if ((offset & (c->cluster_size - 1)) || offset + bytes < offset ||
         offset + bytes > (uint64_t)c->file_size) {
         c->res->corruptions++;
@@ -645,12 +358,12 @@ static int check_bitmap_table(Qcow2CheckCtx *c, uint64_t offset,
             return 0;
         }
         for (size_t j = 0; j < len; j += 8) {
-            uint64_t e = rd_be64(c->l2_buf + j);
+            uint64_t e = ldq_be_p(c->l2_buf + j);
 
             if (!bitmap_entry_ok(e, c->cluster_size)) {
                 c->res->corruptions++;
             } else if (e & BME_OFFSET_MASK) {
-                inc_refs(c, e & BME_OFFSET_MASK, c->cluster_size);
+                qcow2_check_inc_refs(c, e & BME_OFFSET_MASK, c->cluster_size);
             }
         }
     }
@@ -668,7 +381,7 @@ static int check_bitmaps(Qcow2CheckCtx *c)
         !(h->autoclear_features & QCOW2_AUTOCLEAR_BITMAPS)) {
         return 0;
     }
-    inc_refs(c, h->bitmap_directory_offset, size);
+    qcow2_check_inc_refs(c, h->bitmap_directory_offset, size);
     if (size > BM_MAX_DIRECTORY_SIZE ||
         h->bitmap_directory_offset + size > (uint64_t)c->file_size ||
         !(dir = g_try_malloc(MAX(size, 1))) ||
@@ -679,10 +392,10 @@ static int check_bitmaps(Qcow2CheckCtx *c)
     }
     while (n < h->nb_bitmaps && pos + BM_DIR_ENTRY_SIZE <= size) {
         const guint8 *e = dir + pos;
-        uint64_t table = rd_be64(e);
-        uint32_t tsize = (uint32_t)(rd_be64(e + 8) >> 32);
-        uint32_t name = (uint32_t)(e[18] << 8 | e[19]);
-        uint32_t extra = (uint32_t)(rd_be64(e + 16) & 0xffffffffu);
+        uint64_t table = ldq_be_p(e);
+        uint32_t tsize = ldl_be_p(e + 8);
+        uint32_t name = lduw_be_p(e + 18);
+        uint32_t extra = ldl_be_p(e + 20);
         int ret = check_bitmap_table(c, table, tsize);
 
         if (ret < 0) {
@@ -697,6 +410,31 @@ static int check_bitmaps(Qcow2CheckCtx *c)
         return -EINVAL;
     }
     return 0;
+}
+
+/*
+ * -r all: bitmaps whose directory or tables are damaged are given up, as
+ * QEMU gives them up when it opens such an image for writing: the
+ * autoclear bit goes, so their clusters count as leaked and are freed.
+ */
+static int drop_damaged_bitmaps(Qcow2CheckCtx *c)
+{
+    BdrvCheckResult saved = *c->res;
+    guint lines = c->res->problems->len;
+    Qcow2Header *h = &c->s->hdr;
+    guint8 buf[8];
+    int ret = check_bitmaps(c);
+    bool damaged = ret < 0 || c->res->corruptions > saved.corruptions;
+
+    g_ptr_array_set_size(c->res->problems, lines);
+    saved.problems = c->res->problems;
+    *c->res = saved;
+    if (!damaged) {
+        return 0;
+    }
+    h->autoclear_features &= ~QCOW2_AUTOCLEAR_BITMAPS;
+    stq_be_p(buf, h->autoclear_features);
+    return qcow2_check_pwrite(c, HDR_AUTOCLEAR_OFFSET, sizeof(buf), buf);
 }
 
 /* A refcount block outside the image: -r all grows the file over it. */
@@ -730,7 +468,7 @@ static int refblock_outside(Qcow2CheckCtx *c, uint64_t i, uint64_t offset,
     }
     c->res->corruptions--;
     c->res->corruptions_fixed++;
-    inc_refs(c, offset, c->cluster_size);
+    qcow2_check_inc_refs(c, offset, c->cluster_size);
     return 0;
 }
 
@@ -763,7 +501,7 @@ static int check_refblocks(Qcow2CheckCtx *c, bool *rebuild)
             continue;
         }
         if (offset != 0) {
-            inc_refs(c, offset, c->cluster_size);
+            qcow2_check_inc_refs(c, offset, c->cluster_size);
             if (qcow2_check_ref_get(c, cluster) != 1) {
                 qcow2_check_report(c, "ERROR refcount block %" PRIu64
                                    " refcount=%" PRIu64, i,
@@ -783,7 +521,7 @@ static int calculate_refcounts(Qcow2CheckCtx *c, bool *rebuild)
     int ret;
 
     memset(c->refs, 0, c->nb_refs * c->ref_width);
-    inc_refs(c, 0, c->cluster_size);
+    qcow2_check_inc_refs(c, 0, c->cluster_size);
     ret = check_l1(c, s->hdr.l1_table_offset, s->l1_size, true);
     if (ret < 0) {
         return ret;
@@ -792,10 +530,10 @@ static int calculate_refcounts(Qcow2CheckCtx *c, bool *rebuild)
     if (ret < 0) {
         return ret;
     }
-    inc_refs(c, s->hdr.refcount_table_offset,
+    qcow2_check_inc_refs(c, s->hdr.refcount_table_offset,
              s->refcount_table_size * 8);
     if (s->hdr.crypto_header_length) {
-        inc_refs(c, s->hdr.crypto_header_offset,
+        qcow2_check_inc_refs(c, s->hdr.crypto_header_offset,
                  s->hdr.crypto_header_length);
     }
     ret = check_bitmaps(c);
@@ -861,7 +599,7 @@ static int write_l1_entry(Qcow2CheckCtx *c, uint32_t i)
 {
     guint8 buf[8];
 
-    wr_be64(buf, c->s->l1_table[i]);
+    stq_be_p(buf, c->s->l1_table[i]);
     return qcow2_check_pwrite(c, c->s->hdr.l1_table_offset + (uint64_t)i * 8,
                               8, buf);
 }
@@ -901,7 +639,7 @@ static int check_copied_l2(Qcow2CheckCtx *c, uint64_t l2_offset,
         if (repair) {
             e = refcount == 1 ? e | QCOW2_OFLAG_COPIED
                               : e & ~QCOW2_OFLAG_COPIED;
-            wr_be64(c->l2_buf + j * c->s->l2_entry_bytes, e);
+            stq_be_p(c->l2_buf + j * c->s->l2_entry_bytes, e);
             dirty++;
         }
     }
@@ -1087,23 +825,90 @@ static void check_fini(Qcow2CheckCtx *c)
     qcow2_free_snapshots(c->snapshots);
 }
 
+/*
+ * The snapshot table, read before anything else as QEMU's check does.  A
+ * table that cannot be read stops the check (its clusters would look
+ * leaked); entries of a version 3 image without the VM state and disk
+ * size fields are corruptions, repaired by -r all.
+ */
+static int read_snapshot_table(Qcow2CheckCtx *c, GError **errp)
+{
+    BDRVQcow2State *s = c->s;
+    g_autoptr(GError) err = NULL;
+    int ret = qcow2_snapshot_table_read(c->bs, "snapshot table",
+                                        c->fix & BDRV_FIX_ERRORS,
+                                        &c->snapshots, &c->snapshots_size,
+                                        &err);
+
+    if (ret < 0) {
+        c->res->check_errors++;
+        if (g_str_has_prefix(err->message, "snapshot table")) {
+            g_autofree char *hint = s->hdr.nb_snapshots > QCOW2_MAX_SNAPSHOTS
+                ? g_strdup_printf("\nYou can force-remove all %u overhanging "
+                                  "snapshots with qemu-img check -r all",
+                                  s->hdr.nb_snapshots - QCOW2_MAX_SNAPSHOTS)
+                : g_strdup("");
+
+            error_setg(errp, "ERROR %s%s", err->message, hint);
+        } else if (g_str_has_prefix(err->message, "Too much extra")) {
+            error_setg(errp, "ERROR failed to read the snapshot table: %s\n"
+                       "You can force-remove this extra metadata with "
+                       "qemu-img check -r all", err->message);
+        } else {
+            error_setg(errp, "ERROR failed to read the snapshot table: %s",
+                       err->message);
+        }
+        return ret;
+    }
+    for (guint i = 0; c->snapshots && i < c->snapshots->len; i++) {
+        Qcow2Snapshot *sn = &g_array_index(c->snapshots, Qcow2Snapshot, i);
+
+        if (sn->dropped_extra_size) {
+            c->sn_incomplete++;
+            qcow2_check_report(c, "Discarding too much extra metadata in "
+                               "snapshot table entry %u (%u > 1024)", i,
+                               sn->dropped_extra_size);
+        }
+    }
+    for (guint i = 0; c->snapshots && i < c->snapshots->len; i++) {
+        Qcow2Snapshot *sn = &g_array_index(c->snapshots, Qcow2Snapshot, i);
+
+        if (sn->extra_data_size < 16) {
+            c->sn_incomplete++;
+            qcow2_check_report(c, "%s snapshot table entry %u is incomplete",
+                               c->fix & BDRV_FIX_ERRORS ? "Repairing"
+                               : "ERROR", i);
+        }
+    }
+    return 0;
+}
+
 static int check_locked(Qcow2CheckCtx *c, GError **errp)
 {
     BDRVQcow2State *s = c->s;
-    g_autoptr(GError) sn_err = NULL;
     int ret;
 
     c->res->total_clusters = (s->hdr.size + c->cluster_size - 1) >>
                              c->cluster_bits;
-    ret = qcow2_snapshot_table_read(c->bs, &c->snapshots, &c->snapshots_size,
-                                    &sn_err);
+    ret = read_snapshot_table(c, errp);
     if (ret < 0) {
-        qcow2_check_report(c, "ERROR snapshot table: %s", sn_err->message);
+        return ret;
+    }
+    if ((c->fix & BDRV_FIX_ERRORS) && (ret = drop_damaged_bitmaps(c)) < 0) {
         c->res->check_errors++;
-        g_propagate_error(errp, g_steal_pointer(&sn_err));
         return ret;
     }
     ret = check_refcounts(c, errp);
+    if (ret == 0 && c->sn_incomplete && (c->fix & BDRV_FIX_ERRORS)) {
+        ret = qcow2_check_fix_snapshot_table(c);
+        if (ret == 0) {
+            c->res->corruptions_fixed += c->sn_incomplete;
+            c->sn_incomplete = 0;
+        } else {
+            c->res->check_errors++;
+        }
+    }
+    c->res->corruptions += c->sn_incomplete;
     if (ret < 0) {
         return ret;
     }

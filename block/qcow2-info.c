@@ -8,18 +8,13 @@
 #include <errno.h>
 #include <string.h>
 #include "block/qcow2.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define BM_DIR_ENTRY_SIZE       24
 #define BM_MAX_DIRECTORY_SIZE   (64ull << 20)
 #define BM_FLAG_IN_USE          (1u << 0)
 #define BM_FLAG_AUTO            (1u << 1)
-
-static uint32_t get_be32(const guint8 *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
 
 static void add_flag(Qcow2BitmapInfoFlagsList ***tail, Qcow2BitmapInfoFlags f)
 {
@@ -43,9 +38,9 @@ static Qcow2BitmapInfo *parse_bitmap_entry(const guint8 *dir, uint64_t size,
     if (*pos + BM_DIR_ENTRY_SIZE > size) {
         return NULL;
     }
-    flags = get_be32(e + 12);
-    name_len = (uint32_t)(e[18] << 8 | e[19]);
-    extra = get_be32(e + 20);
+    flags = ldl_be_p(e + 12);
+    name_len = lduw_be_p(e + 18);
+    extra = ldl_be_p(e + 20);
     len = (BM_DIR_ENTRY_SIZE + (uint64_t)extra + name_len + 7) & ~7ull;
     if (*pos + len > size || e[17] > 63) {
         return NULL;
@@ -214,6 +209,10 @@ int qcow2_query_info(BlockDriverState *bs, ImageInfo *info, GError **errp)
     info->cluster_size = (int64_t)s->cluster_size;
     info->has_dirty_flag = true;
     info->dirty_flag = !!(h->incompatible_features & QCOW2_INCOMPAT_DIRTY);
+    if (h->crypt_method != QCOW2_CRYPT_NONE) {
+        info->has_encrypted = true;
+        info->encrypted = true;
+    }
     if (h->backing_file && h->backing_file[0]) {
         info->backing_filename = g_strdup(h->backing_file);
         info->full_backing_filename = full_backing_name(bs, h->backing_file);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include "block/qcow2.h"
+#include "qemu/bswap.h"
 #include "qemu/error.h"
 
 #define SN_FIXED_SIZE       40
@@ -18,22 +19,6 @@
 #define SN_MAX_TABLE_SIZE   (1024ull * QCOW2_MAX_SNAPSHOTS)
 /* Bytes read from the image at a time while walking the table. */
 #define SN_READ_CHUNK       65536
-
-static uint16_t be16_at(const guint8 *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32_at(const guint8 *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64_at(const guint8 *p)
-{
-    return (uint64_t)be32_at(p) << 32 | be32_at(p + 4);
-}
 
 static void snapshot_clear(Qcow2Snapshot *sn)
 {
@@ -47,11 +32,11 @@ static void snapshot_clear(Qcow2Snapshot *sn)
  * One entry from p (avail bytes).  0 with *entry_len = its length (without
  * the padding to 8 bytes);
  * -EAGAIN with *entry_len = the bytes it needs when avail is too short;
- * -EINVAL (errp set) when the entry is malformed.
+ * -EFBIG when its extra data is larger than QEMU allows.
  */
 int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
-                               uint64_t image_size, Qcow2Snapshot *sn,
-                               size_t *entry_len, GError **errp)
+                               uint64_t image_size, bool drop_extra,
+                               Qcow2Snapshot *sn, size_t *entry_len)
 {
     uint32_t extra, id_len, name_len;
     size_t need;
@@ -60,13 +45,12 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
         *entry_len = SN_FIXED_SIZE;
         return -EAGAIN;
     }
-    extra = be32_at(p + 36);
-    if (extra > SN_MAX_EXTRA_DATA) {
-        error_setg(errp, "Too much extra metadata in snapshot table entry");
-        return -EINVAL;
+    extra = ldl_be_p(p + 36);
+    if (extra > SN_MAX_EXTRA_DATA && !drop_extra) {
+        return -EFBIG;
     }
-    id_len = be16_at(p + 12);
-    name_len = be16_at(p + 14);
+    id_len = lduw_be_p(p + 12);
+    name_len = lduw_be_p(p + 14);
     /* The padding after the last entry may lie past the end of the file. */
     need = SN_FIXED_SIZE + extra + id_len + name_len;
     *entry_len = need;
@@ -75,27 +59,32 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
     }
 
     memset(sn, 0, sizeof(*sn));
-    sn->l1_table_offset = be64_at(p);
-    sn->l1_size = be32_at(p + 8);
-    sn->date_sec = be32_at(p + 16);
-    sn->date_nsec = be32_at(p + 20);
-    sn->vm_clock_nsec = be64_at(p + 24);
-    sn->vm_state_size = be32_at(p + 32);
+    sn->l1_table_offset = ldq_be_p(p);
+    sn->l1_size = ldl_be_p(p + 8);
+    sn->date_sec = ldl_be_p(p + 16);
+    sn->date_nsec = ldl_be_p(p + 20);
+    sn->vm_clock_nsec = ldq_be_p(p + 24);
+    sn->vm_state_size = ldl_be_p(p + 32);
     sn->vm_state_size_large = sn->vm_state_size;
     sn->extra_data_size = extra;
+    if (extra > SN_MAX_EXTRA_DATA) {
+        /* Repair: keep the fields we know, drop the rest. */
+        sn->dropped_extra_size = extra;
+        sn->extra_data_size = 24;
+    }
     sn->disk_size = image_size;
     p += SN_FIXED_SIZE;
     if (extra >= 8) {
-        sn->vm_state_size_large = be64_at(p);
+        sn->vm_state_size_large = ldq_be_p(p);
     }
     if (extra >= 16) {
-        sn->disk_size = be64_at(p + 8);
+        sn->disk_size = ldq_be_p(p + 8);
     }
     if (extra >= 24) {
-        sn->icount = be64_at(p + 16);
+        sn->icount = ldq_be_p(p + 16);
         sn->has_icount = sn->icount != UINT64_MAX;
     }
-    if (extra > 24) {
+    if (extra > 24 && !sn->dropped_extra_size) {
         sn->unknown_extra = g_memdup2(p + 24, extra - 24);
     }
     p += extra;
@@ -107,11 +96,12 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
 /*
  * The entries of a table held in buf.  0 with *table_size = the bytes
  * used; -EAGAIN (no error set) when buf ends early, *table_size then
- * being the bytes needed at least; -EINVAL with errp for a bad entry.
+ * being the bytes needed at least; -EFBIG with errp for a bad entry.
  */
 int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
-                               uint64_t image_size, GArray **snapshots,
-                               uint64_t *table_size, GError **errp)
+                               uint64_t image_size, bool drop_extra,
+                               GArray **snapshots, uint64_t *table_size,
+                               GError **errp)
 {
     g_autoptr(GArray) arr = g_array_sized_new(FALSE, TRUE,
                                               sizeof(Qcow2Snapshot), nb);
@@ -126,14 +116,15 @@ int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
         pos = (pos + 7) & ~(size_t)7;
         ret = qcow2_snapshot_parse_entry(buf + MIN(pos, len),
                                          len - MIN(pos, len), image_size,
-                                         &sn, &elen, errp);
+                                         drop_extra, &sn, &elen);
 
         if (ret == -EAGAIN) {
             *table_size = pos + elen;
             return ret;
         }
         if (ret < 0) {
-            g_prefix_error(errp, "Snapshot %u: ", i);
+            error_setg(errp, "Too much extra metadata in snapshot table "
+                       "entry %u", i);
             return ret;
         }
         g_array_append_val(arr, sn);
@@ -144,40 +135,60 @@ int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
     return 0;
 }
 
-static int check_table_bounds(BDRVQcow2State *s, int64_t file_size,
+/* QEMU's block layer refuses requests past this (1 GiB below 2^63). */
+#define SN_MAX_OFFSET 0x7fffffffc0000000ull
+
+/* Bounds of the header's table pointer, named and checked as QEMU does. */
+static int check_table_bounds(BDRVQcow2State *s, const char *name,
                               GError **errp)
 {
     uint64_t off = s->hdr.snapshots_offset;
+    uint64_t size = (uint64_t)s->hdr.nb_snapshots * SN_FIXED_SIZE;
 
     if (s->hdr.nb_snapshots > QCOW2_MAX_SNAPSHOTS) {
-        error_setg(errp, "Too many snapshots (%u > %u)", s->hdr.nb_snapshots,
-                   QCOW2_MAX_SNAPSHOTS);
+        error_setg(errp, "%s too large", name);
         return -EFBIG;
     }
-    if (s->hdr.nb_snapshots == 0) {
-        return 0;
-    }
-    if (off & (s->cluster_size - 1)) {
-        error_setg(errp, "Snapshot table offset invalid");
+    if (size > INT64_MAX - off) {
+        error_setg(errp, "%s exceeds its bounds", name);
         return -EINVAL;
     }
-    if (off >= (uint64_t)file_size) {
-        error_setg(errp, "Snapshot table is beyond the end of the file");
+    if (off & (s->cluster_size - 1)) {
+        error_setg(errp, "%s is not cluster aligned", name);
         return -EINVAL;
     }
     return 0;
 }
 
+/* Table bytes [from, to) into buf + from: zeros past the end of the file,
+ * as the block layer reads them for QEMU. */
+static int read_window(BlockDriverState *bs, uint64_t off, guint8 *buf,
+                       uint64_t from, uint64_t to, int64_t file_size)
+{
+    uint64_t end = off + to, in_file;
+
+    if (off + to < off || end > SN_MAX_OFFSET) {
+        return -EIO;
+    }
+    memset(buf + from, 0, to - from);
+    if (off + from >= (uint64_t)file_size) {
+        return 0;
+    }
+    in_file = MIN(end, (uint64_t)file_size) - (off + from);
+    return bdrv_child_pread(bs->file, (int64_t)(off + from),
+                            (int64_t)in_file, buf + from);
+}
+
 /*
  * Read the table into a growing window, never more than the entries ask
- * for and never past SN_MAX_TABLE_SIZE or the end of the file.
+ * for and never more than SN_MAX_TABLE_SIZE.
  */
-static int read_table(BlockDriverState *bs, GArray **snapshots,
+static int read_table(BlockDriverState *bs, const char *name,
+                      bool drop_extra, GArray **snapshots,
                       uint64_t *table_size, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int64_t file_size = bdrv_getlength(bs->file->bs);
-    uint64_t off = s->hdr.snapshots_offset, avail_max;
     g_autoptr(GByteArray) buf = g_byte_array_new();
     int ret;
 
@@ -185,37 +196,34 @@ static int read_table(BlockDriverState *bs, GArray **snapshots,
         error_setg_errno(errp, (int)-file_size, "Could not get the file size");
         return (int)file_size;
     }
-    ret = check_table_bounds(s, file_size, errp);
-    if (ret < 0) {
+    ret = check_table_bounds(s, name, errp);
+    if (ret < 0 || s->hdr.nb_snapshots == 0) {
         return ret;
     }
-    avail_max = MIN((uint64_t)file_size - MIN(off, (uint64_t)file_size),
-                    SN_MAX_TABLE_SIZE);
     for (;;) {
         uint64_t need = 0, want;
         guint old = buf->len;
 
         ret = qcow2_snapshot_parse_table(buf->data, buf->len,
                                          s->hdr.nb_snapshots, s->hdr.size,
-                                         snapshots, &need, errp);
+                                         drop_extra, snapshots, &need, errp);
         if (ret != -EAGAIN) {
             if (ret == 0) {
                 *table_size = need;
             }
             return ret;
         }
-        if (need > avail_max) {
-            error_setg(errp, need > SN_MAX_TABLE_SIZE ?
-                       "Snapshot table exceeds the size limit" :
-                       "Snapshot table is beyond the end of the file");
-            return -EINVAL;
+        if (need > SN_MAX_TABLE_SIZE) {
+            error_setg(errp, "Snapshot table is too big");
+            return -EFBIG;
         }
-        want = MIN(MAX(need, old + (uint64_t)SN_READ_CHUNK), avail_max);
+        want = MIN(MAX(need, old + (uint64_t)SN_READ_CHUNK),
+                   SN_MAX_TABLE_SIZE);
         g_byte_array_set_size(buf, (guint)want);
-        ret = bdrv_child_pread(bs->file, (int64_t)(off + old),
-                               (int64_t)(want - old), buf->data + old);
+        ret = read_window(bs, s->hdr.snapshots_offset, buf->data, old, want,
+                          file_size);
         if (ret < 0) {
-            error_setg_errno(errp, -ret, "Could not read snapshot table");
+            error_setg_errno(errp, -ret, "Failed to read snapshot table");
             return ret;
         }
     }
@@ -227,15 +235,17 @@ int qcow2_read_snapshots(BlockDriverState *bs, GArray **snapshots,
     uint64_t table_size;
 
     *snapshots = NULL;
-    return read_table(bs, snapshots, &table_size, errp);
+    return read_table(bs, "Snapshot table", false, snapshots, &table_size,
+                      errp);
 }
 
-int qcow2_snapshot_table_read(BlockDriverState *bs, GArray **snapshots,
+int qcow2_snapshot_table_read(BlockDriverState *bs, const char *name,
+                              bool drop_extra, GArray **snapshots,
                               uint64_t *table_size, GError **errp)
 {
     *snapshots = NULL;
     *table_size = 0;
-    return read_table(bs, snapshots, table_size, errp);
+    return read_table(bs, name, drop_extra, snapshots, table_size, errp);
 }
 
 void qcow2_free_snapshots(GArray *snapshots)
@@ -243,4 +253,56 @@ void qcow2_free_snapshots(GArray *snapshots)
     if (snapshots) {
         g_array_unref(snapshots);
     }
+}
+
+/* Extra data: the 64-bit VM state size and the disk size at least, as
+ * version 3 requires; icount and unknown fields as they were. */
+static uint32_t entry_extra(const Qcow2Snapshot *sn)
+{
+    return MAX(sn->extra_data_size, 16);
+}
+
+guint8 *qcow2_snapshot_serialize_table(GArray *snapshots, size_t *len)
+{
+    size_t total = 0, pos = 0;
+    guint8 *buf;
+
+    for (guint i = 0; i < snapshots->len; i++) {
+        const Qcow2Snapshot *sn = &g_array_index(snapshots, Qcow2Snapshot, i);
+
+        total = (total + 7) & ~(size_t)7;
+        total += SN_FIXED_SIZE + entry_extra(sn) + strlen(sn->id_str) +
+                 strlen(sn->name);
+    }
+    total = (total + 7) & ~(size_t)7;
+    buf = g_malloc0(MAX(total, 1));
+    for (guint i = 0; i < snapshots->len; i++) {
+        const Qcow2Snapshot *sn = &g_array_index(snapshots, Qcow2Snapshot, i);
+        uint32_t extra = entry_extra(sn);
+        size_t id_len = strlen(sn->id_str), name_len = strlen(sn->name);
+        guint8 *p = buf + pos;
+
+        stq_be_p(p, sn->l1_table_offset);
+        stl_be_p(p + 8, sn->l1_size);
+        stw_be_p(p + 12, (uint16_t)id_len);
+        stw_be_p(p + 14, (uint16_t)name_len);
+        stl_be_p(p + 16, sn->date_sec);
+        stl_be_p(p + 20, sn->date_nsec);
+        stq_be_p(p + 24, sn->vm_clock_nsec);
+        stl_be_p(p + 32, sn->vm_state_size);
+        stl_be_p(p + 36, extra);
+        stq_be_p(p + 40, sn->vm_state_size_large);
+        stq_be_p(p + 48, sn->disk_size);
+        if (extra >= 24) {
+            stq_be_p(p + 56, sn->has_icount ? sn->icount : UINT64_MAX);
+        }
+        if (extra > 24 && sn->unknown_extra) {
+            memcpy(p + 64, sn->unknown_extra, extra - 24);
+        }
+        memcpy(p + SN_FIXED_SIZE + extra, sn->id_str, id_len);
+        memcpy(p + SN_FIXED_SIZE + extra + id_len, sn->name, name_len);
+        pos += (SN_FIXED_SIZE + extra + id_len + name_len + 7) & ~(size_t)7;
+    }
+    *len = total;
+    return buf;
 }

@@ -400,27 +400,39 @@ typedef struct Qcow2Snapshot {
     uint64_t icount;
     guint8 *unknown_extra;          /* kept verbatim */
     uint32_t extra_data_size;
+    /* Repair (check -r all): extra data over QEMU's limit was dropped;
+     * its size as it was, else 0. */
+    uint32_t dropped_extra_size;
 } Qcow2Snapshot;
 
 int qcow2_read_snapshots(BlockDriverState *bs, GArray **snapshots,
                          GError **errp);   /* GArray of Qcow2Snapshot */
 void qcow2_free_snapshots(GArray *snapshots);
-/* As qcow2_read_snapshots, also giving the table's size in bytes. */
-int qcow2_snapshot_table_read(BlockDriverState *bs, GArray **snapshots,
+/* As qcow2_read_snapshots, also giving the table's size in bytes; errors
+ * name the table `name` ("snapshot table" in check's messages).  With
+ * drop_extra, extra data over QEMU's limit is dropped (repair) instead of
+ * refused. */
+int qcow2_snapshot_table_read(BlockDriverState *bs, const char *name,
+                              bool drop_extra, GArray **snapshots,
                               uint64_t *table_size, GError **errp);
 /*
  * Parse one entry from p (avail bytes): 0 with *entry_len its length
- * (the next entry starts at the next multiple of 8), -EAGAIN with *entry_len the bytes needed, -EINVAL (errp) if bad.
- * image_size is the disk size of entries without that extra data.
+ * (the next entry starts at the next multiple of 8), -EAGAIN with
+ * *entry_len the bytes needed, -EFBIG if its extra data is over QEMU's
+ * limit.  image_size is the disk size of entries without that extra data.
  */
 int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
-                               uint64_t image_size, Qcow2Snapshot *sn,
-                               size_t *entry_len, GError **errp);
+                               uint64_t image_size, bool drop_extra,
+                               Qcow2Snapshot *sn, size_t *entry_len);
 /* nb entries from buf; -EAGAIN (no error) and *table_size = the bytes
- * needed at least when buf is short. */
+ * needed at least when buf is short; -EFBIG (errp) for a bad entry. */
 int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
-                               uint64_t image_size, GArray **snapshots,
-                               uint64_t *table_size, GError **errp);
+                               uint64_t image_size, bool drop_extra,
+                               GArray **snapshots, uint64_t *table_size,
+                               GError **errp);
+/* The table as it is stored (each entry padded to 8 bytes, extra data
+ * at least up to the disk size); *len its size. */
+guint8 *qcow2_snapshot_serialize_table(GArray *snapshots, size_t *len);
 
 extern const BlockDriver bdrv_qcow2;
 

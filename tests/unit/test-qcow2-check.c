@@ -348,7 +348,7 @@ static void test_snapshot_table(void)
     a = (a + 7) & ~(size_t)7;
     b = put_snapshot(buf + a, "2", "second", 0, 0);
     /* The last entry needs no padding after it. */
-    g_assert_cmpint(qcow2_snapshot_parse_table(buf, a + b, 2, 1 << 20, &arr,
+    g_assert_cmpint(qcow2_snapshot_parse_table(buf, a + b, 2, 1 << 20, false, &arr,
                                                &size, &err), ==, 0);
     g_assert_no_error(err);
     g_assert_cmpuint(size, ==, a + b);
@@ -370,7 +370,7 @@ static void test_snapshot_table(void)
 
     /* Short buffers ask for more; they are not an error. */
     arr = NULL;
-    g_assert_cmpint(qcow2_snapshot_parse_table(buf, a + 10, 2, 0, &arr,
+    g_assert_cmpint(qcow2_snapshot_parse_table(buf, a + 10, 2, 0, false, &arr,
                                                &size, &err), ==, -EAGAIN);
     g_assert_no_error(err);
     g_assert_null(arr);
@@ -378,18 +378,34 @@ static void test_snapshot_table(void)
 
     /* icount -1: recorded without icount. */
     put_snapshot(buf, "1", "x", 24, UINT64_MAX);
-    g_assert_cmpint(qcow2_snapshot_parse_table(buf, 80, 1, 0, &arr, &size,
+    g_assert_cmpint(qcow2_snapshot_parse_table(buf, 80, 1, 0, false, &arr, &size,
                                                &err), ==, 0);
     g_assert_false(g_array_index(arr, Qcow2Snapshot, 0).has_icount);
     qcow2_free_snapshots(arr);
     arr = NULL;
 
     /* Extra data beyond QEMU's limit is refused before anything is read. */
-    put32(buf + 36, 1025);
-    g_assert_cmpint(qcow2_snapshot_parse_table(buf, sizeof(buf), 1, 0, &arr,
-                                               &size, &err), ==, -EINVAL);
-    g_assert_nonnull(err);
-    g_assert_null(arr);
+    {
+        g_autofree guint8 *big = g_malloc0(2048);
+
+        put_snapshot(big, "1", "x", 24, 5);
+        put32(big + 36, 1025);
+        g_assert_cmpint(qcow2_snapshot_parse_table(big, 2048, 1, 0, false,
+                                                   &arr, &size, &err),
+                        ==, -EFBIG);
+        g_assert_cmpstr(err->message, ==, "Too much extra metadata in "
+                        "snapshot table entry 0");
+        g_assert_null(arr);
+        /* Repair: the known fields stay, the rest is dropped. */
+        g_assert_cmpint(qcow2_snapshot_parse_table(big, 2048, 1, 0, true,
+                                                   &arr, &size, NULL), ==, 0);
+        sn = &g_array_index(arr, Qcow2Snapshot, 0);
+        g_assert_cmpuint(sn->dropped_extra_size, ==, 1025);
+        g_assert_cmpuint(sn->extra_data_size, ==, 24);
+        g_assert_cmpuint(sn->icount, ==, 5);
+        g_assert_cmpuint(size, ==, 40 + 1025 + 2);
+        qcow2_free_snapshots(arr);
+    }
 }
 
 int main(int argc, char **argv)

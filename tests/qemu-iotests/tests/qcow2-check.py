@@ -18,107 +18,13 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import iotests
-from iotests import MiB
 
-REF_IMG = '/usr/bin/qemu-img'
-REF_IO = '/usr/bin/qemu-io'
-OFFSET_MASK = 0x00fffffffffffe00
-COPIED = 1 << 63
-
-
-class Qcow2File:
-    """Just enough of the format to damage an image on purpose."""
-
-    def __init__(self, path):
-        self.path = path
-        h = self.rd(0, 104)
-        (_, self.version, _, _, self.cbits, self.size, _, self.l1_size,
-         self.l1_off, self.rt_off, self.rt_clusters, self.nb_snap,
-         self.snap_off) = struct.unpack('>IIQIIQIIQQIIQ', h[:72])
-        self.cs = 1 << self.cbits
-        self.rorder = (struct.unpack('>I', h[96:100])[0]
-                       if self.version >= 3 else 4)
-
-    def rd(self, off, n):
-        with open(self.path, 'rb') as f:
-            f.seek(off)
-            return f.read(n)
-
-    def wr(self, off, data):
-        with open(self.path, 'r+b') as f:
-            f.seek(off)
-            f.write(data)
-
-    def u64(self, off):
-        return struct.unpack('>Q', self.rd(off, 8))[0]
-
-    def set64(self, off, v):
-        self.wr(off, struct.pack('>Q', v))
-
-    def l1e_addr(self, i):
-        return self.l1_off + 8 * i
-
-    def l2e_addr(self, vc):
-        per = self.cs // 8
-        return ((self.u64(self.l1e_addr(vc // per)) & OFFSET_MASK)
-                + 8 * (vc % per))
-
-    def l2e(self, vc):
-        return self.u64(self.l2e_addr(vc))
-
-    def set_l2e(self, vc, v):
-        self.set64(self.l2e_addr(vc), v)
-
-    def host_cluster(self, vc):
-        return (self.l2e(vc) & OFFSET_MASK) // self.cs
-
-    def _rc_pos(self, hc):
-        bits = 1 << self.rorder
-        per = self.cs * 8 // bits
-        blk = self.u64(self.rt_off + 8 * (hc // per)) & ~0x1ff
-        return blk, (hc % per) * bits, bits
-
-    def refcount(self, hc):
-        blk, bit, bits = self._rc_pos(hc)
-        if bits >= 8:
-            return int.from_bytes(self.rd(blk + bit // 8, bits // 8), 'big')
-        return (self.rd(blk + bit // 8, 1)[0] >> (bit % 8)) & ((1 << bits) - 1)
-
-    def set_refcount(self, hc, v):
-        blk, bit, bits = self._rc_pos(hc)
-        if bits >= 8:
-            self.wr(blk + bit // 8, v.to_bytes(bits // 8, 'big'))
-            return
-        b = self.rd(blk + bit // 8, 1)[0]
-        m = ((1 << bits) - 1) << (bit % 8)
-        self.wr(blk + bit // 8, bytes([(b & ~m) | ((v << (bit % 8)) & m)]))
-
-    def nb_clusters(self):
-        return (os.path.getsize(self.path) + self.cs - 1) // self.cs
-
-
-def ref_img(*args):
-    return iotests.run([REF_IMG] + list(args))
-
-
-def ref_io(*args):
-    return iotests.run([REF_IO] + list(args), check=True)
-
+from qcow2ref import COPIED, Qcow2File, make_image, ref_img, ref_io
 
 class Qcow2CheckBase(iotests.QemuTestCase):
 
-    def make(self, name, size='64M', opts=None, writes=(), backing=None):
-        path = self.path(name)
-        args = ['create', '-q', '-f', 'qcow2']
-        if opts:
-            args += ['-o', opts]
-        if backing:
-            args += ['-b', backing, '-F', 'qcow2']
-        r = ref_img(*(args + [path, size]))
-        self.assertEqual(r.rc, 0, r)
-        for w in writes:
-            ref_io('-c', w, path)
-        return path
+    def make(self, name, **kwargs):
+        return make_image(self.path(name), **kwargs)
 
     def twins(self, path):
         """Two copies of path with the same base name, in ours/ and ref/."""
@@ -338,6 +244,49 @@ class DamagedImages(Qcow2CheckBase):
         rc, _, err = self.all_modes(self.damaged('snapd.qcow2', edit, src))
         self.assertEqual(rc, 2)
         self.assertIn('refcount=1 reference=2', err)
+
+    def snapshot_entry(self, q, extra):
+        """Rewrite the first snapshot entry with `extra` bytes of extra data
+        (the known fields as QEMU writes them, then filler)."""
+        e = q.rd(q.snap_off, 40)
+        id_len, name_len = struct.unpack('>HH', e[12:16])
+        old_extra = struct.unpack('>I', e[36:40])[0]
+        names = q.rd(q.snap_off + 40 + old_extra, id_len + name_len)
+        known = q.rd(q.snap_off + 40, min(old_extra, 24))
+        data = (e[:36] + struct.pack('>I', extra)
+                + (known + b'\xa5' * extra)[:extra] + names)
+        q.wr(q.snap_off, data + b'\0' * (-len(data) % 8))
+
+    def snapshot_image(self):
+        src = self.path('snap.qcow2')
+        shutil.copyfile(self.base, src)
+        self.assertEqual(ref_img('snapshot', '-c', 'one', src).rc, 0)
+        return src
+
+    def test_snapshot_entry_incomplete(self):
+        path = self.damaged('sninc.qcow2',
+                            lambda q: self.snapshot_entry(q, 8),
+                            self.snapshot_image())
+        rc, _, err = self.all_modes(path)
+        self.assertEqual(rc, 2)
+        self.assertIn('ERROR snapshot table entry 0 is incomplete', err)
+        _, ours, _ = self.assertSameCheck(path, '-r', 'all')
+        r = ref_img('snapshot', '-l', ours)
+        self.assertIn(' one ', r.out)
+
+    def test_snapshot_extra_data_too_large(self):
+        path = self.damaged('snbig.qcow2',
+                            lambda q: self.snapshot_entry(q, 3000),
+                            self.snapshot_image())
+        (rc, _, err), _, _ = self.assertSameCheck(path)
+        self.assertEqual(rc, 1)
+        self.assertIn('Too much extra metadata in snapshot table entry 0',
+                      err)
+        (rc, _, err), ours, _ = self.assertSameCheck(path, '-r', 'all')
+        self.assertEqual(rc, 0)
+        self.assertIn('Discarding too much extra metadata in snapshot table '
+                      'entry 0 (3000 > 1024)', err)
+        self.assertEqual(ref_img('check', ours).rc, 0)
 
     def test_compressed_refcounts(self):
         src = self.make('csrc.qcow2', size='8M', writes=('write -P 5 0 1M',))

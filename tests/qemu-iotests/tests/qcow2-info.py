@@ -12,18 +12,16 @@ with QEMU's values, in QEMU's order, and with --backing-chain be a list.
 import json
 import os
 import re
-import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import iotests
 
-REF_IMG = '/usr/bin/qemu-img'
-REF_IO = '/usr/bin/qemu-io'
+from qcow2ref import REF_IO, make_image
 
 
 def ref_img(*args, check=True):
-    return iotests.run([REF_IMG] + list(args), check=check)
+    return iotests.run(['/usr/bin/qemu-img'] + list(args), check=check)
 
 
 def strip_children(text):
@@ -46,17 +44,8 @@ def without(d, *keys):
 
 class Qcow2Info(iotests.QemuTestCase):
 
-    def make(self, name, size='64M', opts=None, backing=None, writes=()):
-        path = self.path(name)
-        args = ['create', '-q', '-f', 'qcow2']
-        if opts:
-            args += ['-o', opts]
-        if backing:
-            args += ['-b', backing, '-F', 'qcow2']
-        ref_img(*(args + [path, size]))
-        for w in writes:
-            iotests.run([REF_IO, '-c', w, path], check=True)
-        return path
+    def make(self, name, **kwargs):
+        return make_image(self.path(name), **kwargs)
 
     def assertSameHuman(self, *args):
         ours = self.assertSuccess(iotests.qemu_img('info', *args))
