@@ -371,15 +371,17 @@ class Walk(iotests.QemuTestCase):
 
     def test_compressed_convert(self):
         src = self.path('src.raw')
-        data = bytearray(512 * KiB)
-        for i in range(0, len(data), 64 * KiB):
-            data[i:i + 40 * KiB] = bytes([0x60 + i // (64 * KiB)]) * 40 * KiB
-        data[256 * KiB:320 * KiB] = iotests.varied_data(64 * KiB, b'crash')
+        # 24 clusters of 4 KiB: compressible ones, incompressible ones
+        # (stored uncompressed), zeros (left unallocated)
+        data = bytearray(96 * KiB)
+        for i in range(0, 64 * KiB, 16 * KiB):
+            data[i:i + 12 * KiB] = bytes([0x60 + i // (16 * KiB)]) * 12 * KiB
+        data[72 * KiB:88 * KiB] = iotests.varied_data(16 * KiB, b'crash')
         with open(src, 'wb') as f:
             f.write(data)
         self.assertSuccess(iotests.run([DEB_IMG, 'create', '-q', '-f',
                                         'qcow2', '-o', 'cluster_size=4k',
-                                        self.path('c.qcow2'), '512k']))
+                                        self.path('c.qcow2'), '96k']))
         self.freeze('c.qcow2')
         img = self.thaw()
         r = iotests.qemu_img('convert', '-c', '-n', '-f', 'raw', '-O', 'qcow2',
