@@ -311,7 +311,34 @@ class Walk(iotests.QemuTestCase):
         self.io_argv = io_argv
         self.walk_io(ops, before, 'write')
 
-    # resize ------------------------------------------------------------
+    # qemu-img commands -------------------------------------------------
+
+    def walk_img(self, name, argv, verify):
+        """Walk a qemu-img command: argv(opts) is its arguments for the
+        target given as --image-opts-style options; verify(data, rc, where)
+        checks the guest view after each run."""
+        for fail_on in ('write', 'flush'):
+            for n in range(1, MAX_POINTS + 1):
+                rcs = []
+                for mode in ('error', 'crash'):
+                    img = self.thaw()
+                    opts = ('driver=qcow2,file.driver=blkdebug,'
+                            'file.fail-on=%s,file.fail-after=%d,file.mode=%s,'
+                            'file.file.driver=file,file.file.filename=%s'
+                            % (fail_on, n, mode, img))
+                    r = iotests.qemu_img(*argv(opts))
+                    self.assertNotIn(r.rc, range(-64, 0), r)
+                    where = '%s %s %s at %d' % (name, fail_on, mode, n)
+                    self.assertConsistent(img, where)
+                    verify(self.guest(img), r.rc if mode == 'error' else None,
+                           where)
+                    rcs.append(r.rc)
+                if rcs[0] == 0:
+                    self.assertGreater(n, 1, '%s made no %s' % (name, fail_on))
+                    print('%s %s walk: %d points' % (name, fail_on, n - 1))
+                    break
+            else:
+                self.fail('more than %d %s points' % (MAX_POINTS, name))
 
     def resize_walk(self, new_size, shrink):
         self.assertSuccess(iotests.run([DEB_IMG, 'create', '-q', '-f',
@@ -322,42 +349,23 @@ class Walk(iotests.QemuTestCase):
                                    self.path('r.qcow2')]))
         self.freeze('r.qcow2')
         old = bytes([0x44]) * (256 * KiB) + bytes(768 * KiB)
-        img = self.thaw()
-        r = iotests.qemu_img('resize', *(['--shrink'] if shrink else []),
-                             img, str(new_size))
+        flag = ['--shrink'] if shrink else []
+        r = iotests.qemu_img('resize', *flag, self.thaw(), str(new_size))
         if r.rc != 0:
             self.fail('resize fails without a fault:\n%r' % r)
-        for fail_on in ('write', 'flush'):
-            for n in range(1, MAX_POINTS + 1):
-                results = []
-                for mode in ('error', 'crash'):
-                    img = self.thaw()
-                    opts = ('driver=qcow2,file.driver=blkdebug,'
-                            'file.fail-on=%s,file.fail-after=%d,file.mode=%s,'
-                            'file.file.driver=file,file.file.filename=%s'
-                            % (fail_on, n, mode, img))
-                    argv = ['resize', '--image-opts'] + \
-                        (['--shrink'] if shrink else []) + [opts,
-                                                            str(new_size)]
-                    r = iotests.qemu_img(*argv)
-                    self.assertNotIn(r.rc, range(-64, 0), r)
-                    where = 'resize %s %s at %d' % (fail_on, mode, n)
-                    self.assertConsistent(img, where)
-                    data = self.guest(img)
-                    if len(data) not in (len(old), new_size):
-                        self.fail('%s: size %d' % (where, len(data)))
-                    keep = min(len(old), len(data))
-                    if data[:keep] != old[:keep]:
-                        self.fail('%s: the data changed' % where)
-                    if data[keep:] != bytes(len(data) - keep):
-                        self.fail('%s: the new range is not zero' % where)
-                    if mode == 'error' and r.rc == 0:
-                        self.assertEqual(len(data), new_size)
-                    results.append(r.rc)
-                if results[0] == 0:
-                    break
-            else:
-                self.fail('more than %d resize points' % MAX_POINTS)
+
+        def verify(data, rc, where):
+            if len(data) not in (len(old), new_size):
+                self.fail('%s: size %d' % (where, len(data)))
+            keep = min(len(old), len(data))
+            if data[:keep] != old[:keep]:
+                self.fail('%s: the data changed' % where)
+            if data[keep:] != bytes(len(data) - keep):
+                self.fail('%s: the new range is not zero' % where)
+            if rc == 0:
+                self.assertEqual(len(data), new_size, where)
+        self.walk_img('resize', lambda opts: ['resize', '--image-opts'] +
+                      flag + [opts, str(new_size)], verify)
 
     def test_resize_grow(self):
         # 1 MiB -> 64 MiB in 512-byte clusters: the L1 table grows from 32
@@ -377,46 +385,30 @@ class Walk(iotests.QemuTestCase):
         for i in range(0, 64 * KiB, 16 * KiB):
             data[i:i + 12 * KiB] = bytes([0x60 + i // (16 * KiB)]) * 12 * KiB
         data[72 * KiB:88 * KiB] = iotests.varied_data(16 * KiB, b'crash')
+        data = bytes(data)
         with open(src, 'wb') as f:
             f.write(data)
         self.assertSuccess(iotests.run([DEB_IMG, 'create', '-q', '-f',
                                         'qcow2', '-o', 'cluster_size=4k',
                                         self.path('c.qcow2'), '96k']))
         self.freeze('c.qcow2')
-        img = self.thaw()
         r = iotests.qemu_img('convert', '-c', '-n', '-f', 'raw', '-O', 'qcow2',
-                             src, img)
+                             src, self.thaw())
         if r.rc != 0:
             self.fail('convert -c fails without a fault:\n%r' % r)
-        for fail_on in ('write', 'flush'):
-            for n in range(1, MAX_POINTS + 1):
-                rcs = []
-                for mode in ('error', 'crash'):
-                    img = self.thaw()
-                    opts = ('driver=qcow2,file.driver=blkdebug,'
-                            'file.fail-on=%s,file.fail-after=%d,file.mode=%s,'
-                            'file.file.driver=file,file.file.filename=%s'
-                            % (fail_on, n, mode, img))
-                    r = iotests.qemu_img('convert', '-c', '-n', '-f', 'raw',
-                                         src, '--target-image-opts', opts)
-                    self.assertNotIn(r.rc, range(-64, 0), r)
-                    where = 'convert -c %s %s at %d' % (fail_on, mode, n)
-                    self.assertConsistent(img, where)
-                    got = self.guest(img)
-                    # each cluster is either still unallocated or the data
-                    for c in range(0, len(data), 4 * KiB):
-                        g = got[c:c + 4 * KiB]
-                        if g != data[c:c + 4 * KiB] and g != bytes(4 * KiB):
-                            self.fail('%s: cluster at %d is neither zero nor '
-                                      'the source' % (where, c))
-                    if mode == 'error' and r.rc == 0:
-                        self.assertEqual(got, bytes(data))
-                    rcs.append(r.rc)
-                if rcs[0] == 0:
-                    self.assertGreater(n, 1)
-                    break
-            else:
-                self.fail('more than %d convert points' % MAX_POINTS)
+
+        def verify(got, rc, where):
+            # each cluster is either still unallocated or the data
+            for c in range(0, len(data), 4 * KiB):
+                g = got[c:c + 4 * KiB]
+                if g != data[c:c + 4 * KiB] and g != bytes(4 * KiB):
+                    self.fail('%s: cluster at %d is neither zero nor the '
+                              'source' % (where, c))
+            if rc == 0:
+                self.assertEqual(got, data, where)
+        self.walk_img('convert -c', lambda opts: [
+            'convert', '-c', '-n', '-f', 'raw', src, '--target-image-opts',
+            opts], verify)
 
 
 if __name__ == '__main__':

@@ -134,25 +134,22 @@ class Qcow2Interop(iotests.QemuTestCase):
 
     # helpers ----------------------------------------------------------
 
-    def deb_create(self, name, size, opts='', backing=None, bfmt='qcow2'):
+    def create(self, prog, name, size, opts='', backing=None,
+               bfmt='qcow2'):
         p = self.path(name)
-        argv = ['create', '-q', '-f', 'qcow2']
+        argv = [prog, 'create', '-q', '-f', 'qcow2']
         if opts:
             argv += ['-o', opts]
         if backing:
             argv += ['-b', backing, '-F', bfmt]
-        self.assertSuccess(deb_img(*argv, p, str(size)))
+        self.assertSuccess(iotests.run(argv + [p, str(size)]))
         return p
 
-    def ours_create(self, name, size, opts='', backing=None, bfmt='qcow2'):
-        p = self.path(name)
-        argv = ['create', '-q', '-f', 'qcow2']
-        if opts:
-            argv += ['-o', opts]
-        if backing:
-            argv += ['-b', backing, '-F', bfmt]
-        self.assertSuccess(iotests.qemu_img(*argv, p, str(size)))
-        return p
+    def deb_create(self, *args, **kwargs):
+        return self.create(DEB_IMG, *args, **kwargs)
+
+    def ours_create(self, *args, **kwargs):
+        return self.create(iotests.qemu_img_prog, *args, **kwargs)
 
     def deb_write(self, p, cmds, fmt='qcow2'):
         self.assertIOOk(deb_io('-d', 'unmap', '-f', fmt, p, *cmd_args(cmds)))
@@ -644,23 +641,27 @@ class Qcow2Interop(iotests.QemuTestCase):
 
     # --- luks over a qcow2 payload --------------------------------------
 
-    def test_luks_over_qcow2_payload(self):
-        """driver=luks,file.driver=qcow2,...,header.filename=h.img: the
-        qcow2 payload stays sparse (only what was written is allocated),
-        passes QEMU 7.2's check, and its clusters hold ciphertext that
-        decrypts with the volume key cryptsetup reads from the header."""
+    def luks_over_qcow2(self, size):
+        """A detached luks header (ours) and a new qcow2 payload (ours):
+        (key file, --object args, header, payload, --image-opts string)."""
         key = self.keyfile('K', PASS)
         obj = iotests.secret_obj('sec0', key)
         hdr = self.path('h.img')
-        payload = self.path('p.qcow2')
-        self.assertSuccess(iotests.qemu_img('create', '-q', '-f', 'qcow2',
-                                            payload, '64M'))
+        payload = self.ours_create('p.qcow2', size)
         self.assertSuccess(iotests.qemu_img(
             'create', '-q', '-f', 'luks', *obj, '-o',
             'key-secret=sec0,iter-time=%s,detached-header=true'
             % iotests.ITER_TIME, hdr))
         opts = ('driver=luks,key-secret=sec0,file.driver=qcow2,'
                 'file.file.filename=%s,header.filename=%s' % (payload, hdr))
+        return key, obj, hdr, payload, opts
+
+    def test_luks_over_qcow2_payload(self):
+        """driver=luks,file.driver=qcow2,...,header.filename=h.img: the
+        qcow2 payload stays sparse (only what was written is allocated),
+        passes QEMU 7.2's check, and its clusters hold ciphertext that
+        decrypts with the volume key cryptsetup reads from the header."""
+        key, obj, hdr, payload, opts = self.luks_over_qcow2(64 * MiB)
         self.assertIOOk(iotests.qemu_io(*obj, '--image-opts', opts,
                                         '-c', 'write -P 0x5b 0 1M',
                                         '-c', 'write -P 0x5c 40M 64k',
@@ -690,16 +691,7 @@ class Qcow2Interop(iotests.QemuTestCase):
         src = self.deb_create('cloud.qcow2', 16 * MiB, 'cluster_size=4k')
         m = Model(16 * MiB)
         self.deb_write(src, m.random_ops(300, 30, 4 * KiB))
-        key = self.keyfile('K', PASS)
-        obj = iotests.secret_obj('sec0', key)
-        hdr = self.path('h.img')
-        payload = self.ours_create('p.qcow2', 16 * MiB)
-        self.assertSuccess(iotests.qemu_img(
-            'create', '-q', '-f', 'luks', *obj, '-o',
-            'key-secret=sec0,iter-time=%s,detached-header=true'
-            % iotests.ITER_TIME, hdr))
-        opts = ('driver=luks,key-secret=sec0,file.driver=qcow2,'
-                'file.file.filename=%s,header.filename=%s' % (payload, hdr))
+        _, obj, _, payload, opts = self.luks_over_qcow2(16 * MiB)
         self.assertSuccess(iotests.qemu_img('convert', *obj, '-n', '-f',
                                             'qcow2', src,
                                             '--target-image-opts', opts))
