@@ -10,6 +10,7 @@
  * point to it).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include "qcow2.h"
 
@@ -132,7 +133,7 @@ static int write_slot(BlockDriverState *bs, Qcow2Cache *c, int i)
         return ret;
     }
     /* A new table may be the first thing past the end of the file. */
-    ret = qcow2_grow_child(bs->file, c->e[i].offset + c->table_size);
+    ret = qcow2_grow_child(bs, bs->file, c->e[i].offset + c->table_size);
     if (ret < 0) {
         return ret;
     }
@@ -226,6 +227,13 @@ static int cache_get(BlockDriverState *bs, Qcow2Cache *c, uint64_t offset,
             return i;
         }
         if (read) {
+            int64_t flen = __atomic_load_n(&bs->file->bs->total_bytes,
+                                           __ATOMIC_ACQUIRE);
+            if ((int64_t)(offset + c->table_size) > flen) {
+                return qcow2_signal_corruption(bs, "Metadata table at %#"
+                                               PRIx64 " lies past the end "
+                                               "of the image file", offset);
+            }
             ret = bdrv_pread(bs->file->bs, offset, c->table_size,
                              slot_data(c, i), 0);
             if (ret < 0) {

@@ -8,6 +8,7 @@
  * subcluster, else one cluster.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include "qcow2.h"
 #include "qemu/bswap.h"
@@ -148,7 +149,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
         return 0;
     }
     if (l2_offset & (s->cluster_size - 1)) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64
+                                       " unaligned (L1 index: %#" PRIx64 ")",
+                                       l2_offset, l1_index);
     }
     ret = qcow2_get_l2_slice(bs, l2_offset, l2_index, &slice);
     if (ret < 0) {
@@ -159,7 +162,9 @@ int qcow2_get_host_offset(BlockDriverState *bs, uint64_t offset,
     bitmap = qcow2_l2_bitmap(s, slice, si);
     ret = unit_type(s, entry, bitmap, offset & (s->cluster_size - 1), &t0);
     if (ret < 0 || !host_valid(s, t0, entry)) {
-        ret = -EIO;
+        ret = qcow2_signal_corruption(bs, "Invalid L2 entry %#" PRIx64
+                                      " for guest offset %#" PRIx64, entry,
+                                      offset);
         goto out;
     }
     if (t0 == QCOW2_CLUSTER_COMPRESSED) {
@@ -287,7 +292,7 @@ int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size, bool exact)
         be[i] = GUINT64_TO_BE(table[i]);
     }
     /* New table and its refcount on disk, then the header points to it. */
-    ret = qcow2_grow_child(bs->file, (uint64_t)new_off +
+    ret = qcow2_grow_child(bs, bs->file, (uint64_t)new_off +
                            QCOW2_ROUND_UP(new_size * 8, s->cluster_size));
     if (ret == 0) {
         ret = qcow2_cache_flush(bs, s->refcount_cache);
@@ -365,7 +370,7 @@ static int l2_for_write(BlockDriverState *bs, uint64_t l1_index,
     new_off = qcow2_alloc_clusters(bs, s->cluster_size);
     ret = new_off < 0 ? (int)new_off : 0;
     if (ret == 0) {
-        ret = qcow2_grow_child(bs->file, (uint64_t)new_off + s->cluster_size);
+        ret = qcow2_grow_child(bs, bs->file, (uint64_t)new_off + s->cluster_size);
     }
     if (ret == 0) {
         ret = bdrv_pwrite(bs->file->bs, new_off, (int64_t)s->cluster_size,
@@ -438,6 +443,22 @@ static void slice_ref(BDRVQcow2State *s, uint64_t offset, SliceRef *r)
     r->max = (slice_end << s->cluster_bits) - in_l2;
 }
 
+/* The writable L2 slice for guest `offset` (allocated or copied if it
+ * must be) and the entry's index in it. */
+static int writable_slice(BlockDriverState *bs, const SliceRef *r,
+                          void **slice, int *si)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t l2_offset;
+    int ret = l2_for_write(bs, r->l1_index, &l2_offset);
+
+    if (ret == 0) {
+        ret = qcow2_get_l2_slice(bs, l2_offset, r->l2_index, slice);
+    }
+    *si = (int)(r->l2_index % s->l2_slice_entries);
+    return ret;
+}
+
 int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
                        uint64_t *bytes, uint64_t *host, Qcow2WriteKind *kind)
 {
@@ -468,7 +489,10 @@ int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
     if (*kind == QCOW2_WRITE_INPLACE) {
         first = entry & QCOW2_L2E_OFFSET_MASK;
         if (first & (s->cluster_size - 1)) {
-            ret = -EIO;
+            ret = qcow2_signal_corruption(bs, "Cluster allocation offset %#"
+                                          PRIx64 " unaligned (L2 offset: %#"
+                                          PRIx64 ", L2 index: %#x)", first,
+                                          l2_offset, si);
         }
         *host = first + (offset & (s->cluster_size - 1));
         pos = s->cluster_size - (offset & (s->cluster_size - 1));
@@ -489,27 +513,34 @@ int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
 }
 
 /* Where the run of k clusters at guest cstart goes. */
+/* Where the run of k clusters at guest cstart goes; *fresh: past the old
+ * end of the file, so it reads as zeros already. */
 static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
-                        uint64_t entry, uint64_t cstart, int k)
+                        uint64_t entry, uint64_t cstart, int k, bool *fresh)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t bytes = (uint64_t)k * s->cluster_size;
     int64_t host;
     int ret;
 
+    *fresh = false;
     if (has_data_file(s)) {
+        *fresh = qcow2_is_fresh(bs, s->data_file, cstart);
         /* Data file clusters sit at their guest offset, uncounted. */
-        ret = qcow2_grow_child(s->data_file, cstart + bytes);
+        ret = qcow2_grow_child(bs, s->data_file, cstart + bytes);
         return ret < 0 ? ret : (int64_t)cstart;
     }
     if (kind == QCOW2_WRITE_REUSE) {
-        return (int64_t)(entry & QCOW2_L2E_OFFSET_MASK);
+        host = (int64_t)(entry & QCOW2_L2E_OFFSET_MASK);
+        ret = qcow2_check_overlap(bs, (uint64_t)host, bytes);
+        return ret < 0 ? ret : host;
     }
     host = qcow2_alloc_clusters(bs, bytes);
     if (host < 0) {
         return host;
     }
-    ret = qcow2_grow_child(bs->file, (uint64_t)host + bytes);
+    *fresh = qcow2_is_fresh(bs, bs->file, (uint64_t)host);
+    ret = qcow2_grow_child(bs, bs->file, (uint64_t)host + bytes);
     if (ret < 0) {
         qcow2_free_clusters(bs, (uint64_t)host, bytes);
         return ret;
@@ -517,90 +548,103 @@ static int64_t run_host(BlockDriverState *bs, Qcow2WriteKind kind,
     return host;
 }
 
-/* Write [cstart, run_end) at host: COW head, the guest data, COW tail. */
+static bool is_zero(const guint8 *p, size_t n)
+{
+    return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+/*
+ * Write [cstart, run_end) at host: COW head, the guest data, COW tail.
+ * In fresh clusters (past the old end of the file) COW parts that are
+ * zeros need no write.
+ */
 static int write_run(BlockDriverState *bs, uint64_t cstart, uint64_t run_end,
-                     uint64_t offset, uint64_t wend, int64_t host,
+                     uint64_t offset, uint64_t wend, int64_t host, bool fresh,
                      const struct iovec *iov, int niov, size_t iov_off)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t head = offset - cstart, tail = run_end - wend;
     g_autofree struct iovec *v = g_new(struct iovec, niov + 2);
     guint8 *hb = NULL, *tb = NULL;
+    uint64_t start = cstart, len = wend - offset;
     int n = 0, ret = 0;
 
     if (head) {
         hb = bdrv_blockalign(bs, head);
-        ret = qcow2_read_locked(bs, cstart, head, hb);
-        v[n++] = (struct iovec) { hb, head };
+        ret = qcow2_read_guest(bs, cstart, head, hb, false);
+        if (fresh && is_zero(hb, head)) {
+            start = offset;
+        } else {
+            v[n++] = (struct iovec) { hb, head };
+            len += head;
+        }
     }
     n += bdrv_iov_slice(iov, niov, iov_off, wend - offset, v + n);
     if (ret == 0 && tail) {
         tb = bdrv_blockalign(bs, tail);
-        ret = qcow2_read_locked(bs, wend, tail, tb);
-        v[n++] = (struct iovec) { tb, tail };
+        ret = qcow2_read_guest(bs, wend, tail, tb, false);
+        if (!fresh || !is_zero(tb, tail)) {
+            v[n++] = (struct iovec) { tb, tail };
+            len += tail;
+        }
     }
     if (ret == 0) {
-        ret = bdrv_pwritev(s->data_file->bs, host, (int64_t)(run_end - cstart),
-                           v, n, 0);
+        ret = bdrv_pwritev(s->data_file->bs, host + (int64_t)(start - cstart),
+                           (int64_t)len, v, n, 0);
     }
     bdrv_vfree(hb);
     bdrv_vfree(tb);
     return ret;
 }
 
-int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
-                      const struct iovec *iov, int niov, size_t iov_off)
+static bool inflight_overlaps(BDRVQcow2State *s, uint64_t start,
+                              uint64_t end)
+{
+    for (guint i = 0; i + 1 < s->inflight->len; i += 2) {
+        if (start < g_array_index(s->inflight, uint64_t, i + 1) &&
+            g_array_index(s->inflight, uint64_t, i) < end) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Wait (s->lock held) until no allocation in flight overlaps. */
+bool qcow2_wait_inflight(BDRVQcow2State *s, uint64_t start, uint64_t end)
+{
+    bool waited = false;
+
+    while (inflight_overlaps(s, start, end)) {
+        g_cond_wait(&s->inflight_cond, &s->lock);
+        waited = true;
+    }
+    return waited;
+}
+
+static void inflight_end(BDRVQcow2State *s, uint64_t start)
+{
+    for (guint i = 0; i + 1 < s->inflight->len; i += 2) {
+        if (g_array_index(s->inflight, uint64_t, i) == start) {
+            g_array_remove_range(s->inflight, i, 2);
+            break;
+        }
+    }
+    g_cond_broadcast(&s->inflight_cond);
+}
+
+/* Point the k entries at guest cstart to the new clusters at host. */
+static int link_run(BlockDriverState *bs, uint64_t cstart, int k,
+                    int64_t host, Qcow2WriteKind kind)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t cs = s->cluster_size;
-    uint64_t cstart = offset & ~(cs - 1);
-    uint64_t l2_offset, len, entry, run_end, wend, nreq;
-    Qcow2WriteKind kind;
-    int64_t host;
     SliceRef r;
     void *slice;
-    int si, k = 1, ret;
+    int si, ret;
 
-    slice_ref(s, offset, &r);
-    len = MIN(*bytes, r.max);
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
+    slice_ref(s, cstart, &r);
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
-    }
-    ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    if (ret < 0) {
-        return ret;
-    }
-    si = (int)(r.l2_index % s->l2_slice_entries);
-    entry = qcow2_l2_entry(s, slice, si);
-    kind = write_kind(s, entry, qcow2_l2_bitmap(s, slice, si));
-    nreq = (offset + len - cstart + cs - 1) / cs;
-    if (kind == QCOW2_WRITE_INPLACE) {
-        /* Allocated meanwhile: a plain write of this cluster's part. */
-        k = 0;
-        host = (int64_t)((entry & QCOW2_L2E_OFFSET_MASK) + (offset - cstart));
-        wend = MIN(offset + len, cstart + cs);
-        goto inplace;
-    }
-    while (kind == QCOW2_WRITE_NEW && (uint64_t)k < nreq &&
-           write_kind(s, qcow2_l2_entry(s, slice, si + k),
-                      qcow2_l2_bitmap(s, slice, si + k)) == QCOW2_WRITE_NEW) {
-        k++;
-    }
-    host = run_host(bs, kind, entry, cstart, k);
-    if (host < 0) {
-        ret = (int)host;
-        goto out;
-    }
-    run_end = cstart + (uint64_t)k * cs;
-    wend = MIN(offset + len, run_end);
-    ret = write_run(bs, cstart, run_end, offset, wend, host, iov, niov,
-                    iov_off);
-    if (ret < 0) {
-        if (kind == QCOW2_WRITE_NEW && !has_data_file(s)) {
-            qcow2_free_clusters(bs, (uint64_t)host, (uint64_t)k * cs);
-        }
-        goto out;
     }
     for (int i = 0; i < k; i++) {
         uint64_t old = qcow2_l2_entry(s, slice, si + i);
@@ -609,24 +653,90 @@ int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
             qcow2_defer_free_entry(bs, old);
         }
         qcow2_set_l2_entry(s, slice, si + i,
-                           ((uint64_t)host + (uint64_t)i * cs) |
+                           ((uint64_t)host + (uint64_t)i * s->cluster_size) |
                            QCOW2_OFLAG_COPIED, 0xffffffffull);
     }
     qcow2_cache_mark_dirty(s->l2_cache, slice);
     /* The data reaches the disk before these entries do. */
     qcow2_cache_depends_on_flush(s->l2_cache);
-    *bytes = wend - offset;
-    goto out;
-inplace:
-    {
-        g_autofree struct iovec *v = g_new(struct iovec, niov);
-        int n = bdrv_iov_slice(iov, niov, iov_off, wend - offset, v);
-        ret = bdrv_pwritev(s->data_file->bs, host, (int64_t)(wend - offset),
-                           v, n, 0);
-        *bytes = wend - offset;
-    }
-out:
     qcow2_cache_put(s->l2_cache, &slice);
+    return 0;
+}
+
+/* A cluster that became allocated meanwhile: write its part in place. */
+static int write_inplace(BlockDriverState *bs, uint64_t host, uint64_t bytes,
+                         const struct iovec *iov, int niov, size_t iov_off)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree struct iovec *v = g_new(struct iovec, niov);
+    int n = bdrv_iov_slice(iov, niov, iov_off, bytes, v);
+    int ret = qcow2_check_overlap(bs, host, bytes);
+
+    if (ret < 0) {
+        return ret;
+    }
+    return bdrv_pwritev(s->data_file->bs, (int64_t)host, (int64_t)bytes, v,
+                        n, 0);
+}
+
+int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
+                      const struct iovec *iov, int niov, size_t iov_off)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+    uint64_t cstart = offset & ~(cs - 1);
+    uint64_t len, entry, run_end, wend, nreq;
+    Qcow2WriteKind kind;
+    int64_t host;
+    SliceRef r;
+    void *slice;
+    bool fresh = false;
+    int si, k = 1, ret;
+
+    slice_ref(s, offset, &r);
+    len = MIN(*bytes, r.max);
+    nreq = (offset + len - cstart + cs - 1) / cs;
+    if (qcow2_wait_inflight(s, cstart, cstart + nreq * cs)) {
+        return -EAGAIN;
+    }
+    ret = writable_slice(bs, &r, &slice, &si);
+    if (ret < 0) {
+        return ret;
+    }
+    entry = qcow2_l2_entry(s, slice, si);
+    kind = write_kind(s, entry, qcow2_l2_bitmap(s, slice, si));
+    while (kind == QCOW2_WRITE_NEW && (uint64_t)k < nreq &&
+           write_kind(s, qcow2_l2_entry(s, slice, si + k),
+                      qcow2_l2_bitmap(s, slice, si + k)) == QCOW2_WRITE_NEW) {
+        k++;
+    }
+    qcow2_cache_put(s->l2_cache, &slice);
+    if (kind == QCOW2_WRITE_INPLACE) {
+        wend = MIN(offset + len, cstart + cs);
+        *bytes = wend - offset;
+        return write_inplace(bs, (entry & QCOW2_L2E_OFFSET_MASK) +
+                             (offset - cstart), *bytes, iov, niov, iov_off);
+    }
+    host = run_host(bs, kind, entry, cstart, k, &fresh);
+    if (host < 0) {
+        return (int)host;
+    }
+    run_end = cstart + (uint64_t)k * cs;
+    wend = MIN(offset + len, run_end);
+    g_array_append_val(s->inflight, cstart);
+    g_array_append_val(s->inflight, run_end);
+    g_mutex_unlock(&s->lock);
+    ret = write_run(bs, cstart, run_end, offset, wend, host, fresh, iov, niov,
+                    iov_off);
+    g_mutex_lock(&s->lock);
+    if (ret == 0) {
+        ret = link_run(bs, cstart, k, host, kind);
+    }
+    if (ret < 0 && kind == QCOW2_WRITE_NEW && !has_data_file(s)) {
+        qcow2_free_clusters(bs, (uint64_t)host, (uint64_t)k * cs);
+    }
+    inflight_end(s, cstart);
+    *bytes = wend - offset;
     return ret;
 }
 
@@ -673,13 +783,13 @@ static int zero_in_slice(BlockDriverState *bs, uint64_t offset, uint64_t n,
                          bool may_unmap, bool discard, bool full)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t l2_offset;
     SliceRef r;
     void *slice;
     int si, ret;
     bool dirty = false;
 
     slice_ref(s, offset, &r);
+    qcow2_wait_inflight(s, offset, offset + n);
     if (r.l1_index >= s->l1_size ||
         !(s->l1_table[r.l1_index] & QCOW2_L1E_OFFSET_MASK)) {
         /* Unallocated already: only a backing file can show through. */
@@ -687,14 +797,10 @@ static int zero_in_slice(BlockDriverState *bs, uint64_t offset, uint64_t n,
             return 0;
         }
     }
-    ret = l2_for_write(bs, r.l1_index, &l2_offset);
-    if (ret == 0) {
-        ret = qcow2_get_l2_slice(bs, l2_offset, r.l2_index, &slice);
-    }
+    ret = writable_slice(bs, &r, &slice, &si);
     if (ret < 0) {
         return ret;
     }
-    si = (int)(r.l2_index % s->l2_slice_entries);
     for (uint64_t i = 0; i < n >> s->cluster_bits; i++) {
         uint64_t e = qcow2_l2_entry(s, slice, si + (int)i);
         uint64_t b = qcow2_l2_bitmap(s, slice, si + (int)i);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 #include "qcow2.h"
 #include "qemu/bswap.h"
@@ -19,14 +20,64 @@
 /* Pending frees above this are applied without waiting for a flush. */
 #define QCOW2_PENDING_FREE_MAX (64 * 1024 * 1024)
 
-int qcow2_grow_child(BdrvChild *child, uint64_t end)
+static uint64_t *needed_end(BlockDriverState *bs, BdrvChild *child)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return child == bs->file ? &s->file_end : &s->data_end;
+}
+
+bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off)
+{
+    return off >= *needed_end(bs, child);
+}
+
+/*
+ * Files grow ahead in chunks (an eighth of their size, 1..64 MiB): a
+ * truncate per allocation would serialise the writers on the inode.  What
+ * was really needed is remembered, and the file is cut back to it at close.
+ */
+int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end)
 {
     int64_t len = __atomic_load_n(&child->bs->total_bytes, __ATOMIC_ACQUIRE);
+    uint64_t *need = needed_end(bs, child);
+    uint64_t chunk;
+    int ret;
 
+    *need = MAX(*need, end);
     if ((int64_t)end <= len) {
         return 0;
     }
-    return bdrv_truncate(child->bs, (int64_t)end, PREALLOC_MODE_OFF, NULL);
+    chunk = MIN(MAX((uint64_t)len / 8, 1 << 20), 64 << 20);
+    ret = bdrv_truncate(child->bs, (int64_t)QCOW2_ROUND_UP(end, chunk),
+                        PREALLOC_MODE_OFF, NULL);
+    if (ret < 0) {
+        ret = bdrv_truncate(child->bs, (int64_t)end, PREALLOC_MODE_OFF, NULL);
+    }
+    return ret;
+}
+
+/* At close: give back what the growth ahead did not use. */
+int qcow2_trim_children(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BdrvChild *children[2] = { bs->file, s->data_file };
+    int ret = 0;
+
+    for (int i = 0; i < 2 && ret == 0; i++) {
+        BdrvChild *c = children[i];
+        int64_t len;
+
+        if (!c || (i == 1 && c == bs->file)) {
+            continue;
+        }
+        len = __atomic_load_n(&c->bs->total_bytes, __ATOMIC_ACQUIRE);
+        if (len > (int64_t)*needed_end(bs, c)) {
+            ret = bdrv_truncate(c->bs, (int64_t)*needed_end(bs, c),
+                                PREALLOC_MODE_OFF, NULL);
+        }
+    }
+    return ret;
 }
 
 int qcow2_write_header(BlockDriverState *bs)
@@ -84,6 +135,65 @@ int qcow2_mark_clean(BlockDriverState *bs)
     s->hdr.incompatible_features &= ~QCOW2_INCOMPAT_DIRTY;
     s->dirty_set = false;
     return write_incompat(bs);
+}
+
+/*
+ * Damaged metadata found: say so once, set the corrupt bit of a writable
+ * image (it then opens read-only only), refuse further writes.  -EIO.
+ */
+int qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (s->corrupt) {
+        return -EIO;
+    }
+    s->corrupt = true;
+    if (bs->read_only) {
+        error_report("qcow2: Image is corrupt: %s; further corruption events "
+                     "will be suppressed", msg);
+        return -EIO;
+    }
+    error_report("qcow2: Marking image as corrupt: %s; further corruption "
+                 "events will be suppressed", msg);
+    s->hdr.incompatible_features |= QCOW2_INCOMPAT_CORRUPT;
+    write_incompat(bs);
+    return -EIO;
+}
+
+/* Guest data never lands on the header or the tables (a damaged L2 entry
+ * pointing there is refused instead). */
+int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const struct {
+        uint64_t start, len;
+        const char *what;
+    } areas[] = {
+        { 0, s->cluster_size, "qcow2_header" },
+        { s->hdr.l1_table_offset, s->l1_size * 8ull, "active L1 table" },
+        { s->hdr.refcount_table_offset,
+          (uint64_t)s->hdr.refcount_table_clusters << s->cluster_bits,
+          "refcount table" },
+    };
+
+    if (s->data_file != bs->file) {
+        return 0;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(areas); i++) {
+        if (areas[i].len && off < areas[i].start + areas[i].len &&
+            areas[i].start < off + len) {
+            return qcow2_signal_corruption(bs, "Preventing invalid write on "
+                                           "metadata (overlaps with %s)",
+                                           areas[i].what);
+        }
+    }
+    return 0;
 }
 
 static void maybe_clean_caches(BDRVQcow2State *s)
@@ -156,11 +266,13 @@ static int read_compressed(BlockDriverState *bs, uint64_t entry,
     int ret;
 
     if (s->data_file != bs->file) {
-        return -EIO;    /* no compressed clusters with a data file */
+        return qcow2_signal_corruption(bs, "Compressed cluster in an image "
+                                       "with an external data file");
     }
     qcow2_compressed_range(s, entry, &start, &len);
     if ((int64_t)start >= flen) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "Compressed cluster at %#" PRIx64
+                                       " past the end of the file", start);
     }
     len = MIN(len, (uint64_t)flen - start);
     in = g_malloc(len);
@@ -235,8 +347,8 @@ int qcow2_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return ret;
 }
 
-int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                      void *buf)
+int qcow2_read_guest(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     void *buf, bool locked)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t in = 0;
@@ -251,7 +363,7 @@ int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
     }
     v.iov_base = buf;
     v.iov_len = in;
-    return read_range(bs, offset, in, &v, 1, true);
+    return read_range(bs, offset, in, &v, 1, locked);
 }
 
 /* ---- writes ---- */
@@ -289,15 +401,22 @@ static int write_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
         Qcow2WriteKind kind;
 
         g_mutex_lock(&s->lock);
-        ret = qcow2_mark_dirty(bs);
+        ret = s->corrupt ? -EIO : qcow2_mark_dirty(bs);
         if (ret == 0) {
             ret = qcow2_write_lookup(bs, offset + pos, &n, &host, &kind);
         }
         if (ret == 0 && kind != QCOW2_WRITE_INPLACE) {
             ret = qcow2_alloc_write(bs, offset + pos, &n, iov, niov, pos);
             g_mutex_unlock(&s->lock);
+            if (ret == -EAGAIN) {
+                ret = 0;        /* waited for an overlapping allocation */
+                continue;
+            }
         } else {
             g_mutex_unlock(&s->lock);
+            if (ret == 0) {
+                ret = qcow2_check_overlap(bs, host, n);
+            }
             if (ret == 0) {
                 int k = bdrv_iov_slice(iov, niov, pos, n, sl);
                 ret = bdrv_pwritev(s->data_file->bs, (int64_t)host,
@@ -443,22 +562,41 @@ static int apply_pending_frees(BlockDriverState *bs)
     return 0;
 }
 
+static int write_caches(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_cache_write(bs, s->l2_cache);
+
+    if (ret == 0) {
+        ret = qcow2_cache_write(bs, s->refcount_cache);
+    }
+    return ret;
+}
+
+/*
+ * Dirty tables are written under s->lock alone; only when freed clusters
+ * wait to become reusable is io_lock taken for writing (readers keep
+ * their clusters until then), so a flush under load does not wait for a
+ * quiet moment.
+ */
 int qcow2_flush_all(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
+    bool frees;
     int ret;
 
+    g_mutex_lock(&s->lock);
+    ret = write_caches(bs);
+    frees = s->pending_frees->len > 0;
+    g_mutex_unlock(&s->lock);
+    if (ret < 0 || !frees) {
+        return ret;
+    }
     g_rw_lock_writer_lock(&s->io_lock);
     g_mutex_lock(&s->lock);
-    ret = qcow2_cache_write(bs, s->l2_cache);
+    ret = apply_pending_frees(bs);
     if (ret == 0) {
-        ret = qcow2_cache_write(bs, s->refcount_cache);
-    }
-    if (ret == 0) {
-        ret = apply_pending_frees(bs);
-    }
-    if (ret == 0) {
-        ret = qcow2_cache_write(bs, s->refcount_cache);
+        ret = write_caches(bs);
     }
     g_mutex_unlock(&s->lock);
     g_rw_lock_writer_unlock(&s->io_lock);

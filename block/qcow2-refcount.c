@@ -131,7 +131,9 @@ int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster_index,
         return 0;
     }
     if (check_block_offset(s, off) < 0) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64
+                                       " unaligned (reftable index: %#"
+                                       PRIx64 ")", off, bi);
     }
     ret = qcow2_cache_get(bs, s->refcount_cache, off, &block);
     if (ret < 0) {
@@ -228,7 +230,7 @@ static int commit_reftable(BlockDriverState *bs)
             qcow2_free_clusters(bs, (uint64_t)off, clusters * s->cluster_size);
             continue;
         }
-        ret = qcow2_grow_child(bs->file, (uint64_t)off +
+        ret = qcow2_grow_child(bs, bs->file, (uint64_t)off +
                                clusters * s->cluster_size);
         if (ret == 0) {
             ret = qcow2_cache_flush(bs, s->refcount_cache);
@@ -273,14 +275,19 @@ static uint64_t count_missing(BDRVQcow2State *s, uint64_t start, uint64_t end)
  * more, one for each refcount block the area still lacks.  Clusters in a
  * range without a block have refcount 0.
  */
-static int64_t find_free_area(BlockDriverState *bs, uint64_t n, uint64_t *m)
+static int64_t find_free_area(BlockDriverState *bs, uint64_t n, uint64_t *m,
+                              uint64_t *first_free)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t max_cluster = QCOW2_L2E_OFFSET_MASK >> s->cluster_bits;
     uint64_t start = s->free_cluster_index;
+    bool seen_free = false;
     int ret;
 
 restart:
+    if (!seen_free) {
+        *first_free = start;
+    }
     *m = 0;
     for (;;) {
         uint64_t m2 = count_missing(s, start, start + n + *m);
@@ -296,6 +303,7 @@ restart:
         uint64_t rc;
 
         if (block_missing(s, c >> s->refcount_block_bits)) {
+            seen_free = true;
             continue;
         }
         ret = qcow2_get_refcount(bs, c, &rc);
@@ -306,6 +314,7 @@ restart:
             start = c + 1;
             goto restart;
         }
+        seen_free = true;
     }
     return (int64_t)start;
 }
@@ -390,7 +399,8 @@ static int update_in_block(BlockDriverState *bs, uint64_t first, uint64_t end,
         return addend < 0 ? -ERANGE : -EAGAIN;
     }
     if (check_block_offset(s, off) < 0) {
-        return -EIO;
+        return qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64
+                                       " unaligned", off);
     }
     ret = qcow2_cache_get(bs, s->refcount_cache, off, &block);
     if (ret < 0) {
@@ -499,14 +509,14 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t n = QCOW2_DIV_ROUND_UP(size, s->cluster_size);
-    uint64_t m;
+    uint64_t m, first_free;
     int64_t idx;
     int ret;
 
     if (n == 0) {
         return -EINVAL;
     }
-    idx = find_free_area(bs, n, &m);
+    idx = find_free_area(bs, n, &m, &first_free);
     if (idx < 0) {
         return idx;
     }
@@ -521,9 +531,9 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t size)
     if (ret < 0) {
         return ret;
     }
-    if ((uint64_t)idx == s->free_cluster_index) {
-        s->free_cluster_index = idx + n + m;
-    }
+    /* The hint: the first free cluster, or past the area if it was. */
+    s->free_cluster_index = first_free == (uint64_t)idx ? idx + n + m
+                                                         : first_free;
     /* Only now, with the run counted, may the new table take clusters. */
     if (s->reftable_relocating && !s->reftable_committing) {
         ret = commit_reftable(bs);

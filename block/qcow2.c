@@ -445,6 +445,11 @@ static void free_state(BDRVQcow2State *s)
         g_array_free(s->pending_frees, TRUE);
         s->pending_frees = NULL;
     }
+    if (s->inflight) {
+        g_array_free(s->inflight, TRUE);
+        s->inflight = NULL;
+    }
+    g_cond_clear(&s->inflight_cond);
     qcow2_header_clear(&s->hdr);
     g_mutex_clear(&s->lock);
     g_rw_lock_clear(&s->io_lock);
@@ -489,6 +494,10 @@ static int qcow2_do_open(BlockDriverState *bs, BlockdevOptionsQcow2 *o,
     if (ret == 0) {
         ret = open_children(bs, o, errp);
     }
+    if (ret == 0) {
+        s->file_end = (uint64_t)MAX(bdrv_getlength(bs->file->bs), 0);
+        s->data_end = (uint64_t)MAX(bdrv_getlength(s->data_file->bs), 0);
+    }
     if (ret == 0 && s->backing) {
         s->backing_len = bdrv_getlength(s->backing->bs);
         if (s->backing_len < 0) {
@@ -513,6 +522,8 @@ static int qcow2_open(BlockDriverState *bs, BlockdevOptions *options,
 
     g_mutex_init(&s->lock);
     g_rw_lock_init(&s->io_lock);
+    g_cond_init(&s->inflight_cond);
+    s->inflight = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     ret = qcow2_do_open(bs, &options->u.qcow2, flags, errp);
     if (ret < 0) {
         free_state(s);
@@ -531,6 +542,9 @@ static void qcow2_close(BlockDriverState *bs)
 
         if (ret == 0 && s->dirty_set) {
             ret = qcow2_mark_clean(bs);
+        }
+        if (ret == 0) {
+            ret = qcow2_trim_children(bs);
         }
         if (ret < 0) {
             error_report("qcow2: flushing metadata at close failed: %s",

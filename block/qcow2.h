@@ -209,7 +209,14 @@ typedef struct BDRVQcow2State {
      * someone else.  Order: io_lock before lock.
      */
     GRWLock io_lock;
+    /* Guest ranges (pairs start, end) of allocating writes whose data I/O
+     * runs without s->lock; overlapping writers and zeroing wait. */
+    GArray *inflight;
+    GCond inflight_cond;
     int64_t backing_len;            /* cached length of the backing node */
+    uint64_t file_end;              /* bytes of the file in use (or more) */
+    uint64_t data_end;              /* same for an external data file */
+    bool corrupt;                   /* damage found: no more writes */
 
     /*
      * One lock for all metadata (tables, caches, allocation).  Data reads
@@ -308,12 +315,17 @@ typedef enum Qcow2WriteKind {
  * clusters and *host the host offset.  qcow2_alloc_write: write
  * [offset, offset + *bytes) of guest data at iov (from byte iov_off) into
  * new or refilled clusters, COW of the untouched parts included; *bytes is
- * cut to what was written (at least one cluster's worth or the request).
+ * cut to what was written.  It drops s->lock during the data I/O (the
+ * guest clusters stay reserved in s->inflight); -EAGAIN: it waited for an
+ * overlapping allocation, look up again.
  */
 int qcow2_write_lookup(BlockDriverState *bs, uint64_t offset,
                        uint64_t *bytes, uint64_t *host, Qcow2WriteKind *kind);
 int qcow2_alloc_write(BlockDriverState *bs, uint64_t offset, uint64_t *bytes,
                       const struct iovec *iov, int niov, size_t iov_off);
+/* Wait (s->lock held) for allocations in flight over [start, end);
+ * true if it had to. */
+bool qcow2_wait_inflight(BDRVQcow2State *s, uint64_t start, uint64_t end);
 /* Mark [offset, offset + bytes) (cluster aligned) as zero clusters or
  * discard it (full: unallocated, reads from the backing file). */
 int qcow2_cluster_zero_range(BlockDriverState *bs, uint64_t offset,
@@ -336,9 +348,10 @@ int qcow2_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);
 int qcow2_flush(BlockDriverState *bs);
 int qcow2_truncate(BlockDriverState *bs, int64_t offset,
                    PreallocMode prealloc, GError **errp);
-/* Guest read with s->lock held (COW sources): zeros past the end. */
-int qcow2_read_locked(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                      void *buf);
+/* Guest read for COW sources, with s->lock held or not: zeros past the
+ * end. */
+int qcow2_read_guest(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                     void *buf, bool locked);
 /* All dirty metadata written (not flushed), pending frees applied.  The
  * caller holds neither lock. */
 int qcow2_flush_all(BlockDriverState *bs);
@@ -346,8 +359,18 @@ int qcow2_flush_all(BlockDriverState *bs);
 int qcow2_write_header(BlockDriverState *bs);
 int qcow2_mark_dirty(BlockDriverState *bs);
 int qcow2_mark_clean(BlockDriverState *bs);
-/* Make the child at least `end` bytes long before writing there. */
-int qcow2_grow_child(BdrvChild *child, uint64_t end);
+/* Make the child (file or data file) at least `end` bytes long before
+ * writing there (s->lock held); cut back to what was used at close. */
+int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end);
+int qcow2_trim_children(BlockDriverState *bs);
+/* Damaged metadata: reported once, corrupt bit set if writable; -EIO. */
+int qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+/* -EIO (and corruption) if guest data would land on the header or a
+ * table. */
+int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
+/* Past everything ever used in the child: reads as zeros. */
+bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off);
 
 /* qcow2-compress.c: pure functions, no I/O. */
 /* Compress src (one cluster) into dest (dest_size bytes); the compressed

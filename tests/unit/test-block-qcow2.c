@@ -555,6 +555,75 @@ static void test_refusals(void)
     g_clear_error(&err);
 }
 
+/* A fresh image whose L1[0] is `l1e`: a read-only read there fails. */
+static void read_with_l1_entry(const char *path, const ImageSpec *sp,
+                               uint64_t l1e)
+{
+    uint64_t cs = 1ull << sp->cluster_bits;
+    guint8 buf[4096];
+    BlockDriverState *bs;
+    GError *err = NULL;
+    int fd;
+
+    make_image(path, sp);
+    fd = open(path, O_RDWR);
+    stq_be_p(buf, l1e);
+    pwrite_all(fd, buf, 8, 3 * cs);
+    close(fd);
+    bs = bdrv_open(path, "qcow2", NULL, 0, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(bdrv_pread(bs, 0, sizeof(buf), buf, 0), ==, -EIO);
+    bdrv_unref(bs);
+}
+
+/* Damaged tables: refused with -EIO, the image marked corrupt, and no
+ * guest data written over metadata. */
+static void test_corrupt_tables(void)
+{
+    g_autofree char *path = test_tmp_path("corrupt.qcow2");
+    ImageSpec sp = { .cluster_bits = 16, .refcount_order = 4, .version = 3,
+                     .size = 4 << 20 };
+    guint8 buf[4096], hdr[8];
+    BlockDriverState *bs;
+    GError *err = NULL;
+    int fd;
+
+    /* An L2 table pointing the first guest cluster at the header. */
+    make_image(path, &sp);
+    fd = open(path, O_RDWR);
+    stq_be_p(buf, (4ull << 16) | QCOW2_OFLAG_COPIED);     /* L1[0] -> L2 */
+    pwrite_all(fd, buf, 8, 3 << 16);
+    memset(buf, 0, sizeof(buf));
+    stq_be_p(buf, (3ull << 16) | QCOW2_OFLAG_COPIED);     /* the L1 */
+    stq_be_p(buf + 8, (0ull << 16) | QCOW2_OFLAG_COPIED | 512);
+    pwrite_all(fd, buf, sizeof(buf), 4 << 16);
+    memset(buf, 0, sizeof(buf));
+    for (int i = 1; i < 16; i++) {
+        pwrite_all(fd, buf, sizeof(buf), (4 << 16) + i * 4096);
+    }
+    close(fd);
+    bs = open_rw(path, NULL);
+    memset(buf, 0xee, sizeof(buf));
+    /* Entry 0 points at the L1 table: the write is refused. */
+    g_assert_cmpint(bdrv_pwrite(bs, 0, sizeof(buf), buf, 0), ==, -EIO);
+    /* Entry 1: unaligned host offset. */
+    g_assert_cmpint(bdrv_pread(bs, 65536, sizeof(buf), buf, 0), ==, -EIO);
+    bdrv_unref(bs);
+    fd = open(path, O_RDONLY);
+    g_assert_cmpint(pread(fd, hdr, 8, 3 << 16), ==, 8);
+    close(fd);
+    g_assert_cmpuint(ldq_be_p(hdr), ==, (4ull << 16) | QCOW2_OFLAG_COPIED);
+    g_assert_true(header_incompat(path) & QCOW2_INCOMPAT_CORRUPT);
+    g_assert_null(bdrv_open(path, "qcow2", NULL, BDRV_O_RDWR, &err));
+    g_clear_error(&err);
+
+    /* An unaligned L2 table offset; read-only: reported, not written. */
+    read_with_l1_entry(path, &sp, (4ull << 16) + 512);
+    g_assert_false(header_incompat(path) & QCOW2_INCOMPAT_CORRUPT);
+    /* An L2 table past the end of the file. */
+    read_with_l1_entry(path, &sp, 40ull << 16);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -573,6 +642,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/zero-discard", test_zero_discard);
     g_test_add_func("/qcow2/truncate", test_truncate);
     g_test_add_func("/qcow2/refusals", test_refusals);
+    g_test_add_func("/qcow2/corrupt-tables", test_corrupt_tables);
     ret = g_test_run();
     return test_tmpdir_cleanup(ret);
 }
