@@ -55,6 +55,20 @@ static int amend_expand_zeros(BlockDriverState *bs, GError **errp)
     return 0;
 }
 
+/* Everything on disk and the dirty bit cleared (refcounts up to date). */
+static int amend_clean(BlockDriverState *bs, GError **errp)
+{
+    int ret = qcow2_flush_all(bs);
+
+    if (ret == 0) {
+        ret = qcow2_mark_clean(bs);
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not clean the image");
+    }
+    return ret;
+}
+
 static int amend_downgrade(BlockDriverState *bs, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -68,12 +82,8 @@ static int amend_downgrade(BlockDriverState *bs, GError **errp)
         error_setg(errp, "Cannot downgrade an image with internal snapshots");
         return -ENOTSUP;
     }
-    ret = qcow2_flush_all(bs);
-    if (ret == 0) {
-        ret = qcow2_mark_clean(bs);
-    }
+    ret = amend_clean(bs, errp);
     if (ret < 0) {
-        error_setg_errno(errp, -ret, "Could not clean the image");
         return ret;
     }
     if (s->hdr.incompatible_features) {
@@ -111,12 +121,8 @@ static int amend_lazy(BlockDriverState *bs, bool on, GError **errp)
     }
     if (!on) {
         /* Refcounts must be right on disk before they stop lagging. */
-        ret = qcow2_flush_all(bs);
-        if (ret == 0) {
-            ret = qcow2_mark_clean(bs);
-        }
+        ret = amend_clean(bs, errp);
         if (ret < 0) {
-            error_setg_errno(errp, -ret, "Could not clean the image");
             return ret;
         }
         s->hdr.compatible_features &= ~QCOW2_COMPAT_LAZY_REFCOUNTS;

@@ -45,7 +45,7 @@ static int cw_l2_table(BlockDriverState *bs, uint64_t l1_index,
         return (int)off;
     }
     zeros = g_malloc0(s->cluster_size);
-    ret = qcow2_grow_child(bs->file, (uint64_t)off + s->cluster_size);
+    ret = qcow2_grow_child(bs, bs->file, (uint64_t)off + s->cluster_size);
     if (ret == 0) {
         ret = bdrv_pwrite(bs->file->bs, off, (int64_t)s->cluster_size, zeros,
                           0);
@@ -80,6 +80,10 @@ static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
     void *slice;
     int si, ret;
 
+    /* An allocating write of this cluster whose data is in flight ends
+     * first (it would set the entry after us). */
+    while (qcow2_wait_inflight(s, guest, guest + s->cluster_size)) {
+    }
     ret = cw_l2_table(bs, l1_index, &l2_offset);
     if (ret < 0) {
         return ret;
@@ -88,7 +92,7 @@ static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
     if (host < 0) {
         return (int)host;
     }
-    ret = qcow2_grow_child(bs->file, (uint64_t)host + len);
+    ret = qcow2_grow_child(bs, bs->file, (uint64_t)host + len);
     if (ret == 0) {
         ret = bdrv_pwrite(bs->file->bs, host, len, data, 0);
     }

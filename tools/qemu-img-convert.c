@@ -24,15 +24,20 @@
 #define CONVERT_CHUNK_MIN (256 * 1024)
 #define CONVERT_CHUNK_MAX (2 * 1024 * 1024)
 #define CONVERT_MAX_WORKERS 16
+#define CONVERT_SPARSE_BLOCK 4096
 
 static const char convert_help[] =
-"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
+"Usage: qemu-img convert [--object objectdef] [--image-opts] [--target-image-opts] [-U] [-c] [-f fmt] [-B backing_file [-F backing_fmt]] [-t cache] [-T src_cache] [-O output_fmt] [-o options] [-m num_coroutines] [-W] [-n] [-p] [-q] filename [filename2 [...]] output_filename\n"
 "\n"
 "Convert the source image(s), concatenated, to OUTPUT_FILENAME.\n"
 "\n"
 "  -f fmt              source format (default: probe)\n"
-"  -O output_fmt       target format: raw (default) or luks\n"
-"  -o options          target creation options (luks: key-secret=ID, ...)\n"
+"  -O output_fmt       target format: raw (default), luks or qcow2\n"
+"  -o options          target creation options (luks: key-secret=ID, ...;\n"
+"                      qcow2: QEMU's names, cluster_size=, compat=, ...)\n"
+"  -c                  qcow2: write the clusters compressed\n"
+"  -B backing_file     qcow2: the new image's backing file; only what the\n"
+"                      source's top image holds is copied (needs -F fmt)\n"
 "  -n                  the target exists: do not create it\n"
 "  --image-opts        source names are options strings\n"
 "  --target-image-opts the target name is an options string (needs -n)\n"
@@ -61,6 +66,7 @@ typedef struct ConvertState {
     bool skip_zeroes;       /* the target reads zeros where nothing was written */
     bool zero_writes;       /* write zero chunks with write-zeroes */
     bool compress;          /* -c: clusters written compressed */
+    bool sparse;            /* skip all-zero 4 KiB blocks inside chunks too */
     bool backing;           /* -B: only what the source's top layer holds */
     int64_t cluster;        /* -c: the target's cluster size */
     bool progress;
@@ -200,30 +206,50 @@ static void convert_chunk_done(ConvertState *s, int64_t len)
 }
 
 /*
- * Data of one chunk for -c: all-zero clusters are left out (the new image
- * reads zeros there), runs of the others are written compressed.
+ * Write a chunk by units of `unit` bytes (the last may be shorter): runs
+ * of data units with `flags` (compressed for -c), runs of all-zero units
+ * not at all where the new target already reads zeros (4 KiB units as
+ * QEMU's default -S 4k: a qcow2 target then allocates only the clusters
+ * that hold data), else as write-zeroes (a backing file or an existing
+ * target must not show through).
  */
-static int convert_write_compressed(ConvertState *s, int64_t off,
-                                    int64_t len, const guint8 *buf)
+static int convert_write_runs(ConvertState *s, int64_t off, int64_t len,
+                              const guint8 *buf, int64_t unit, int flags)
 {
-    int64_t run = -1;
+    int64_t run = 0;
+    bool run_data = false;
 
-    for (int64_t p = 0; p <= len; p += s->cluster) {
-        int64_t n = MIN(s->cluster, len - p);
-        bool data = p < len && !buffer_is_zero(buf + p, n);
+    for (int64_t p = 0;; p = MIN(p + unit, len)) {
+        bool end = p >= len;
+        bool data = !end && !buffer_is_zero(buf + p, MIN(unit, len - p));
+        int64_t stop = MIN(p, len);
+        int ret = 0;
 
-        if (data && run < 0) {
-            run = p;
-        } else if (!data && run >= 0) {
-            int ret = bdrv_pwrite(s->target, off + run, p - run, buf + run,
-                                  BDRV_REQ_WRITE_COMPRESSED);
-            if (ret < 0) {
-                return ret;
+        if (p > run && (end || data != run_data)) {
+            if (run_data) {
+                ret = bdrv_pwrite(s->target, off + run, stop - run,
+                                  buf + run, flags);
+            } else if (!s->skip_zeroes) {
+                ret = bdrv_pwrite_zeroes(s->target, off + run, stop - run, 0);
             }
-            run = -1;
+            run = p;
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        run_data = data;
+        if (end) {
+            break;
         }
     }
     return 0;
+}
+
+static int convert_write_compressed(ConvertState *s, int64_t off,
+                                    int64_t len, const guint8 *buf)
+{
+    return convert_write_runs(s, off, len, buf, s->cluster,
+                              BDRV_REQ_WRITE_COMPRESSED);
 }
 
 /*
@@ -328,6 +354,8 @@ static gpointer convert_worker(gpointer opaque)
             /* the target already reads zeros here */
         } else if (zero) {
             ret = bdrv_pwrite_zeroes(s->target, off, len, 0);
+        } else if (s->sparse) {
+            ret = convert_write_runs(s, off, len, buf, CONVERT_SPARSE_BLOCK, 0);
         } else {
             ret = bdrv_pwrite(s->target, off, len, buf, 0);
         }
@@ -427,6 +455,23 @@ static int64_t convert_open_sources(ConvertState *s, ConvertArgs *a,
     return total;
 }
 
+/* The target's cluster size: as the image reports it, else as it was
+ * created (-o cluster_size, by now the schema's name), else the default. */
+static int64_t convert_cluster_size(BlockDriverState *target, GPtrArray *opts)
+{
+    g_autoptr(ImageInfo) info = bdrv_query_image_info(target, NULL);
+    const char *cs = tool_opts_get(opts, "cluster-size");
+    uint64_t v;
+
+    if (info && info->has_cluster_size && info->cluster_size > 0) {
+        return info->cluster_size;
+    }
+    if (cs && tool_strtosz(cs, &v) == 0 && v) {
+        return (int64_t)v;
+    }
+    return 65536;
+}
+
 static int convert_open_target(ConvertState *s, ConvertArgs *a,
                                const char *out_name)
 {
@@ -471,13 +516,11 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
     s->skip_zeroes = a->target_is_zero ||
         (!a->skip_create && (!strcmp(a->out_fmt, "raw") ||
                              (img_format_is_qcow2(a->out_fmt) && !a->backing)));
+    s->sparse = s->skip_zeroes && img_format_is_qcow2(a->out_fmt);
     s->compress = a->compress;
     s->backing = a->backing != NULL;
     if (s->compress) {
-        g_autoptr(ImageInfo) info = bdrv_query_image_info(s->target, NULL);
-
-        s->cluster = info && info->has_cluster_size ? info->cluster_size
-                                                    : 65536;
+        s->cluster = convert_cluster_size(s->target, a->opts);
     }
     /*
      * Elsewhere zeros must be written; a plain target can take them as

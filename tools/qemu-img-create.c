@@ -18,16 +18,23 @@
 #include "tools/qemu-img.h"
 
 static const char create_help[] =
-"Usage: qemu-img create [--object objectdef] [-q] [-f fmt] [-o options] filename [size]\n"
+"Usage: qemu-img create [--object objectdef] [-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]\n"
 "\n"
-"Create a new disk image FILENAME of format FMT (raw or luks) and SIZE bytes.\n"
+"Create a new disk image FILENAME of format FMT (raw, luks or qcow2) and SIZE\n"
+"bytes (qcow2 with -b: the backing file's size when SIZE is omitted).\n"
 "\n"
 "  --object secret,id=ID,data=STRING|file=PATH   define a secret\n"
-"  -f fmt        image format: raw (default) or luks\n"
+"  -f fmt        image format: raw (default), luks or qcow2\n"
 "  -o options    format options, e.g. for luks: key-secret=ID, cipher-alg,\n"
 "                cipher-mode, ivgen-alg, ivgen-hash-alg, hash-alg, iter-time,\n"
 "                detached-header=true (header-only file; SIZE may be omitted),\n"
 "                preallocation=off|metadata|falloc|full\n"
+"  -o options    for qcow2 QEMU's names: compat=0.10|1.1, cluster_size,\n"
+"                preallocation=off|metadata|falloc|full, lazy_refcounts,\n"
+"                refcount_bits, compression_type=zlib|zstd, extended_l2,\n"
+"                data_file, data_file_raw, backing_file, backing_fmt\n"
+"  -b, -F        qcow2: backing file and its format (-F is required)\n"
+"  -u            do not open the backing file (SIZE is then required)\n"
 "  -q            quiet: do not print the \"Formatting\" line\n"
 "  size          suffixes k, M, G, T, P, E (1024-based)\n";
 

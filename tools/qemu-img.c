@@ -37,6 +37,7 @@ static const ImgCmd img_cmds[] = {
     { "rebase", img_rebase },
     { "reencrypt", img_reencrypt },
     { "resize", img_resize },
+    { "snapshot", img_snapshot },
 };
 
 static void help(void)
@@ -66,6 +67,7 @@ static void help(void)
 "  rebase [--object objectdef] [--image-opts] [-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] filename\n"
 "  reencrypt [--object objectdef] [--image-opts] [-f fmt] [-t cache] [-p] [-q] [--encrypt|--decrypt|--resume-only] [-o options] filename\n"
 "  resize [--object objectdef] [--image-opts] [-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size\n"
+"  snapshot [--object objectdef] [--image-opts] [-U] [-q] [-l] filename\n"
 "\n"
 "Command parameters:\n"
 "  'filename' is a disk image filename\n"

@@ -92,6 +92,7 @@ int img_dd(int argc, char **argv);
 int img_reencrypt(int argc, char **argv);
 int img_rebase(int argc, char **argv);
 int img_commit(int argc, char **argv);
+int img_snapshot(int argc, char **argv);
 
 /*
  * Create an image with the output of "Formatting ..." unless quiet.  A
