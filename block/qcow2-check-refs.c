@@ -96,7 +96,7 @@ int qcow2_check_pread(Qcow2CheckCtx *c, uint64_t offset, size_t len,
 int qcow2_check_pwrite(Qcow2CheckCtx *c, uint64_t offset, size_t len,
                        const void *buf)
 {
-    int ret = qcow2_grow_child(c->bs->file, offset + len);
+    int ret = qcow2_grow_child(c->bs, c->bs->file, offset + len);
 
     if (ret >= 0) {
         ret = bdrv_child_pwrite(c->bs->file, (int64_t)offset, (int64_t)len,

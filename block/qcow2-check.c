@@ -441,7 +441,6 @@ static int drop_damaged_bitmaps(Qcow2CheckCtx *c)
 static int refblock_outside(Qcow2CheckCtx *c, uint64_t i, uint64_t offset,
                             bool *rebuild)
 {
-    g_autoptr(GError) err = NULL;
     int64_t end = (int64_t)(offset + c->cluster_size);
     int ret;
 
@@ -451,14 +450,14 @@ static int refblock_outside(Qcow2CheckCtx *c, uint64_t i, uint64_t offset,
     if (!(c->fix & BDRV_FIX_ERRORS)) {
         return 0;
     }
+    /* The counters grow with the file: far away, rebuild instead. */
     ret = offset > INT64_MAX - c->cluster_size ? -EINVAL
-          : bdrv_truncate(c->bs->file->bs, end, PREALLOC_MODE_OFF, &err);
+          : ((uint64_t)end >> c->cluster_bits) >
+            MAX(c->nb_refs * 4, c->nb_refs + (1u << 20)) ? -EFBIG
+          : qcow2_grow_child(c->bs, c->bs->file, (uint64_t)end);
     if (ret >= 0) {
-        c->file_size = bdrv_getlength(c->bs->file->bs);
-        ret = c->file_size < 0 ? (int)c->file_size
-              : qcow2_check_ref_grow(c, ((uint64_t)c->file_size +
-                                         c->cluster_size - 1) >>
-                                        c->cluster_bits);
+        c->file_size = end;
+        ret = qcow2_check_ref_grow(c, (uint64_t)end >> c->cluster_bits);
     }
     if (ret < 0) {
         *rebuild = true;
@@ -805,6 +804,11 @@ static int check_init(Qcow2CheckCtx *c, BlockDriverState *bs,
         res->check_errors++;
         error_setg_errno(errp, (int)-c->file_size, "Could not get file size");
         return (int)c->file_size;
+    }
+    /* The driver may have grown the file ahead of its use: what counts is
+     * the part in use, which is what QEMU's file would be. */
+    if (s->file_end && s->file_end < (uint64_t)c->file_size) {
+        c->file_size = (int64_t)s->file_end;
     }
     nb = ((uint64_t)c->file_size + c->cluster_size - 1) >> c->cluster_bits;
     if (nb > INT32_MAX || qcow2_check_ref_grow(c, MAX(nb, 1)) < 0) {

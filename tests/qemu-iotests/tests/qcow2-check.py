@@ -299,6 +299,53 @@ class DamagedImages(Qcow2CheckBase):
             q.set_refcount(hc, q.refcount(hc) + 1)
         self.all_modes(self.damaged('cd.qcow2', edit, dst))
 
+    def test_luks_header_area(self):
+        """The clusters of the LUKS header inside an encrypted image are
+        referenced by the crypto header extension."""
+        key = self.path('key')
+        with open(key, 'w') as f:
+            f.write('secret')
+        obj = ['--object', 'secret,id=s0,file=%s' % key]
+        src = self.path('enc.qcow2')
+        self.assertEqual(ref_img('create', '-q', '-f', 'qcow2', *obj, '-o',
+                                 'encrypt.format=luks,encrypt.key-secret=s0,'
+                                 'encrypt.iter-time=10', src, '16M').rc, 0)
+        q = Qcow2File(src)
+        hl = struct.unpack('>I', q.rd(100, 4))[0]
+        t, n = struct.unpack('>II', q.rd(hl, 8))
+        self.assertEqual(t, 0x0537be77)
+        crypto_off, crypto_len = struct.unpack('>QQ', q.rd(hl + 8, 16))
+        q.set_refcount(crypto_off // q.cs + 1, 0)
+        q.set_refcount(crypto_off // q.cs + 2, 2)
+        r = iotests.qemu_img('check', src)
+        # Debian's qemu-img needs the secret to open the image at all.
+        ref = ref_img('check', *obj, '--image-opts',
+                      'driver=qcow2,file.filename=%s,encrypt.key-secret=s0'
+                      % src)
+        self.assertEqual((r.rc, r.out, r.err), (ref.rc, ref.out, ref.err))
+        self.assertIn('ERROR cluster %d refcount=0 reference=1'
+                      % (crypto_off // q.cs + 1), r.err)
+        self.assertIn('Leaked cluster %d refcount=2 reference=1'
+                      % (crypto_off // q.cs + 2), r.err)
+        self.assertSuccess(iotests.qemu_img('check', '-r', 'all', src))
+        self.assertEqual(ref_img('check', *obj, '--image-opts',
+                                 'driver=qcow2,file.filename=%s,'
+                                 'encrypt.key-secret=s0' % src).rc, 0)
+        self.assertGreaterEqual(crypto_len, 4096)
+
+    def test_quiet_and_json_repair(self):
+        def edit(q):
+            q.set_refcount(q.host_cluster(0), 2)
+        path = self.damaged('q.qcow2', edit)
+        (rc, out, _), _, _ = self.assertSameCheck(path, '-q')
+        self.assertEqual((rc, out), (2, ''))
+        (rc, out, _), _, _ = self.assertSameCheck(path, '--output=json',
+                                                  '-r', 'leaks')
+        j = json.loads(out)
+        self.assertEqual(j['leaks-fixed'], 1)
+        self.assertNotIn('leaks', j)
+        self.assertEqual(rc, 0)
+
     def test_bad_r_argument(self):
         r = iotests.qemu_img('check', '-r', 'some', self.base)
         self.assertEqual(r.rc, 1)
