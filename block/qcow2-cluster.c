@@ -861,3 +861,110 @@ int qcow2_cluster_discard(BlockDriverState *bs, uint64_t offset,
 {
     return qcow2_cluster_zero_range(bs, offset, bytes, true, true, true);
 }
+
+/* Zeros in [host, host + len) of the data file as `mode` wants them. */
+static int prealloc_data(BlockDriverState *bs, uint64_t host, uint64_t len,
+                         PreallocMode mode, bool fresh)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree guint8 *z = NULL;
+    int ret = 0;
+
+    if (mode == PREALLOC_MODE_FULL) {
+        z = g_malloc0(MIN(len, 1 << 20));
+        for (uint64_t p = 0; ret == 0 && p < len; p += 1 << 20) {
+            ret = bdrv_pwrite(s->data_file->bs, (int64_t)(host + p),
+                              (int64_t)MIN(len - p, 1 << 20), z, 0);
+        }
+        return ret;
+    }
+    if (mode == PREALLOC_MODE_FALLOC || !fresh) {
+        /* Allocated on the file system (fallocate) and zero. */
+        return bdrv_pwrite_zeroes(s->data_file->bs, (int64_t)host,
+                                  (int64_t)len, 0);
+    }
+    return 0;   /* metadata: clusters past the end read as zeros */
+}
+
+/* Allocate the k clusters at slice entry si as normal clusters. */
+static int prealloc_run(BlockDriverState *bs, void *slice, int si, int k,
+                        uint64_t guest, PreallocMode mode)
+{
+    BDRVQcow2State *s = bs->opaque;
+    bool fresh;
+    int64_t host = run_host(bs, QCOW2_WRITE_NEW, 0, guest, k, &fresh);
+    int ret;
+
+    if (host < 0) {
+        return (int)host;
+    }
+    ret = prealloc_data(bs, (uint64_t)host, (uint64_t)k * s->cluster_size,
+                        mode, fresh);
+    if (ret < 0) {
+        if (!has_data_file(s)) {
+            qcow2_free_clusters(bs, (uint64_t)host,
+                                (uint64_t)k * s->cluster_size);
+        }
+        return ret;
+    }
+    for (int i = 0; i < k; i++) {
+        qcow2_set_l2_entry(s, slice, si + i,
+                           ((uint64_t)host + (uint64_t)i * s->cluster_size) |
+                           QCOW2_OFLAG_COPIED, 0xffffffffull);
+    }
+    qcow2_cache_mark_dirty(s->l2_cache, slice);
+    qcow2_cache_depends_on_flush(s->l2_cache);
+    return 0;
+}
+
+/* Does this entry read as zeros with no host cluster of its own? */
+static bool prealloc_wanted(BDRVQcow2State *s, void *slice, int i)
+{
+    uint64_t e = qcow2_l2_entry(s, slice, i);
+    uint64_t b = qcow2_l2_bitmap(s, slice, i);
+    Qcow2ClusterType t = qcow2_entry_type(s, e);
+
+    if (s->has_subclusters) {
+        return !(e & QCOW2_L2E_OFFSET_MASK) && !(uint32_t)b;
+    }
+    return t == QCOW2_CLUSTER_UNALLOCATED || t == QCOW2_CLUSTER_ZERO_PLAIN;
+}
+
+int qcow2_preallocate(BlockDriverState *bs, uint64_t offset, uint64_t end,
+                      PreallocMode mode)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size;
+
+    offset &= ~(cs - 1);
+    while (offset < end) {
+        SliceRef r;
+        void *slice;
+        int si, ret, n;
+
+        slice_ref(s, offset, &r);
+        n = (int)((MIN(end - offset, r.max) + cs - 1) / cs);
+        ret = writable_slice(bs, &r, &slice, &si);
+        if (ret < 0) {
+            return ret;
+        }
+        for (int i = 0; ret == 0 && i < n;) {
+            int k = 0;
+
+            while (i + k < n && prealloc_wanted(s, slice, si + i + k)) {
+                k++;
+            }
+            if (k) {
+                ret = prealloc_run(bs, slice, si + i, k,
+                                   offset + (uint64_t)i * cs, mode);
+            }
+            i += MAX(k, 1);
+        }
+        qcow2_cache_put(s->l2_cache, &slice);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += (uint64_t)n * cs;
+    }
+    return 0;
+}

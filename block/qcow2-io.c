@@ -698,10 +698,9 @@ int qcow2_truncate(BlockDriverState *bs, int64_t offset,
     BDRVQcow2State *s = bs->opaque;
     uint64_t old = s->hdr.size;
 
-    if (prealloc != PREALLOC_MODE_OFF) {
-        error_setg(errp, "Unsupported preallocation mode '%s'",
-                   PreallocMode_str(prealloc));
-        return -ENOTSUP;
+    if (prealloc != PREALLOC_MODE_OFF && (uint64_t)offset < old) {
+        error_setg(errp, "Preallocation can only be used for growing images");
+        return -EINVAL;
     }
     if (offset & 511) {
         error_setg(errp, "The new size must be a multiple of 512");
@@ -715,7 +714,17 @@ int qcow2_truncate(BlockDriverState *bs, int64_t offset,
         return -ENOTSUP;
     }
     if ((uint64_t)offset > old) {
-        return grow(bs, old, (uint64_t)offset, errp);
+        int ret = grow(bs, old, (uint64_t)offset, errp);
+
+        if (ret == 0 && prealloc != PREALLOC_MODE_OFF) {
+            g_mutex_lock(&s->lock);
+            ret = qcow2_preallocate(bs, old, (uint64_t)offset, prealloc);
+            g_mutex_unlock(&s->lock);
+            if (ret < 0) {
+                error_setg_errno(errp, -ret, "Preallocation failed");
+            }
+        }
+        return ret;
     }
     return shrink(bs, (uint64_t)offset, errp);
 }

@@ -331,6 +331,11 @@ bool qcow2_wait_inflight(BDRVQcow2State *s, uint64_t start, uint64_t end);
 int qcow2_cluster_zero_range(BlockDriverState *bs, uint64_t offset,
                              uint64_t bytes, bool may_unmap, bool discard,
                              bool full);
+/* Host clusters for guest [offset, end) that have none and read as zeros
+ * (qemu-img create/resize preallocation): metadata (clusters past the end
+ * of the file, or zeroed), falloc (fallocated) or full (zeros written). */
+int qcow2_preallocate(BlockDriverState *bs, uint64_t offset, uint64_t end,
+                      PreallocMode mode);
 /* Defer dropping the refcount of host clusters until the L2 tables that
  * no longer point to them are on disk. */
 void qcow2_defer_free(BlockDriverState *bs, uint64_t offset, uint64_t bytes);

@@ -520,7 +520,21 @@ static void test_truncate(void)
     g_assert_cmpuint(buf[4095], ==, 0x42);
     g_assert_cmpint(bdrv_pread(bs, 50 << 20, sizeof(buf), buf, 0), ==, 0);
     g_assert_cmpuint(buf[0], ==, 0);
+    /* Preallocated growth: the new area has clusters and reads zeros. */
+    g_assert_cmpint(bdrv_truncate(bs, 72 << 20, PREALLOC_MODE_METADATA,
+                                  &err), ==, 0);
+    g_assert_no_error(err);
+    {
+        int64_t pnum, map;
+        int ret = bdrv_block_status(bs, 64 << 20, 8 << 20, &pnum, &map,
+                                    NULL);
+        g_assert_cmpint(ret & BDRV_BLOCK_DATA, !=, 0);
+        g_assert_cmpint(pnum, >, 0);
+    }
+    g_assert_cmpint(bdrv_pread(bs, 70 << 20, sizeof(buf), buf, 0), ==, 0);
+    g_assert_cmpuint(buf[100], ==, 0);
     bdrv_unref(bs);
+    assert_consistent(path);
 }
 
 /* Unknown incompatible features, the corrupt bit, encryption: refused. */
