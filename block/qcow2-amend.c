@@ -2,8 +2,9 @@
  * qcow2: qemu-img amend (BlockdevAmendOptionsQcow2) and emptying an image
  * for qemu-img commit.  Amend changes the compatibility level both ways,
  * lazy refcounts, the virtual size, and the backing file name in the
- * header.  Going down to version 2 needs what version 2 can say: 16-bit refcounts, no incompatible feature, and no zero clusters —
- * those are written out as clusters of zeros first, as QEMU does.
+ * header.  Going down to version 2 needs what version 2 can say: 16-bit
+ * refcounts, no incompatible feature, and no zero clusters — those are
+ * written out as clusters of zeros first, as QEMU does.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -68,6 +68,52 @@ static int cw_l2_table(BlockDriverState *bs, uint64_t l1_index,
     return 0;
 }
 
+/*
+ * Host bytes for `len` bytes of compressed data, packed after the previous
+ * ones.  Within the current cluster qcow2_alloc_bytes packs them; data
+ * that does not fit continues into the next cluster when that is the one
+ * allocated next, as QEMU packs it (without, data a little over half a
+ * cluster would take a whole one each).  Every cluster the bytes touch
+ * counts one reference more.
+ */
+static int64_t cw_alloc(BlockDriverState *bs, int len)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t off = s->free_byte_offset, in = off & (s->cluster_size - 1);
+    int64_t next;
+    int ret;
+
+    if (!off || !in || in + (uint64_t)len <= s->cluster_size) {
+        return qcow2_alloc_bytes(bs, len);
+    }
+    next = qcow2_alloc_clusters(bs, s->cluster_size);
+    if (next < 0) {
+        return next;
+    }
+    if ((uint64_t)next != off - in + s->cluster_size) {
+        /* not contiguous: the new cluster alone (refcount 1) */
+        s->free_byte_offset = (uint64_t)next + len;
+        return next;
+    }
+    ret = qcow2_update_refcount(bs, off, 1, 1);
+    if (ret < 0) {
+        /* the old cluster cannot take another reference */
+        s->free_byte_offset = (uint64_t)next + len;
+        return ret == -ERANGE ? next : ret;
+    }
+    s->free_byte_offset = off + len;
+    if (!(s->free_byte_offset & (s->cluster_size - 1))) {
+        s->free_byte_offset = 0;
+    }
+    return (int64_t)off;
+}
+
+/* Drop the references cw_alloc took for [host, host + len). */
+static void cw_unref(BlockDriverState *bs, uint64_t host, int len)
+{
+    qcow2_update_refcount(bs, host, (uint64_t)len, -1);
+}
+
 /* Store `len` compressed bytes as guest cluster `guest` (s->lock held). */
 static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
                     int len)
@@ -88,7 +134,7 @@ static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
     if (ret < 0) {
         return ret;
     }
-    host = qcow2_alloc_bytes(bs, len);
+    host = cw_alloc(bs, len);
     if (host < 0) {
         return (int)host;
     }
@@ -100,7 +146,7 @@ static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
         ret = qcow2_get_l2_slice(bs, l2_offset, l2_index, &slice);
     }
     if (ret < 0) {
-        qcow2_update_refcount(bs, (uint64_t)host, 1, -1);
+        cw_unref(bs, (uint64_t)host, len);
         return ret;
     }
     /* The descriptor: host offset and the 512-byte sectors after the

@@ -138,9 +138,8 @@ static void cr_header(const CrLayout *L, const Qcow2CreateParams *p,
     h->refcount_table_clusters = L->reftable_size * CR_REFTABLE_ENTRY / L->cs;
     h->refcount_order = p->refcount_order;
     /* v3: up to the compression type byte, padded to 8 as QEMU does */
-    h->header_length = p->version >= 3 ? QCOW2_ROUND_UP(QCOW2_V3_HEADER_LENGTH + 1,
-                                                  8)
-                                       : QCOW2_V2_HEADER_LENGTH;
+    h->header_length = p->version < 3 ? QCOW2_V2_HEADER_LENGTH
+                       : QCOW2_ROUND_UP(QCOW2_V3_HEADER_LENGTH + 1, 8);
     h->compression_type = p->compression_type;
     if (p->compression_type != QCOW2_COMPRESSION_ZLIB) {
         h->incompatible_features |= QCOW2_INCOMPAT_COMPRESSION;

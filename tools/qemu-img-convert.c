@@ -252,6 +252,13 @@ static int convert_write_compressed(ConvertState *s, int64_t off,
                               BDRV_REQ_WRITE_COMPRESSED);
 }
 
+/* A range of a chunk the source's top holds: data, or zeros. */
+typedef struct ConvertExtent {
+    int64_t pos;            /* from the chunk's start */
+    int64_t len;
+    bool data;
+} ConvertExtent;
+
 /*
  * A chunk with -B or -c.  With -B only what the source's top layer holds
  * is copied (unallocated ranges stay the new backing file's; zeros become
@@ -281,11 +288,11 @@ static int convert_chunk_special(ConvertState *s, ConvertSource *src,
         }
         return 0;
     }
-    if (!convert_wait_turn(s, idx)) {
-        return 1;
-    }
+    /* What the top holds, read before the turn (writes stay in order). */
+    g_autoptr(GArray) ext = g_array_new(false, false, sizeof(ConvertExtent));
     while (p < len) {
         int64_t pnum = 0;
+        ConvertExtent e;
         int st = bdrv_block_status(src->bs, off - src->start + p, len - p,
                                    &pnum, NULL, NULL);
 
@@ -293,24 +300,38 @@ static int convert_chunk_special(ConvertState *s, ConvertSource *src,
             convert_fail(s, st < 0 ? st : -EIO, "reading", off + p);
             return -1;
         }
-        ret = 0;
-        if (st & BDRV_BLOCK_ZERO) {
-            ret = bdrv_pwrite_zeroes(s->target, off + p, pnum, 0);
-        } else if (st & BDRV_BLOCK_DATA) {
+        if (st & (BDRV_BLOCK_ZERO | BDRV_BLOCK_DATA)) {
+            e = (ConvertExtent){ p, pnum, !(st & BDRV_BLOCK_ZERO) };
+            g_array_append_val(ext, e);
+        }
+        if (!(st & BDRV_BLOCK_ZERO) && (st & BDRV_BLOCK_DATA)) {
             ret = bdrv_pread(src->bs, off - src->start + p, pnum, buf + p, 0);
             if (ret < 0) {
                 convert_fail(s, ret, "reading", off + p);
                 return -1;
             }
-            ret = s->compress
-                ? convert_write_compressed(s, off + p, pnum, buf + p)
-                : bdrv_pwrite(s->target, off + p, pnum, buf + p, 0);
-        }
-        if (ret < 0) {
-            convert_fail(s, ret, "writing", off + p);
-            return -1;
         }
         p += pnum;
+    }
+    if (!convert_wait_turn(s, idx)) {
+        return 1;
+    }
+    for (guint i = 0; i < ext->len; i++) {
+        ConvertExtent *e = &g_array_index(ext, ConvertExtent, i);
+
+        if (!e->data) {
+            ret = bdrv_pwrite_zeroes(s->target, off + e->pos, e->len, 0);
+        } else if (s->compress) {
+            ret = convert_write_compressed(s, off + e->pos, e->len,
+                                           buf + e->pos);
+        } else {
+            ret = bdrv_pwrite(s->target, off + e->pos, e->len, buf + e->pos,
+                              0);
+        }
+        if (ret < 0) {
+            convert_fail(s, ret, "writing", off + e->pos);
+            return -1;
+        }
     }
     return 0;
 }
@@ -562,15 +583,19 @@ static int convert_parse(int argc, char **argv, ConvertArgs *a)
         case 'Z': case 'C': case 'S': case 'r': break;
         case OPTION_IMAGE_OPTS: a->image_opts = true; break;
         case OPTION_TARGET_IMAGE_OPTS: a->target_image_opts = true; break;
-        case 'o':
+        case 'o': {
+            bool qcow2 = img_format_is_qcow2(a->out_fmt);
+
             if (!tool_opts_parse(a->opts, optarg, &err)) {
                 error_report_err(err);
                 return 1;
             }
-            if (img_opts_help(a->opts, false)) {
+            if (qcow2 ? img_qcow2_opts_help(a->opts)
+                      : img_opts_help(a->opts, false)) {
                 return 0;
             }
             break;
+        }
         case 'm': {
             char *end;
             long v = strtol(optarg, &end, 10);

@@ -299,7 +299,8 @@ int img_create(int argc, char **argv)
                 error_report_err(err);
                 return 1;
             }
-            if (img_opts_help(opts, false)) {
+            if (img_format_is_qcow2(fmt) ? img_qcow2_opts_help(opts)
+                                         : img_opts_help(opts, false)) {
                 return 0;
             }
             break;

@@ -79,6 +79,31 @@ void img_qcow2_print_formatting(const char *filename, GPtrArray *opts,
     fflush(stdout);
 }
 
+/* -o help for qcow2, in QEMU's words (encryption is not offered here). */
+bool img_qcow2_opts_help(GPtrArray *opts)
+{
+    if (!tool_opts_get(opts, "help") && !tool_opts_get(opts, "?")) {
+        return false;
+    }
+    printf("Supported qcow2 options:\n"
+"  backing_file=<str>     - File name of a base image\n"
+"  backing_fmt=<str>      - Image format of the base image\n"
+"  cluster_size=<size>    - qcow2 cluster size\n"
+"  compat=<str>           - Compatibility level (v2 [0.10] or v3 [1.1])\n"
+"  compression_type=<str> - Compression method used for image cluster "
+"compression\n"
+"  data_file=<str>        - File name of an external data file\n"
+"  data_file_raw=<bool (on/off)> - The external data file must stay valid "
+"as a raw image\n"
+"  extended_l2=<bool (on/off)> - Extended L2 tables\n"
+"  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
+"  preallocation=<str>    - Preallocation mode (allowed values: off, "
+"metadata, falloc, full)\n"
+"  refcount_bits=<num>    - Width of a reference count entry in bits\n"
+"  size=<size>            - Virtual disk size\n");
+    return true;
+}
+
 /* compat=0.10|1.1 are QEMU's spellings of version=v2|v3. */
 static const char *qcow2_version_value(const char *v)
 {

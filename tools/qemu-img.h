@@ -113,6 +113,8 @@ bool img_format_is_qcow2(const char *fmt);
 /* "Formatting 'F', fmt=qcow2 cluster_size=65536 ..." in QEMU's order. */
 void img_qcow2_print_formatting(const char *filename, GPtrArray *opts,
                                 int64_t size);
+/* "-o help" with -f qcow2: QEMU's list of the options; true if asked. */
+bool img_qcow2_opts_help(GPtrArray *opts);
 /* qemu-img amend -o for qcow2: QEMU's names to the schema's. */
 bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp);
 /* QEMU's on/off options of qcow2 are valid (message names them). */

@@ -233,6 +233,14 @@ class Create(iotests.QemuTestCase):
         self.assertCleanError(r, 'Backing file specified without backing '
                               'format', 'Detected format of qcow2.')
 
+    def test_options_help(self):
+        r = iotests.qemu_img('create', '-f', 'qcow2', '-o', 'help')
+        self.assertSuccess(r)
+        want = [l for l in ref_img('create', '-f', 'qcow2', '-o', 'help')
+                .out.splitlines() if l.startswith('  ') and 'encrypt' not in l]
+        self.assertEqual([l for l in r.out.splitlines() if l.startswith('  ')],
+                         want)
+
     def test_option_errors(self):
         self.assertSuccess(iotests.qemu_img('create', '-q', '-f', 'qcow2',
                                             self.path('b.qcow2'), '1M'))

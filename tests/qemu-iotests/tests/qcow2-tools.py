@@ -106,6 +106,27 @@ class Qcow2Tools(iotests.QemuTestCase):
         r = iotests.qemu_img('compare', '-f', 'raw', raw, self.path('c.qcow2'))
         self.assertEqual(r.rc, 0, r)
 
+    def test_convert_compressed_packing(self):
+        # data that compresses to a little over half a cluster: packed
+        # across cluster boundaries as QEMU packs it, not one per cluster
+        raw = self.path('b64.raw')
+        import base64
+        with open(raw, 'wb') as f:
+            for i in range(8):
+                f.write(base64.b64encode(iotests.varied_data(768 * 1024,
+                                                            seed=b'%d' % i))
+                        [:1024 * 1024])
+        ref, ours = self.path('r.qcow2'), self.path('o.qcow2')
+        self.assertEqual(ref_img('convert', '-c', '-f', 'raw', '-O', 'qcow2',
+                                 raw, ref).rc, 0)
+        self.assertSuccess(iotests.qemu_img('convert', '-c', '-f', 'raw',
+                                            '-O', 'qcow2', raw, ours))
+        self.assertClean(ours)
+        self.assertSameContent(raw, ours)
+        self.assertLessEqual(os.path.getsize(ours),
+                             os.path.getsize(ref) + 64 * 1024)
+        self.assertLess(os.path.getsize(ours), 7 * MiB)
+
     def test_convert_compressed_partial_cluster(self):
         # the last cluster of an image that ends inside it
         src = self.make('odd.qcow2', '1000001', 'write -P 5 900k 76k',
