@@ -4,7 +4,8 @@
 Prints one table.  Every figure is the median of --runs runs; every ratio is
 taken against the raw figure of this run, on the same file system.
 Usage: scripts/bench.py [--build build] [--size-mib 1024] [--runs 3]
-Set QEMU_IMG_REF to another qemu-img to compare the same qemu-img lines.
+Set QEMU_IMG_REF to another qemu-img to compare the same qemu-img lines
+(the qcow2 section compares against it, default Debian's /usr/bin/qemu-img).
 """
 import argparse
 import os
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 
+import bench_qcow2
 import bench_reencrypt
 
 SECRET = "bench-passphrase"
@@ -424,6 +426,10 @@ class Bench:
         """LUKS2 in-place encryption: scripts/bench_reencrypt.py."""
         bench_reencrypt.section(self)
 
+    def qcow2_section(self):
+        """qcow2 against QEMU_IMG_REF: scripts/bench_qcow2.py."""
+        bench_qcow2.section(self)
+
     def print_table(self):
         print()
         print("%-48s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
@@ -443,7 +449,7 @@ class Bench:
 
 # The table's sections, in the order they run (each is Bench.NAME_section).
 SECTIONS = ("io", "convert", "nbd", "qemu_nbd", "fuse", "crypto", "sparse",
-            "reencrypt")
+            "reencrypt", "qcow2")
 
 
 def main():

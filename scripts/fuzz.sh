@@ -16,7 +16,7 @@ elif [ -n "${1:-}" ]; then
     secs=$1
 fi
 build=${FUZZ_BUILD:-build-fuzz}
-targets="luks1-header luks2-header luks2-reencrypt keyval qmp qmp-stream nbd vhost-user"
+targets="luks1-header luks2-header luks2-reencrypt keyval qmp qmp-stream nbd vhost-user qcow2-header"
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dfuzzing=true \
@@ -63,6 +63,12 @@ for v in 1 2; do
         -o key-secret=s0,detached-header=true,iter-time=1,luks-version=$v \
         "$tmp/q$v" >/dev/null 2>&1 &&
         head -c $((v == 1 ? 262144 : 32768)) "$tmp/q$v" >"$corpus/luks$v-header/qemu-img-luks$v"
+done
+# qcow2 images made by this build's qemu-img (small clusters: small files)
+for o in cluster_size=512 compat=0.10,cluster_size=512 refcount_bits=1,cluster_size=512; do
+    ASAN_OPTIONS=detect_leaks=0 "$build/qemu-img" create -q -f qcow2 -o "$o" \
+        "$tmp/q.qcow2" 1M >/dev/null 2>&1 &&
+        cp "$tmp/q.qcow2" "$corpus/qcow2-header/qemu-img-${o//[=,]/-}"
 done
 for t in luks1-header luks2-header; do
     n=$(find "$corpus/$t" -type f | wc -l)
