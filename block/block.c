@@ -790,6 +790,11 @@ bool bdrv_has_fast_write_zeroes(BlockDriverState *bs)
     return bs->drv && !bs->drv->slow_write_zeroes;
 }
 
+bool bdrv_supports_compressed_writes(BlockDriverState *bs)
+{
+    return bs->drv->bdrv_pwritev_compressed != NULL;
+}
+
 bool bdrv_supports_amend(BlockDriverState *bs)
 {
     return bs->drv && bs->drv->bdrv_amend;

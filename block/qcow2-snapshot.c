@@ -114,7 +114,8 @@ int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
         int ret;
 
         pos = (pos + 7) & ~(size_t)7;
-        ret = qcow2_snapshot_parse_entry(buf + MIN(pos, len),
+        /* buf may be NULL for an empty table: no pointer arithmetic. */
+        ret = qcow2_snapshot_parse_entry(buf ? buf + MIN(pos, len) : buf,
                                          len - MIN(pos, len), image_size,
                                          drop_extra, &sn, &elen);
 

@@ -27,8 +27,9 @@ static __thread GSList *opening_chain;
 
 static bool qcow2_probe(const guint8 *buf, size_t len)
 {
-    return len >= 8 && ldl_be_p(buf) == QCOW2_MAGIC &&
-           (ldl_be_p(buf + 4) == 2 || ldl_be_p(buf + 4) == 3);
+    /* As QEMU: any version from 2 up is qcow2, so that an unsupported
+     * one is refused by name instead of being read as raw. */
+    return len >= 8 && ldl_be_p(buf) == QCOW2_MAGIC && ldl_be_p(buf + 4) >= 2;
 }
 
 /* The filename of the protocol node at the bottom of the "file" chain. */

@@ -538,6 +538,10 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         (!a->skip_create && (!strcmp(a->out_fmt, "raw") ||
                              (img_format_is_qcow2(a->out_fmt) && !a->backing)));
     s->sparse = s->skip_zeroes && img_format_is_qcow2(a->out_fmt);
+    if (a->compress && !bdrv_supports_compressed_writes(s->target)) {
+        error_report("Compression not supported for this file format");
+        return -1;
+    }
     s->compress = a->compress;
     s->backing = a->backing != NULL;
     if (s->compress) {
@@ -657,10 +661,6 @@ int img_convert(int argc, char **argv)
     }
     if (a.quiet) {
         a.progress = false;
-    }
-    if (a.compress && !img_format_is_qcow2(a.out_fmt)) {
-        error_report("Compression not supported for this file format");
-        return 1;
     }
     if (a.backing && !a.backing_fmt) {
         error_report("Use of backing file requires explicit backing format");

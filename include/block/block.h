@@ -143,6 +143,8 @@ bool bdrv_is_encrypted(BlockDriverState *bs);
 /* False when write-zeroes costs a full data write (an encrypting driver). */
 bool bdrv_has_fast_write_zeroes(BlockDriverState *bs);
 bool bdrv_supports_amend(BlockDriverState *bs);
+/* Writes with BDRV_REQ_WRITE_COMPRESSED are possible (qemu-img convert -c). */
+bool bdrv_supports_compressed_writes(BlockDriverState *bs);
 /* A format (not protocol) driver named format_name that can create images. */
 bool bdrv_format_can_create(const char *format_name);
 
