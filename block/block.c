@@ -795,6 +795,13 @@ bool bdrv_supports_compressed_writes(BlockDriverState *bs)
     return bs->drv->bdrv_pwritev_compressed != NULL;
 }
 
+bool bdrv_format_supports_compressed_writes(const char *format_name)
+{
+    const BlockDriver *drv = bdrv_find_format(format_name);
+
+    return drv && drv->bdrv_pwritev_compressed;
+}
+
 bool bdrv_supports_amend(BlockDriverState *bs)
 {
     return bs->drv && bs->drv->bdrv_amend;

@@ -329,6 +329,26 @@ int qcow2_grow_l1_table(BlockDriverState *bs, uint64_t min_size, bool exact)
     return 0;
 }
 
+/* -EIO (and the image marked corrupt) if an L2 table at `off` would lie
+ * on the header, the L1 table, the refcount table or a refcount block. */
+static int l2_check_not_metadata(BlockDriverState *bs, uint64_t off)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t c = off & ~(s->cluster_size - 1);
+    int ret = qcow2_check_overlap_metadata(bs, off, s->cluster_size);
+
+    for (uint64_t i = 0; ret == 0 && i < s->refcount_table_size; i++) {
+        uint64_t rb = s->refcount_table[i] & QCOW2_REFT_OFFSET_MASK;
+
+        if (rb && (rb & ~(s->cluster_size - 1)) == c) {
+            ret = qcow2_signal_corruption(bs, "Preventing invalid write on "
+                                          "metadata (overlaps with refcount "
+                                          "block)");
+        }
+    }
+    return ret;
+}
+
 /*
  * The L2 table for L1 entry l1_index, writable: allocated if missing,
  * copied if shared with a snapshot.  The new table and its refcount are
@@ -352,6 +372,12 @@ static int l2_for_write(BlockDriverState *bs, uint64_t l1_index,
     old = s->l1_table[l1_index];
     old_off = old & QCOW2_L1E_OFFSET_MASK;
     if (old_off && (old & QCOW2_OFLAG_COPIED)) {
+        /* Updating entries of this table writes there: never into other
+         * metadata a damaged L1 entry points at. */
+        ret = l2_check_not_metadata(bs, old_off);
+        if (ret < 0) {
+            return ret;
+        }
         *l2_offset = old_off;
         return 0;
     }

@@ -171,6 +171,18 @@ int qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
 int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
 {
     BDRVQcow2State *s = bs->opaque;
+
+    /* Guest data in an external data file cannot hit our metadata. */
+    if (s->data_file != bs->file) {
+        return 0;
+    }
+    return qcow2_check_overlap_metadata(bs, off, len);
+}
+
+int qcow2_check_overlap_metadata(BlockDriverState *bs, uint64_t off,
+                                 uint64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
     const struct {
         uint64_t start, len;
         const char *what;
@@ -182,9 +194,6 @@ int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
           "refcount table" },
     };
 
-    if (s->data_file != bs->file) {
-        return 0;
-    }
     for (size_t i = 0; i < G_N_ELEMENTS(areas); i++) {
         if (areas[i].len && off < areas[i].start + areas[i].len &&
             areas[i].start < off + len) {

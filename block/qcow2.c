@@ -207,7 +207,7 @@ static void set_geometry(BDRVQcow2State *s)
                        QCOW2_AUTOCLEAR_DATA_FILE_RAW;
 }
 
-static int read_header(BlockDriverState *bs, GError **errp)
+static int read_header(BlockDriverState *bs, bool check, GError **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int64_t file_len = bdrv_getlength(bs->file->bs);
@@ -243,7 +243,10 @@ static int read_header(BlockDriverState *bs, GError **errp)
             len = want;
         }
     }
-    return qcow2_header_parse(buf, len, file_len, &s->hdr, errp);
+    /* qemu-img check opens what QEMU's check opens: tables past the end
+     * of the file are its findings (reads there give zeros), not an open
+     * error; alignment and size bounds still hold. */
+    return qcow2_header_parse(buf, len, check ? 0 : file_len, &s->hdr, errp);
 }
 
 static int check_open_flags(BlockDriverState *bs, int flags, GError **errp)
@@ -462,7 +465,7 @@ static int qcow2_do_open(BlockDriverState *bs, BlockdevOptionsQcow2 *o,
     if (!bdrv_open_child(bs, o->file, "file", false, errp)) {
         return -EINVAL;
     }
-    ret = read_header(bs, errp);
+    ret = read_header(bs, !!(flags & BDRV_O_CHECK), errp);
     if (ret == 0) {
         ret = check_open_flags(bs, flags, errp);
     }

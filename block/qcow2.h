@@ -377,6 +377,9 @@ int qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
 /* -EIO (and corruption) if guest data would land on the header or a
  * table. */
 int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
+/* The same for a metadata write into the image file itself. */
+int qcow2_check_overlap_metadata(BlockDriverState *bs, uint64_t off,
+                                 uint64_t len);
 /* Past everything ever used in the child: reads as zeros. */
 bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off);
 

@@ -662,6 +662,12 @@ int img_convert(int argc, char **argv)
     if (a.quiet) {
         a.progress = false;
     }
+    /* Before a new target is made (QEMU refuses -O raw -c up front). */
+    if (a.compress && !a.skip_create &&
+        !bdrv_format_supports_compressed_writes(a.out_fmt)) {
+        error_report("Compression not supported for this file format");
+        return 1;
+    }
     if (a.backing && !a.backing_fmt) {
         error_report("Use of backing file requires explicit backing format");
         return 1;

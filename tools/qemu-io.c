@@ -35,7 +35,7 @@ static void usage(const char *name)
 "  -r, --read-only      export read-only\n"
 "  -n, --nocache        disable host cache, short for -t none\n"
 "  -U, --force-share    force shared permissions\n"
-"  -d, --discard=MODE   use discard mode: ignore (or off), unmap (or on)\n"
+"  -d, --discard=MODE   use discard mode: ignore (or off), unmap (or on, the default)\n"
 "  -t, --cache=MODE     use the given cache mode for the image\n"
 "  -T, --trace [[enable=]<pattern>][,events=<file>][,file=<file>]\n"
 "                       switch on trace events matching <pattern>, or those\n"
@@ -146,7 +146,8 @@ int main(int argc, char **argv)
     g_autoptr(GPtrArray) cmds = g_ptr_array_new();
     const char *fmt = NULL;
     bool readonly = false, image_opts = false;
-    int flags = 0, c, ret;
+    /* QEMU's qemu-io passes discards on unless told -d ignore. */
+    int flags = BDRV_O_UNMAP, c, ret;
     GError *err = NULL;
 
     g_set_prgname("qemu-io");

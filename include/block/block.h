@@ -145,6 +145,8 @@ bool bdrv_has_fast_write_zeroes(BlockDriverState *bs);
 bool bdrv_supports_amend(BlockDriverState *bs);
 /* Writes with BDRV_REQ_WRITE_COMPRESSED are possible (qemu-img convert -c). */
 bool bdrv_supports_compressed_writes(BlockDriverState *bs);
+/* The same for the driver named format_name (false if there is none). */
+bool bdrv_format_supports_compressed_writes(const char *format_name);
 /* A format (not protocol) driver named format_name that can create images. */
 bool bdrv_format_can_create(const char *format_name);
 

@@ -307,9 +307,15 @@ class DamagedImages(Qcow2CheckBase):
             f.write('secret')
         obj = ['--object', 'secret,id=s0,file=%s' % key]
         src = self.path('enc.qcow2')
-        self.assertEqual(ref_img('create', '-q', '-f', 'qcow2', *obj, '-o',
-                                 'encrypt.format=luks,encrypt.key-secret=s0,'
-                                 'encrypt.iter-time=10', src, '16M').rc, 0)
+        # QEMU 7.2's PBKDF timing fails now and then under load ("Unable
+        # to get accurate CPU usage"): retried, as the other luks tests do.
+        for _ in range(3):
+            r = ref_img('create', '-q', '-f', 'qcow2', *obj, '-o',
+                        'encrypt.format=luks,encrypt.key-secret=s0,'
+                        'encrypt.iter-time=10', src, '16M', check=False)
+            if r.rc == 0 or 'accurate CPU usage' not in r.err:
+                break
+        self.assertEqual(r.rc, 0, r)
         q = Qcow2File(src)
         hl = struct.unpack('>I', q.rd(100, 4))[0]
         t, n = struct.unpack('>II', q.rd(hl, 8))
