@@ -687,7 +687,15 @@ int bdrv_flush(BlockDriverState *bs)
     if (!bs || !bs->drv) {
         return -ENOMEDIUM;
     }
-    if (bs->read_only || (bs->open_flags & BDRV_O_NO_FLUSH)) {
+    if (bs->read_only) {
+        return 0;
+    }
+    /*
+     * cache=unsafe skips the sync to stable storage only: a format still
+     * writes its cached metadata back (as QEMU's flush_to_os), so that a
+     * write error there reaches the caller instead of a silent close.
+     */
+    if ((bs->open_flags & BDRV_O_NO_FLUSH) && bs->drv->is_protocol) {
         return 0;
     }
     if (bs->drv->bdrv_flush) {

@@ -312,7 +312,7 @@ class DamagedImages(Qcow2CheckBase):
         for _ in range(3):
             r = ref_img('create', '-q', '-f', 'qcow2', *obj, '-o',
                         'encrypt.format=luks,encrypt.key-secret=s0,'
-                        'encrypt.iter-time=10', src, '16M', check=False)
+                        'encrypt.iter-time=10', src, '16M')
             if r.rc == 0 or 'accurate CPU usage' not in r.err:
                 break
         self.assertEqual(r.rc, 0, r)
