@@ -701,6 +701,9 @@ int bdrv_flush(BlockDriverState *bs)
     if (bs->drv->bdrv_flush) {
         ret = bs->drv->bdrv_flush(bs);
     }
+    if (bs->open_flags & BDRV_O_NO_FLUSH) {
+        return ret;             /* written back, not synced */
+    }
     /* Then the storage below, so metadata written by the driver is stable. */
     for (guint i = 0; ret == 0 && i < bs->children->len; i++) {
         BdrvChild *c = g_ptr_array_index(bs->children, i);
