@@ -99,7 +99,7 @@ def kill_after_change(argv, watch, extra):
 
 class KilledRepeatedly(reenc.ReencTest):
     """kill -9 of `qemu-img reencrypt` at random moments of one encryption
-    of a 64 MiB volume, five times (the start and four resumes, each
+    of a 256 MiB volume, five times (the start and four resumes, each
     killed at a random moment after its first payload write), then both
     tools finish copies of what the last kill left."""
 
@@ -107,7 +107,10 @@ class KilledRepeatedly(reenc.ReencTest):
         seed = random.randrange(1 << 32)
         rng = random.Random(seed)
         msg = 'random seed %d' % seed
-        orig = reenc.make_plain(self.p, 64 * MiB)
+        # Large enough that five short runs cannot finish it even on a
+        # fast, idle machine (each killed at most 80 ms after its first
+        # payload write).
+        orig = reenc.make_plain(self.p, 256 * MiB)
         open(self.h, 'wb').close()
         argv = reenc.ours_argv(self.obj, '--encrypt', self.p, header=self.h,
                                opts='hotzone-size=1M')
@@ -117,7 +120,7 @@ class KilledRepeatedly(reenc.ReencTest):
         for _ in range(5):
             # the payload changes once a hotzone is recorded and rewritten
             kills += kill_after_change(argv if kills == 0 else resume,
-                                       self.p, rng.uniform(0.0, 0.3))
+                                       self.p, rng.uniform(0.0, 0.08))
             st = reenc.state(self.h)
             # never anything but a resumable record (or the end)
             self.assertIn(st, ('clean', 'crash', 'none'), msg)
