@@ -120,6 +120,12 @@ def data_sector_size(header):
     return int(seg['sector_size']), seg['encryption']
 
 
+def _check_stderr(p):
+    err = p.communicate(timeout=iotests.CMD_TIMEOUT)[1].decode()
+    for bad in ('AddressSanitizer', 'runtime error:', 'Segmentation'):
+        assert bad not in err, err
+
+
 def run_killed(argv, delay, sig=signal.SIGKILL):
     """Start argv, send sig after delay seconds; True if it was still
     running when the signal came (the kill landed mid-way)."""
@@ -129,9 +135,30 @@ def run_killed(argv, delay, sig=signal.SIGKILL):
     alive = p.poll() is None
     if alive:
         p.send_signal(sig)
-    err = p.communicate(timeout=iotests.CMD_TIMEOUT)[1].decode()
-    for bad in ('AddressSanitizer', 'runtime error:', 'Segmentation'):
-        assert bad not in err, err
+    _check_stderr(p)
+    return alive
+
+
+def stamp(path):
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def kill_after_change(argv, watch, extra, sig=signal.SIGKILL):
+    """Start argv; once it has written the file watch, wait extra seconds
+    more and send sig.  True if the signal found it running.  Timing the
+    kill from the first write, not from the start, makes it land mid-way
+    however fast the machine unlocks the key (PBKDF) and encrypts."""
+    before = stamp(watch)
+    p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE)
+    while p.poll() is None and stamp(watch) == before:
+        time.sleep(0.002)
+    time.sleep(extra)
+    alive = p.poll() is None
+    if alive:
+        p.send_signal(sig)
+    _check_stderr(p)
     return alive
 
 
@@ -188,10 +215,11 @@ class KillTest(ReencTest):
     """Kill a reencryption mid-way, with retries at other moments when a
     kill came before anything was recorded or after the end."""
 
-    # cryptsetup encrypts 48 MiB in ~0.5 s, qemu-img in ~3 s (1 MiB
-    # hotzones, each flushed and committed twice)
-    DELAYS = (0.3, 1.5, 0.8, 2.2, 0.2, 1.2, 0.45, 1.8, 0.12, 2.7, 1.0,
-              0.35, 0.6, 2.0, 0.25, 3.5)
+    # Seconds after the tool's first payload write.  cryptsetup encrypts
+    # 48 MiB in ~0.5 s, qemu-img in ~1-3 s (1 MiB hotzones, each flushed
+    # and committed twice); the short ones land even on a fast machine.
+    EXTRAS = (0.0, 0.05, 0.01, 0.15, 0.03, 0.3, 0.1, 0.02, 0.5, 0.07, 0.2,
+              0.0, 0.04, 0.8, 0.12, 0.25)
 
     def snapshot(self):
         self.saved = {}
@@ -210,9 +238,9 @@ class KillTest(ReencTest):
     def kill_midway(self, argv, sig=signal.SIGKILL, check_orig=None):
         """Run argv from the snapshot until a kill leaves a reencryption
         recorded; returns its state ('clean' or 'crash')."""
-        for delay in self.DELAYS:
+        for extra in self.EXTRAS:
             self.restore()
-            alive = run_killed(argv, delay, sig)
+            alive = kill_after_change(argv, self.p, extra, sig)
             st = state(self.h)
             if alive and st in ('clean', 'crash'):
                 return st

@@ -74,29 +74,6 @@ class Roundtrip(reenc.ReencTest):
         self.assertPlain(orig)
 
 
-def stamp(path):
-    st = os.stat(path)
-    return (st.st_mtime_ns, st.st_size)
-
-
-def kill_after_change(argv, watch, extra):
-    """Start argv; once it has written the file watch, wait extra seconds
-    more and SIGKILL it.  True if it was killed running."""
-    before = stamp(watch)
-    p = subprocess.Popen([str(a) for a in argv], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE)
-    while p.poll() is None and stamp(watch) == before:
-        time.sleep(0.01)
-    time.sleep(extra)
-    alive = p.poll() is None
-    if alive:
-        p.send_signal(signal.SIGKILL)
-    err = p.communicate(timeout=iotests.CMD_TIMEOUT)[1].decode()
-    for bad in ('AddressSanitizer', 'runtime error:', 'Segmentation'):
-        assert bad not in err, err
-    return alive
-
-
 class KilledRepeatedly(reenc.ReencTest):
     """kill -9 of `qemu-img reencrypt` at random moments of one encryption
     of a 256 MiB volume, five times (the start and four resumes, each
@@ -119,7 +96,7 @@ class KilledRepeatedly(reenc.ReencTest):
         kills = 0
         for _ in range(5):
             # the payload changes once a hotzone is recorded and rewritten
-            kills += kill_after_change(argv if kills == 0 else resume,
+            kills += reenc.kill_after_change(argv if kills == 0 else resume,
                                        self.p, rng.uniform(0.0, 0.08))
             st = reenc.state(self.h)
             # never anything but a resumable record (or the end)
