@@ -29,47 +29,46 @@ static int qcow2_crypto_area_check(BDRVQcow2State *s, size_t offset,
     return 0;
 }
 
-static int qcow2_crypto_hdr_read(QCryptoBlock *block, size_t offset,
-                                 guint8 *buf, size_t len, void *opaque,
-                                 GError **errp)
+/*
+ * The LUKS header's I/O: offsets are relative to the crypto header area,
+ * which bounds them.  Writes are FUA: the LUKS formats order their header
+ * writes for crash safety, which only holds if each is durable before the
+ * next.
+ */
+static int qcow2_crypto_hdr_io(BlockDriverState *bs, size_t offset,
+                               guint8 *rbuf, const guint8 *wbuf, size_t len,
+                               GError **errp)
 {
-    BlockDriverState *bs = opaque;
     BDRVQcow2State *s = bs->opaque;
+    int64_t pos = (int64_t)(s->hdr.crypto_header_offset + offset);
     int ret;
 
     if (qcow2_crypto_area_check(s, offset, len, errp) < 0) {
         return -1;
     }
-    ret = bdrv_pread(bs->file->bs, (int64_t)(s->hdr.crypto_header_offset +
-                                             offset), (int64_t)len, buf, 0);
+    ret = rbuf ? bdrv_pread(bs->file->bs, pos, (int64_t)len, rbuf, 0)
+               : bdrv_pwrite(bs->file->bs, pos, (int64_t)len, wbuf,
+                             BDRV_REQ_FUA);
     if (ret < 0) {
-        error_setg_errno(errp, -ret, "Could not read the encryption header");
+        error_setg_errno(errp, -ret, "Could not %s the encryption header",
+                         rbuf ? "read" : "write");
         return -1;
     }
     return 0;
+}
+
+static int qcow2_crypto_hdr_read(QCryptoBlock *block, size_t offset,
+                                 guint8 *buf, size_t len, void *opaque,
+                                 GError **errp)
+{
+    return qcow2_crypto_hdr_io(opaque, offset, buf, NULL, len, errp);
 }
 
 static int qcow2_crypto_hdr_write(QCryptoBlock *block, size_t offset,
                                   const guint8 *buf, size_t len, void *opaque,
                                   GError **errp)
 {
-    BlockDriverState *bs = opaque;
-    BDRVQcow2State *s = bs->opaque;
-    int ret;
-
-    if (qcow2_crypto_area_check(s, offset, len, errp) < 0) {
-        return -1;
-    }
-    /* FUA: the LUKS formats order their header writes for crash safety,
-     * which only holds if each is durable before the next. */
-    ret = bdrv_pwrite(bs->file->bs, (int64_t)(s->hdr.crypto_header_offset +
-                                              offset), (int64_t)len, buf,
-                      BDRV_REQ_FUA);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "Could not write the encryption header");
-        return -1;
-    }
-    return 0;
+    return qcow2_crypto_hdr_io(opaque, offset, NULL, buf, len, errp);
 }
 
 static const char *qcow2_crypto_format_name(BlockdevQcow2EncryptionFormat f)
