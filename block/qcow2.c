@@ -260,15 +260,6 @@ static int check_open_flags(BlockDriverState *bs, int flags, GError **errp)
                    "read/write");
         return -EACCES;
     }
-    /* Refcounts of a dirty image cannot be trusted for allocation; QEMU
-     * repairs them at open (qemu-img check -r all does the same). */
-    if ((inc & QCOW2_INCOMPAT_DIRTY) && (flags & BDRV_O_RDWR) &&
-        !(flags & BDRV_O_CHECK)) {
-        error_setg(errp, "qcow2: Image is dirty (lazy refcounts were in use "
-                   "and it was not closed cleanly); repair it with "
-                   "'qemu-img check -r all'");
-        return -EACCES;
-    }
     return 0;
 }
 
@@ -456,6 +447,31 @@ static void free_state(BDRVQcow2State *s)
     g_rw_lock_clear(&s->io_lock);
 }
 
+/*
+ * A dirty image (lazy refcounts, not closed cleanly) has refcounts that
+ * cannot be trusted for allocation.  As QEMU does, a read-write open
+ * repairs them first (what `qemu-img check -r all` does), which also
+ * clears the dirty bit; a read-only open needs no refcounts.
+ */
+static int repair_dirty(BlockDriverState *bs, GError **errp)
+{
+    BdrvCheckResult res = { 0 };
+    g_autoptr(GError) err = NULL;
+    int ret;
+
+    res.problems = g_ptr_array_new_with_free_func(g_free);
+    ret = qcow2_check(bs, &res, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS, &err);
+    g_ptr_array_unref(res.problems);
+    if (ret >= 0 && (res.check_errors || res.corruptions)) {
+        ret = -EIO;
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not repair dirty image%s%s",
+                         err ? ": " : "", err ? err->message : "");
+    }
+    return ret;
+}
+
 static int qcow2_do_open(BlockDriverState *bs, BlockdevOptionsQcow2 *o,
                          int flags, GError **errp)
 {
@@ -505,6 +521,10 @@ static int qcow2_do_open(BlockDriverState *bs, BlockdevOptionsQcow2 *o,
             ret = (int)s->backing_len;
             error_setg_errno(errp, -ret, "Could not get backing file size");
         }
+    }
+    if (ret == 0 && !bs->read_only && !(flags & BDRV_O_CHECK) &&
+        (s->hdr.incompatible_features & QCOW2_INCOMPAT_DIRTY)) {
+        ret = repair_dirty(bs, errp);
     }
     if (ret == 0 && !bs->read_only && !(flags & BDRV_O_CHECK)) {
         ret = clear_autoclear(bs);

@@ -409,5 +409,44 @@ class Walk(iotests.QemuTestCase):
             opts], verify)
 
 
+class DirtyImage(iotests.QemuTestCase):
+    """A lazy_refcounts image that QEMU 7.2 left dirty (qemu-io `abort`
+    after an allocating write): its refcounts are stale.  A read-only open
+    reads it as it is and leaves it dirty; a read-write open repairs the
+    refcounts first, as QEMU does, then writes safely."""
+
+    DEB_IO = '/usr/bin/qemu-io'
+
+    def dirty_bit(self, path):
+        with open(path, 'rb') as f:
+            f.seek(72)
+            return int.from_bytes(f.read(8), 'big') & 1
+
+    def test_repaired_at_read_write_open(self):
+        img = self.path('d.qcow2')
+        self.assertSuccess(iotests.run([DEB_IMG, 'create', '-q', '-f',
+                                        'qcow2', '-o', 'lazy_refcounts=on',
+                                        img, '64M']))
+        r = iotests.run(['sh', '-c', 'ulimit -c 0; exec "$0" "$@"',
+                         self.DEB_IO, '-c', 'write -P 0x5a 0 128k', '-c',
+                         'abort', img])
+        self.assertNotEqual(r.rc, 0)
+        self.assertEqual(self.dirty_bit(img), 1)
+        # stale refcounts: QEMU's check sees the new clusters unreferenced
+        self.assertEqual(iotests.run([DEB_IMG, 'check', img]).rc, 2)
+        self.assertIOOk(iotests.qemu_io('-r', '-c', 'read -P 0x5a 0 128k',
+                                        img))
+        self.assertEqual(self.dirty_bit(img), 1)
+        self.assertIOOk(iotests.qemu_io('-c', 'write -P 0x33 1M 192k', '-c',
+                                        'read -P 0x5a 0 128k', img))
+        self.assertEqual(self.dirty_bit(img), 0)
+        r = iotests.run([DEB_IMG, 'check', img])
+        self.assertEqual(r.rc, 0, r.out + r.err)
+        self.assertIn('No errors were found on the image.', r.out)
+        self.assertIOOk(iotests.run([self.DEB_IO, '-c',
+                                     'read -P 0x5a 0 128k', '-c',
+                                     'read -P 0x33 1M 192k', img]))
+
+
 if __name__ == '__main__':
     iotests.main()
