@@ -13,6 +13,23 @@
 /* A filter chain deeper than this is a driver bug (a RAW loop). */
 #define BLOCK_STATUS_MAX_DEPTH 16
 
+/*
+ * What an unallocated range of a format with backing files reads as: the
+ * backing file's data where it has some, zeros where there is no backing
+ * file or the offset lies past its end (QEMU says ZERO there too).
+ */
+static bool unallocated_reads_zero(BlockDriverState *bs, int64_t offset)
+{
+    BlockDriverState *backing = bdrv_get_child(bs, "backing");
+    int64_t len;
+
+    if (!backing) {
+        return true;
+    }
+    len = bdrv_getlength(backing);
+    return len >= 0 && offset >= len;
+}
+
 static int block_status_at(BlockDriverState *bs, int64_t offset,
                            int64_t bytes, int64_t *pnum, int64_t *map,
                            BlockDriverState **file, int depth)
@@ -70,6 +87,9 @@ static int block_status_at(BlockDriverState *bs, int64_t offset,
     }
     if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
         ret |= BDRV_BLOCK_ALLOCATED;
+    } else if (drv->supports_backing &&
+               unallocated_reads_zero(bs, offset)) {
+        ret |= BDRV_BLOCK_ZERO;
     }
     if (offset + *pnum == len) {
         ret |= BDRV_BLOCK_EOF;

@@ -632,7 +632,7 @@ static int qcow2_block_status(BlockDriverState *bs, int64_t offset,
     case QCOW2_CLUSTER_ZERO_PLAIN:
         return BDRV_BLOCK_ZERO;
     case QCOW2_CLUSTER_COMPRESSED:
-        return BDRV_BLOCK_DATA;
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_COMPRESSED;
     default:
         return 0;
     }
@@ -644,6 +644,7 @@ static const char *const qcow2_child_roles[] = {
 
 const BlockDriver bdrv_qcow2 = {
     .format_name = "qcow2",
+    .supports_backing = true,
     .instance_size = sizeof(BDRVQcow2State),
     .child_roles = qcow2_child_roles,
     .bdrv_probe = qcow2_probe,

@@ -44,31 +44,54 @@ typedef struct MapEntry {
     bool data;
     bool zero;
     bool present;
+    bool compressed;
+    int depth;                  /* 0: the image, 1: its backing file... */
     const char *filename;       /* the leaf storing it, with has_offset */
 } MapEntry;
 
+/*
+ * The status of `offset` as the image reads it: down the backing chain
+ * until a node that holds the range (data or zeros, QEMU's rule), with
+ * each level narrowing the range to what the levels above leave
+ * unallocated.
+ */
 static int map_probe(BlockDriverState *bs, int64_t offset, int64_t bytes,
                      MapEntry *e)
 {
     BlockDriverState *file = NULL;
-    int64_t pnum = 0, map = 0;
-    int ret = bdrv_block_status(bs, offset, bytes, &pnum, &map, &file);
+    int64_t map = 0;
+    int depth = 0;
+    int ret;
 
-    if (ret < 0) {
-        return ret;
-    }
-    if (pnum <= 0) {
-        return -EIO;
-    }
-    if (!(ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO))) {
-        ret = 0;                /* unallocated, and no backing file */
+    for (;;) {
+        BlockDriverState *backing;
+
+        ret = bdrv_block_status(bs, offset, bytes, &bytes, &map, &file);
+        if (ret < 0) {
+            return ret;
+        }
+        if (bytes <= 0) {
+            return -EIO;
+        }
+        if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
+            break;
+        }
+        backing = bdrv_get_child(bs, "backing");
+        if (!backing) {
+            ret = 0;            /* unallocated all the way down */
+            break;
+        }
+        bs = backing;
+        depth++;
     }
     *e = (MapEntry) {
         .start = offset,
-        .length = pnum,
+        .length = bytes,
+        .depth = depth,
         .data = ret & BDRV_BLOCK_DATA,
         .zero = ret & BDRV_BLOCK_ZERO,
         .present = ret & BDRV_BLOCK_ALLOCATED,
+        .compressed = ret & BDRV_BLOCK_COMPRESSED,
         .has_offset = ret & BDRV_BLOCK_OFFSET_VALID,
         .offset = map,
     };
@@ -82,6 +105,7 @@ static bool mergeable(const MapEntry *a, const MapEntry *b)
 {
     if (a->length == 0 || a->zero != b->zero || a->data != b->data ||
         a->present != b->present || a->has_offset != b->has_offset ||
+        a->depth != b->depth || a->compressed != b->compressed ||
         !a->filename != !b->filename) {
         return false;
     }
@@ -96,10 +120,11 @@ static int dump_entry(OutputFormat ofmt, const MapEntry *e, MapEntry *next)
 {
     if (ofmt == OFORMAT_JSON) {
         printf("{ \"start\": %" PRId64 ", \"length\": %" PRId64 ", "
-               "\"depth\": 0, \"present\": %s, \"zero\": %s, "
-               "\"data\": %s, \"compressed\": false",
-               e->start, e->length, e->present ? "true" : "false",
-               e->zero ? "true" : "false", e->data ? "true" : "false");
+               "\"depth\": %d, \"present\": %s, \"zero\": %s, "
+               "\"data\": %s, \"compressed\": %s",
+               e->start, e->length, e->depth, e->present ? "true" : "false",
+               e->zero ? "true" : "false", e->data ? "true" : "false",
+               e->compressed ? "true" : "false");
         if (e->has_offset) {
             printf(", \"offset\": %" PRId64, e->offset);
         }

@@ -99,7 +99,10 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
  *                 bdrv_block_status)
  *   ALLOCATED     the content is defined by this node (DATA or ZERO)
  *   EOF           the range reaches the end of the node
- * Neither DATA nor ZERO: unallocated, content unspecified.
+ *   COMPRESSED    the data is stored compressed (qcow2; no OFFSET_VALID)
+ * Neither DATA nor ZERO: unallocated; the content comes from the node's
+ * backing file (formats with supports_backing say ZERO instead where
+ * there is none, or where it is shorter).
  */
 #define BDRV_BLOCK_DATA         0x01
 #define BDRV_BLOCK_ZERO         0x02
@@ -107,6 +110,7 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
 #define BDRV_BLOCK_RAW          0x08
 #define BDRV_BLOCK_ALLOCATED    0x10
 #define BDRV_BLOCK_EOF          0x20
+#define BDRV_BLOCK_COMPRESSED   0x40
 
 /*
  * The status of the range starting at `offset`, for the first *pnum bytes

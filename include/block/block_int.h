@@ -55,6 +55,12 @@ struct BlockDriver {
      */
     bool slow_write_zeroes;
     /*
+     * The format can have a "backing" child: what it does not hold itself
+     * reads from there, or as zeros when there is none (block status then
+     * says ZERO for it, not just "not allocated", as QEMU does).
+     */
+    bool supports_backing;
+    /*
      * The roles of the children this driver may have, in the order it
      * attaches them, NULL-terminated (NULL: none).  The same names are the
      * BlockdevRef members of its open and create options, so the generic

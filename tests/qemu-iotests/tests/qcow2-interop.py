@@ -737,6 +737,58 @@ class Qcow2Interop(iotests.QemuTestCase):
                                      'luks in qcow2 made by %s' % maker)
             os.unlink(out)
 
+    def assertSameMap(self, img):
+        ours = json.loads(self.assertSuccess(
+            iotests.qemu_img('map', '--output=json', img)).out)
+        for e in ours:
+            self.assertIs(e.pop('compressed'), False, img)
+        self.assertEqual(ours, json.loads(self.assertSuccess(
+            deb_img('map', '--output=json', img)).out), img)
+        self.assertEqual(iotests.qemu_img('map', img).out,
+                         deb_img('map', img).out, img)
+
+    def test_map_chain(self):
+        """qemu-img map walks the backing chain as QEMU 7.2's does: depth,
+        present and zero per range (unallocated with no backing file, or
+        past a shorter backing file's end, reads as zeros), and the human
+        table of the data ranges."""
+        raw = self.path('base.raw')
+        iotests.make_sparse(raw, 4 * MiB)
+        with open(raw, 'r+b') as f:
+            f.seek(3 * MiB)
+            f.write(b'\x11' * 64 * KiB)
+        base = self.deb_create('base.qcow2', 4 * MiB, backing=raw,
+                               bfmt='raw')
+        self.deb_write(base, ['write -P 1 1M 64k', 'write -z 2M 64k'])
+        mid = self.deb_create('mid.qcow2', 2 * MiB, backing=base)
+        self.deb_write(mid, ['write -P 2 512k 64k'])
+        top = self.deb_create('top.qcow2', 6 * MiB, backing=mid)
+        self.deb_write(top, ['write -P 3 5M 64k', 'write -z 1M 4k'])
+        for img in (base, mid, top):
+            self.assertSameMap(img)
+        lone = self.deb_create('lone.qcow2', 4 * MiB)
+        self.deb_write(lone, ['write -P 4 1M 64k', 'write -z 2M 64k'])
+        self.assertSameMap(lone)
+
+    def test_map_compressed(self):
+        """"compressed" (a QEMU 8.2+ key, absent in 7.2) is true for
+        compressed clusters only."""
+        src = self.path('src.raw')
+        with open(src, 'wb') as f:
+            f.write(b'abc' * 350000)
+        p = self.path('c.qcow2')
+        self.assertSuccess(deb_img('convert', '-c', '-f', 'raw', '-O',
+                                   'qcow2', src, p))
+        self.deb_write(p, ['write -P 9 0 64k'])
+        ours = json.loads(self.assertSuccess(
+            iotests.qemu_img('map', '--output=json', p)).out)
+        self.assertEqual([(e['start'], e['compressed'], 'offset' in e)
+                          for e in ours],
+                         [(0, False, True), (64 * KiB, True, False)])
+        r = iotests.qemu_img('map', p)
+        self.assertEqual(r.rc, 1)
+        self.assertEqual(r.err, deb_img('map', p).err)
+
 
 if __name__ == '__main__':
     iotests.main()
