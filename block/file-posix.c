@@ -626,6 +626,15 @@ static int file_create(BlockdevCreateOptions *options, GError **errp)
     return ret;
 }
 
+/* A regular file is created (or truncated) sparse; a device keeps what
+ * it held. */
+static bool file_has_zero_init(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    return !s->is_blockdev;
+}
+
 const BlockDriver bdrv_file = {
     .format_name = "file",
     .instance_size = sizeof(BDRVFileState),
@@ -638,6 +647,7 @@ const BlockDriver bdrv_file = {
     .bdrv_pdiscard = file_pdiscard,
     .bdrv_flush = file_flush,
     .bdrv_getlength = file_getlength,
+    .bdrv_has_zero_init = file_has_zero_init,
     .bdrv_block_status = file_block_status,
     .bdrv_get_allocated_file_size = file_get_allocated_file_size,
     .bdrv_truncate = file_truncate,

@@ -158,6 +158,12 @@ int64_t bdrv_get_allocated_file_size(BlockDriverState *bs)
     return sum;
 }
 
+bool bdrv_has_zero_init(BlockDriverState *bs)
+{
+    return bs && bs->drv && bs->drv->bdrv_has_zero_init &&
+           bs->drv->bdrv_has_zero_init(bs);
+}
+
 /* ---- checks ---- */
 
 static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)

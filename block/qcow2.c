@@ -638,6 +638,18 @@ static int qcow2_block_status(BlockDriverState *bs, int64_t offset,
     }
 }
 
+/* Unallocated clusters read as zeros, unless a backing file shows
+ * through them; a raw data file holds the data itself. */
+static bool qcow2_has_zero_init(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->backing) {
+        return false;
+    }
+    return !s->data_file_raw || bdrv_has_zero_init(s->data_file->bs);
+}
+
 static const char *const qcow2_child_roles[] = {
     "file", "data-file", "backing", NULL
 };
@@ -657,6 +669,7 @@ const BlockDriver bdrv_qcow2 = {
     .bdrv_pdiscard = qcow2_pdiscard,
     .bdrv_flush = qcow2_flush,
     .bdrv_getlength = qcow2_getlength,
+    .bdrv_has_zero_init = qcow2_has_zero_init,
     .bdrv_block_status = qcow2_block_status,
     .bdrv_get_allocated_file_size = qcow2_get_allocated_file_size,
     .bdrv_truncate = qcow2_truncate,

@@ -186,6 +186,11 @@ static BlockMeasureInfo *raw_measure(JsonObject *opts, uint64_t size,
 
 static const char *const raw_child_roles[] = { "file", NULL };
 
+static bool raw_has_zero_init(BlockDriverState *bs)
+{
+    return bdrv_has_zero_init(bs->file->bs);
+}
+
 const BlockDriver bdrv_raw = {
     .format_name = "raw",
     .instance_size = sizeof(BDRVRawState),
@@ -195,6 +200,7 @@ const BlockDriver bdrv_raw = {
     .bdrv_pwrite_zeroes = raw_pwrite_zeroes,
     .bdrv_pdiscard = raw_pdiscard,
     .bdrv_getlength = raw_getlength,
+    .bdrv_has_zero_init = raw_has_zero_init,
     .bdrv_block_status = raw_block_status,
     .bdrv_truncate = raw_truncate,
     .bdrv_create = raw_create,

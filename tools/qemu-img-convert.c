@@ -532,12 +532,12 @@ static int convert_open_target(ConvertState *s, ConvertArgs *a,
         error_report("output file is smaller than input file");
         return -1;
     }
-    /* Only a raw or qcow2 image made just now (without a backing file) is
-     * known to read back zeros. */
+    /* An image made just now reads back zeros if its driver says so
+     * (raw on a file, qcow2 without a backing file; not luks). */
     s->skip_zeroes = a->target_is_zero ||
-        (!a->skip_create && (!strcmp(a->out_fmt, "raw") ||
-                             (img_format_is_qcow2(a->out_fmt) && !a->backing)));
-    s->sparse = s->skip_zeroes && img_format_is_qcow2(a->out_fmt);
+        (!a->skip_create && !a->backing && bdrv_has_zero_init(s->target));
+    /* As QEMU's -S 4k default: zero blocks inside a chunk stay holes. */
+    s->sparse = s->skip_zeroes;
     if (a->compress && !bdrv_supports_compressed_writes(s->target)) {
         error_report("Compression not supported for this file format");
         return -1;

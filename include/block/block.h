@@ -87,6 +87,9 @@ int bdrv_make_empty(BlockDriverState *bs);
 int64_t bdrv_getlength(BlockDriverState *bs);
 /* Bytes allocated on the host (files: st_blocks * 512), or -errno. */
 int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
+/* A newly created image on this node reads as zeros where nothing was
+ * written (false when not known). */
+bool bdrv_has_zero_init(BlockDriverState *bs);
 int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
                   GError **errp);
 

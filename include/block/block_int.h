@@ -104,6 +104,11 @@ struct BlockDriver {
                              int64_t bytes, int64_t *pnum, int64_t *map,
                              BlockDriverState **file);
     int64_t (*bdrv_get_allocated_file_size)(BlockDriverState *bs);
+    /*
+     * A node made just now reads as zeros everywhere (QEMU's has_zero_init:
+     * qemu-img convert need not write zeros to it); NULL: it does not.
+     */
+    bool (*bdrv_has_zero_init)(BlockDriverState *bs);
     int (*bdrv_truncate)(BlockDriverState *bs, int64_t offset,
                          PreallocMode prealloc, GError **errp);
 

@@ -152,6 +152,31 @@ class Raw(iotests.QemuTestCase):
         self.assertIn('Image resized.', r.out)
         self.assertEqual(os.path.getsize(out), 3 * MiB)
 
+    def test_convert_sparse_like_qemu(self):
+        """convert to a new raw file leaves zero 4 KiB blocks as holes
+        (QEMU's -S 4k default): the same allocation as QEMU 7.2's
+        convert, and the same bytes."""
+        src = self.path('src.img')
+        data = bytearray(os.urandom(1 * MiB))
+        for off, n in ((4 * KiB, 4 * KiB), (64 * KiB, 12 * KiB),
+                       (512 * KiB, 256 * KiB)):
+            data[off:off + n] = bytes(n)
+        with open(src, 'wb') as f:
+            f.write(data)
+        maps = []
+        for prog in (iotests.qemu_img_prog, '/usr/bin/qemu-img'):
+            out = self.path('out-%d.img' % len(maps))
+            self.assertSuccess(iotests.run([prog, 'convert', '-f', 'raw',
+                                            '-O', 'raw', src, out]))
+            with open(out, 'rb') as f:
+                self.assertTrue(f.read() == bytes(data))
+            r = iotests.run(['/usr/bin/qemu-img', 'map', '--output=json',
+                             '-f', 'raw', out])
+            maps.append([(e['start'], e['length'], e['data'])
+                         for e in json.loads(self.assertSuccess(r).out)])
+        self.assertEqual(maps[0], maps[1])
+        self.assertIn((4 * KiB, 4 * KiB, False), maps[0])
+
     def test_missing_file(self):
         r = iotests.qemu_io('-f', 'raw', '-c', 'read 0 512', self.path('nosuch.img'))
         self.assertCleanError(r, 'nosuch.img')
