@@ -183,6 +183,7 @@ static int switch_to(Qcow2CheckCtx *c, const NewReftable *t)
         s->refcount_table[b] = g_array_index(t->entries, uint64_t, b);
     }
     s->refcount_table_size = n;
+    s->reftable_gen++;
     s->hdr.refcount_table_offset = t->offset;
     s->hdr.refcount_table_clusters = (uint32_t)t->clusters;
     s->free_cluster_index = 0;

@@ -336,7 +336,14 @@ static int l2_check_not_metadata(BlockDriverState *bs, uint64_t off)
     BDRVQcow2State *s = bs->opaque;
     uint64_t c = off & ~(s->cluster_size - 1);
     int ret = qcow2_check_overlap_metadata(bs, off, s->cluster_size);
+    /* The refcount table is long (a whole scan per L2 update costs more
+     * than the update): remember the tables it was scanned for. */
+    __typeof__(s->l2_verified[0]) *v =
+        &s->l2_verified[(c >> s->cluster_bits) % G_N_ELEMENTS(s->l2_verified)];
 
+    if (ret == 0 && v->l2_offset == c && v->gen == s->reftable_gen) {
+        return 0;
+    }
     for (uint64_t i = 0; ret == 0 && i < s->refcount_table_size; i++) {
         uint64_t rb = s->refcount_table[i] & QCOW2_REFT_OFFSET_MASK;
 
@@ -345,6 +352,10 @@ static int l2_check_not_metadata(BlockDriverState *bs, uint64_t off)
                                           "metadata (overlaps with refcount "
                                           "block)");
         }
+    }
+    if (ret == 0) {
+        v->l2_offset = c;
+        v->gen = s->reftable_gen;
     }
     return ret;
 }

@@ -77,6 +77,7 @@ int qcow2_refcount_init(BlockDriverState *bs, GError **errp)
     int ret;
 
     s->refcount_table_size = bytes / 8;
+    s->reftable_gen++;
     s->refcount_table = g_try_malloc(bytes);
     if (!s->refcount_table) {
         error_setg(errp, "Could not allocate the refcount table");
@@ -355,6 +356,7 @@ static int install_blocks(BlockDriverState *bs, uint64_t start, uint64_t n,
         qcow2_cache_mark_dirty(s->refcount_cache, block);
         qcow2_cache_put(s->refcount_cache, &block);
         s->refcount_table[bi] = off;
+        s->reftable_gen++;
     }
     ret = qcow2_update_refcount(bs, (start + n) << s->cluster_bits,
                                 m << s->cluster_bits, 1);
@@ -461,6 +463,7 @@ static int make_block(BlockDriverState *bs, uint64_t bi)
     qcow2_cache_mark_dirty(s->refcount_cache, block);
     qcow2_cache_put(s->refcount_cache, &block);
     s->refcount_table[bi] = (uint64_t)off;
+    s->reftable_gen++;
     ret = qcow2_cache_flush(bs, s->refcount_cache);
     if (ret < 0 || s->reftable_relocating) {
         return ret;

@@ -179,6 +179,12 @@ typedef struct BDRVQcow2State {
     uint32_t l1_size;
     uint64_t *refcount_table;       /* host order */
     uint64_t refcount_table_size;   /* entries */
+    /* Bumped whenever a refcount table entry changes: L2 tables found not
+     * to be a refcount block stay verified until then (l2_verified). */
+    uint64_t reftable_gen;
+    struct {
+        uint64_t l2_offset, gen;
+    } l2_verified[16];
     Qcow2Cache *l2_cache;
     Qcow2Cache *refcount_cache;
 
