@@ -160,6 +160,32 @@ int qcow2_make_empty(BlockDriverState *bs)
     return ret;
 }
 
+/* Keyslots of the LUKS header inside the image (QEMU's messages). */
+static int amend_encrypt(BlockDriverState *bs, QCryptoBlockAmendOptions *ao,
+                         bool force, GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (s->hdr.crypt_method == QCOW2_CRYPT_NONE) {
+        error_setg(errp, "Can't amend encryption options - encryption not "
+                   "present");
+        return -EINVAL;
+    }
+    if (s->hdr.crypt_method != QCOW2_CRYPT_LUKS) {
+        error_setg(errp, "Only LUKS encryption options can be amended");
+        return -ENOTSUP;
+    }
+    ret = qcow2_crypto_amend(bs, ao, force, errp);
+    if (ret == 0) {
+        ret = bdrv_flush(bs->file->bs);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not flush the LUKS header");
+        }
+    }
+    return ret;
+}
+
 int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
                 bool force, GError **errp)
 {
@@ -221,6 +247,12 @@ int qcow2_amend(BlockDriverState *bs, BlockdevAmendOptions *options,
         ret = qcow2_write_header(bs);
         if (ret < 0) {
             error_setg_errno(errp, -ret, "Could not update the qcow2 header");
+            return ret;
+        }
+    }
+    if (o->encrypt) {
+        ret = amend_encrypt(bs, o->encrypt, force, errp);
+        if (ret < 0) {
             return ret;
         }
     }

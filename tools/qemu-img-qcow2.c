@@ -136,6 +136,13 @@ static const struct {
     { "size", "size" },
     { "backing_file", "backing-file" },
     { "backing_fmt", "backing-fmt" },
+    /* keyslots of encrypt.format=luks (QEMU takes the format from the
+     * image: the translation adds it) */
+    { "encrypt.state", "encrypt.state" },
+    { "encrypt.keyslot", "encrypt.keyslot" },
+    { "encrypt.new-secret", "encrypt.new-secret" },
+    { "encrypt.old-secret", "encrypt.old-secret" },
+    { "encrypt.iter-time", "encrypt.iter-time" },
 };
 
 bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp)
@@ -163,6 +170,10 @@ bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp)
                        creation ? "\nThis option is only supported for "
                                   "image creation" : "");
             return false;
+        }
+        if (g_str_has_prefix(key, "encrypt.") &&
+            !tool_opts_get(out, "encrypt.format")) {
+            img_opts_add(out, "encrypt.format", "luks");
         }
         img_opts_add(out, key, !strcmp(key, "version")
                      ? qcow2_version_value(o->value) : o->value);

@@ -108,6 +108,63 @@ class Qcow2Luks(iotests.QemuTestCase):
         self.io(REF_IO, img, 'read -P 0x41 64k 36k', 'read -P 0x43 100k 8k',
                 'read -P 0x41 108k 156k', 'read -P 0x42 9M 1M')
 
+    def amend(self, tool, img, opts, secret='sec0', extra=()):
+        argv = [tool, 'amend'] + self.sec + list(extra) + [
+            '--image-opts', self.opts(img, secret), '-o', opts]
+        for _ in range(3):
+            r = iotests.run(argv)
+            if r.rc == 0 or 'accurate CPU usage' not in r.err:
+                break
+        self.assertNotIn(PASS, r.out + r.err)
+        return r
+
+    def test_amend_keyslots(self):
+        """qemu-img amend -o encrypt.*: a keyslot added by ours opens with
+        QEMU 7.2 and one added by QEMU opens with ours; the first one
+        erased by its secret (encrypt.old-secret) and by number
+        (encrypt.keyslot); QEMU's refusals word for word."""
+        img = self.path('a.qcow2')
+        self.create(iotests.qemu_img_prog, img)
+        self.io(iotests.qemu_io_prog, img, 'write -P 0x6b 0 64k')
+        k1 = self.keyfile('K1', 'second-passphrase')
+        k2 = self.keyfile('K2', 'third-passphrase')
+        objs = (iotests.secret_obj('sec1', k1) +
+                iotests.secret_obj('sec2', k2))
+        self.assertSuccess(self.amend(
+            iotests.qemu_img_prog, img, 'encrypt.state=active,'
+            'encrypt.new-secret=sec1,encrypt.iter-time=10', extra=objs))
+        self.assertSuccess(self.amend(
+            REF_IMG, img, 'encrypt.state=active,encrypt.new-secret=sec2,'
+            'encrypt.iter-time=10', secret='sec1', extra=objs))
+        for tool, sec in ((REF_IO, 'sec1'), (iotests.qemu_io_prog, 'sec2')):
+            self.assertIOOk(iotests.run(
+                [tool] + self.sec + list(objs) + ['--image-opts',
+                 self.opts(img, sec), '-c', 'read -P 0x6b 0 64k']))
+        self.assertSuccess(self.amend(
+            iotests.qemu_img_prog, img, 'encrypt.state=inactive,'
+            'encrypt.old-secret=sec0', secret='sec1', extra=objs))
+        self.assertSuccess(self.amend(
+            iotests.qemu_img_prog, img, 'encrypt.state=inactive,'
+            'encrypt.keyslot=2', secret='sec1', extra=objs))
+        info = iotests.run([REF_IMG, 'info', img]).out
+        self.assertEqual(info.count('active: true'), 1, info)
+        # the last keyslot, an unencrypted image, a creation-only option
+        plain = self.path('plain.qcow2')
+        self.assertSuccess(iotests.qemu_img('create', '-q', '-f', 'qcow2',
+                                            plain, '1M'))
+        cases = [(img, 'encrypt.state=inactive,encrypt.keyslot=1', 'sec1'),
+                 (plain, 'encrypt.state=active,encrypt.new-secret=sec2',
+                  None),
+                 (img, 'encrypt.format=luks', 'sec1')]
+        for path, opts, sec in cases:
+            ours = self.amend(iotests.qemu_img_prog, path, opts, sec, objs)
+            ref = self.amend(REF_IMG, path, opts, sec, objs)
+            self.assertEqual(ours.rc, 1, ours)
+            self.assertEqual((ours.rc, ours.err), (ref.rc, ref.err))
+        self.assertIOOk(iotests.run(
+            [REF_IO] + self.sec + list(objs) + ['--image-opts',
+             self.opts(img, 'sec1'), '-c', 'read -P 0x6b 0 64k']))
+
     def test_header_and_independent_decryption(self):
         img, hdr = self.path('x.qcow2'), self.path('x.hdr')
         self.create(iotests.qemu_img_prog, img)
