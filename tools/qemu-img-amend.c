@@ -108,7 +108,7 @@ int img_amend(int argc, char **argv)
         return 1;
     }
     if (img_format_is_qcow2(bdrv_get_format_name(bs)) &&
-        !img_qcow2_amend_translate(opts, &err)) {
+        !img_qcow2_amend_translate(opts, bs, &err)) {
         error_report_err(err);
         bdrv_unref(bs);
         return 1;

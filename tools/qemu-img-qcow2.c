@@ -136,8 +136,8 @@ static const struct {
     { "size", "size" },
     { "backing_file", "backing-file" },
     { "backing_fmt", "backing-fmt" },
-    /* keyslots of encrypt.format=luks (QEMU takes the format from the
-     * image: the translation adds it) */
+    /* keyslots of the image's LUKS header (QEMU takes the format from
+     * the image: the translation adds it) */
     { "encrypt.state", "encrypt.state" },
     { "encrypt.keyslot", "encrypt.keyslot" },
     { "encrypt.new-secret", "encrypt.new-secret" },
@@ -145,7 +145,22 @@ static const struct {
     { "encrypt.iter-time", "encrypt.iter-time" },
 };
 
-bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp)
+/* The image's encryption format (its name in the schema), or NULL. */
+static const char *encrypt_format(BlockDriverState *bs)
+{
+    g_autoptr(ImageInfo) info = bdrv_query_image_info(bs, NULL);
+    ImageInfoSpecific *spec = info ? info->format_specific : NULL;
+
+    if (!spec || spec->type != IMAGE_INFO_SPECIFIC_KIND_QCOW2 ||
+        !spec->u.qcow2.data->encrypt) {
+        return NULL;
+    }
+    return BlockdevQcow2EncryptionFormat_str(
+        spec->u.qcow2.data->encrypt->format);
+}
+
+bool img_qcow2_amend_translate(GPtrArray *opts, BlockDriverState *bs,
+                               GError **errp)
 {
     g_autoptr(GPtrArray) out = tool_opts_new();
 
@@ -173,7 +188,14 @@ bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp)
         }
         if (g_str_has_prefix(key, "encrypt.") &&
             !tool_opts_get(out, "encrypt.format")) {
-            img_opts_add(out, "encrypt.format", "luks");
+            const char *f = encrypt_format(bs);
+
+            if (!f) {
+                error_setg(errp, "Can't amend encryption options - "
+                           "encryption not present");
+                return false;
+            }
+            img_opts_add(out, "encrypt.format", f);
         }
         img_opts_add(out, key, !strcmp(key, "version")
                      ? qcow2_version_value(o->value) : o->value);

@@ -116,7 +116,9 @@ void img_qcow2_print_formatting(const char *filename, GPtrArray *opts,
 /* "-o help" with -f qcow2: QEMU's list of the options; true if asked. */
 bool img_qcow2_opts_help(GPtrArray *opts);
 /* qemu-img amend -o for qcow2: QEMU's names to the schema's. */
-bool img_qcow2_amend_translate(GPtrArray *opts, GError **errp);
+/* -o of qemu-img amend on a qcow2 image bs, in the schema's names. */
+bool img_qcow2_amend_translate(GPtrArray *opts, BlockDriverState *bs,
+                               GError **errp);
 /* QEMU's on/off options of qcow2 are valid (message names them). */
 bool img_qcow2_check(GPtrArray *opts, GError **errp);
 /* Rename compat, cluster_size, backing_file, ... to the schema's names. */
