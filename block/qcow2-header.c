@@ -553,7 +553,9 @@ static void put_extensions(HdrWriter *w, const Qcow2Header *h)
         stq_be_p(c + 8, h->crypto_header_length);
         put_ext(w, QCOW2_EXT_CRYPTO, c, sizeof(c));
     }
-    if (h->version >= 3) {
+    /* QEMU leaves the table (~400 bytes) out of small clusters, where it
+     * would crowd the backing file name. */
+    if (h->version >= 3 && h->cluster_bits > 12) {
         put_feature_table(w);
     }
     if (h->has_bitmaps_ext) {
