@@ -11,6 +11,7 @@ A behaviour is a dict of overrides; the keys are documented at DEFAULTS.
 """
 
 import os
+import select
 import socket
 import struct
 import threading
@@ -49,6 +50,7 @@ CHUNK_ERROR, CHUNK_ERROR_OFFSET = 32769, 32770
 
 NBD_EIO, NBD_EINVAL = 5, 22
 
+CTX_ID = 1                                  # base:allocation's id here
 EXPORT = 'bad'
 SIZE = 1024 * 1024
 
@@ -99,6 +101,11 @@ DEFAULTS = {
     # READ, or a list of (bytes, seconds to sleep afterwards); the string
     # 'close' in the list closes the connection.
     'read_reply': read_chunks,
+    # BLOCK_STATUS: status_reply(req, ctx_id) -> bytes, like read_reply.
+    'status_reply': None,
+    # Hold READ replies until the client stops sending for a moment, then
+    # answer them newest first (a client must match replies by cookie).
+    'reorder': False,
 }
 
 
@@ -172,6 +179,7 @@ class Connection:
         self.b = server.b
         self.s = sock
         self.structured = False
+        self.held = []
 
     def recv(self, n):
         buf = b''
@@ -241,7 +249,8 @@ class Connection:
                 q = data[pos + 4:pos + 4 + qlen]
                 pos += 4 + qlen
                 if q == b'base:allocation':
-                    self.rep(opt, REP_META_CONTEXT, struct.pack('>I', 1) + q)
+                    self.rep(opt, REP_META_CONTEXT,
+                             struct.pack('>I', CTX_ID) + q)
             self.rep(opt, REP_ACK)
         elif opt in (OPT_GO, OPT_INFO):
             nlen = struct.unpack('>I', data[:4])[0]
@@ -265,6 +274,9 @@ class Connection:
 
     def transmission(self):
         while True:
+            if self.held and not select.select([self.s], [], [], 0.3)[0]:
+                self.s.sendall(b''.join(reversed(self.held)))
+                self.held = []
             magic, flags, cmd, cookie, off, length = struct.unpack(
                 '>IHHQQI', self.recv(28))
             if magic != NBD_REQUEST_MAGIC:
@@ -274,13 +286,20 @@ class Connection:
                 return
             if cmd == CMD_WRITE:
                 self.recv(length)
-            if cmd == CMD_READ:
+            if cmd == CMD_READ and self.b['reorder']:
+                self.held.append(self.b['read_reply']((off, length, cookie),
+                                                      self.structured))
+            elif cmd == CMD_READ:
                 if self.send_script(self.b['read_reply'](
                         (off, length, cookie), self.structured)):
                     return
+            elif cmd == CMD_BLOCK_STATUS and self.b['status_reply']:
+                if self.send_script(self.b['status_reply'](
+                        (off, length, cookie), CTX_ID)):
+                    return
             elif cmd == CMD_BLOCK_STATUS and self.structured:
                 self.s.sendall(chunk(cookie, CHUNK_BLOCK_STATUS,
-                                     struct.pack('>III', 1, length, 0),
+                                     struct.pack('>III', CTX_ID, length, 0),
                                      REPLY_FLAG_DONE))
             elif self.structured:
                 self.s.sendall(chunk(cookie, CHUNK_NONE, b'',
@@ -434,6 +453,60 @@ def close_after_header(req, structured):
     return [(whole[:20], 0.2), 'close']
 
 
+def fragmented_read(req, structured):
+    """A legal but awkward reply: 4 KiB pieces, every third a hole, sent
+    last piece first, then an empty DONE chunk."""
+    off, length, cookie = req
+    pieces = []
+    for i, pos in enumerate(range(off, off + length, 4096)):
+        n = min(4096, off + length - pos)
+        if i % 3 == 2:
+            pieces.append(chunk(cookie, CHUNK_OFFSET_HOLE,
+                                struct.pack('>QI', pos, n)))
+        else:
+            pieces.append(_hdr_data(cookie, pos, data_at(pos, n), 0))
+    return b''.join(reversed(pieces)) + chunk(cookie, CHUNK_NONE, b'',
+                                              REPLY_FLAG_DONE)
+
+
+def fragmented_contents(offset, length):
+    """What fragmented_read serves: data_at with every third 4 KiB piece
+    (counted from the request's start, requests 4 KiB aligned) zero."""
+    out = bytearray(data_at(offset, length))
+    for i, pos in enumerate(range(0, length, 4096)):
+        if i % 3 == 2:
+            out[pos:pos + 4096] = bytes(len(out[pos:pos + 4096]))
+    return bytes(out)
+
+
+def _status(cookie, ctx, extents, flags=REPLY_FLAG_DONE):
+    body = struct.pack('>I', ctx) + b''.join(struct.pack('>II', n, f)
+                                             for n, f in extents)
+    return chunk(cookie, CHUNK_BLOCK_STATUS, body, flags)
+
+
+def status_beyond_request(req, ctx):
+    off, length, cookie = req
+    return _status(cookie, ctx, [(length, 0), (1 << 30, 0)])
+
+
+def status_zero_length(req, ctx):
+    off, length, cookie = req
+    return _status(cookie, ctx, [(0, 0)])
+
+
+def status_wrong_context(req, ctx):
+    off, length, cookie = req
+    return _status(cookie, ctx + 77, [(length, 0)])
+
+
+def status_truncated_extent(req, ctx):
+    """A descriptor cut in half: chunk length 4 + 4."""
+    off, length, cookie = req
+    return chunk(cookie, CHUNK_BLOCK_STATUS,
+                 struct.pack('>II', ctx, length), REPLY_FLAG_DONE)
+
+
 # name -> (behaviour overrides, what the client must do).  'open' means the
 # open must fail, 'read' that opening works and the read fails.
 BEHAVIOURS = {
@@ -475,4 +548,10 @@ BEHAVIOURS = {
     'stall-mid-reply-then-close': ({'read_reply': stall_then_close}, 'read'),
     'close-mid-data': ({'read_reply': close_mid_data}, 'read'),
     'close-after-header': ({'read_reply': close_after_header}, 'read'),
+    'status-beyond-request': ({'status_reply': status_beyond_request},
+                              'map'),
+    'status-zero-length': ({'status_reply': status_zero_length}, 'map'),
+    'status-wrong-context': ({'status_reply': status_wrong_context}, 'map'),
+    'status-truncated-extent': ({'status_reply': status_truncated_extent},
+                                'map'),
 }

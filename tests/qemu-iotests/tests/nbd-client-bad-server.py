@@ -149,6 +149,34 @@ class NbdClientBadServer(iotests.QemuTestCase):
         self.assertIn(bad.CMD_WRITE, cmds)
         self.assertIn(bad.CMD_FLUSH, cmds)
 
+    def test_replies_out_of_order(self):
+        """Eight reads in flight answered newest first: each gets its own
+        data (the client matches replies by cookie)."""
+        self.serve({'reorder': True})
+        cmds = ['aio_read -P %d %d 512' % (i * 16 % 251, i * 8192)
+                for i in range(8)]
+        r = self.io(*(cmds + ['aio_flush']))
+        self.assertIOOk(r)
+        self.assertEqual(r.out.count('read 512/512 bytes'), 8, r.out)
+        self.assertEqual(len(self.reads_seen()), 8)
+
+    def test_fragmented_read(self):
+        """Data and hole chunks in reverse order, then an empty DONE chunk:
+        legal, and assembled into the right bytes."""
+        self.serve({'read_reply': bad.fragmented_read})
+        out = self.path('out.raw')
+        self.assertSuccess(self.run_tool([
+            iotests.qemu_img_prog, 'convert', '--image-opts', self.opts(),
+            '-O', 'raw', out]))
+        self.assertTrue(self.reads_seen())
+        with open(out, 'rb') as f:
+            got = f.read()
+        want = bytearray(bad.SIZE)
+        for _, off, length in self.reads_seen():
+            want[off:off + length] = bad.fragmented_contents(off, length)
+        self.assertTrue(got == bytes(want), 'fragmented reads assembled '
+                        'wrongly')
+
     # handshake -----------------------------------------------------------
 
     def test_wrong_magic(self):
@@ -273,6 +301,26 @@ class NbdClientBadServer(iotests.QemuTestCase):
         for name in ('eio-structured', 'eio-simple'):
             r = self.check_behaviour(name)
             self.assertIn('Input/output error', r.out + r.err)
+
+    def test_bad_block_status(self):
+        """Broken BLOCK_STATUS replies: qemu-img map fails cleanly, or (if
+        the client falls back to "all data") maps exactly the export."""
+        for name in ('status-beyond-request', 'status-zero-length',
+                     'status-wrong-context', 'status-truncated-extent'):
+            self.serve(BEHAVIOURS[name][0])
+            r = self.run_tool([iotests.qemu_img_prog, 'map', '--output=json',
+                               '--image-opts', self.opts()])
+            self.assertIn(bad.CMD_BLOCK_STATUS,
+                          [q[0] for q in self.srv.requests], name)
+            if r.rc == 0:
+                extents = json.loads(r.out)
+                self.assertEqual(sum(e['length'] for e in extents), bad.SIZE,
+                                 name)
+                self.assertTrue(all(e['data'] for e in extents), r.out)
+            else:
+                self.assertCleanError(r)
+            self.srv.stop()
+            self.srv = None
 
     def test_stall_mid_reply_then_close(self):
         """Half a reply header, silence, then the server goes away: the
