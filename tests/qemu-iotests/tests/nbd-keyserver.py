@@ -14,21 +14,26 @@ Then what must not open: no client certificate, a certificate of another
 CA, a revoked one, no TLS at all; and once A withdraws the header export,
 B can no longer open the volume."""
 
+import json
 import os
+import shlex
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
 import iotests
 from iotests import MiB
-from qmp import QSD
+from qmp import QSD, QMPClient
+from vm import doc_commands
 
 DEBIAN_QEMU_IO = '/usr/bin/qemu-io'
 PASSPHRASE = 'passphrase-0'
 SIZE = 16 * MiB
 HEADER_EXPORT = 'vol1-header'
+DOC = os.path.join(iotests.SOURCE_DIR, 'docs', 'header-on-a-key-server.rst')
 
 
 class KeyServer(iotests.QemuTestCase):
@@ -265,6 +270,184 @@ class KeyServer(iotests.QemuTestCase):
         self.b.qmp.cmd('blockdev-del', node_name='vol1')
         self.assertIsNone(self.b.proc.poll(), self.b.stderr())
 
+
+
+class Walkthrough(KeyServer):
+    """docs/header-on-a-key-server.rst followed as written: its commands
+    (paths moved into the scratch directory, keyserver.example = localhost)
+    and the outputs and error messages it shows."""
+
+    def setUp(self):
+        iotests.QemuTestCase.setUp(self)
+        self.a = self.b = None
+        self.procs = []
+        self.doc_port = iotests.free_tcp_port()
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(30)
+        iotests.QemuTestCase.tearDown(self)
+
+    def localize(self, cmd):
+        for old, new in (('/etc/pki/keyserver', self.path('pki-a')),
+                         ('/etc/pki/qemu', self.path('pki-b')),
+                         ('/srv/keys', self.path('keys')),
+                         ('/srv/vm', self.path('vm')),
+                         ('/run/keyserver', self.path('ks')),
+                         ('/run/qsd', self.path('run')),
+                         ('keyserver.example', 'localhost'),
+                         ('addr.host=0.0.0.0', 'addr.host=127.0.0.1'),
+                         ('10809', str(self.doc_port))):
+            cmd = cmd.replace(old, new)
+        return cmd
+
+    def command(self, prefix):
+        for c in doc_commands(DOC):
+            if c.startswith(prefix):
+                argv = shlex.split(self.localize(c))
+                progs = {'build/qemu-img': iotests.qemu_img_prog,
+                         'build/qemu-storage-daemon': iotests.qsd_prog,
+                         'qemu-io': DEBIAN_QEMU_IO}
+                argv[0] = progs.get(argv[0], argv[0])
+                return argv
+        self.fail('no command starting with %r in the page' % prefix)
+
+    def qmp_block(self, execute):
+        """The page's QMP command `execute` (a JSON object over lines)."""
+        lines = doc_commands(DOC)
+        start = [i for i, c in enumerate(lines)
+                 if c.startswith('{ "execute": "%s"' % execute)][0]
+        for end in range(start + 1, len(lines) + 1):
+            try:
+                return json.loads(self.localize(' '.join(lines[start:end])))
+            except ValueError:
+                continue
+        self.fail('unterminated QMP command %s in the page' % execute)
+
+    def daemon(self, argv, qmp_sock):
+        err_path = qmp_sock + '.err'
+        with open(err_path, 'wb') as err:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err,
+                                 stderr=err)
+        self.procs.append(p)
+        deadline = time.monotonic() + 60
+        while True:
+            if p.poll() is not None:
+                with open(err_path) as f:
+                    self.fail('daemon exited (%d): %s\n%s'
+                              % (p.returncode, argv, f.read()))
+            try:
+                return QMPClient(qmp_sock)
+            except (FileNotFoundError, ConnectionRefusedError):
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+
+    def shell(self, prefix, cwd):
+        """Run the page's shell lines that start with prefix, in cwd."""
+        cmds = [self.localize(c) for c in doc_commands(DOC)
+                if c.startswith(prefix)]
+        self.assertTrue(cmds, prefix)
+        for c in cmds:
+            r = subprocess.run(['bash', '-c', c], cwd=cwd, timeout=120,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.assertEqual(r.returncode, 0, '%s: %s' % (c, r.stderr))
+
+    def make_pki(self):
+        """1. the page's certtool commands, then its directory layout."""
+        ca = self.path('ca')
+        os.makedirs(ca)
+        # In the page's order: every line of the certificates block.
+        lines = doc_commands(DOC)
+        first = lines.index('certtool --generate-privkey --outfile '
+                            'ca-key.pem')
+        last = max(i for i, c in enumerate(lines)
+                   if c.startswith('certtool --generate-certificate'))
+        for c in lines[first:last + 1]:
+            if not c.startswith('#'):
+                self.shell(c, ca)
+        for d, files in (('pki-a', ('ca-cert.pem', 'server-cert.pem',
+                                    'server-key.pem')),
+                         ('pki-b', ('ca-cert.pem', 'client-cert.pem',
+                                    'client-key.pem'))):
+            os.makedirs(self.path(d))
+            for f in files:
+                shutil.copy(os.path.join(ca, f), self.path(d))
+        return ca
+
+    def test_walkthrough(self):
+        text = open(DOC).read()
+        for d in ('keys', 'vm', 'ks', 'run'):
+            os.makedirs(self.path(d))
+        ca = self.make_pki()
+        key = iotests.write_keyfile(self.path('run/key.txt'), 'my passphrase')
+        # 2. the volume: the header goes to the key server's directory.
+        r = subprocess.run(self.command('build/qemu-img create'),
+                           cwd=self.path('keys'), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(r.stdout.decode().strip(), text)
+        self.assertEqual(iotests.run(self.command('truncate')).rc, 0)
+        hdr = self.path('keys/vol1.hdr')
+        payload = self.path('vm/vol1.payload')
+        # 3. and 4. both daemons, as the page starts them.
+        qa = self.daemon(self.command('build/qemu-storage-daemon '
+                                      '--object tls-creds-x509'),
+                         self.path('ks/qmp.sock'))
+        qb = self.daemon(self.command('build/qemu-storage-daemon '
+                                      '--object secret'),
+                         self.path('run/qmp.sock'))
+        r = iotests.run(self.command('$ qemu-io')[1:])
+        self.assertIOOk(r)
+        for line in ('wrote 1048576/1048576 bytes at offset 0',
+                     'read 1048576/1048576 bytes at offset 0'):
+            self.assertIn(line, r.out)
+            self.assertIn(line, text)
+        self.assertDecryptsTo(payload, iotests.master_key(hdr, key), 0,
+                              b'\x5c' * MiB)
+        # 6. withdrawal: refused while B has the header open, as shown.
+        withdraw = self.qmp_block('block-export-del')
+        r = qa.request(withdraw['execute'], withdraw['arguments'])
+        self.assertIn('error', r)
+        self.assertIn(r['error']['desc'], text)
+        qb.cmd('block-export-del', id='vol1-export')
+        deadline = time.monotonic() + 10
+        while qb.cmd('query-block-exports'):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        qb.cmd('blockdev-del', node_name='vol1')
+        deadline = time.monotonic() + 10
+        while 'error' in qa.request(withdraw['execute'],
+                                    withdraw['arguments']):
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.05)
+        # B's next open, the page's QMP blockdev-add, fails as it says.
+        add = self.qmp_block('blockdev-add')
+        r = qb.request(add['execute'], add['arguments'])
+        self.assertIn('error', r, r)
+        self.assertIn('Requested export not available', r['error']['desc'])
+        self.assertIn('Requested export not available', text)
+        # Offered again, the same blockdev-add works.
+        qa.cmd('block-export-add', type='nbd', id='hdr-export',
+               **{'node-name': 'hdr', 'name': HEADER_EXPORT})
+        qb.cmd(add['execute'], add['arguments'])
+        qb.cmd('blockdev-del', node_name='vol1')
+        qa.cmd('quit')
+        self.assertEqual(self.procs[0].wait(30), 0)
+        # Revocation: the page's CRL, A restarted, B's open refused.
+        self.shell('printf \'crl_next_update', ca)
+        self.shell('certtool --generate-crl', ca)
+        self.assertTrue(os.path.exists(self.path('pki-a/ca-crl.pem')))
+        qa = self.daemon(self.command('build/qemu-storage-daemon '
+                                      '--object tls-creds-x509'),
+                         self.path('ks/qmp.sock'))
+        r = qb.request(add['execute'], add['arguments'])
+        self.assertIn('error', r, 'revoked host opened the volume')
+        qb.cmd('quit')
+        qa.cmd('quit')
+        for p in self.procs:
+            self.assertEqual(p.wait(30), 0)
 
 if __name__ == '__main__':
     iotests.main()
