@@ -223,6 +223,15 @@ def luks_format(payload, keyfile, header=None, luks_type='luks1',
     return cryptsetup(*argv, check=True)
 
 
+def detached_volume(test, size, name='vol'):
+    """A cryptsetup LUKS1 volume with a detached header in test's scratch
+    directory: (header path, payload path, volume key bytes)."""
+    hdr = test.path(name + '.hdr')
+    payload = make_sparse(test.path(name + '.payload'), size)
+    luks_format(payload, test.key, header=hdr)
+    return hdr, payload, master_key(hdr, test.key)
+
+
 def master_key(header, keyfile):
     """The volume key as cryptsetup sees it (bytes)."""
     r = cryptsetup('luksDump', '--dump-master-key', '-q', '--key-file',

@@ -43,6 +43,7 @@ class KeyServer(iotests.QemuTestCase):
         super().setUpClass()
         import tempfile
         cls.pki_dir = tempfile.mkdtemp(prefix='nbd-keyserver-pki-')
+        cls.addClassCleanup(shutil.rmtree, cls.pki_dir, True)
         tls = iotests.load_test_module('qsd-nbd-tls.py')
         cls.pki = tls.Pki(cls.pki_dir, 'ca')
         cls.rogue = tls.Pki(cls.pki_dir, 'rogue')
@@ -75,18 +76,11 @@ class KeyServer(iotests.QemuTestCase):
         for f in ('client-cert.pem', 'client-key.pem'):
             shutil.copy(os.path.join(cls.rogue.client, f), cls.otherca)
 
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.pki_dir, ignore_errors=True)
-        super().tearDownClass()
-
     def setUp(self):
         super().setUp()
         self.key = self.keyfile('K', PASSPHRASE)
-        self.hdr = self.path('vol1.hdr')
-        self.payload = iotests.make_sparse(self.path('vol1.payload'), SIZE)
-        iotests.luks_format(self.payload, self.key, header=self.hdr)
-        self.mk = iotests.master_key(self.hdr, self.key)
+        self.hdr, self.payload, self.mk = iotests.detached_volume(
+            self, SIZE, 'vol1')
         self.port = iotests.free_tcp_port()
         self.vol_sock = self.path('vol1.sock')
         self.a = self.start_a()
