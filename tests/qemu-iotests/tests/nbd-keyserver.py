@@ -185,6 +185,16 @@ class KeyServer(iotests.QemuTestCase):
         info = [n for n in q.cmd('query-named-block-nodes')
                 if n['node-name'] == 'vol1'][0]
         self.assertEqual(info['image']['virtual-size'], SIZE)
+        # Rewriting the header through B is refused: it is read-only here.
+        q.cmd('object-add', **{'qom-type': 'secret', 'id': 'sec1',
+                               'data': 'new passphrase'})
+        statuses, job = q.run_job('x-blockdev-amend', 'a0', node_name='vol1',
+                                  options={'driver': 'luks',
+                                           'state': 'active',
+                                           'new-secret': 'sec1',
+                                           'iter-time': 10})
+        self.assertIn('read-only', job.get('error', ''), job)
+        q.cmd('job-dismiss', id='a0')
         q.cmd('block-export-del', id='vol1-export')
         q.cmd('blockdev-del', node_name='vol1')
         self.assertEqual(iotests.file_state(self.hdr), before)
