@@ -283,6 +283,14 @@ class NbdClient(iotests.QemuTestCase):
                          opts])
         self.assertSuccess(r)
         self.assertDecryptsTo(payload, mk, 0, data)
+        # the same with the children named by NBD filenames
+        fopts = iotests.luks_opts('nbd://127.0.0.1:%d' % port,
+                                  'nbd+unix:///?socket=%s' % hsock)
+        r = self.io_opts(fopts, 'write -P 0x6e 2M 512k',
+                         pre=iotests.secret_obj('sec0', key))
+        self.assertIOOk(r)
+        self.assertDecryptsTo(payload, mk, 2 * MiB,
+                              iotests.pattern(0x6e, 512 * 1024))
         # read-only all the way: the header export may be read-only then
         rsock = self.path('hdr-ro.sock')
         self.qemu_nbd(image=hdr, sock=rsock, extra=['-r'])
