@@ -253,6 +253,27 @@ class NbdClient(iotests.QemuTestCase):
                              self.img)
         self.assertSuccess(r)
 
+    def test_daemon_blockdev_add_nbd(self):
+        """Our daemon opens an NBD export with QMP blockdev-add and serves
+        it again; Debian's qemu-io writes through both hops."""
+        self.qemu_nbd()
+        port = iotests.free_tcp_port()
+        d = iotests.start_qsd(self.dir, '--nbd-server',
+                              'addr.type=inet,addr.host=127.0.0.1,'
+                              'addr.port=%d' % port)
+        self.addCleanup(d.stop)
+        d.qmp.cmd('blockdev-add', driver='nbd', **{
+            'node-name': 'n0',
+            'server': {'type': 'unix', 'path': self.sock}})
+        d.qmp.cmd('block-export-add', type='nbd', id='e0', **{
+            'node-name': 'n0', 'name': 'again', 'writable': True})
+        r = iotests.run([DEBIAN_QEMU_IO, '-f', 'raw', '-c',
+                         'write -P 0x3e 3M 1M', '-c', 'read -P 0x3e 3M 1M',
+                         'nbd://127.0.0.1:%d/again' % port])
+        self.assertIOOk(r)
+        self.assertFileHas(self.img, 3 * MiB, iotests.pattern(0x3e, MiB))
+        d.qmp.cmd('block-export-del', id='e0')
+
     def test_luks_header_and_payload_over_nbd(self):
         key = self.keyfile('K')
         hdr = self.path('hdr.img')
