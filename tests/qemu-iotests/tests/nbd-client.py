@@ -15,7 +15,6 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-import importlib.util
 import iotests
 from iotests import MiB
 
@@ -27,12 +26,7 @@ SIZE = 16 * MiB
 
 def load_tls_helpers():
     """The qsd-nbd-tls iotest's Pki (certtool) and make_psk (psktool)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        'qsd-nbd-tls.py')
-    spec = importlib.util.spec_from_file_location('qsd_nbd_tls', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return iotests.load_test_module('qsd-nbd-tls.py')
 
 
 def tcp_listening(port):
@@ -122,6 +116,18 @@ class NbdClient(iotests.QemuTestCase):
         for c in cmds:
             argv += ['-c', c]
         return iotests.qemu_io(*(argv + [opts]))
+
+    @staticmethod
+    def creds(kind, d, endpoint='client'):
+        """--object for TLS credentials tls0 (x509 or psk) from dir d."""
+        return ['--object', 'tls-creds-%s,id=tls0,dir=%s,endpoint=%s'
+                % (kind, d, endpoint)]
+
+    @staticmethod
+    def tls_opts(port, export=None):
+        opts = ('driver=nbd,server.type=inet,server.host=127.0.0.1,'
+                'server.port=%d,tls-creds=tls0' % port)
+        return opts + (',export=%s' % export if export else '')
 
     def assertFileHas(self, path, offset, data):
         got = iotests.read_at(path, offset, len(data))
@@ -331,10 +337,8 @@ class NbdClient(iotests.QemuTestCase):
         port = self.nbdkit('file', self.img, tls=[
             '--tls=require', '--tls-certificates=%s' % pki.server,
             '--tls-verify-peer'])
-        creds = ['--object', 'tls-creds-x509,id=tls0,dir=%s,endpoint=client'
-                 % pki.client]
-        opts = ('driver=nbd,server.type=inet,server.host=127.0.0.1,'
-                'server.port=%d,tls-creds=tls0' % port)
+        creds = self.creds('x509', pki.client)
+        opts = self.tls_opts(port)
         r = self.io_opts(opts, 'write -P 0x71 0 1M', 'read -P 0x71 0 1M',
                          pre=creds)
         self.assertIOOk(r)
@@ -344,8 +348,7 @@ class NbdClient(iotests.QemuTestCase):
                          pre=creds)
         self.assertCleanError(r, 'TLS handshake failed')
         # a server signed by another CA is not trusted
-        ocreds = ['--object', 'tls-creds-x509,id=tls0,dir=%s,'
-                  'endpoint=client' % other.client]
+        ocreds = self.creds('x509', other.client)
         r = self.io_opts(opts, 'read 0 4k', pre=ocreds)
         self.assertCleanError(r, 'TLS handshake failed')
         # no TLS at all: the server refuses every option
@@ -353,9 +356,8 @@ class NbdClient(iotests.QemuTestCase):
                             'nbd://127.0.0.1:%d' % port)
         self.assertCleanError(r, 'TLS negotiation required')
         # server credentials used as a client: refused at open
-        r = self.io_opts(opts, 'read 0 4k', pre=[
-            '--object', 'tls-creds-x509,id=tls0,dir=%s,endpoint=server'
-            % pki.server])
+        r = self.io_opts(opts, 'read 0 4k',
+                         pre=self.creds('x509', pki.server, 'server'))
         self.assertCleanError(r, 'client')
 
     def test_tls_x509_own_daemon(self):
@@ -364,10 +366,8 @@ class NbdClient(iotests.QemuTestCase):
         port = self.qsd_export(self.img, extra_objects=[
             '--object', 'tls-creds-x509,id=stls,dir=%s,endpoint=server,'
             'verify-peer=on' % pki.server], tls_creds='stls')
-        creds = ['--object', 'tls-creds-x509,id=tls0,dir=%s,endpoint=client'
-                 % pki.client]
-        opts = ('driver=nbd,server.type=inet,server.host=127.0.0.1,'
-                'server.port=%d,export=disk,tls-creds=tls0' % port)
+        creds = self.creds('x509', pki.client)
+        opts = self.tls_opts(port, 'disk')
         r = self.io_opts(opts, 'write -P 0x2b 1M 512k', 'read -P 0x2b 1M 512k',
                          pre=creds)
         self.assertIOOk(r)
@@ -381,17 +381,14 @@ class NbdClient(iotests.QemuTestCase):
         pskfile, _ = tls.make_psk(self.path('psk'), 'qemu')
         port = self.nbdkit('memory', '8M', tls=[
             '--tls=require', '--tls-psk=%s' % pskfile])
-        creds = ['--object', 'tls-creds-psk,id=tls0,dir=%s,endpoint=client'
-                 % self.path('psk')]
-        opts = ('driver=nbd,server.type=inet,server.host=127.0.0.1,'
-                'server.port=%d,tls-creds=tls0' % port)
+        creds = self.creds('psk', self.path('psk'))
+        opts = self.tls_opts(port)
         r = self.io_opts(opts, 'write -P 0x13 0 1M', 'read -P 0x13 0 1M',
                          pre=creds)
         self.assertIOOk(r)
         wrong, _ = tls.make_psk(self.path('psk2'), 'qemu')
-        r = self.io_opts(opts, 'read 0 4k', pre=[
-            '--object', 'tls-creds-psk,id=tls0,dir=%s,endpoint=client'
-            % self.path('psk2')])
+        r = self.io_opts(opts, 'read 0 4k',
+                         pre=self.creds('psk', self.path('psk2')))
         self.assertCleanError(r, 'TLS handshake failed')
 
     def test_errors(self):
