@@ -162,7 +162,9 @@ class NbdClient(iotests.QemuTestCase):
         self.assertEqual(os.path.getsize(out), SIZE)
         self.io(uri, 'write -P 0xa5 4M 1M', 'write -z 1M 512k',
                 'discard 8M 1M', 'flush', 'write -P 0x3c -f 12M 64k',
-                'read -P 0xa5 4M 1M', 'read -P 0 1M 512k')
+                'read -P 0xa5 4M 1M', 'read -P 0 1M 512k',
+                # a hole of the file: the buffer (0xab before) reads zeros
+                'read -P 0 14M 1M', 'readv -P 0 13M 4k 60k')
         self.assertFileHas(self.img, 4 * MiB, iotests.pattern(0xa5, MiB))
         self.assertFileHas(self.img, 1 * MiB, bytes(512 * 1024))
         self.assertFileHas(self.img, 12 * MiB, iotests.pattern(0x3c, 65536))
@@ -231,7 +233,8 @@ class NbdClient(iotests.QemuTestCase):
     def test_nbdkit_memory_and_file(self):
         port = self.nbdkit('memory', '32M')
         uri = 'nbd://127.0.0.1:%d' % port
-        self.io(uri, 'write -P 0x19 3M 1M', 'write -z 0 64k', 'flush')
+        self.io(uri, 'write -P 0x19 3M 1M', 'write -z 0 64k', 'flush',
+                'read -P 0 20M 1M', 'read -P 0 0 64k')
         # an independent client sees what we wrote
         r = iotests.run([DEBIAN_QEMU_IO, '-f', 'raw', '-c',
                          'read -P 0x19 3M 1M', uri])
