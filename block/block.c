@@ -669,6 +669,35 @@ static int protocol_node(JsonObject *obj, const char *filename,
     return proto->bdrv_parse_filename(fname, obj, errp) < 0 ? -1 : 0;
 }
 
+/* Children given by a protocol filename alone ("file.filename=nbd://...",
+ * "header.filename=nbd+unix://..."): make them nodes of that protocol, as
+ * qapi_blockdev_imply_file_driver() makes plain filenames "file" nodes. */
+static int expand_protocol_children(JsonObject *obj, GError **errp)
+{
+    for (const char *const *c = qapi_blockdev_child_names(); *c; c++) {
+        JsonNode *child = json_object_get_member(obj, *c);
+        JsonObject *co;
+        JsonNode *fn;
+
+        if (!child || !JSON_NODE_HOLDS_OBJECT(child)) {
+            continue;
+        }
+        co = json_node_get_object(child);
+        fn = json_object_get_member(co, "filename");
+        if (fn && JSON_NODE_HOLDS_VALUE(fn) &&
+            json_node_get_value_type(fn) == G_TYPE_STRING &&
+            !json_object_has_member(co, "driver") &&
+            bdrv_find_protocol(json_node_get_string(fn)) &&
+            protocol_node(co, json_node_get_string(fn), errp) < 0) {
+            return -1;
+        }
+        if (expand_protocol_children(co, errp) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The format of an image given by a filename: probed for local files;
  * raw over a network protocol (probing would take a connection of its
  * own, which servers such as qemu-nbd without --shared do not allow). */
@@ -748,7 +777,8 @@ static BlockDriverState *open_tree(JsonNode *tree, const char *fmt,
     obj = json_node_get_object(expanded);
     merge_opts(obj, opts);
     root = complete_options(obj, fmt, errp);
-    if (!root) {
+    if (!root ||
+        expand_protocol_children(json_node_get_object(root), errp) < 0) {
         return NULL;
     }
     options = qapi_blockdev_options_from_tree(root, errp);

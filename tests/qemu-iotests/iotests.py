@@ -16,6 +16,7 @@ Python 3 standard library + Debian's python3-cryptography only.
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -446,6 +447,18 @@ def load_test_module(filename):
 # QMP client and qemu-storage-daemon: one implementation, in qmp.py
 
 from qmp import QMPClient, QMPError, QSD  # noqa: E402,F401
+
+
+def load_test_module(filename):
+    """Another iotest (tests/FILENAME, a name with dashes) as a module, for
+    its helpers (qsd-nbd-tls.py's Pki and make_psk)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tests',
+                        filename)
+    name = os.path.splitext(filename)[0].replace('-', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def start_qsd(workdir, *args, **kwargs):
