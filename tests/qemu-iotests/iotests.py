@@ -431,18 +431,6 @@ class QemuIOProcess:
         return err
 
 
-def load_test_module(filename):
-    """Another test file of tests/ as a module (for its helpers, e.g. the
-    Pki of qsd-nbd-tls.py); the file names have dashes, so no import."""
-    import importlib.util
-    path = os.path.join(TESTS_DIR, 'tests', filename)
-    spec = importlib.util.spec_from_file_location(
-        filename[:-3].replace('-', '_'), path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 # ---------------------------------------------------------------------------
 # QMP client and qemu-storage-daemon: one implementation, in qmp.py
 
