@@ -35,6 +35,8 @@ static const BlockDriver *driver_table(BlockdevDriver driver)
         return &bdrv_luks;
     case BLOCKDEV_DRIVER_QCOW2:
         return &bdrv_qcow2;
+    case BLOCKDEV_DRIVER_NBD:
+        return &bdrv_nbd;
     default:
         return NULL;
     }
@@ -54,6 +56,23 @@ const BlockDriver *bdrv_find_format(const char *format_name)
         const BlockDriver *drv = driver_table(i);
         if (drv && !strcmp(drv->format_name, format_name)) {
             return drv;
+        }
+    }
+    return NULL;
+}
+
+const BlockDriver *bdrv_find_protocol(const char *filename)
+{
+    if (!filename) {
+        return NULL;
+    }
+    for (int i = 0; i < BLOCKDEV_DRIVER__MAX; i++) {
+        const BlockDriver *drv = driver_table(i);
+        for (const char *const *p = drv ? drv->protocol_prefixes : NULL;
+             p && *p; p++) {
+            if (g_str_has_prefix(filename, *p)) {
+                return drv;
+            }
         }
     }
     return NULL;
@@ -630,6 +649,63 @@ static JsonNode *node_for(JsonObject *obj)
     return root;
 }
 
+/*
+ * obj describes a protocol node by "filename" alone: make it a node of the
+ * protocol driver the filename names (its options replace "filename"), or
+ * of "file".  0 or -1 with errp set.
+ */
+static int protocol_node(JsonObject *obj, const char *filename,
+                         GError **errp)
+{
+    const BlockDriver *proto = bdrv_find_protocol(filename);
+    g_autofree char *fname = g_strdup(filename);
+
+    if (!proto) {
+        json_object_set_string_member(obj, "driver", "file");
+        return 0;
+    }
+    json_object_remove_member(obj, "filename");
+    json_object_set_string_member(obj, "driver", proto->format_name);
+    return proto->bdrv_parse_filename(fname, obj, errp) < 0 ? -1 : 0;
+}
+
+/* Children given by a protocol filename alone ("file.filename=nbd://...",
+ * "header.filename=nbd+unix://..."): make them nodes of that protocol, as
+ * qapi_blockdev_imply_file_driver() makes plain filenames "file" nodes. */
+static int expand_protocol_children(JsonObject *obj, GError **errp)
+{
+    for (const char *const *c = qapi_blockdev_child_names(); *c; c++) {
+        JsonNode *child = json_object_get_member(obj, *c);
+        JsonObject *co;
+        JsonNode *fn;
+
+        if (!child || !JSON_NODE_HOLDS_OBJECT(child)) {
+            continue;
+        }
+        co = json_node_get_object(child);
+        fn = json_object_get_member(co, "filename");
+        if (fn && JSON_NODE_HOLDS_VALUE(fn) &&
+            json_node_get_value_type(fn) == G_TYPE_STRING &&
+            !json_object_has_member(co, "driver") &&
+            bdrv_find_protocol(json_node_get_string(fn)) &&
+            protocol_node(co, json_node_get_string(fn), errp) < 0) {
+            return -1;
+        }
+        if (expand_protocol_children(co, errp) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The format of an image given by a filename: probed for local files;
+ * raw over a network protocol (probing would take a connection of its
+ * own, which servers such as qemu-nbd without --shared do not allow). */
+static const char *default_format(const char *filename)
+{
+    return bdrv_find_protocol(filename) ? "raw" : probe_format(filename);
+}
+
 static JsonNode *complete_options(JsonObject *obj, const char *fmt,
                                   GError **errp)
 {
@@ -654,17 +730,28 @@ static JsonNode *complete_options(JsonObject *obj, const char *fmt,
         /* {"filename": ...} describes the protocol: put a format on top. */
         JsonObject *wrap = json_object_new();
         JsonNode *root;
+        const char *wfmt = fmt ? fmt : default_format(fname);
 
-        json_object_set_string_member(obj, "driver", "file");
+        if (protocol_node(obj, fname, errp) < 0) {
+            json_object_unref(wrap);
+            return NULL;
+        }
         json_object_set_member(wrap, "file", node_for(obj));
-        json_object_set_string_member(wrap, "driver",
-                                      fmt ? fmt : probe_format(fname));
+        json_object_set_string_member(wrap, "driver", wfmt);
         root = node_for(wrap);
         json_object_unref(wrap);
         return root;
     }
+    if (fdrv && fdrv->is_protocol && fname &&
+        json_object_has_member(obj, "filename")) {
+        /* -f nbd with a filename of that protocol */
+        if (protocol_node(obj, fname, errp) < 0) {
+            return NULL;
+        }
+        return node_for(obj);
+    }
     json_object_set_string_member(obj, "driver",
-        fmt ? fmt : (fname ? probe_format(fname) : "raw"));
+        fmt ? fmt : (fname ? default_format(fname) : "raw"));
     return node_for(obj);
 }
 
@@ -690,7 +777,8 @@ static BlockDriverState *open_tree(JsonNode *tree, const char *fmt,
     obj = json_node_get_object(expanded);
     merge_opts(obj, opts);
     root = complete_options(obj, fmt, errp);
-    if (!root) {
+    if (!root ||
+        expand_protocol_children(json_node_get_object(root), errp) < 0) {
         return NULL;
     }
     options = qapi_blockdev_options_from_tree(root, errp);
@@ -720,9 +808,29 @@ BlockDriverState *bdrv_open(const char *filename, const char *fmt,
         }
     } else {
         const BlockDriver *fdrv = bdrv_find_format(fmt);
+        const BlockDriver *proto = bdrv_find_protocol(filename);
         JsonObject *obj = json_object_new();
 
-        if (fdrv && fdrv->is_protocol) {
+        if (proto && (!fdrv || !fdrv->is_protocol || fdrv == proto)) {
+            /* A protocol filename (nbd://...): the protocol node, under
+             * fmt (raw by default) unless fmt is the protocol itself. */
+            JsonObject *file = json_object_new();
+
+            json_object_set_string_member(file, "filename", filename);
+            if (protocol_node(file, filename, errp) < 0) {
+                json_object_unref(file);
+                json_object_unref(obj);
+                return NULL;
+            }
+            if (fdrv == proto) {
+                json_object_unref(obj);
+                obj = file;
+            } else {
+                json_object_set_string_member(obj, "driver",
+                                              fmt ? fmt : "raw");
+                json_object_set_object_member(obj, "file", file);
+            }
+        } else if (fdrv && fdrv->is_protocol) {
             json_object_set_string_member(obj, "driver", fmt);
             json_object_set_string_member(obj, "filename", filename);
         } else {

@@ -307,6 +307,21 @@ static QCryptoBlock *luks_open_format(BlockCrypto *s, const char *key_secret,
     return qcrypto_block_open(&oo, block_crypto_hdr_read, s->hdr->bs, flags, errp);
 }
 
+/*
+ * A header defined with read-only=on (a key server's read-only NBD export,
+ * say) may serve a writable volume: guest I/O never writes the header, and
+ * amend and reencryption check bdrv_is_read_only(s->hdr->bs) and refuse.
+ */
+static BdrvChild *luks_open_header(BlockDriverState *bs, BlockdevRef *ref,
+                                   GError **errp)
+{
+    if (ref->type == QTYPE_QDICT && ref->u.definition.has_read_only &&
+        ref->u.definition.read_only) {
+        return bdrv_open_cow_child(bs, ref, NULL, NULL, "header", true, errp);
+    }
+    return bdrv_open_child(bs, ref, "header", true, errp);
+}
+
 static int luks_open_node(BlockDriverState *bs, BlockdevOptions *options,
                           int flags, GError **errp)
 {
@@ -326,7 +341,7 @@ static int luks_open_node(BlockDriverState *bs, BlockdevOptions *options,
         bs->file = file;
     }
     if (lo->header) {
-        s->header = bdrv_open_child(bs, lo->header, "header", true, errp);
+        s->header = luks_open_header(bs, lo->header, errp);
         if (!s->header) {
             return -EINVAL;
         }

@@ -1,5 +1,5 @@
 /*
- * A server-side TLS session over a blocking socket.  Our own transport
+ * A TLS session (server or client side) over a blocking socket.  Our own transport
  * functions do the socket I/O so that every wait is bounded by the
  * session's deadline (a client that stalls in the handshake is dropped)
  * and so that SIGPIPE is never raised.  GnuTLS returns at most one record
@@ -82,8 +82,8 @@ static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned ms)
     return r;
 }
 
-QCryptoTLSSession *qcrypto_tls_session_new_server(QCryptoTLSCreds *creds,
-                                                  int fd, GError **errp)
+static QCryptoTLSSession *tls_session_new(QCryptoTLSCreds *creds, int fd,
+                                          unsigned flags, GError **errp)
 {
     QCryptoTLSSession *s = g_new0(QCryptoTLSSession, 1);
     int r;
@@ -92,7 +92,7 @@ QCryptoTLSSession *qcrypto_tls_session_new_server(QCryptoTLSCreds *creds,
     s->fd = fd;
     /* No session tickets: nothing to resume, no extra post-handshake
      * message that one thread would send while another reads. */
-    r = gnutls_init(&s->session, GNUTLS_SERVER | GNUTLS_NO_TICKETS);
+    r = gnutls_init(&s->session, flags | GNUTLS_NO_TICKETS);
     if (r < 0) {
         error_setg(errp, "Cannot create TLS session: %s", gnutls_strerror(r));
         g_free(s);
@@ -112,6 +112,36 @@ QCryptoTLSSession *qcrypto_tls_session_new_server(QCryptoTLSCreds *creds,
     gnutls_transport_set_push_function(s->session, tls_push);
     gnutls_transport_set_pull_function(s->session, tls_pull);
     gnutls_transport_set_pull_timeout_function(s->session, tls_pull_timeout);
+    return s;
+}
+
+QCryptoTLSSession *qcrypto_tls_session_new_server(QCryptoTLSCreds *creds,
+                                                  int fd, GError **errp)
+{
+    return tls_session_new(creds, fd, GNUTLS_SERVER, errp);
+}
+
+QCryptoTLSSession *qcrypto_tls_session_new_client(QCryptoTLSCreds *creds,
+                                                  int fd,
+                                                  const char *hostname,
+                                                  GError **errp)
+{
+    QCryptoTLSSession *s = tls_session_new(creds, fd, GNUTLS_CLIENT, errp);
+
+    if (!s || !hostname) {
+        return s;
+    }
+    /* SNI for the server, and (x509 with verify-peer) the name the
+     * server's certificate must carry: GnuTLS fails the handshake itself
+     * when it does not, so the error names the certificate problem. */
+    if (!g_hostname_is_ip_address(hostname)) {
+        gnutls_server_name_set(s->session, GNUTLS_NAME_DNS, hostname,
+                               strlen(hostname));
+    }
+    if (creds->verify_peer &&
+        gnutls_credentials_get(s->session, GNUTLS_CRD_CERTIFICATE, NULL) >= 0) {
+        gnutls_session_set_verify_cert(s->session, hostname, 0);
+    }
     return s;
 }
 

@@ -105,15 +105,27 @@ int nbd_channel_write(NBDChannel *ch, const void *buf, size_t len)
     return nbd_channel_writev(ch, &iov, 1);
 }
 
-int nbd_channel_start_tls(NBDChannel *ch, QCryptoTLSCreds *creds,
-                          GError **errp)
+static int channel_handshake(NBDChannel *ch, GError **errp)
 {
-    ch->tls = qcrypto_tls_session_new_server(creds, ch->fd, errp);
     if (!ch->tls) {
         return -1;
     }
     qcrypto_tls_session_set_deadline(ch->tls, ch->deadline);
     return qcrypto_tls_session_handshake(ch->tls, errp);
+}
+
+int nbd_channel_start_tls(NBDChannel *ch, QCryptoTLSCreds *creds,
+                          GError **errp)
+{
+    ch->tls = qcrypto_tls_session_new_server(creds, ch->fd, errp);
+    return channel_handshake(ch, errp);
+}
+
+int nbd_channel_start_tls_client(NBDChannel *ch, QCryptoTLSCreds *creds,
+                                 const char *hostname, GError **errp)
+{
+    ch->tls = qcrypto_tls_session_new_client(creds, ch->fd, hostname, errp);
+    return channel_handshake(ch, errp);
 }
 
 void nbd_channel_shutdown(NBDChannel *ch)

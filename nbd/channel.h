@@ -34,6 +34,9 @@ int nbd_channel_write(NBDChannel *ch, const void *buf, size_t len);
 /* Run the TLS handshake as server; on failure the channel is unusable. */
 int nbd_channel_start_tls(NBDChannel *ch, QCryptoTLSCreds *creds,
                           GError **errp);
+/* The same as client, checking the server (hostname may be NULL). */
+int nbd_channel_start_tls_client(NBDChannel *ch, QCryptoTLSCreds *creds,
+                                 const char *hostname, GError **errp);
 bool nbd_channel_is_tls(const NBDChannel *ch);
 
 /* Wake any thread blocked on the channel; safe from any thread. */

@@ -16,7 +16,7 @@ elif [ -n "${1:-}" ]; then
     secs=$1
 fi
 build=${FUZZ_BUILD:-build-fuzz}
-targets="luks1-header luks2-header luks2-reencrypt keyval qmp qmp-stream nbd vhost-user qcow2-header"
+targets="luks1-header luks2-header luks2-reencrypt keyval qmp qmp-stream nbd nbd-client vhost-user qcow2-header"
 
 if [ ! -f "$build/build.ninja" ]; then
     CC=clang meson setup "$build" -Dfuzzing=true \

@@ -7,6 +7,7 @@ pkgs=(
   zlib1g-dev libzstd-dev   # qcow2 compressed clusters (deflate, zstd)
   cryptsetup-bin python3 python3-cryptography
   qemu-utils libnbd-bin
+  nbdkit            # NBD client tests: a server nobody here wrote (memory, file plugins)
   libvirt-clients   # virt-xml-validate: the storage daemon's libvirt example
   clang             # libFuzzer targets (scripts/fuzz.sh, make fuzz)
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests

@@ -151,6 +151,16 @@ struct BlockDriver {
                       BdrvCheckMode fix, GError **errp);
     /* True if buf (the first bytes of an image) is this format (probing). */
     bool (*bdrv_probe)(const guint8 *buf, size_t len);
+    /*
+     * Protocols named by a filename prefix (QEMU's protocol_name): the
+     * prefixes, NULL-terminated ({"nbd:", "nbd+unix:", ...}; NULL: none),
+     * and the parser that turns such a filename into the driver's options
+     * in obj (the node's options object; "driver" is set already).
+     * Returns 0 or -errno with errp set.
+     */
+    const char *const *protocol_prefixes;
+    int (*bdrv_parse_filename)(const char *filename, JsonObject *obj,
+                               GError **errp);
 
     /*
      * In-place reencryption (include/block/reencrypt.h; NULL: the format
@@ -189,6 +199,7 @@ extern const BlockDriver bdrv_null_co;
 extern const BlockDriver bdrv_luks;
 extern const BlockDriver bdrv_blkdebug;
 extern const BlockDriver bdrv_qcow2;
+extern const BlockDriver bdrv_nbd;
 
 /*
  * blkdebug: requests counted so far on the shared counter `counter` (while
@@ -200,6 +211,8 @@ int64_t bdrv_blkdebug_count(const char *counter);
 /* Registry of drivers, looked up by BlockdevDriver or by name. */
 const BlockDriver *bdrv_find_driver(BlockdevDriver driver);
 const BlockDriver *bdrv_find_format(const char *format_name);
+/* The protocol driver whose protocol_prefixes match filename, or NULL. */
+const BlockDriver *bdrv_find_protocol(const char *filename);
 
 /*
  * Open (or look up, for a node-name reference) the child `ref` and attach it

@@ -19,6 +19,15 @@ typedef struct QCryptoTLSSession QCryptoTLSSession;
 /* A server-side session on `fd` (not owned: the caller closes it). */
 QCryptoTLSSession *qcrypto_tls_session_new_server(QCryptoTLSCreds *creds,
                                                   int fd, GError **errp);
+/*
+ * A client-side session on `fd` (not owned).  With x509 credentials and
+ * verify-peer (the default) the handshake fails unless the server's
+ * certificate chains to the CA and, if `hostname` is not NULL, names it.
+ */
+QCryptoTLSSession *qcrypto_tls_session_new_client(QCryptoTLSCreds *creds,
+                                                  int fd,
+                                                  const char *hostname,
+                                                  GError **errp);
 void qcrypto_tls_session_free(QCryptoTLSSession *sess);
 
 /*

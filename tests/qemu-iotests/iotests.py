@@ -16,6 +16,7 @@ Python 3 standard library + Debian's python3-cryptography only.
 """
 
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -223,6 +224,15 @@ def luks_format(payload, keyfile, header=None, luks_type='luks1',
     return cryptsetup(*argv, check=True)
 
 
+def detached_volume(test, size, name='vol'):
+    """A cryptsetup LUKS1 volume with a detached header in test's scratch
+    directory: (header path, payload path, volume key bytes)."""
+    hdr = test.path(name + '.hdr')
+    payload = make_sparse(test.path(name + '.payload'), size)
+    luks_format(payload, test.key, header=hdr)
+    return hdr, payload, master_key(hdr, test.key)
+
+
 def master_key(header, keyfile):
     """The volume key as cryptsetup sees it (bytes)."""
     r = cryptsetup('luksDump', '--dump-master-key', '-q', '--key-file',
@@ -425,6 +435,18 @@ class QemuIOProcess:
 # QMP client and qemu-storage-daemon: one implementation, in qmp.py
 
 from qmp import QMPClient, QMPError, QSD  # noqa: E402,F401
+
+
+def load_test_module(filename):
+    """Another iotest (tests/FILENAME, a name with dashes) as a module, for
+    its helpers (qsd-nbd-tls.py's Pki and make_psk)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tests',
+                        filename)
+    name = os.path.splitext(filename)[0].replace('-', '_')
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def start_qsd(workdir, *args, **kwargs):

@@ -300,10 +300,10 @@ DOMAIN_XML = os.path.join(iotests.SOURCE_DIR, 'docs', 'examples',
                           'qsd-nbd-domain.xml')
 
 
-def doc_commands():
-    """Shell commands of the page's literal blocks, continuation lines
-    joined."""
-    with open(DOC) as f:
+def doc_commands(doc=DOC):
+    """Shell commands of the page's literal blocks (default: the VM page),
+    continuation lines joined."""
+    with open(doc) as f:
         text = f.read()
     cmds = []
     for block in re.findall(r'::\n\n((?:    .*\n|\n)+)', text):

@@ -5,7 +5,6 @@ options over a Unix socket and TCP, used by clients nobody here wrote
 what they write is checked by independent decryption of the payload.
 Also -r, --fork/--pid-file, -e, -t, TLS, -c and bad options."""
 
-import importlib.util
 import json
 import os
 import signal
@@ -28,12 +27,7 @@ SIZE = 8 * MiB
 
 def load_tls_helpers():
     """The qsd-nbd-tls iotest's helpers: Pki (certtool), free_port."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        'qsd-nbd-tls.py')
-    spec = importlib.util.spec_from_file_location('qsd_nbd_tls', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return iotests.load_test_module('qsd-nbd-tls.py')
 
 
 class QemuNbd(iotests.QemuTestCase):
