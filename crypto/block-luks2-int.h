@@ -192,6 +192,8 @@ typedef struct QCryptoBlockLUKS2 {
     GRWLock route_lock;
     /* Unlocked volume keys by digest index (a reencryption has two). */
     QemuSecBuf *digest_keys[LUKS2_MAX_DIGESTS];
+    /* This block wrote the final header of a reencryption. */
+    bool reenc_finished;
 } QCryptoBlockLUKS2;
 
 /* What create and amend set the test hooks to (0: calibrate). */
