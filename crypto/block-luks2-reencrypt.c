@@ -392,11 +392,12 @@ int qcrypto_block_reencrypt_recover(QCryptoBlockReencrypt *r, GError **errp)
 {
     const LUKS2Meta *m = &reenc_luks2(r->block)->meta;
     const LUKS2Segment *h;
-    uint64_t poff = reenc_poff(r);
+    uint64_t poff;
 
     if (!m->in_reencryption || m->reenc.hotzone < 0) {
         return 0;
     }
+    poff = reenc_poff(r);
     h = &m->segments[m->reenc.hotzone];
     if (h->dynamic || h->offset < poff || h->offset - poff > r->size ||
         h->size > r->size - (h->offset - poff)) {
