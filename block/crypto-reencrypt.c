@@ -262,8 +262,11 @@ void *block_crypto_reencrypt_begin(BlockDriverState *bs,
     s->reencrypting = true;
     block_crypto_range_track(s, true);
 
+    /* --resume-only after the open's recovery of the last hotzone: done. */
     if (qcrypto_block_reencrypt_state(s->block) ==
-        QCRYPTO_REENCRYPT_STATE_NONE) {
+        QCRYPTO_REENCRYPT_STATE_NONE &&
+        !(o->has_resume_only && o->resume_only &&
+          qcrypto_block_reencrypt_finished(s->block))) {
         if (reencrypt_record(bs, o, errp) < 0) {
             goto fail;
         }

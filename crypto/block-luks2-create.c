@@ -259,7 +259,8 @@ static int luks2_init_volume(QCryptoBlockLUKS2 *l, const LUKS2CreateParams *p,
     LUKS2Digest dg;
 
     if (qcrypto_luks2_bin_init(&l->hdr, p->hdr_size, p->label, errp) < 0 ||
-        qcrypto_luks2_digest_new(&dg, p->kdf.hash, mk, errp) < 0) {
+        qcrypto_luks2_digest_new(&dg, p->kdf.hash, mk, p->kdf.iter_time,
+                                 errp) < 0) {
         return -1;
     }
     qcrypto_luks2_segment_new(&seg, &p->spec, p->data_offset, p->sector_size);

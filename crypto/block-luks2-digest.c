@@ -22,26 +22,43 @@ int qcrypto_luks2_digest_verify(const LUKS2Digest *dg, const QemuSecBuf *key,
     return memcmp(out, dg->digest, dg->ndigest) == 0;
 }
 
-int qcrypto_luks2_digest_new(LUKS2Digest *dg, QCryptoHashAlgo hash,
-                             const QemuSecBuf *mk, GError **errp)
+uint32_t qcrypto_luks2_digest_iters(QCryptoHashAlgo hash, size_t nkey,
+                                    uint64_t iter_time, GError **errp)
 {
-    uint64_t iters = qcrypto_luks2_test_pbkdf2_iters;
+    uint64_t n = qcrypto_luks2_test_pbkdf2_iters;
 
+    if (n) {
+        return n;
+    }
+    /*
+     * An eighth of iter-time, as QEMU's LUKS1 master key digest; capped
+     * at cryptsetup's LUKS2 digest time, which the default iter-time
+     * gives exactly.  Small iter-times make every open and every
+     * reencryption commit cheap.
+     */
+    iter_time = MIN(iter_time, LUKS2_DIGEST_ITER_TIME * LUKS2_DIGEST_TIME_DIV);
+    n = qcrypto_pbkdf2_count_iters(hash, nkey, LUKS2_KDF_SALT_LEN,
+                                   qcrypto_hash_digest_len(hash), iter_time,
+                                   errp);
+    if (!n) {
+        return 0;
+    }
+    return CLAMP(n / LUKS2_DIGEST_TIME_DIV, LUKS2_MIN_PBKDF2_ITERS,
+                 UINT32_MAX);
+}
+
+int qcrypto_luks2_digest_new(LUKS2Digest *dg, QCryptoHashAlgo hash,
+                             const QemuSecBuf *mk, uint64_t iter_time,
+                             GError **errp)
+{
     memset(dg, 0, sizeof(*dg));
     dg->hash = hash;
     dg->nsalt = LUKS2_KDF_SALT_LEN;
     dg->ndigest = qcrypto_hash_digest_len(hash);
-    if (!iters) {
-        iters = qcrypto_pbkdf2_count_iters(hash, mk->len, dg->nsalt,
-                                           dg->ndigest, LUKS2_DIGEST_ITER_TIME,
-                                           errp);
-        if (!iters) {
-            return -1;
-        }
-        iters = CLAMP(iters, LUKS2_MIN_PBKDF2_ITERS, UINT32_MAX);
-    }
-    dg->iterations = iters;
-    if (qcrypto_random_bytes(dg->salt, dg->nsalt, errp) < 0 ||
+    dg->iterations = qcrypto_luks2_digest_iters(hash, mk->len, iter_time,
+                                                errp);
+    if (!dg->iterations ||
+        qcrypto_random_bytes(dg->salt, dg->nsalt, errp) < 0 ||
         qcrypto_pbkdf2(hash, mk->data, mk->len, dg->salt, dg->nsalt,
                        dg->iterations, dg->digest, dg->ndigest, errp) < 0) {
         return -1;

@@ -50,7 +50,9 @@
 
 #define LUKS2_KDF_SALT_LEN      32
 #define LUKS2_DEFAULT_ITER_TIME 2000
-#define LUKS2_DIGEST_ITER_TIME  125      /* ms, as cryptsetup */
+/* A new digest: iter-time / 8 (as LUKS1), at most cryptsetup's 125 ms. */
+#define LUKS2_DIGEST_ITER_TIME  125      /* ms */
+#define LUKS2_DIGEST_TIME_DIV   8
 #define LUKS2_MIN_PBKDF2_ITERS  1000
 #define LUKS2_DEFAULT_MEMORY    (1024 * 1024)   /* KiB */
 #define LUKS2_DEFAULT_CPUS      4
@@ -190,6 +192,8 @@ typedef struct QCryptoBlockLUKS2 {
     GRWLock route_lock;
     /* Unlocked volume keys by digest index (a reencryption has two). */
     QemuSecBuf *digest_keys[LUKS2_MAX_DIGESTS];
+    /* This block wrote the final header of a reencryption. */
+    bool reenc_finished;
 } QCryptoBlockLUKS2;
 
 /* What create and amend set the test hooks to (0: calibrate). */
@@ -278,9 +282,17 @@ int qcrypto_luks2_wipe_area(QCryptoBlock *block, const LUKS2Keyslot *s,
 /* 1 if key is the volume key dg describes, 0 if not, -1 on error. */
 int qcrypto_luks2_digest_verify(const LUKS2Digest *dg, const QemuSecBuf *key,
                                 const gint *cancel, GError **errp);
-/* A pbkdf2 digest of volume key mk with hash (calibrated to 125 ms). */
+/*
+ * PBKDF2 iterations of a new digest of an nkey-byte key for iter_time
+ * (ms, the keyslots' iter-time): an eighth of it, at most 125 ms, at least
+ * LUKS2_MIN_PBKDF2_ITERS; 0 on error.
+ */
+uint32_t qcrypto_luks2_digest_iters(QCryptoHashAlgo hash, size_t nkey,
+                                    uint64_t iter_time, GError **errp);
+/* A pbkdf2 digest of volume key mk with hash, iterations for iter_time. */
 int qcrypto_luks2_digest_new(LUKS2Digest *dg, QCryptoHashAlgo hash,
-                             const QemuSecBuf *mk, GError **errp);
+                             const QemuSecBuf *mk, uint64_t iter_time,
+                             GError **errp);
 
 /* ---- block-luks2-segment.c ---- */
 
@@ -402,11 +414,13 @@ int qcrypto_luks2_segment_crypt(QCryptoBlock *block, const LUKS2Segment *seg,
  * cryptsetup's reencryption verification digest over the reencrypt keyslot
  * and backup segments of tree root, with the block's keys: verify returns
  * 1 match, 0 mismatch, -1 error; create puts a new pbkdf2 digest bound
- * only to the reencrypt keyslot into root (replacing an old one).
+ * only to the reencrypt keyslot into root (replacing an old one), its
+ * iterations for iter_time as qcrypto_luks2_digest_iters() says.
  */
 int qcrypto_luks2_reencrypt_digest_verify(QCryptoBlock *block,
                                           JsonNode *root, GError **errp);
 int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
-                                          JsonNode *root, GError **errp);
+                                          JsonNode *root, uint64_t iter_time,
+                                          GError **errp);
 
 #endif

@@ -30,7 +30,17 @@ typedef struct ReencParams {
     QCryptoBlockReencryptDirection dir;
     QCryptoBlockReencryptResilience res;
     QCryptoHashAlgo hash;
+    uint64_t iter_time;            /* of the verification digest */
 } ReencParams;
+
+/* The user's iter-time (the new keyslot's), which new digests follow. */
+static int reenc_iter_time(QCryptoBlockReencryptOptions *o,
+                           uint64_t *iter_time, GError **errp)
+{
+    *iter_time = o->has_iter_time ? o->iter_time : LUKS2_DEFAULT_ITER_TIME;
+    return qcrypto_luks2_check_range(o->has_iter_time, o->iter_time, 1,
+                                     1000 * 1000 * 1000, "iter-time", errp);
+}
 
 static int reenc_params(QCryptoBlockReencryptOptions *o,
                         QCryptoBlockReencryptMode mode, ReencParams *p,
@@ -42,6 +52,9 @@ static int reenc_params(QCryptoBlockReencryptOptions *o,
     p->res = o->has_resilience ? o->resilience
                                : Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM;
     p->hash = o->has_hash ? o->hash : QCRYPTO_HASH_ALGO_SHA256;
+    if (reenc_iter_time(o, &p->iter_time, errp) < 0) {
+        return -1;
+    }
     if (o->has_resume_only && o->resume_only) {
         error_setg(errp, "The volume records no reencryption to resume");
         return -1;
@@ -153,12 +166,16 @@ int qcrypto_reenc_change_resilience(QCryptoBlock *block,
     const LUKS2Reencrypt *re = &reenc_luks2(block)->meta.reenc;
     QCryptoBlockReencryptResilience res;
     QCryptoHashAlgo hash;
+    uint64_t iter_time;
     JsonNode *root;
     char id[16];
     int ret;
 
     if (!o || re->hotzone >= 0) {
         return 0;
+    }
+    if (reenc_iter_time(o, &iter_time, errp) < 0) {
+        return -1;
     }
     res = o->has_resilience ? o->resilience : re->resilience;
     hash = o->has_hash ? o->hash :
@@ -180,7 +197,7 @@ int qcrypto_reenc_change_resilience(QCryptoBlock *block,
                  json_object_get_object_member(member(root, "keyslots"), id),
                  "area"), res, hash, re->area_offset, re->area_size);
     /* The verification digest covers the keyslot: make it anew. */
-    ret = qcrypto_luks2_reencrypt_digest_create(block, root, errp);
+    ret = qcrypto_luks2_reencrypt_digest_create(block, root, iter_time, errp);
     if (ret == 0) {
         ret = qcrypto_luks2_commit(block, root, writefunc, opaque, errp);
     }
@@ -249,7 +266,8 @@ static int reenc_record(QCryptoBlock *block, JsonNode *root,
     qcrypto_reenc_set_segments(root, lay, &all, 1);
     add_requirement(root);
     if (add_reencrypt_keyslot(block, root, p, align, errp) < 0 ||
-        qcrypto_luks2_reencrypt_digest_create(block, root, errp) < 0) {
+        qcrypto_luks2_reencrypt_digest_create(block, root, p->iter_time,
+                                              errp) < 0) {
         goto out;
     }
     ret = qcrypto_luks2_commit(block, root, writefunc, opaque, errp);
@@ -379,7 +397,7 @@ static int rekey_add_key(QCryptoBlock *block, QCryptoBlockReencryptOptions *o,
     }
     mk = qemu_secbuf_new(seg->key_size);
     if (qcrypto_random_bytes(mk->data, mk->len, errp) < 0 ||
-        qcrypto_luks2_digest_new(&dg, kp.hash, mk, errp) < 0) {
+        qcrypto_luks2_digest_new(&dg, kp.hash, mk, kp.iter_time, errp) < 0) {
         return -1;
     }
     root = qcrypto_luks2_tree_copy(&l->meta);

@@ -823,7 +823,8 @@ nokey:
 }
 
 int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
-                                          JsonNode *root, GError **errp)
+                                          JsonNode *root, uint64_t iter_time,
+                                          GError **errp)
 {
     JsonObject *digs = json_object_get_object_member(
         json_node_get_object(root), "digests");
@@ -835,7 +836,7 @@ int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
     int id = 0;
 
     if (!blob || qcrypto_luks2_digest_new(&dg, QCRYPTO_HASH_ALGO_SHA256, blob,
-                                          errp) < 0) {
+                                          iter_time, errp) < 0) {
         return -1;
     }
     for (GList *l = names; l; l = l->next) {

@@ -8,7 +8,10 @@
  *   checksum: each block whose hash is still the recorded one holds the old
  *             data and is rewritten; the others already hold the new data;
  *   journal:  the area holds the whole raw old hotzone: rewrite from it.
- * Either way the result is then flushed and committed as a finished step.
+ * Either way the result is then flushed and committed as a finished step;
+ * the last hotzone gets the final header at once, as the last step does
+ * (no post segments in between: cryptsetup 2.6 would read them as "nothing
+ * done" and rewrite the whole volume).
  */
 #include <string.h>
 #include "crypto/block-luks2-reencrypt-int.h"
@@ -86,6 +89,29 @@ static int recover_journal(QCryptoBlockReencrypt *r, uint64_t off,
     return qcrypto_reenc_convert(r, off, buf, len, errp);
 }
 
+/* Whether the hotzone [off, off+len) completes the reencryption. */
+static bool recover_is_last(QCryptoBlockReencrypt *r, uint64_t off,
+                            uint64_t len)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+
+    return re->direction == Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_FORWARD ?
+           off + len == r->size : off == 0;
+}
+
+/*
+ * The last hotzone repaired: flush the data, then the final header over
+ * the hot one, which stays until then (both tools recover it again).
+ */
+static int recover_finish(QCryptoBlockReencrypt *r, GError **errp)
+{
+    if (r->io.flush && r->io.flush(r->io.opaque, errp) < 0) {
+        error_prepend(errp, "Reencryption: cannot flush the data: ");
+        return -1;
+    }
+    return qcrypto_reenc_finish_commit(r, errp);
+}
+
 int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
                                   uint64_t len, GError **errp)
 {
@@ -114,6 +140,9 @@ int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
     }
     if (ret < 0 || qcrypto_reenc_write(r, off, buf->data, len, errp) < 0) {
         return -1;
+    }
+    if (recover_is_last(r, off, len)) {
+        return recover_finish(r, errp);
     }
     return qcrypto_reenc_commit_done(r, off, len, errp);
 }
@@ -274,6 +303,7 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
         return -1;
     }
     r->finished = true;
+    l->reenc_finished = true;
     r->boundary = r->size;
     for (int i = 0; i < LUKS2_MAX_KEYSLOTS; i++) {
         if ((old_slots & (1u << i)) &&
@@ -294,6 +324,12 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
         qcrypto_luks2_setup_block(r->block);
     }
     return 0;
+}
+
+bool qcrypto_block_reencrypt_finished(QCryptoBlock *block)
+{
+    return block->driver == &qcrypto_block_driver_luks2 &&
+           reenc_luks2(block)->reenc_finished;
 }
 
 int qcrypto_block_reencrypt_finish(QCryptoBlockReencrypt *r, GError **errp)

@@ -335,7 +335,8 @@ QCryptoBlockReencrypt *qcrypto_block_reencrypt_new(
     const LUKS2Meta *m;
 
     if (block->driver != &qcrypto_block_driver_luks2 ||
-        qcrypto_block_reencrypt_state(block) == QCRYPTO_REENCRYPT_STATE_NONE) {
+        (qcrypto_block_reencrypt_state(block) == QCRYPTO_REENCRYPT_STATE_NONE &&
+         !qcrypto_block_reencrypt_finished(block))) {
         error_setg(errp, "The volume records no LUKS2 reencryption");
         return NULL;
     }
@@ -351,6 +352,12 @@ QCryptoBlockReencrypt *qcrypto_block_reencrypt_new(
     r->hdr_opaque = hdr_opaque;
     r->io = *io;
     r->size = payload_size;
+    if (!m->in_reencryption) {
+        /* Finished here already (the recovery of its last hotzone). */
+        r->finished = true;
+        r->boundary = payload_size;
+        return g_steal_pointer(&r);
+    }
     if (qcrypto_reenc_change_resilience(block, options, writefunc, hdr_opaque,
                                         errp) < 0 ||
         qcrypto_reenc_flush_header(r, errp) < 0) {
@@ -385,11 +392,12 @@ int qcrypto_block_reencrypt_recover(QCryptoBlockReencrypt *r, GError **errp)
 {
     const LUKS2Meta *m = &reenc_luks2(r->block)->meta;
     const LUKS2Segment *h;
-    uint64_t poff = reenc_poff(r);
+    uint64_t poff;
 
-    if (m->reenc.hotzone < 0) {
+    if (!m->in_reencryption || m->reenc.hotzone < 0) {
         return 0;
     }
+    poff = reenc_poff(r);
     h = &m->segments[m->reenc.hotzone];
     if (h->dynamic || h->offset < poff || h->offset - poff > r->size ||
         h->size > r->size - (h->offset - poff)) {

@@ -49,6 +49,13 @@ typedef enum {
 QCryptoBlockReencryptState qcrypto_block_reencrypt_state(QCryptoBlock *block);
 
 /*
+ * Whether this block wrote the final header of a reencryption since it was
+ * opened: the recovery of a crashed last hotzone at a read-write open
+ * does, leaving state NONE to a --resume-only that follows.
+ */
+bool qcrypto_block_reencrypt_finished(QCryptoBlock *block);
+
+/*
  * Start encrypting a plaintext payload of payload_size bytes in place:
  * write, through initfunc/writefunc, a new detached LUKS2 header whose
  * segments say "all plaintext", with keyslot 0 (or options->keyslot) for a

@@ -188,7 +188,8 @@ static void fuzz_resign_reencryption(QCryptoBlock *block, JsonNode *root,
     }
     give_key(block, m, r->digest_old, r->seg_previous, keys->old_key);
     give_key(block, m, r->digest_new, r->seg_final, keys->new_key);
-    if (qcrypto_luks2_reencrypt_digest_create(block, root, &err) < 0) {
+    if (qcrypto_luks2_reencrypt_digest_create(
+            block, root, LUKS2_DEFAULT_ITER_TIME, &err) < 0) {
         g_clear_error(&err);
     }
 }

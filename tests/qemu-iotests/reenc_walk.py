@@ -22,9 +22,19 @@ the same): there the one hotzone whose data reached the disk last may be
 lost, and every byte outside it must still be the original.  A crash at a
 flush leaves the bytes a crash at the first write after it leaves, so the
 write walk covers every flush point; crash points that leave bytes already
-checked are checked once.  Cost: mostly PBKDF2, since every open verifies
-the volume key and reencryption digests (125 ms of iterations each, as
-cryptsetup's)."""
+checked are checked once.
+
+With checksum and journal, the earliest and the latest crash in the last
+hotzone get a walk of their own: `qemu-img reencrypt --resume-only`
+recovers that hotzone (at its read-write open) behind blkdebug, crashed at
+each of its writes.  Each result must be the hot header or the final one,
+never post segments in between (one all-new data segment with the backups,
+which cryptsetup 2.6 reads as "nothing done" and encrypts a second time),
+and both tools finish it to the original data.
+
+Our digests follow iter-time (the tests' 10 ms gives them about 1.25 ms
+of iterations, checked; cryptsetup's get 1000 from
+--pbkdf-force-iterations), so the opens of the walk cost little PBKDF2."""
 
 import concurrent.futures
 import hashlib
@@ -220,8 +230,37 @@ class Walk(reenc.ReencTest):
         else:
             if st == 'crash':
                 self.assertNotEqual(resilience, 'none')
+            if mode != 'decrypt':
+                self.check_digest_cost(h)
             self.resume_both(mode, d, lost)
         return st
+
+    def check_digest_cost(self, header):
+        """Our digests (volume key, verification) follow iter-time: an
+        eighth of its time (a quarter of the iterations of our keyslot,
+        whose 64-byte output costs two PBKDF2 blocks), or cryptsetup's
+        minimum; not 125 ms whatever the iter-time (some 25 times the
+        keyslot's iterations at 10 ms)."""
+        j = reenc.dump_json(header)
+        slot = max(int(k['kdf']['iterations']) for k in j['keyslots'].values()
+                   if k.get('kdf', {}).get('type') == 'pbkdf2')
+        for dig in j['digests'].values():
+            self.assertLessEqual(int(dig['iterations']),
+                                 max(1000, slot // 2), j['digests'])
+
+    def crash_run(self, argv, d, seen, lock):
+        """Run argv (it crashes) on the files of d; False (d removed) if
+        the bytes it left were checked already."""
+        r = iotests.run(argv)
+        # the tool may notice the dropped requests, never crashes
+        self.assertIn(r.rc, (0, 1), r)
+        key = digest(os.path.join(d, 'p.img'), os.path.join(d, 'h.img'))
+        with lock:
+            if key in seen:
+                shutil.rmtree(d)
+                return False
+            seen.add(key)
+        return True
 
     def point(self, mode, resilience, events, kind, n, total, seen, lock):
         """Crash at request n of the kind; check what it left (once per
@@ -229,15 +268,9 @@ class Walk(reenc.ReencTest):
         d = self.path('%s%d' % (kind, n))
         os.mkdir(d)
         p, h = self.fresh(mode, d)
-        r = iotests.run(self.crash_argv(mode, resilience, p, h, kind, n))
-        # the tool may notice the dropped requests, never crashes
-        self.assertIn(r.rc, (0, 1), r)
-        key = digest(p, h)
-        with lock:
-            if key in seen:
-                shutil.rmtree(d)
-                return None
-            seen.add(key)
+        if not self.crash_run(self.crash_argv(mode, resilience, p, h, kind,
+                                              n), d, seen, lock):
+            return None
         lost = (self.lost_hotzone(events, kind, n)
                 if resilience == 'none' else None)
         try:
@@ -251,13 +284,86 @@ class Walk(reenc.ReencTest):
             r = iotests.qemu_io(*self.obj, '-r', '--image-opts',
                                 iotests.luks_opts(p, h), '-c', 'read 0 4k')
             self.assertCleanError(r, 'resume-only', stdout_ok=True)
+        if st == 'crash' and self.last_hot(h):
+            # kept for the walk over its recovery
+            with lock:
+                self.last_crashes[n] = d
+            return st
         shutil.rmtree(d)
         return st
+
+    def last_hot(self, header):
+        """Whether the hotzone in reencryption is the last one (forward:
+        it ends at the end of the data)."""
+        for seg in reenc.dump_json(header)['segments'].values():
+            if 'in-reencryption' in seg.get('flags', []):
+                return int(seg['offset']) + int(seg['size']) == SIZE
+        return False
+
+    def resume_argv(self, p, h, n, trace=False):
+        """qemu-img reencrypt --resume-only with both files behind
+        blkdebug, crashing at write n (0: never)."""
+        argv = [iotests.qemu_img_prog]
+        if trace:
+            argv += ['-T', 'bdrv_pwritev', '-T', 'bdrv_flush']
+        node = {'driver': 'luks', 'key-secret': 'sec0',
+                'file': dbg('dbgp', p, 'write', n),
+                'header': dbg('dbgh', h, 'write', n)}
+        return argv + ['reencrypt'] + list(self.obj) + [
+            '--image-opts', '--resume-only', 'json:' + json.dumps(node)]
+
+    def copy_crashed(self, src, d):
+        os.mkdir(d)
+        for f in ('p.img', 'h.img'):
+            shutil.copyfile(os.path.join(src, f), os.path.join(d, f))
+        return os.path.join(d, 'p.img'), os.path.join(d, 'h.img')
+
+    def recovery_point(self, mode, src, n, seen, lock):
+        d = self.path('%s-rec%d' % (os.path.basename(src), n))
+        p, h = self.copy_crashed(src, d)
+        if not self.crash_run(self.resume_argv(p, h, n), d, seen, lock):
+            return None
+        st = reenc.state(h)
+        try:
+            # the hot header until the final one: never post segments
+            # (one all-new data segment with the backups, which
+            # cryptsetup 2.6 takes for "nothing done yet")
+            self.assertIn(st, ('crash', 'none'))
+            if st == 'none':
+                self.check_finished(p, h, mode)
+            else:
+                self.resume_both(mode, d, None)
+        except AssertionError as e:
+            raise AssertionError('crash at write %d of the recovery of %s: '
+                                 '%s' % (n, src, e)) from None
+        shutil.rmtree(d)
+        return st
+
+    def recovery_walk(self, mode, src):
+        """The recovery of the crashed last hotzone in src (by qemu-img
+        reencrypt --resume-only, at its read-write open), crashed at each
+        of its writes; each result is finished by both tools."""
+        p, h = self.copy_crashed(src, src + '-trace')
+        r = self.assertSuccess(iotests.run(self.resume_argv(p, h, 0, True)))
+        self.check_finished(p, h, mode)
+        shutil.rmtree(src + '-trace')
+        writes = [m for m in EVENT.finditer(r.err)
+                  if m.group(1) == 'bdrv_pwritev']
+        self.assertGreater(len(writes), 2)
+        seen, lock = set(), threading.Lock()
+        with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+            futs = [pool.submit(self.recovery_point, mode, src, n, seen, lock)
+                    for n in range(1, len(writes) + 1)]
+            states = [f.result() for f in futs]
+        # both sides of the final header's commit were reached
+        self.assertIn('crash', states)
+        self.assertIn('none', states)
 
     def walk(self, mode, resilience):
         events = self.trace(mode, resilience)
         seen, lock = set(), threading.Lock()
         self.ro_checked = False
+        self.last_crashes = {}
         writes = [i for i, e in enumerate(events) if e[0] == 'write']
         flushes = [i for i, e in enumerate(events) if e[0] == 'flush']
         self.assertGreaterEqual(len(flushes), SIZE // HZ)
@@ -280,5 +386,10 @@ class Walk(reenc.ReencTest):
         if resilience != 'none':
             self.assertGreater(counts.get('crash', 0), 0, counts)
             self.assertTrue(self.ro_checked)
+            # the earliest and the latest crash in the last hotzone: walk
+            # the recovery of each
+            self.assertTrue(self.last_crashes, 'no crash in the last hotzone')
+            for n in sorted({min(self.last_crashes), max(self.last_crashes)}):
+                self.recovery_walk(mode, self.last_crashes[n])
         else:
             self.assertNotIn('crash', counts)

@@ -5,6 +5,7 @@
  * test-crypto-block-luks2-bad.c.
  */
 #include "test-crypto-block-luks2.h"
+#include "crypto/block-luks2-int.h"
 
 /* ---- argon2: RFC 9106 sections 5.2 and 5.3 ---- */
 
@@ -263,6 +264,64 @@ static void test_version_default(void)
     g_assert_cmpmem(st.data, 8, "LUKS\xba\xbe\0\1", 8);
     info = qcrypto_block_get_info(blk, NULL);
     g_assert_false(info->u.luks.has_version);
+    test_store_clear(&st);
+}
+
+/*
+ * A new digest's iterations follow iter-time as LUKS1's master key digest
+ * does (an eighth), at most cryptsetup's 125 ms (which the default
+ * iter-time gives), never under 1000: real calibration.
+ */
+static void test_digest_iters(void)
+{
+    QCryptoHashAlgo h = QCRYPTO_HASH_ALGO_SHA256;
+    QCryptoBlockCreateOptions co = { .format = Q_CRYPTO_BLOCK_FORMAT_LUKS };
+    TestStore st = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(QCryptoBlock) blk = NULL;
+    g_autoptr(QCryptoBlockInfo) info = NULL;
+    uint32_t cap, half, one;
+
+    qcrypto_block_luks2_set_test_cost(0, 4);
+    cap = qcrypto_luks2_digest_iters(h, 32, LUKS2_DEFAULT_ITER_TIME, &err);
+    g_assert_no_error(err);
+    half = qcrypto_luks2_digest_iters(h, 32, LUKS2_DEFAULT_ITER_TIME / 4,
+                                      &err);
+    g_assert_cmpuint(cap, >, 4000);
+    g_assert_cmpuint(qcrypto_luks2_digest_iters(h, 32, 1000 * 1000, NULL), ==,
+                     cap);
+    g_assert_cmpuint(qcrypto_luks2_digest_iters(h, 32, 1000, NULL), ==, cap);
+    g_assert_cmpuint(half, >=, cap / 2 - 1);
+    g_assert_cmpuint(half, <=, cap / 2 + 1);
+    /* a thousandth of the cap, or the minimum */
+    one = qcrypto_luks2_digest_iters(h, 32, 1, NULL);
+    g_assert_cmpuint(one, >=, MAX(LUKS2_MIN_PBKDF2_ITERS, cap / 1000 - 1));
+    g_assert_cmpuint(one, <=, MAX(LUKS2_MIN_PBKDF2_ITERS, cap / 1000 + 1));
+
+    /*
+     * A volume made with iter-time 10: the digest costs about 1.25 ms, a
+     * quarter of the iterations of the keyslot (whose 64-byte output
+     * costs two PBKDF2 blocks each).
+     */
+    co.u.luks.key_secret = (char *)"sec0";
+    co.u.luks.has_luks_version = true;
+    co.u.luks.luks_version = 2;
+    co.u.luks.has_pbkdf = true;
+    co.u.luks.pbkdf = QCRYPTO_BLOCK_LUKS_PBKDF_PBKDF2;
+    co.u.luks.has_iter_time = true;
+    co.u.luks.iter_time = 10;
+    co.u.luks.has_detached_header = co.u.luks.detached_header = true;
+    blk = qcrypto_block_create(&co, test_store_init, test_store_write, &st, 0,
+                               &err);
+    qcrypto_block_luks2_set_test_cost(1000, 4);
+    g_assert_no_error(err);
+    info = qcrypto_block_get_info(blk, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(info->u.luks.master_key_iters, >=, LUKS2_MIN_PBKDF2_ITERS);
+    g_assert_cmpint(info->u.luks.master_key_iters, <=,
+                    MAX(LUKS2_MIN_PBKDF2_ITERS,
+                        info->u.luks.slots->value->iters / 2));
+    g_assert_cmpint(info->u.luks.master_key_iters, <, cap / 4);
     test_store_clear(&st);
 }
 
@@ -549,6 +608,7 @@ int main(int argc, char **argv)
     g_test_add_func("/crypto/luks2/create-errors", test_create_errors);
     g_test_add_func("/crypto/luks2/version-default", test_version_default);
     g_test_add_func("/crypto/luks2/version-errors", test_version_errors);
+    g_test_add_func("/crypto/luks2/digest-iters", test_digest_iters);
     for (size_t i = 0; i < G_N_ELEMENTS(recover); i++) {
         g_autofree char *p = g_strdup_printf("/crypto/luks2/recover/%s",
                                              recover[i]);
