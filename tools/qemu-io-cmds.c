@@ -666,21 +666,54 @@ static int info_f(int argc, char **argv)
     return 0;
 }
 
+/* -o k=v with a filename: the options by their dotted keys, as strings. */
+static void opts_to_flat_json(GPtrArray *opts, JsonObject *obj)
+{
+    for (guint i = 0; i < opts->len; i++) {
+        ToolOpt *opt = g_ptr_array_index(opts, i);
+
+        json_object_set_string_member(obj, opt->key, opt->value);
+    }
+}
+
+/*
+ * QEMU's three forms: with --image-opts the argument is an options
+ * string (and -o is refused); else a filename, with the -o options merged
+ * in; or only -o options, which then describe the whole node.
+ */
+static int open_image(const char *file, GPtrArray *opts, const char *optstr,
+                      bool snapshot, int flags)
+{
+    g_autoptr(JsonObject) obj = json_object_new();
+    g_autofree char *fmt = NULL;
+
+    if (!file && !optstr) {
+        error_report("can't open: Must specify either driver or file");
+        return -1;
+    }
+    if (qemuio.image_opts || !file) {
+        return qemuio_open(file ? file : optstr, NULL, NULL, true, snapshot,
+                           flags);
+    }
+    fmt = g_strdup(tool_opts_get(opts, "driver"));
+    tool_opts_del(opts, "driver");
+    opts_to_flat_json(opts, obj);
+    return qemuio_open(file, fmt, opts->len ? obj : NULL, false, snapshot,
+                       flags);
+}
+
 static int open_f(int argc, char **argv)
 {
-    int flags = BDRV_O_RDWR, c, ret;
-    bool image_opts_only;
+    int flags = BDRV_O_RDWR, c;
+    bool snapshot = false;
     g_autoptr(GPtrArray) opts = tool_opts_new();
-    g_autoptr(JsonObject) obj = json_object_new();
     g_autofree char *optstr = NULL;
     GError *err = NULL;
 
     cmd_getopt_reset();
     while ((c = cmd_getopt(argc, argv, "snCro:kt:d:U")) != -1) {
         switch (c) {
-        case 's':
-            error_report("Snapshots are not supported");
-            return -ENOTSUP;
+        case 's': snapshot = true; break;
         case 'n': flags |= BDRV_O_NOCACHE; break;
         case 'C': case 'k': break;
         case 'r': flags &= ~BDRV_O_RDWR; break;
@@ -700,6 +733,11 @@ static int open_f(int argc, char **argv)
             }
             break;
         case 'o':
+            if (qemuio.image_opts) {
+                printf("--image-opts and 'open -o' are mutually "
+                       "exclusive\n");
+                return -EINVAL;
+            }
             if (!tool_opts_parse(opts, optarg, &err)) {
                 error_report_err(err);
                 return -EINVAL;
@@ -711,23 +749,11 @@ static int open_f(int argc, char **argv)
             return command_usage(find_command("open"));
         }
     }
-    image_opts_only = optind == argc && optstr;
-    if (optind != argc - 1 && !image_opts_only) {
+    if (optind < argc - 1) {
         return command_usage(find_command("open"));
     }
-    if (image_opts_only) {
-        /* No filename: the options describe the whole node. */
-        ret = qemuio_open(optstr, NULL, NULL, true, flags);
-    } else {
-        const char *fmt = tool_opts_get(opts, "driver");
-        g_autofree char *fmt_copy = g_strdup(fmt);
-
-        tool_opts_del(opts, "driver");
-        tool_opts_to_json(opts, obj);
-        ret = qemuio_open(argv[optind], fmt_copy,
-                          opts->len ? obj : NULL, false, flags);
-    }
-    return ret < 0 ? -EINVAL : 0;
+    return open_image(optind == argc ? NULL : argv[optind], opts, optstr,
+                      snapshot, flags) < 0 ? -EINVAL : 0;
 }
 
 static int close_f(int argc, char **argv)
@@ -823,7 +849,7 @@ static const Cmd cmdtab[] = {
       "prints information about the current file" },
     { "length", "l", length_f, 0, 0, true, "",
       "gets the length of the current file" },
-    { "open", "o", open_f, 0, -1, false,
+    { "open", "o", open_f, 1, -1, false,
       "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
       "open the file specified by path" },
     { "quit", "q", quit_f, 0, 0, false, "", "exit the program" },
