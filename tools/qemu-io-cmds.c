@@ -637,6 +637,27 @@ static int length_f(int argc, char **argv)
     return 0;
 }
 
+/*
+ * QEMU's vm state offset of a qcow2 image: the guest offset that the first
+ * L1 entry past the disk would map (the VM state lives there).  Other
+ * formats keep none and show 0.
+ */
+static int64_t vm_state_offset(const ImageInfo *info)
+{
+    const ImageInfoSpecific *spec = info->format_specific;
+    int64_t cs = info->cluster_size, per_l1;
+    bool ext;
+
+    if (!spec || spec->type != IMAGE_INFO_SPECIFIC_KIND_QCOW2 ||
+        !info->has_cluster_size || cs <= 0) {
+        return 0;
+    }
+    ext = spec->u.qcow2.data->has_extended_l2 &&
+          spec->u.qcow2.data->extended_l2;
+    per_l1 = cs / (ext ? 16 : 8) * cs;
+    return (info->virtual_size + per_l1 - 1) / per_l1 * per_l1;
+}
+
 static int info_f(int argc, char **argv)
 {
     g_autoptr(ImageInfo) info = NULL;
@@ -644,17 +665,21 @@ static int info_f(int argc, char **argv)
     char s[64];
 
     printf("format name: %s\n", bdrv_get_format_name(qemuio.bs));
-    tool_cvtstr(0, s, sizeof(s));
-    printf("cluster size: %s\n", s);
-    printf("vm state offset: %s\n", s);
     info = bdrv_query_image_info(qemuio.bs, &err);
     if (!info) {
         error_report_err(err);
         return -EIO;
     }
+    tool_cvtstr(info->has_cluster_size ? info->cluster_size : 0, s,
+                sizeof(s));
+    printf("cluster size: %s\n", s);
+    tool_cvtstr(vm_state_offset(info), s, sizeof(s));
+    printf("vm state offset: %s\n", s);
     if (info->format_specific) {
-        g_autoptr(JsonNode) node =
+        g_autoptr(JsonNode) visited =
             qapi_ImageInfoSpecific_to_json(info->format_specific);
+        /* QEMU dumps its QDict, in the QDict's own order. */
+        g_autoptr(JsonNode) node = tool_json_qemu_order(visited);
         JsonNode *data = json_object_get_member(json_node_get_object(node),
                                                 "data");
 
