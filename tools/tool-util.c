@@ -11,6 +11,7 @@
 #include "block/block.h"
 #include "crypto/block.h"
 #include "qemu/error.h"
+#include "qemu/qdict-order.h"
 #include "tools/tool-util.h"
 
 /* Multiplier of a size suffix, or 0 if c is not a suffix. */
@@ -304,73 +305,9 @@ char *tool_json_pretty(JsonNode *node)
 
 /* --- QEMU's member order --- */
 
-/* QEMU's QDict bucket of a key (its tdb_hash modulo 512 buckets). */
-static unsigned qdict_bucket(const char *key)
-{
-    size_t len = strlen(key);
-    uint32_t v = (uint32_t)(0x238F13AFu * len);
-
-    for (size_t i = 0; key[i]; i++) {
-        v += (uint32_t)(unsigned char)key[i] << (i * 5 % 24);
-    }
-    return (1103515243u * v + 12345u) % 512;
-}
-
-typedef struct OrderedMember {
-    const char *name;
-    JsonNode *node;
-    unsigned bucket;
-    guint index;
-} OrderedMember;
-
-/* Buckets in increasing order; within one, the newest member first. */
-static gint member_cmp(gconstpointer a, gconstpointer b)
-{
-    const OrderedMember *x = a, *y = b;
-
-    if (x->bucket != y->bucket) {
-        return x->bucket < y->bucket ? -1 : 1;
-    }
-    return x->index > y->index ? -1 : x->index < y->index;
-}
-
 JsonNode *tool_json_qemu_order(JsonNode *node)
 {
-    if (JSON_NODE_HOLDS_ARRAY(node)) {
-        JsonArray *in = json_node_get_array(node), *out = json_array_new();
-        JsonNode *res = json_node_new(JSON_NODE_ARRAY);
-
-        for (guint i = 0; i < json_array_get_length(in); i++) {
-            json_array_add_element(out, tool_json_qemu_order(
-                                       json_array_get_element(in, i)));
-        }
-        json_node_take_array(res, out);
-        return res;
-    }
-    if (JSON_NODE_HOLDS_OBJECT(node)) {
-        g_autoptr(GArray) m = g_array_new(FALSE, FALSE, sizeof(OrderedMember));
-        JsonObject *out = json_object_new();
-        JsonNode *res = json_node_new(JSON_NODE_OBJECT);
-        JsonObjectIter iter;
-        OrderedMember om = { 0 };
-
-        json_object_iter_init_ordered(&iter, json_node_get_object(node));
-        while (json_object_iter_next_ordered(&iter, &om.name, &om.node)) {
-            om.bucket = qdict_bucket(om.name);
-            g_array_append_val(m, om);
-            om.index++;
-        }
-        g_array_sort(m, member_cmp);
-        for (guint i = 0; i < m->len; i++) {
-            OrderedMember *e = &g_array_index(m, OrderedMember, i);
-
-            json_object_set_member(out, e->name,
-                                   tool_json_qemu_order(e->node));
-        }
-        json_node_take_object(res, out);
-        return res;
-    }
-    return json_node_copy(node);
+    return qdict_order_node(node);
 }
 
 /* --- the human dump of format-specific information --- */
