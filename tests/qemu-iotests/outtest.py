@@ -22,6 +22,7 @@ import iotests  # noqa: E402
 
 TIMING = re.compile(r'(, \d+ ops; )[0-9:.]+ sec \(.*\)$')
 CSV_TIMING = re.compile(r'^(\d+,\d+),[0-9:.]+,[0-9.]+,[0-9.]+$')
+TEMP_NAME = re.compile(r'/vl\.[A-Za-z0-9]{6}\b')
 
 
 def setup():
@@ -35,6 +36,7 @@ def setup():
 
 def filter_line(line):
     line = TIMING.sub(r'\1X sec (X/sec and X ops/sec)', line)
+    line = TEMP_NAME.sub('/vl.XXXXXX', line)
     return CSV_TIMING.sub(r'\1,TIME', line)
 
 
