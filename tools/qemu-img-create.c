@@ -187,16 +187,6 @@ static int create_data_file(GPtrArray *opts, GError **errp)
     return name ? create_empty_file(name, errp) : 0;
 }
 
-/* Formats that need a size: all but a LUKS header-only volume. */
-static bool create_needs_size(const BlockdevCreateOptions *options)
-{
-    if (options->driver == BLOCKDEV_DRIVER_LUKS) {
-        return !(options->u.luks.has_detached_header &&
-                 options->u.luks.detached_header);
-    }
-    return true;
-}
-
 int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
                      int64_t size, bool quiet, bool unsafe_backing,
                      GError **errp)
@@ -254,15 +244,16 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
             error_setg(errp, "Image creation needs a size parameter");
             return -1;
         }
-    } else if (size < 0 && create_needs_size(options)) {
-        error_setg(errp, "Image creation needs a size parameter");
+    } else if (size < 0 &&
+               bdrv_create_prepare(options, filename, false, errp) < 0) {
+        /* Mostly "needs a size": QEMU finds that before it makes a file. */
         return -1;
     }
     if (!quiet && !qcow2) {
         print_formatting(filename, fmt, options, size >= 0, size);
     }
-    if (options->driver != BLOCKDEV_DRIVER_FILE &&
-        bdrv_create_prepare(options, filename, size >= 0, errp) < 0) {
+    if (options->driver != BLOCKDEV_DRIVER_FILE && size >= 0 &&
+        bdrv_create_prepare(options, filename, true, errp) < 0) {
         /*
          * QEMU finds these errors (a missing secret, a bad cluster size, a
          * size too large) after it made the file, and then deletes it,
