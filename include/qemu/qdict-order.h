@@ -10,6 +10,7 @@
 #ifndef QEMU_QDICT_ORDER_H
 #define QEMU_QDICT_ORDER_H
 
+#include <stdbool.h>
 #include <json-glib/json-glib.h>
 
 /* The bucket of a key in QEMU's QDict. */
@@ -17,6 +18,12 @@ unsigned qdict_order_bucket(const char *key);
 
 /* A deep copy of node whose objects list their members in QDict order. */
 JsonNode *qdict_order_node(JsonNode *node);
+
+/*
+ * QEMU's JSON text of node as given (qobject_to_json, or with pretty
+ * qobject_to_json_pretty: 4-space indentation).  Free with g_free().
+ */
+char *qemu_json_text(JsonNode *node, bool pretty);
 
 /*
  * QEMU's compact JSON text of node (qobject_to_json): ", " and ": "
