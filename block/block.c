@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "qemu/error.h"
+#include "qemu/qdict-order.h"
 #include "qemu/trace.h"
 #include "qapi/qapi-types-block-core.h"
 #include "qapi/qapi-visit-block-core.h"
@@ -436,45 +437,126 @@ static guint children_besides_backing(BlockDriverState *bs)
     return n;
 }
 
-/* A format node over a single plain "file" child shows that child's name;
- * anything richer is described as a json: pseudo-filename. */
+/*
+ * QEMU's "strong" runtime options of a driver: the ones that change what
+ * the node shows, so that a node opened with one of them cannot be named
+ * by its file alone.  A dotted name stays one key in the json: name, as
+ * in QEMU.
+ */
+static const char *const *strong_options(BlockdevDriver driver)
+{
+    static const char *const file[] = { "filename", NULL };
+    static const char *const raw[] = { "offset", "size", NULL };
+    static const char *const luks[] = { "key-secret", NULL };
+    static const char *const qcow2[] = { "encrypt.key-secret", NULL };
+
+    switch (driver) {
+    case BLOCKDEV_DRIVER_FILE: return file;
+    case BLOCKDEV_DRIVER_RAW: return raw;
+    case BLOCKDEV_DRIVER_LUKS: return luks;
+    case BLOCKDEV_DRIVER_QCOW2: return qcow2;
+    default: return NULL;
+    }
+}
+
+static JsonNode *dotted_member(JsonObject *obj, const char *key)
+{
+    g_auto(GStrv) parts = g_strsplit(key, ".", -1);
+    JsonNode *n = NULL;
+
+    for (int i = 0; parts[i]; i++) {
+        n = obj ? json_object_get_member(obj, parts[i]) : NULL;
+        obj = n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+    }
+    return n;
+}
+
+/*
+ * QEMU's full_open_options: the driver, the strong options given, and the
+ * same of each child but the backing one.  *strong tells whether this
+ * node had a strong option.  Drivers without a list of strong options
+ * (blkdebug, null-co) show all their options.
+ */
+static void copy_plain_members(JsonObject *in, JsonObject *out,
+                               bool implicit_name);
+
+static JsonNode *full_options(BlockDriverState *bs, bool *strong)
+{
+    const char *const *names = strong_options(bs->options->driver);
+    g_autoptr(JsonNode) given = qapi_BlockdevOptions_to_json(bs->options);
+    JsonObject *in = json_node_get_object(given);
+    JsonObject *out = json_object_new();
+    JsonNode *res = json_node_new(JSON_NODE_OBJECT);
+
+    *strong = !names;
+    json_object_set_string_member(out, "driver", bs->drv->format_name);
+    for (int i = 0; names && names[i]; i++) {
+        JsonNode *v = dotted_member(in, names[i]);
+
+        if (v && !JSON_NODE_HOLDS_OBJECT(v)) {
+            json_object_set_member(out, names[i], json_node_copy(v));
+            *strong = true;
+        }
+    }
+    if (!names) {
+        copy_plain_members(in, out, bs->implicit_node_name);
+    }
+    for (guint i = 0; i < bs->children->len; i++) {
+        BdrvChild *c = g_ptr_array_index(bs->children, i);
+        bool child_strong;
+
+        if (strcmp(c->name, "backing")) {
+            json_object_set_member(out, c->name,
+                                   full_options(c->bs, &child_strong));
+        }
+    }
+    json_node_take_object(res, out);
+    return res;
+}
+
+/* Everything but children, for drivers that QEMU names by all options. */
+static void copy_plain_members(JsonObject *in, JsonObject *out,
+                               bool implicit_name)
+{
+    g_autoptr(GList) members = json_object_get_members(in);
+
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *v = json_object_get_member(in, l->data);
+
+        if (JSON_NODE_HOLDS_OBJECT(v) || !strcmp(l->data, "driver") ||
+            (implicit_name && !strcmp(l->data, "node-name"))) {
+            continue;
+        }
+        json_object_set_member(out, l->data, json_node_copy(v));
+    }
+}
+
+/*
+ * QEMU's rule: a format node takes its file's name when that file is a
+ * protocol node with a plain name, the node had none of its strong
+ * options and no other child (a backing file or external data file is
+ * recorded in the image and does not count); else its name is json: and
+ * its full options, as QEMU's compact JSON in QDict order.
+ */
 static void refresh_filename(BlockDriverState *bs)
 {
-    g_autoptr(JsonGenerator) gen = NULL;
+    g_autoptr(JsonNode) opts = NULL;
     g_autofree char *json = NULL;
-    JsonNode *node;
-    JsonObject *obj;
-    bool plain;
+    bool strong, plain;
 
     if (bs->filename[0]) {
         return;
     }
-    plain = bs->file && children_besides_backing(bs) == 1 &&
+    opts = full_options(bs, &strong);
+    plain = !strong && bs->file && bs->file->bs->drv->is_protocol &&
+            children_besides_backing(bs) == 1 &&
             bs->file->bs->filename[0] &&
             strncmp(bs->file->bs->filename, "json:", 5);
-    if (bs->options->driver == BLOCKDEV_DRIVER_BLKDEBUG) {
-        plain = false;
-    }
-    if (plain && bs->options->driver == BLOCKDEV_DRIVER_RAW) {
-        plain = !bs->options->u.raw.has_offset && !bs->options->u.raw.has_size;
-    }
     if (plain) {
         g_strlcpy(bs->filename, bs->file->bs->filename, sizeof(bs->filename));
         return;
     }
-    node = qapi_BlockdevOptions_to_json(bs->options);
-    if (!node) {
-        return;
-    }
-    obj = json_node_get_object(node);
-    if (obj && json_object_has_member(obj, "node-name") &&
-        bs->implicit_node_name) {
-        json_object_remove_member(obj, "node-name");
-    }
-    gen = json_generator_new();
-    json_generator_set_root(gen, node);
-    json = json_generator_to_data(gen, NULL);
-    json_node_unref(node);
+    json = qdict_order_to_json(opts);
     g_snprintf(bs->filename, sizeof(bs->filename), "json:%s", json);
 }
 

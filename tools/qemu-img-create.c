@@ -244,14 +244,27 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
             error_setg(errp, "Image creation needs a size parameter");
             return -1;
         }
-    } else if (bdrv_create_prepare(options, filename, size >= 0, errp) < 0) {
+    } else if (size < 0 &&
+               bdrv_create_prepare(options, filename, false, errp) < 0) {
+        /* Mostly "needs a size": QEMU finds that before it makes a file. */
         return -1;
     }
     if (!quiet && !qcow2) {
         print_formatting(filename, fmt, options, size >= 0, size);
     }
+    if (options->driver != BLOCKDEV_DRIVER_FILE && size >= 0 &&
+        bdrv_create_prepare(options, filename, true, errp) < 0) {
+        /*
+         * QEMU finds these errors (a missing secret, a bad cluster size, a
+         * size too large) after it made the file, and then deletes it,
+         * even one that existed before: leave the same state behind.
+         */
+        unlink(filename);
+        return -1;
+    }
 
     if (options->driver == BLOCKDEV_DRIVER_FILE) {
+        /* raw: QEMU keeps what file-posix made of the file, as here. */
         ret = bdrv_create_blockdev(options, errp);
         if (ret < 0 && !existed) {
             unlink(filename);

@@ -18,6 +18,7 @@
 
 /* Largest single request, as in QEMU (INT_MAX rounded down to 512). */
 #define REQUEST_MAX_BYTES ((int64_t)(INT_MAX & ~511))
+#define SECTOR_SIZE 512
 
 typedef int (*CmdFunc)(int argc, char **argv);
 
@@ -54,14 +55,14 @@ static void print_cvtnum_err(int64_t rc, const char *arg)
 {
     switch (rc) {
     case -EINVAL:
-        error_report("Parsing error: non-numeric argument,"
-                     " or extraneous/unrecognized suffix -- %s", arg);
+        printf("Parsing error: non-numeric argument,"
+               " or extraneous/unrecognized suffix -- %s\n", arg);
         break;
     case -ERANGE:
-        error_report("Parsing error: argument too large -- %s", arg);
+        printf("Parsing error: argument too large -- %s\n", arg);
         break;
     default:
-        error_report("Parsing error: %s", arg);
+        printf("Parsing error: %s\n", arg);
     }
 }
 
@@ -71,7 +72,7 @@ static int parse_pattern(const char *arg)
     long pattern = strtol(arg, &end, 0);
 
     if (pattern < 0 || pattern > UCHAR_MAX || *end != '\0' || end == arg) {
-        error_report("%s is not a valid pattern byte", arg);
+        printf("%s is not a valid pattern byte\n", arg);
         return -1;
     }
     return pattern;
@@ -86,7 +87,8 @@ static int cmd_getopt(int argc, char **argv, const char *optstr)
 static void cmd_getopt_reset(void)
 {
     optind = 0;
-    opterr = 0;
+    /* QEMU lets getopt say "read: invalid option -- 'x'" on stderr. */
+    opterr = 1;
 }
 
 static int command_usage(const Cmd *ct)
@@ -176,7 +178,7 @@ static int parse_off_len(char **argv, int64_t *offset, int64_t *count)
         return -EINVAL;
     }
     if (*count > REQUEST_MAX_BYTES) {
-        error_report("length cannot exceed %" PRId64 ", given %s",
+        printf("length cannot exceed %" PRId64 ", given %s\n",
                REQUEST_MAX_BYTES, argv[1]);
         return -EINVAL;
     }
@@ -185,19 +187,51 @@ static int parse_off_len(char **argv, int64_t *offset, int64_t *count)
 
 /* --- read / write --- */
 
+/*
+ * -b: the VM state area.  No driver here keeps one, so after QEMU's
+ * alignment checks the request fails as QEMU's does on raw.
+ */
+static int sector_aligned(int64_t offset, int64_t count)
+{
+    if (offset % SECTOR_SIZE) {
+        printf("%" PRId64 " is not a sector-aligned value for 'offset'\n",
+               offset);
+        return -EINVAL;
+    }
+    if (count % SECTOR_SIZE) {
+        printf("%" PRId64 " is not a sector-aligned value for 'count'\n",
+               count);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int vmstate_refuse(const char *op, int64_t offset, int64_t count)
+{
+    int ret = sector_aligned(offset, count);
+
+    if (ret < 0) {
+        return ret;
+    }
+    printf("%s failed: %s\n", op, g_strerror(ENOTSUP));
+    return -ENOTSUP;
+}
+
 static int read_f(int argc, char **argv)
 {
     bool cflag = false, qflag = false, vflag = false, pflag = false;
-    bool sflag = false, lflag = false;
+    bool sflag = false, lflag = false, bflag = false;
     int pattern = 0, c, ret;
     int64_t offset, count, poff = 0, plen = 0;
     struct timespec t1, t2;
     guint8 *buf;
 
     cmd_getopt_reset();
-    while ((c = cmd_getopt(argc, argv, "abCP:ql:s:v")) != -1) {
+    /* QEMU 7.2's set; -p is its old pread flag, kept and ignored. */
+    while ((c = cmd_getopt(argc, argv, "bCl:pP:qs:v")) != -1) {
         switch (c) {
-        case 'a': case 'b': break;
+        case 'b': bflag = true; break;
+        case 'p': break;
         case 'C': cflag = true; break;
         case 'q': qflag = true; break;
         case 'v': vflag = true; break;
@@ -242,20 +276,23 @@ static int read_f(int argc, char **argv)
         plen = count - poff;
     }
     if (poff > count || plen > count - poff) {
-        error_report("pattern verification range exceeds end of read data");
+        printf("pattern verification range exceeds end of read data\n");
         return -EINVAL;
+    }
+    if (bflag) {
+        return vmstate_refuse("read", offset, count);
     }
 
     buf = io_alloc(count, 0xab);
     if (!buf) {
-        error_report("read failed: %s", g_strerror(ENOMEM));
+        printf("read failed: %s\n", g_strerror(ENOMEM));
         return -ENOMEM;
     }
     t1 = tool_now();
     ret = bdrv_pread(qemuio.bs, offset, count, buf, 0);
     t2 = tool_now();
     if (ret < 0) {
-        error_report("read failed: %s", g_strerror(-ret));
+        printf("read failed: %s\n", g_strerror(-ret));
         goto out;
     }
     if (pflag && !check_pattern(buf + poff, offset + poff, plen, pattern)) {
@@ -274,39 +311,82 @@ out:
     return ret;
 }
 
-static int check_writable(void)
+/*
+ * write -s FILE: the buffer holds FILE's bytes, repeated until it is full
+ * (QEMU's rule, so a short pattern file fills any length).
+ */
+static guint8 *alloc_from_file(int64_t len, const char *path)
 {
-    if (bdrv_is_read_only(qemuio.bs)) {
-        error_report("Block node is read-only");
-        return -EACCES;
+    g_autofree char *data = NULL;
+    gsize n;
+    guint8 *buf;
+
+    if (!g_file_get_contents(path, &data, &n, NULL)) {
+        fprintf(stderr, "%s: %s\n", path, g_strerror(errno));
+        return NULL;
     }
-    return 0;
+    if (n == 0) {
+        fprintf(stderr, "%s: file is empty\n", path);
+        return NULL;
+    }
+    buf = io_alloc(len, 0);
+    if (!buf) {
+        return NULL;
+    }
+    for (int64_t pos = 0; pos < len; pos += n) {
+        memcpy(buf + pos, data, MIN((int64_t)n, len - pos));
+    }
+    return buf;
 }
 
-static int write_f(int argc, char **argv)
+typedef struct WriteArgs {
+    bool bflag, cflag, qflag, zflag, pflag, nflag;
+    const char *source;
+    int flags, pattern;
+} WriteArgs;
+
+/* The option conflicts, in the order QEMU reports them. */
+static bool write_conflicts(const WriteArgs *w, bool compressed)
 {
-    bool cflag = false, qflag = false, zflag = false, pflag = false;
-    int flags = 0, pattern = 0xcd, c, ret;
-    int64_t offset, count;
-    struct timespec t1, t2;
-    guint8 *buf = NULL;
+    if (w->bflag && w->zflag) {
+        printf("-b and -z cannot be specified at the same time\n");
+    } else if ((w->flags & BDRV_REQ_FUA) && (w->bflag || compressed)) {
+        printf("-f and -b or -c cannot be specified at the same time\n");
+    } else if (w->nflag && !w->zflag) {
+        printf("-n requires -z to be specified\n");
+    } else if ((w->flags & BDRV_REQ_MAY_UNMAP) && !w->zflag) {
+        printf("-u requires -z to be specified\n");
+    } else if (w->zflag + w->pflag + !!w->source > 1) {
+        printf("Only one of -z, -P, and -s can be specified at the same "
+               "time\n");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static int write_parse(int argc, char **argv, WriteArgs *w)
+{
+    int c;
 
     cmd_getopt_reset();
-    while ((c = cmd_getopt(argc, argv, "bcCfnpP:quz")) != -1) {
+    /* QEMU 7.2's set; -p is its old pwrite flag, kept and ignored. */
+    while ((c = cmd_getopt(argc, argv, "bcCfnpP:qs:uz")) != -1) {
         switch (c) {
-        case 'b': case 'p': case 'n': break;
-        case 'c':
-            error_report("Compressed writes are not supported");
-            return -ENOTSUP;
-        case 'C': cflag = true; break;
-        case 'f': flags |= BDRV_REQ_FUA; break;
-        case 'q': qflag = true; break;
-        case 'u': flags |= BDRV_REQ_MAY_UNMAP; break;
-        case 'z': zflag = true; break;
+        case 'b': w->bflag = true; break;
+        case 'c': w->flags |= BDRV_REQ_WRITE_COMPRESSED; break;
+        case 'C': w->cflag = true; break;
+        case 'f': w->flags |= BDRV_REQ_FUA; break;
+        case 'n': w->nflag = true; break;
+        case 'p': break;
+        case 'q': w->qflag = true; break;
+        case 's': w->source = optarg; break;
+        case 'u': w->flags |= BDRV_REQ_MAY_UNMAP; break;
+        case 'z': w->zflag = true; break;
         case 'P':
-            pflag = true;
-            pattern = parse_pattern(optarg);
-            if (pattern < 0) {
+            w->pflag = true;
+            w->pattern = parse_pattern(optarg);
+            if (w->pattern < 0) {
                 return -EINVAL;
             }
             break;
@@ -317,44 +397,57 @@ static int write_f(int argc, char **argv)
     if (optind != argc - 2) {
         return command_usage(find_command("write"));
     }
-    if (zflag && pflag) {
-        error_report("-z and -P cannot be specified at the same time");
+    if (write_conflicts(w, w->flags & BDRV_REQ_WRITE_COMPRESSED)) {
         return -EINVAL;
     }
-    if ((flags & BDRV_REQ_MAY_UNMAP) && !zflag) {
-        error_report("-u requires -z to be specified");
-        return -EINVAL;
+    return 0;
+}
+
+static int write_f(int argc, char **argv)
+{
+    WriteArgs w = { .pattern = 0xcd };
+    int64_t offset, count;
+    struct timespec t1, t2;
+    guint8 *buf = NULL;
+    int ret;
+
+    ret = write_parse(argc, argv, &w);
+    if (ret < 0) {
+        return ret;
     }
     ret = parse_off_len(argv + optind, &offset, &count);
     if (ret < 0) {
         return ret;
     }
-    ret = check_writable();
-    if (ret < 0) {
+    if (w.bflag) {
+        return vmstate_refuse("write", offset, count);
+    }
+    if ((w.flags & BDRV_REQ_WRITE_COMPRESSED) &&
+        (ret = sector_aligned(offset, count)) < 0) {
         return ret;
     }
-    if (!zflag) {
-        buf = io_alloc(count, pattern);
+    if (!w.zflag) {
+        buf = w.source ? alloc_from_file(count, w.source)
+                       : io_alloc(count, w.pattern);
         if (!buf) {
-            error_report("write failed: %s", g_strerror(ENOMEM));
-            return -ENOMEM;
+            return w.source ? -EINVAL : -ENOMEM;
         }
     }
     t1 = tool_now();
-    if (zflag) {
-        ret = bdrv_pwrite_zeroes(qemuio.bs, offset, count, flags);
+    if (w.zflag) {
+        ret = bdrv_pwrite_zeroes(qemuio.bs, offset, count, w.flags);
     } else {
-        ret = bdrv_pwrite(qemuio.bs, offset, count, buf, flags);
+        ret = bdrv_pwrite(qemuio.bs, offset, count, buf, w.flags);
     }
     t2 = tool_now();
     free(buf);
     if (ret < 0) {
-        error_report("write failed: %s", g_strerror(-ret));
+        printf("write failed: %s\n", g_strerror(-ret));
         return ret;
     }
-    if (!qflag) {
+    if (!w.qflag) {
         t2 = tool_tsub(t2, t1);
-        print_report("wrote", &t2, offset, count, count, 1, cflag);
+        print_report("wrote", &t2, offset, count, count, 1, w.cflag);
     }
     return 0;
 }
@@ -377,8 +470,8 @@ static int build_iov(char **args, int n, int pattern, struct iovec **iovp,
             return -EINVAL;
         }
         if (lens[i] > REQUEST_MAX_BYTES - total) {
-            error_report("Argument '%s' exceeds maximum size %" PRId64,
-                   args[i], REQUEST_MAX_BYTES);
+            printf("Argument '%s' exceeds maximum size %" PRId64 "\n",
+               args[i], REQUEST_MAX_BYTES);
             g_free(lens);
             return -EINVAL;
         }
@@ -440,9 +533,6 @@ static int vector_io(int argc, char **argv, bool write)
     }
     optind++;
     n = argc - optind;
-    if (write && (ret = check_writable()) < 0) {
-        return ret;
-    }
     ret = build_iov(argv + optind, n, write ? pattern : 0xab, &iov, &buf,
                     &total);
     if (ret < 0) {
@@ -453,8 +543,7 @@ static int vector_io(int argc, char **argv, bool write)
                 : bdrv_preadv(qemuio.bs, offset, total, iov, n, 0);
     t2 = tool_now();
     if (ret < 0) {
-        error_report("%s failed: %s", write ? "writev" : "readv",
-                     g_strerror(-ret));
+        printf("%s failed: %s\n", name, g_strerror(-ret));
         goto out;
     }
     if (!write && pflag && !check_pattern(buf, offset, total, pattern)) {
@@ -510,15 +599,11 @@ static int discard_f(int argc, char **argv)
     if (ret < 0) {
         return ret;
     }
-    ret = check_writable();
-    if (ret < 0) {
-        return ret;
-    }
     t1 = tool_now();
     ret = bdrv_pdiscard(qemuio.bs, offset, count);
     t2 = tool_now();
     if (ret < 0) {
-        error_report("discard failed: %s", g_strerror(-ret));
+        printf("discard failed: %s\n", g_strerror(-ret));
         return ret;
     }
     if (!qflag) {
@@ -533,7 +618,7 @@ static int flush_f(int argc, char **argv)
     int ret = bdrv_flush(qemuio.bs);
 
     if (ret < 0) {
-        error_report("flush failed: %s", g_strerror(-ret));
+        printf("flush failed: %s\n", g_strerror(-ret));
     }
     return ret;
 }
@@ -544,12 +629,33 @@ static int length_f(int argc, char **argv)
     char s[64];
 
     if (size < 0) {
-        error_report("getlength: %s", g_strerror(-size));
+        printf("getlength: %s\n", g_strerror(-size));
         return size;
     }
     tool_cvtstr((double)size, s, sizeof(s));
     printf("%s\n", s);
     return 0;
+}
+
+/*
+ * QEMU's vm state offset of a qcow2 image: the guest offset that the first
+ * L1 entry past the disk would map (the VM state lives there).  Other
+ * formats keep none and show 0.
+ */
+static int64_t vm_state_offset(const ImageInfo *info)
+{
+    const ImageInfoSpecific *spec = info->format_specific;
+    int64_t cs = info->cluster_size, per_l1;
+    bool ext;
+
+    if (!spec || spec->type != IMAGE_INFO_SPECIFIC_KIND_QCOW2 ||
+        !info->has_cluster_size || cs <= 0) {
+        return 0;
+    }
+    ext = spec->u.qcow2.data->has_extended_l2 &&
+          spec->u.qcow2.data->extended_l2;
+    per_l1 = cs / (ext ? 16 : 8) * cs;
+    return (info->virtual_size + per_l1 - 1) / per_l1 * per_l1;
 }
 
 static int info_f(int argc, char **argv)
@@ -559,17 +665,21 @@ static int info_f(int argc, char **argv)
     char s[64];
 
     printf("format name: %s\n", bdrv_get_format_name(qemuio.bs));
-    tool_cvtstr(0, s, sizeof(s));
-    printf("cluster size: %s\n", s);
-    printf("vm state offset: %s\n", s);
     info = bdrv_query_image_info(qemuio.bs, &err);
     if (!info) {
         error_report_err(err);
         return -EIO;
     }
+    tool_cvtstr(info->has_cluster_size ? info->cluster_size : 0, s,
+                sizeof(s));
+    printf("cluster size: %s\n", s);
+    tool_cvtstr(vm_state_offset(info), s, sizeof(s));
+    printf("vm state offset: %s\n", s);
     if (info->format_specific) {
-        g_autoptr(JsonNode) node =
+        g_autoptr(JsonNode) visited =
             qapi_ImageInfoSpecific_to_json(info->format_specific);
+        /* QEMU dumps its QDict, in the QDict's own order. */
+        g_autoptr(JsonNode) node = tool_json_qemu_order(visited);
         JsonNode *data = json_object_get_member(json_node_get_object(node),
                                                 "data");
 
@@ -581,21 +691,54 @@ static int info_f(int argc, char **argv)
     return 0;
 }
 
+/* -o k=v with a filename: the options by their dotted keys, as strings. */
+static void opts_to_flat_json(GPtrArray *opts, JsonObject *obj)
+{
+    for (guint i = 0; i < opts->len; i++) {
+        ToolOpt *opt = g_ptr_array_index(opts, i);
+
+        json_object_set_string_member(obj, opt->key, opt->value);
+    }
+}
+
+/*
+ * QEMU's three forms: with --image-opts the argument is an options
+ * string (and -o is refused); else a filename, with the -o options merged
+ * in; or only -o options, which then describe the whole node.
+ */
+static int open_image(const char *file, GPtrArray *opts, const char *optstr,
+                      bool snapshot, int flags)
+{
+    g_autoptr(JsonObject) obj = json_object_new();
+    g_autofree char *fmt = NULL;
+
+    if (!file && !optstr) {
+        error_report("can't open: Must specify either driver or file");
+        return -1;
+    }
+    if (qemuio.image_opts || !file) {
+        return qemuio_open(file ? file : optstr, NULL, NULL, true, snapshot,
+                           flags);
+    }
+    fmt = g_strdup(tool_opts_get(opts, "driver"));
+    tool_opts_del(opts, "driver");
+    opts_to_flat_json(opts, obj);
+    return qemuio_open(file, fmt, opts->len ? obj : NULL, false, snapshot,
+                       flags);
+}
+
 static int open_f(int argc, char **argv)
 {
-    int flags = BDRV_O_RDWR, c, ret;
-    bool image_opts_only;
+    int flags = BDRV_O_RDWR, c;
+    bool snapshot = false;
     g_autoptr(GPtrArray) opts = tool_opts_new();
-    g_autoptr(JsonObject) obj = json_object_new();
     g_autofree char *optstr = NULL;
     GError *err = NULL;
 
     cmd_getopt_reset();
     while ((c = cmd_getopt(argc, argv, "snCro:kt:d:U")) != -1) {
         switch (c) {
-        case 's':
-            error_report("Snapshots are not supported");
-            return -ENOTSUP;
+        case 's': snapshot = true; break;
         case 'n': flags |= BDRV_O_NOCACHE; break;
         case 'C': case 'k': break;
         case 'r': flags &= ~BDRV_O_RDWR; break;
@@ -615,6 +758,11 @@ static int open_f(int argc, char **argv)
             }
             break;
         case 'o':
+            if (qemuio.image_opts) {
+                printf("--image-opts and 'open -o' are mutually "
+                       "exclusive\n");
+                return -EINVAL;
+            }
             if (!tool_opts_parse(opts, optarg, &err)) {
                 error_report_err(err);
                 return -EINVAL;
@@ -626,23 +774,11 @@ static int open_f(int argc, char **argv)
             return command_usage(find_command("open"));
         }
     }
-    image_opts_only = optind == argc && optstr;
-    if (optind != argc - 1 && !image_opts_only) {
+    if (optind < argc - 1) {
         return command_usage(find_command("open"));
     }
-    if (image_opts_only) {
-        /* No filename: the options describe the whole node. */
-        ret = qemuio_open(optstr, NULL, NULL, true, flags);
-    } else {
-        const char *fmt = tool_opts_get(opts, "driver");
-        g_autofree char *fmt_copy = g_strdup(fmt);
-
-        tool_opts_del(opts, "driver");
-        tool_opts_to_json(opts, obj);
-        ret = qemuio_open(argv[optind], fmt_copy,
-                          opts->len ? obj : NULL, false, flags);
-    }
-    return ret < 0 ? -EINVAL : 0;
+    return open_image(optind == argc ? NULL : argv[optind], opts, optstr,
+                      snapshot, flags) < 0 ? -EINVAL : 0;
 }
 
 static int close_f(int argc, char **argv)
@@ -698,7 +834,7 @@ static int sleep_f(int argc, char **argv)
     long ms = strtol(argv[1], &end, 10);
 
     if (ms < 0 || *end) {
-        error_report("%s is not a valid number", argv[1]);
+        printf("%s is not a valid number\n", argv[1]);
         return -EINVAL;
     }
     g_usleep(ms * 1000);
@@ -738,7 +874,7 @@ static const Cmd cmdtab[] = {
       "prints information about the current file" },
     { "length", "l", length_f, 0, 0, true, "",
       "gets the length of the current file" },
-    { "open", "o", open_f, 0, -1, false,
+    { "open", "o", open_f, 1, -1, false,
       "[-rsCnkU] [-t cache] [-d discard] [-o options] [path]",
       "open the file specified by path" },
     { "quit", "q", quit_f, 0, 0, false, "", "exit the program" },
@@ -752,7 +888,7 @@ static const Cmd cmdtab[] = {
     { "truncate", "t", truncate_f, 1, 3, true, "[-m prealloc_mode] off",
       "truncates the current file at the given offset" },
     { "write", "w", write_f, 2, -1, true,
-      "[-bcCfnquz] [-P pattern] off len",
+      "[-bcCfnquz] [-P pattern | -s source_file] off len",
       "writes a number of bytes at a specified offset" },
     { "writev", NULL, writev_f, 2, -1, true,
       "[-Cfq] [-P pattern] off len [len..]",
@@ -776,7 +912,7 @@ static int help_f(int argc, char **argv)
         const Cmd *ct = find_command(argv[1]);
 
         if (!ct) {
-            error_report("command %s not found", argv[1]);
+            printf("command %s not found\n", argv[1]);
             return -EINVAL;
         }
         printf("%s %s -- %s\n", ct->name, ct->args, ct->oneline);
@@ -788,6 +924,12 @@ static int help_f(int argc, char **argv)
     }
     printf("\nUse 'help commandname' for extended help.\n");
     return 0;
+}
+
+static bool needs_write(const Cmd *ct)
+{
+    return ct->func == write_f || ct->func == writev_f ||
+           ct->func == discard_f || ct->func == truncate_f;
 }
 
 /* Argument counts as QEMU checks them (argc counts the arguments only). */
@@ -839,6 +981,11 @@ int qemuio_command(const char *cmdline)
     }
     if (!check_argc(ct, argc - 1)) {
         return -EINVAL;
+    }
+    /* QEMU asks for write permission before the command parses anything. */
+    if (needs_write(ct) && bdrv_is_read_only(qemuio.bs)) {
+        error_report("Block node is read-only");
+        return -EACCES;
     }
     ret = ct->func(argc, argv);
     fflush(stdout);

@@ -2,6 +2,7 @@
  * qemu-io: run I/O commands (-c ... or interactively) against an image,
  * with QEMU's command line and output.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,19 +48,73 @@ static void usage(const char *name)
            name);
 }
 
-int qemuio_open(const char *name, const char *fmt, JsonObject *opts,
-                bool image_opts, int flags)
+/*
+ * QEMU's temporary snapshot: a new qcow2 file in $TMPDIR (else /var/tmp)
+ * named vl.XXXXXX, of the image's size, over the open image as its backing
+ * node.  The file is unlinked as soon as it is open, so nothing of it
+ * outlives the process; the image itself is only read.
+ */
+static BlockDriverState *snapshot_overlay(BlockDriverState *base, int flags,
+                                          GError **errp)
 {
+    const char *dir = g_getenv("TMPDIR");
+    g_autofree char *path = g_strdup_printf("%s/vl.XXXXXX",
+                                            dir && *dir ? dir : "/var/tmp");
+    g_autoptr(BlockdevCreateOptions) co = g_new0(BlockdevCreateOptions, 1);
+    g_autoptr(BlockdevOptions) o = g_new0(BlockdevOptions, 1);
+    int64_t size = bdrv_getlength(base);
+    BlockDriverState *overlay;
+    int fd;
+
+    if (size < 0) {
+        error_setg_errno(errp, (int)-size, "Could not get image size");
+        return NULL;
+    }
+    fd = g_mkstemp(path);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "Could not open temporary file '%s'",
+                         path);
+        return NULL;
+    }
+    close(fd);
+    co->driver = BLOCKDEV_DRIVER_QCOW2;
+    co->u.qcow2.file = bdrv_file_ref_new(path);
+    co->u.qcow2.size = (size + 511) & ~(int64_t)511;
+    if (bdrv_create_blockdev(co, errp) < 0) {
+        unlink(path);
+        return NULL;
+    }
+    o->driver = BLOCKDEV_DRIVER_QCOW2;
+    o->u.qcow2.file = bdrv_file_ref_new(path);
+    o->u.qcow2.backing = g_new0(BlockdevRefOrNull, 1);
+    o->u.qcow2.backing->type = QTYPE_QSTRING;
+    o->u.qcow2.backing->u.reference = g_strdup(bdrv_get_node_name(base));
+    /* Flushing a file that is thrown away buys nothing (QEMU: unsafe). */
+    overlay = bdrv_open_blockdev(o, flags | BDRV_O_NO_FLUSH, errp);
+    unlink(path);
+    return overlay;
+}
+
+int qemuio_open(const char *name, const char *fmt, JsonObject *opts,
+                bool image_opts, bool snapshot, int flags)
+{
+    int base_flags = snapshot ? flags & ~BDRV_O_RDWR : flags;
     GError *err = NULL;
 
     if (qemuio.bs) {
-        fprintf(stderr, "file open already, try 'help close'\n");
+        error_report("file open already, try 'help close'");
         return -1;
     }
     if (image_opts) {
-        qemuio.bs = bdrv_open_image_opts(name, flags, &err);
+        qemuio.bs = bdrv_open_image_opts(name, base_flags, &err);
     } else {
-        qemuio.bs = bdrv_open(name, fmt, opts, flags, &err);
+        qemuio.bs = bdrv_open(name, fmt, opts, base_flags, &err);
+    }
+    if (qemuio.bs && snapshot) {
+        BlockDriverState *overlay = snapshot_overlay(qemuio.bs, flags, &err);
+
+        bdrv_unref(qemuio.bs);
+        qemuio.bs = overlay;
     }
     if (!qemuio.bs) {
         if (image_opts) {
@@ -145,7 +200,7 @@ int main(int argc, char **argv)
     };
     g_autoptr(GPtrArray) cmds = g_ptr_array_new();
     const char *fmt = NULL;
-    bool readonly = false, image_opts = false;
+    bool readonly = false, image_opts = false, snapshot = false;
     /* QEMU's qemu-io passes discards on unless told -d ignore. */
     int flags = BDRV_O_UNMAP, c, ret;
     GError *err = NULL;
@@ -189,9 +244,7 @@ int main(int argc, char **argv)
                 return 1;
             }
             break;
-        case 's':
-            error_report("Snapshots are not supported");
-            return 1;
+        case 's': snapshot = true; break;
         case 'V':
             printf("qemu-io version 9.0.0 (qemu-luks-detached 0.1.0)\n");
             return 0;
@@ -228,8 +281,9 @@ int main(int argc, char **argv)
     if (!readonly) {
         flags |= BDRV_O_RDWR;
     }
+    qemuio.image_opts = image_opts;
     if (argc - optind == 1 &&
-        qemuio_open(argv[optind], fmt, NULL, image_opts, flags) < 0) {
+        qemuio_open(argv[optind], fmt, NULL, image_opts, snapshot, flags) < 0) {
         return 1;
     }
     ret = command_loop((char **)cmds->pdata, cmds->len);

@@ -11,6 +11,7 @@
 typedef struct QemuIOState {
     BlockDriverState *bs;   /* the open image, or NULL */
     bool quit;
+    bool image_opts;        /* --image-opts: open's argument is options */
 } QemuIOState;
 
 extern QemuIOState qemuio;
@@ -18,10 +19,11 @@ extern QemuIOState qemuio;
 /*
  * Open an image as the current one: a path or json: (fmt may be NULL), or
  * an options string when image_opts.  `opts` (may be NULL) holds extra
- * options as strings.  Prints "can't open ..." on failure.
+ * options as strings, by dotted key.  With snapshot, writes go to a
+ * temporary qcow2 overlay (QEMU's -s).  Prints "can't open ..." on failure.
  */
 int qemuio_open(const char *name, const char *fmt, JsonObject *opts,
-                bool image_opts, int flags);
+                bool image_opts, bool snapshot, int flags);
 
 /* Run one command line; returns 0 or a negative errno-style value. */
 int qemuio_command(const char *cmdline);

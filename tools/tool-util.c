@@ -11,6 +11,7 @@
 #include "block/block.h"
 #include "crypto/block.h"
 #include "qemu/error.h"
+#include "qemu/qdict-order.h"
 #include "tools/tool-util.h"
 
 /* Multiplier of a size suffix, or 0 if c is not a suffix. */
@@ -178,199 +179,16 @@ struct timespec tool_now(void)
 
 /* --- JSON, printed like QEMU's qobject_to_json_pretty() --- */
 
-static void json_pretty_string(GString *out, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    g_string_append_c(out, '"');
-    for (; *p; p++) {
-        switch (*p) {
-        case '"':  g_string_append(out, "\\\""); break;
-        case '\\': g_string_append(out, "\\\\"); break;
-        case '\b': g_string_append(out, "\\b"); break;
-        case '\f': g_string_append(out, "\\f"); break;
-        case '\n': g_string_append(out, "\\n"); break;
-        case '\r': g_string_append(out, "\\r"); break;
-        case '\t': g_string_append(out, "\\t"); break;
-        default:
-            if (*p < 0x20 || *p == 0x7f) {
-                g_string_append_printf(out, "\\u%04X", *p);
-            } else {
-                g_string_append_c(out, *p);
-            }
-        }
-    }
-    g_string_append_c(out, '"');
-}
-
-static void json_pretty_indent(GString *out, int level)
-{
-    g_string_append_c(out, '\n');
-    for (int i = 0; i < level; i++) {
-        g_string_append(out, "    ");
-    }
-}
-
-static void json_pretty_node(GString *out, JsonNode *node, int level);
-
-static void json_pretty_object(GString *out, JsonObject *obj, int level)
-{
-    JsonObjectIter iter;
-    const char *name;
-    JsonNode *member;
-    bool first = true;
-
-    g_string_append_c(out, '{');
-    json_object_iter_init_ordered(&iter, obj);
-    while (json_object_iter_next_ordered(&iter, &name, &member)) {
-        if (!first) {
-            g_string_append_c(out, ',');
-        }
-        first = false;
-        json_pretty_indent(out, level + 1);
-        json_pretty_string(out, name);
-        g_string_append(out, ": ");
-        json_pretty_node(out, member, level + 1);
-    }
-    json_pretty_indent(out, level);
-    g_string_append_c(out, '}');
-}
-
-static void json_pretty_array(GString *out, JsonArray *arr, int level)
-{
-    guint n = json_array_get_length(arr);
-
-    g_string_append_c(out, '[');
-    for (guint i = 0; i < n; i++) {
-        if (i) {
-            g_string_append_c(out, ',');
-        }
-        json_pretty_indent(out, level + 1);
-        json_pretty_node(out, json_array_get_element(arr, i), level + 1);
-    }
-    json_pretty_indent(out, level);
-    g_string_append_c(out, ']');
-}
-
-static void json_pretty_value(GString *out, JsonNode *node)
-{
-    switch (json_node_get_value_type(node)) {
-    case G_TYPE_INT64:
-        g_string_append_printf(out, "%" G_GINT64_FORMAT, json_node_get_int(node));
-        break;
-    case G_TYPE_DOUBLE: {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-        g_string_append(out, g_ascii_dtostr(buf, sizeof(buf),
-                                            json_node_get_double(node)));
-        break;
-    }
-    case G_TYPE_BOOLEAN:
-        g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
-        break;
-    case G_TYPE_STRING:
-        json_pretty_string(out, json_node_get_string(node));
-        break;
-    default:
-        g_string_append(out, "null");
-    }
-}
-
-static void json_pretty_node(GString *out, JsonNode *node, int level)
-{
-    switch (JSON_NODE_TYPE(node)) {
-    case JSON_NODE_OBJECT:
-        json_pretty_object(out, json_node_get_object(node), level);
-        break;
-    case JSON_NODE_ARRAY:
-        json_pretty_array(out, json_node_get_array(node), level);
-        break;
-    case JSON_NODE_VALUE:
-        json_pretty_value(out, node);
-        break;
-    case JSON_NODE_NULL:
-        g_string_append(out, "null");
-        break;
-    }
-}
-
 char *tool_json_pretty(JsonNode *node)
 {
-    GString *out = g_string_new(NULL);
-
-    json_pretty_node(out, node, 0);
-    return g_string_free(out, FALSE);
+    return qemu_json_text(node, true);
 }
 
 /* --- QEMU's member order --- */
 
-/* QEMU's QDict bucket of a key (its tdb_hash modulo 512 buckets). */
-static unsigned qdict_bucket(const char *key)
-{
-    size_t len = strlen(key);
-    uint32_t v = (uint32_t)(0x238F13AFu * len);
-
-    for (size_t i = 0; key[i]; i++) {
-        v += (uint32_t)(unsigned char)key[i] << (i * 5 % 24);
-    }
-    return (1103515243u * v + 12345u) % 512;
-}
-
-typedef struct OrderedMember {
-    const char *name;
-    JsonNode *node;
-    unsigned bucket;
-    guint index;
-} OrderedMember;
-
-/* Buckets in increasing order; within one, the newest member first. */
-static gint member_cmp(gconstpointer a, gconstpointer b)
-{
-    const OrderedMember *x = a, *y = b;
-
-    if (x->bucket != y->bucket) {
-        return x->bucket < y->bucket ? -1 : 1;
-    }
-    return x->index > y->index ? -1 : x->index < y->index;
-}
-
 JsonNode *tool_json_qemu_order(JsonNode *node)
 {
-    if (JSON_NODE_HOLDS_ARRAY(node)) {
-        JsonArray *in = json_node_get_array(node), *out = json_array_new();
-        JsonNode *res = json_node_new(JSON_NODE_ARRAY);
-
-        for (guint i = 0; i < json_array_get_length(in); i++) {
-            json_array_add_element(out, tool_json_qemu_order(
-                                       json_array_get_element(in, i)));
-        }
-        json_node_take_array(res, out);
-        return res;
-    }
-    if (JSON_NODE_HOLDS_OBJECT(node)) {
-        g_autoptr(GArray) m = g_array_new(FALSE, FALSE, sizeof(OrderedMember));
-        JsonObject *out = json_object_new();
-        JsonNode *res = json_node_new(JSON_NODE_OBJECT);
-        JsonObjectIter iter;
-        OrderedMember om = { 0 };
-
-        json_object_iter_init_ordered(&iter, json_node_get_object(node));
-        while (json_object_iter_next_ordered(&iter, &om.name, &om.node)) {
-            om.bucket = qdict_bucket(om.name);
-            g_array_append_val(m, om);
-            om.index++;
-        }
-        g_array_sort(m, member_cmp);
-        for (guint i = 0; i < m->len; i++) {
-            OrderedMember *e = &g_array_index(m, OrderedMember, i);
-
-            json_object_set_member(out, e->name,
-                                   tool_json_qemu_order(e->node));
-        }
-        json_node_take_object(res, out);
-        return res;
-    }
-    return json_node_copy(node);
+    return qdict_order_node(node);
 }
 
 /* --- the human dump of format-specific information --- */
