@@ -415,7 +415,8 @@ class QemuIOProcess:
         return self.out.decode('utf-8', 'replace')
 
     def close(self):
-        """Quit (close stdin), wait, and return stderr."""
+        """Quit (close stdin), wait, and return stderr (self.out gets the
+        rest of stdout)."""
         try:
             self.proc.stdin.close()
         except OSError:
@@ -426,6 +427,8 @@ class QemuIOProcess:
             self.proc.kill()
             self.proc.wait()
         err = self.proc.stderr.read().decode('utf-8', 'replace')
+        # what it printed last (a command's error goes to stdout)
+        self.out += self.proc.stdout.read()
         self.proc.stdout.close()
         self.proc.stderr.close()
         return err

@@ -445,7 +445,8 @@ class NbdClient(iotests.QemuTestCase):
         q.proc.stdin.write(b'read 0 4k\n')
         q.proc.stdin.flush()
         err = q.close()
-        self.assertIn('read failed: Input/output error', err)
+        # qemu-io reports a command's error on stdout, as QEMU's does
+        self.assertIn('read failed: Input/output error', q.out.decode(), err)
         self.assertLess(time.monotonic() - start, 10)
 
     def test_open_timeout(self):
