@@ -935,8 +935,9 @@ BlockDriverState *bdrv_open_image_opts(const char *optstr, int flags,
     g_autoptr(JsonNode) tree = NULL;
 
     /* keyval ("driver" is the implied first key) or json:; a missing
-     * driver is probed as for a filename. */
-    tree = qapi_parse_opts_tree(optstr, "driver", errp);
+     * driver is probed as for a filename.  QEMU reads these strings with
+     * QemuOpts, so a repeated key takes its last value. */
+    tree = qapi_parse_qemuopts_tree(optstr, "driver", errp);
     if (!tree) {
         return NULL;
     }

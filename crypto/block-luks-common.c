@@ -214,17 +214,12 @@ int qcrypto_luks_make_uuid(char uuid[QCRYPTO_LUKS_UUID_LEN], GError **errp)
 QemuSecBuf *qcrypto_luks_lookup_secret(const char *id, const char *what,
                                        GError **errp)
 {
-    QemuSecBuf *pass;
-
     if (!id) {
         error_setg(errp, "Parameter '%s' is required", what);
         return NULL;
     }
-    pass = qcrypto_secret_lookup(id, errp);
-    if (!pass) {
-        error_prepend(errp, "Parameter '%s'", what);
-    }
-    return pass;
+    /* QEMU's text alone: "No secret with id 'x'", no parameter prefix. */
+    return qcrypto_secret_lookup(id, errp);
 }
 
 QemuSecBuf *qcrypto_luks_amend_master_key(QCryptoBlock *block,
@@ -233,20 +228,21 @@ QemuSecBuf *qcrypto_luks_amend_master_key(QCryptoBlock *block,
                                           QCryptoBlockReadFunc readfunc,
                                           void *opaque, GError **errp)
 {
-    const char *id = o->secret ? o->secret : o->old_secret;
+    const char *id = o->secret ? o->secret :
+                     o->old_secret ? o->old_secret : block->key_secret_id;
     g_autoptr(QemuSecBuf) pass = NULL;
     QemuSecBuf *mk = NULL;
 
+    /*
+     * As QEMU: a passphrase must unlock a current keyslot.  The master key
+     * in memory proves nothing once the open's keyslot has been erased.
+     */
     if (!id) {
-        if (!block->master_key) {
-            error_setg(errp, "Parameter 'secret' is required to unlock the "
-                       "volume for adding a keyslot");
-            return NULL;
-        }
-        return qemu_secbuf_dup(block->master_key->data, block->master_key->len);
+        error_setg(errp, "Parameter 'secret' is required to unlock the "
+                   "volume for adding a keyslot");
+        return NULL;
     }
-    pass = qcrypto_luks_lookup_secret(id, o->secret ? "secret" : "old-secret",
-                                      errp);
+    pass = qcrypto_luks_lookup_secret(id, "secret", errp);
     if (!pass || find_key(block, pass, readfunc, opaque, &mk, errp) < 0) {
         return NULL;
     }

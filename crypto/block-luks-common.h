@@ -65,9 +65,10 @@ typedef int (*QCryptoLUKSFindKeyFunc)(QCryptoBlock *block,
                                       GError **errp);
 
 /*
- * The master key for adding a keyslot: from the amend options' secret (or
- * old-secret) if given, unlocked with find_key, else the key the volume was
- * opened with.
+ * The master key for adding a keyslot, unlocked with find_key from a
+ * passphrase: the amend options' secret (or old-secret) if given, else the
+ * secret the volume was opened with (block->key_secret_id).  The master
+ * key in memory is never used: the passphrase must open a current keyslot.
  */
 QemuSecBuf *qcrypto_luks_amend_master_key(QCryptoBlock *block,
                                           QCryptoBlockAmendOptionsLUKS *o,

@@ -140,12 +140,8 @@ static int luks1_find_key(QCryptoBlock *block, const QemuSecBuf *pass,
     if (ret != -2) {
         return ret;
     }
-    if (n == 0) {
-        error_setg(errp, "The volume has no active keyslot, it cannot be "
-                   "unlocked");
-    } else {
-        error_setg(errp, "Invalid password, cannot unlock any keyslot");
-    }
+    /* QEMU's one text, also when no keyslot is active at all. */
+    error_setg(errp, "Invalid password, cannot unlock any keyslot");
     return -1;
 }
 

@@ -152,12 +152,8 @@ int qcrypto_luks2_find_key(QCryptoBlock *block, const QemuSecBuf *pass,
     if (ret != -2) {
         return ret;
     }
-    if (!l->meta.digests[l->meta.seg_digest].keyslots) {
-        error_setg(errp, "The volume has no active keyslot, it cannot be "
-                   "unlocked");
-    } else {
-        error_setg(errp, "Invalid password, cannot unlock any keyslot");
-    }
+    /* QEMU's one text, also when no keyslot is active at all. */
+    error_setg(errp, "Invalid password, cannot unlock any keyslot");
     return -1;
 }
 

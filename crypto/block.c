@@ -109,6 +109,9 @@ QCryptoBlock *qcrypto_block_open(QCryptoBlockOpenOptions *options,
         qcrypto_block_free(block);
         return NULL;
     }
+    if (options->format == Q_CRYPTO_BLOCK_FORMAT_LUKS) {
+        block->key_secret_id = g_strdup(options->u.luks.key_secret);
+    }
     qemu_trace("luks_format_open", "format=%s detached=%d no_io=%d "
                "payload_offset=%" PRIu64 " header_len=%" PRIu64
                " sector_size=%u ret=0", block->driver->name, block->detached,
@@ -149,6 +152,10 @@ QCryptoBlock *qcrypto_block_create(QCryptoBlockCreateOptions *options,
                     errp) < 0) {
         qcrypto_block_free(block);
         return NULL;
+    }
+    /* As after an open: keyslot 0 now holds this secret. */
+    if (options->format == Q_CRYPTO_BLOCK_FORMAT_LUKS) {
+        block->key_secret_id = g_strdup(options->u.luks.key_secret);
     }
     return block;
 }
@@ -450,5 +457,6 @@ void qcrypto_block_free(QCryptoBlock *block)
         block->driver->cleanup(block);
     }
     qcrypto_block_set_master_key(block, NULL);
+    g_free(block->key_secret_id);
     g_free(block);
 }

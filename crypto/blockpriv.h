@@ -43,6 +43,12 @@ struct QCryptoBlock {
     /* Data encryption.  master_key is NULL after a NO_IO open. */
     QCryptoBlockCipherSpec spec;
     QemuSecBuf *master_key;
+    /*
+     * The id of the secret the volume was opened with (LUKS key-secret),
+     * or NULL.  Amend proves a key with it again instead of trusting the
+     * master key in memory: its keyslot may have been erased since.
+     */
+    char *key_secret_id;
 
     uint64_t payload_offset;           /* bytes into the payload storage */
     uint64_t payload_size;             /* bytes of data; 0: to the end */

@@ -146,8 +146,8 @@ static void send_parse_error(MonSession *s, const char *fmt, ...)
 static void session_handle_value(MonSession *s)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(JsonNode) req = qemu_json_parse(s->in->str, s->in->len,
-                                              QMP_MAX_NESTING, &err);
+    g_autoptr(JsonNode) req = qemu_json_parse_unique(s->in->str, s->in->len,
+                                                     QMP_MAX_NESTING, &err);
     JsonNode *resp;
 
     if (!req) {

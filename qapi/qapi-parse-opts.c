@@ -10,8 +10,8 @@
 #include "qemu/error.h"
 #include "qemu/keyval.h"
 
-JsonNode *qapi_parse_opts_tree(const char *optstr, const char *implied_key,
-                               GError **errp)
+static JsonNode *parse_tree(const char *optstr, const char *implied_key,
+                            bool qemuopts, GError **errp)
 {
     const char *p = optstr;
 
@@ -30,7 +30,20 @@ JsonNode *qapi_parse_opts_tree(const char *optstr, const char *implied_key,
 
         return qemu_parse_json_filename(prefixed, errp);
     }
-    return keyval_parse(optstr, implied_key, errp);
+    return qemuopts ? keyval_parse_qemuopts(optstr, implied_key, errp)
+                    : keyval_parse(optstr, implied_key, errp);
+}
+
+JsonNode *qapi_parse_opts_tree(const char *optstr, const char *implied_key,
+                               GError **errp)
+{
+    return parse_tree(optstr, implied_key, false, errp);
+}
+
+JsonNode *qapi_parse_qemuopts_tree(const char *optstr,
+                                   const char *implied_key, GError **errp)
+{
+    return parse_tree(optstr, implied_key, true, errp);
 }
 
 /* The schema entry named `name` in the introspection array, or NULL. */

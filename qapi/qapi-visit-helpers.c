@@ -320,6 +320,11 @@ bool qapi_in_size(JsonNode *n, const char *path, bool keyval, uint64_t *out,
         }
         return true;
     }
+    if (is_value(n, G_TYPE_INT64) && json_node_get_int(n) < 0) {
+        /* QEMU's text: a negative number is not of the size type at all. */
+        qapi_error_type(path, "integer", errp);
+        return false;
+    }
     return in_unsigned(n, path, keyval, UINT64_MAX, "a size value", out,
                        errp);
 }

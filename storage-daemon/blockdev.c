@@ -161,6 +161,7 @@ typedef struct BlockJobData {
     bool force;
     BlockDriverState *bs;          /* amend or reencrypt target */
     GPtrArray *held;               /* nodes referenced by the options */
+    GError *create_err;            /* found before the job ran: its error */
 } BlockJobData;
 
 static void hold_node(BlockJobData *d, BlockDriverState *bs)
@@ -180,6 +181,7 @@ static void block_job_data_free(gpointer p)
         bdrv_unref(bs);
     }
     g_ptr_array_free(d->held, TRUE);
+    g_clear_error(&d->create_err);
     if (d->reencrypt) {
         g_hash_table_remove(reencrypting, d->bs);
     }
@@ -189,16 +191,22 @@ static void block_job_data_free(gpointer p)
     g_free(d);
 }
 
-/* Referenced nodes must exist and stay alive while the job runs. */
+/*
+ * Referenced nodes must exist and stay alive while the job runs.  A missing
+ * one is the job's error, as in QEMU (which looks the node up in the job),
+ * in QEMU's words: the name is tried as a device and as a node name.
+ */
 static int hold_refs(BlockJobData *d, BlockdevCreateOptions *options,
                      GError **errp)
 {
     g_auto(GStrv) names = bdrv_create_node_refs(options);
 
     for (char **n = names; *n; n++) {
-        BlockDriverState *bs = find_node(*n, errp);
+        BlockDriverState *bs = bdrv_find_node(*n);
 
         if (!bs) {
+            g_set_error(errp, QEMU_ERROR, QEMU_ERROR_NOT_FOUND,
+                        "Cannot find device='%s' nor node-name='%s'", *n, *n);
             return -1;
         }
         hold_node(d, bs);
@@ -209,6 +217,11 @@ static int hold_refs(BlockJobData *d, BlockdevCreateOptions *options,
 static int create_run(Job *job, void *opaque, GError **errp)
 {
     BlockJobData *d = opaque;
+
+    if (d->create_err) {
+        g_propagate_error(errp, g_steal_pointer(&d->create_err));
+        return -1;
+    }
     return bdrv_create_blockdev(d->create, errp) < 0 ? -1 : 0;
 }
 
@@ -221,10 +234,8 @@ void qmp_blockdev_create(const char *job_id, BlockdevCreateOptions *options,
     d = g_new0(BlockJobData, 1);
     d->held = g_ptr_array_new();
     d->create = qapi_BlockdevCreateOptions_clone(options);
-    if (hold_refs(d, options, errp) < 0) {
-        block_job_data_free(d);
-        return;
-    }
+    /* The command is accepted; the job then concludes with this error. */
+    hold_refs(d, options, &d->create_err);
     job_start(job_id, JOB_TYPE_CREATE, create_run, d, block_job_data_free,
               errp);
 }

@@ -60,10 +60,32 @@ static gssize first_value_end(const char *s, size_t len, int max_depth)
     return len;
 }
 
-JsonNode *qemu_json_parse(const char *text, gssize len, int max_depth,
-                          GError **errp)
+/* Per object being parsed, the member names seen so far. */
+typedef struct MemberNames {
+    GHashTable *by_object;
+    bool duplicate;
+} MemberNames;
+
+static void on_object_member(JsonParser *parser, JsonObject *object,
+                             const char *name, gpointer opaque)
+{
+    MemberNames *m = opaque;
+    GHashTable *names = g_hash_table_lookup(m->by_object, object);
+
+    if (!names) {
+        names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_hash_table_insert(m->by_object, object, names);
+    }
+    if (!g_hash_table_add(names, g_strdup(name))) {
+        m->duplicate = true;
+    }
+}
+
+static JsonNode *parse(const char *text, gssize len, int max_depth,
+                       bool unique, GError **errp)
 {
     g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    MemberNames names = { NULL, false };
     g_autoptr(GError) jerr = NULL;
     size_t n = len < 0 ? strlen(text) : (size_t)len;
     gssize end = first_value_end(text, n, max_depth);
@@ -81,8 +103,21 @@ JsonNode *qemu_json_parse(const char *text, gssize len, int max_depth,
             return NULL;
         }
     }
+    if (unique) {
+        names.by_object = g_hash_table_new_full(
+            NULL, NULL, NULL, (GDestroyNotify)g_hash_table_unref);
+        g_signal_connect(parser, "object-member",
+                         G_CALLBACK(on_object_member), &names);
+    }
     if (!json_parser_load_from_data(parser, text, n, &jerr)) {
+        g_clear_pointer(&names.by_object, g_hash_table_unref);
         error_setg(errp, "%s", jerr->message);
+        return NULL;
+    }
+    g_clear_pointer(&names.by_object, g_hash_table_unref);
+    if (names.duplicate) {
+        /* json-glib keeps the last value; QEMU's parser refuses. */
+        error_setg(errp, "duplicate key");
         return NULL;
     }
     root = json_parser_get_root(parser);
@@ -91,4 +126,16 @@ JsonNode *qemu_json_parse(const char *text, gssize len, int max_depth,
         return NULL;
     }
     return json_node_ref(root);
+}
+
+JsonNode *qemu_json_parse(const char *text, gssize len, int max_depth,
+                          GError **errp)
+{
+    return parse(text, len, max_depth, false, errp);
+}
+
+JsonNode *qemu_json_parse_unique(const char *text, gssize len, int max_depth,
+                                 GError **errp)
+{
+    return parse(text, len, max_depth, true, errp);
 }

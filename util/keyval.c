@@ -49,7 +49,7 @@ static bool valid_key(const char *key)
 
 /* Store value at dotted key in root, creating intermediate objects. */
 static bool put_value(JsonObject *root, const char *key, const char *value,
-                      GError **errp)
+                      bool last_wins, GError **errp)
 {
     char **frags = g_strsplit(key, ".", -1);
     JsonObject *cur = root;
@@ -80,6 +80,10 @@ static bool put_value(JsonObject *root, const char *key, const char *value,
 
         if (JSON_NODE_HOLDS_OBJECT(n)) {
             error_setg(errp, "Parameters '%s.*' used inconsistently", key);
+        } else if (last_wins) {
+            /* QemuOpts keeps every occurrence; its dictionary the last. */
+            json_object_set_string_member(cur, frags[i], value);
+            ok = true;
         } else {
             error_setg(errp, "Parameter '%s' is given more than once", key);
         }
@@ -190,8 +194,8 @@ static JsonNode *listify(JsonNode *node, const char *path, GError **errp)
     }
 }
 
-JsonNode *keyval_parse(const char *params, const char *implied_key,
-                       GError **errp)
+static JsonNode *parse(const char *params, const char *implied_key,
+                       bool last_wins, GError **errp)
 {
     JsonObject *root = json_object_new();
     JsonNode *node = json_node_new(JSON_NODE_OBJECT);
@@ -224,7 +228,7 @@ JsonNode *keyval_parse(const char *params, const char *implied_key,
             p += klen + 1;
         }
         value = read_value(&p);
-        if (!put_value(root, key, value, errp)) {
+        if (!put_value(root, key, value, last_wins, errp)) {
             goto fail;
         }
         first = false;
@@ -234,6 +238,18 @@ JsonNode *keyval_parse(const char *params, const char *implied_key,
 fail:
     json_node_unref(node);
     return NULL;
+}
+
+JsonNode *keyval_parse(const char *params, const char *implied_key,
+                       GError **errp)
+{
+    return parse(params, implied_key, false, errp);
+}
+
+JsonNode *keyval_parse_qemuopts(const char *params, const char *implied_key,
+                                GError **errp)
+{
+    return parse(params, implied_key, true, errp);
 }
 
 /* Merge src (consumed) into member key of dst, merging nested objects. */
@@ -339,9 +355,11 @@ JsonNode *qemu_parse_json_filename(const char *filename, GError **errp)
         error_setg(errp, "'%s' is not a json: pseudo-filename", filename);
         return NULL;
     }
-    root = qemu_json_parse(filename + 5, -1, KEYVAL_JSON_MAX_DEPTH, &local);
+    root = qemu_json_parse_unique(filename + 5, -1, KEYVAL_JSON_MAX_DEPTH,
+                                  &local);
     if (!root) {
-        error_setg(errp, "Could not parse the JSON options: %s",
+        error_setg(errp, "Could not parse the JSON options: "
+                   "JSON parse error, %s",
                    local->message);
         g_error_free(local);
         return NULL;

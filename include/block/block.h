@@ -61,7 +61,7 @@ BlockDriverState *bdrv_open_blockdev(BlockdevOptions *options, int flags,
 BlockDriverState *bdrv_open(const char *filename, const char *fmt,
                             JsonObject *opts, int flags, GError **errp);
 
-/* Parse an --image-opts / --blockdev string (keyval or json:) and open it. */
+/* Parse an --image-opts string (QemuOpts-style keyval, or json:), open it. */
 BlockDriverState *bdrv_open_image_opts(const char *optstr, int flags,
                                        GError **errp);
 

@@ -17,6 +17,13 @@ JsonNode *qapi_parse_opts_tree(const char *optstr, const char *implied_key,
                                GError **errp);
 
 /*
+ * The same for the strings QEMU reads with QemuOpts (--image-opts, qemu-io
+ * open): a key given twice takes its last value.  json: text stays strict.
+ */
+JsonNode *qapi_parse_qemuopts_tree(const char *optstr,
+                                   const char *implied_key, GError **errp);
+
+/*
  * The option names that hold a child node (BlockdevRef members of any
  * BlockdevOptions variant, from the schema: "file", "header", ...),
  * NULL-terminated, in schema order.

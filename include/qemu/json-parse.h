@@ -19,4 +19,11 @@
 JsonNode *qemu_json_parse(const char *text, gssize len, int max_depth,
                           GError **errp);
 
+/*
+ * The same, refusing an object that names a member twice ("duplicate
+ * key"), as QEMU's parser does for QMP input and json: filenames.
+ */
+JsonNode *qemu_json_parse_unique(const char *text, gssize len, int max_depth,
+                                 GError **errp);
+
 #endif

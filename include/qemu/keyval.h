@@ -27,6 +27,14 @@ JsonNode *keyval_parse(const char *params, const char *implied_key,
                        GError **errp);
 
 /*
+ * The same syntax with QemuOpts' rule for a repeated key: the last value
+ * counts ("a=1,a=2" -> {"a":"2"}).  QEMU parses --image-opts and -o lists
+ * with QemuOpts, and --blockdev, json: and QMP strictly; so do we.
+ */
+JsonNode *keyval_parse_qemuopts(const char *params, const char *implied_key,
+                                GError **errp);
+
+/*
  * Parse "json:{...}" into a new JSON object tree.  Dotted member names are
  * expanded into nested objects ({"file.filename":"x"} ->
  * {"file":{"filename":"x"}}), as QEMU does for json: filenames.

@@ -292,7 +292,7 @@ static void test_create_keyslot(void)
     g_clear_error(&err);
     cs.secret = "no-such-secret";
     g_assert_null(create_block(&st, &cs, &err));
-    g_assert_nonnull(strstr(err->message, "key-secret"));
+    g_assert_cmpstr(err->message, ==, "No secret with id 'no-such-secret'");
     g_clear_error(&err);
     {
         QCryptoBlockCreateOptions opts = {
@@ -711,7 +711,8 @@ static void test_amend_erase(void)
     {
         g_autoptr(QCryptoBlock) b = open_block(&st, "sec0", 0, &err);
         g_assert_null(b);
-        g_assert_nonnull(strstr(err->message, "no active keyslot"));
+        g_assert_cmpstr(err->message, ==,
+                        "Invalid password, cannot unlock any keyslot");
     }
     test_store_clear(&st);
 }

@@ -103,13 +103,45 @@ static void test_json_filename(void)
     g_assert_null(qemu_parse_json_filename(
         "json:{\"driver\": \"file\"}{\"filename\": \"x\"}", &err));
     g_assert_nonnull(strstr(err->message, "Could not parse the JSON options: "
+                                          "JSON parse error, "
                                           "more data after the JSON value"));
     g_clear_error(&err);
+    /* As QEMU: a member named twice is refused, also when nested. */
+    g_assert_null(qemu_parse_json_filename(
+        "json:{\"driver\": \"raw\", \"file\": {\"filename\": \"a\", "
+        "\"filename\": \"b\"}}", &err));
+    g_assert_cmpstr(err->message, ==, "Could not parse the JSON options: "
+                    "JSON parse error, duplicate key");
+    g_clear_error(&err);
+}
+
+/* The unique parser refuses duplicates; the plain one (LUKS2 headers,
+ * which cryptsetup reads last-wins) keeps the last value. */
+static void test_duplicate_key(void)
+{
+    const char *text = "{\"a\": 1, \"b\": {\"a\": 2}, \"a\": 3}";
+    GError *err = NULL;
+    JsonNode *n = qemu_json_parse_unique(text, -1, 10, &err);
+
+    g_assert_null(n);
+    g_assert_cmpstr(err->message, ==, "duplicate key");
+    g_clear_error(&err);
+    /* The same name in different objects is not a duplicate. */
+    n = qemu_json_parse_unique("{\"a\": 1, \"b\": {\"a\": 2}}", -1, 10,
+                               &err);
+    g_assert_no_error(err);
+    json_node_unref(n);
+    n = qemu_json_parse(text, -1, 10, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(json_object_get_int_member(json_node_get_object(n), "a"),
+                    ==, 3);
+    json_node_unref(n);
 }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/json-parse/duplicate-key", test_duplicate_key);
     g_test_add_func("/json-parse/single-values", test_single_values);
     g_test_add_func("/json-parse/trailing-values", test_trailing_values);
     g_test_add_func("/json-parse/depth", test_depth);

@@ -101,6 +101,39 @@ static void test_keyval_errors(void)
     kv_ok("a=1,,", NULL, "{\"a\":\"1,\"}");
 }
 
+/* QemuOpts' rule (--image-opts): a repeated key takes its last value. */
+static void test_keyval_qemuopts(void)
+{
+    const char *dup = "driver=luks,file.filename=a.img,file.filename=b.img,"
+                      "key-secret=s0,key-secret=s1";
+    GError *err = NULL;
+    g_autoptr(JsonNode) n = keyval_parse_qemuopts(dup, NULL, &err);
+    g_autoptr(JsonNode) strict = NULL;
+    g_autoptr(JsonNode) js = NULL;
+    g_autofree char *s = NULL;
+
+    g_assert_no_error(err);
+    s = json_to_string(n, FALSE);
+    g_assert_cmpstr(s, ==, "{\"driver\":\"luks\",\"file\":"
+                    "{\"filename\":\"b.img\"},\"key-secret\":\"s1\"}");
+    /* Mixing a scalar and an object is still refused. */
+    g_assert_null(keyval_parse_qemuopts("a=1,a.b=2", NULL, &err));
+    g_assert_cmpstr(err->message, ==, "Parameters 'a.*' used inconsistently");
+    g_clear_error(&err);
+    /* The strict parser (--blockdev) refuses the same string. */
+    strict = qapi_parse_opts_tree(dup, "driver", &err);
+    g_assert_null(strict);
+    g_assert_cmpstr(err->message, ==,
+                    "Parameter 'file.filename' is given more than once");
+    g_clear_error(&err);
+    /* json: keeps JSON's rule even through the QemuOpts entry point. */
+    js = qapi_parse_qemuopts_tree("json:{\"a\":\"1\",\"a\":\"2\"}", NULL,
+                                  &err);
+    g_assert_null(js);
+    g_assert_nonnull(err);
+    g_clear_error(&err);
+}
+
 static void test_keyval_long_key(void)
 {
     g_autofree char *ok_key = g_strnfill(127, 'k');
@@ -359,6 +392,7 @@ int main(int argc, char **argv)
     g_test_add_func("/keyval/implied", test_keyval_implied);
     g_test_add_func("/keyval/lists", test_keyval_lists);
     g_test_add_func("/keyval/errors", test_keyval_errors);
+    g_test_add_func("/keyval/qemuopts", test_keyval_qemuopts);
     g_test_add_func("/keyval/long-key", test_keyval_long_key);
     g_test_add_func("/keyval/random", test_keyval_random);
     g_test_add_func("/keyval/json-filename", test_json_filename);

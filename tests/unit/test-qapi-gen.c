@@ -173,6 +173,13 @@ static void test_keyval_conversions(void)
     g_assert_cmpstr(err->message, ==, "Parameter 'num' expects a number");
     g_clear_error(&err);
 
+    /* A negative JSON number for a size: QEMU's type error. */
+    t = all_from("{" ALL_REQUIRED ",\"sz\":-1}", false, &err);
+    g_assert_null(t);
+    g_assert_cmpstr(err->message, ==,
+                    "Invalid parameter type for 'sz', expected: integer");
+    g_clear_error(&err);
+
     t = all_from("{" ALL_REQUIRED ",\"sz\":\"3X\"}", true, &err);
     g_assert_null(t);
     g_assert_true(g_str_has_prefix(err->message,
