@@ -8,6 +8,8 @@
  *                                    header that starts an encryption
  *   block-luks2-reencrypt-recover.c  repairing an interrupted hotzone,
  *                                    and the final header
+ *   block-luks2-reencrypt-work.c     the CPU work of a hotzone chunk on
+ *                                    threads, beside the caller's I/O
  *
  * The engine works in DATA offsets (0 = first byte of data); payload I/O
  * adds the payload offset.  The metadata it reads is LUKS2Meta (parsed by
@@ -20,9 +22,16 @@
 #include "crypto/block-luks2-int.h"
 #include "crypto/reencrypt.h"
 
-/* The default hotzone bounds the engine's buffer (peak RSS <= 64 MiB). */
-#define REENC_DEFAULT_HOTZONE   (16 * 1024 * 1024ULL)
+/*
+ * A step goes through its hotzone a chunk at a time (two chunk buffers),
+ * so the hotzone does not bound the memory: it is as large as recovery
+ * takes (recovery holds a whole hotzone), for few header commits.
+ */
+#define REENC_DEFAULT_HOTZONE   (64 * 1024 * 1024ULL)
 #define REENC_MAX_HOTZONE       (64 * 1024 * 1024ULL)
+#define REENC_CHUNK             (8 * 1024 * 1024)
+/* At most this many threads work on one chunk. */
+#define REENC_MAX_PIECES        16
 /* Payload writes of a hotzone go out in pieces of this size. */
 #define REENC_IO_CHUNK          (256 * 1024)
 /* cryptsetup records 4096 as the checksum block size. */
@@ -65,6 +74,30 @@ struct QCryptoBlockReencrypt {
     uint64_t hz_off, hz_len;       /* what next() gave */
     bool hz_ready;
     bool finished;                 /* finish() wrote the final header */
+    /* The chunk buffers of a step (plaintext: locked, wiped at free). */
+    QemuSecBuf *chunk[2];
+    size_t chunk_len;              /* REENC_CHUNK, a multiple of align */
+};
+
+/* One chunk's CPU work, its pieces on threads (block-luks2-reencrypt-work.c). */
+typedef struct ReencWork ReencWork;
+typedef struct ReencPiece {
+    ReencWork *work;
+    size_t start, len;             /* bytes of the chunk */
+    GThread *thread;               /* NULL: it ran in the caller */
+    int ret;
+    GError *err;
+} ReencPiece;
+
+struct ReencWork {
+    QCryptoBlockReencrypt *r;
+    uint64_t off;                  /* data offset of buf[0] */
+    guint8 *buf;
+    size_t len;
+    guint8 *hash_sums;             /* set: checksum buf into it; else convert */
+    unsigned npieces;
+    ReencPiece pieces[REENC_MAX_PIECES];
+    bool running;
 };
 
 static inline QCryptoBlockLUKS2 *reenc_luks2(QCryptoBlock *block)
@@ -138,5 +171,23 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp);
 int qcrypto_reenc_checksums(QCryptoHashAlgo hash, uint32_t bsize,
                             const guint8 *buf, size_t len, guint8 *out,
                             GError **errp);
+
+/* ---- block-luks2-reencrypt-work.c ---- */
+
+/*
+ * Start the work on buf (len bytes at data offset off, a multiple of
+ * r->align): with hash_sums, the checksums of its blocks into hash_sums;
+ * without, the conversion of its old data to the new, in place.  w must
+ * stay where it is until qcrypto_reenc_work_finish() (always called).
+ */
+void qcrypto_reenc_work_start(ReencWork *w, QCryptoBlockReencrypt *r,
+                              uint64_t off, guint8 *buf, size_t len,
+                              guint8 *hash_sums);
+/* Wait for the work; 0, or -1 with the first piece's error. */
+int qcrypto_reenc_work_finish(ReencWork *w, GError **errp);
+/* Start and finish. */
+int qcrypto_reenc_work_run(QCryptoBlockReencrypt *r, uint64_t off,
+                           guint8 *buf, size_t len, guint8 *hash_sums,
+                           GError **errp);
 
 #endif

@@ -385,7 +385,11 @@ QCryptoBlockReencrypt *qcrypto_block_reencrypt_new(
 
 void qcrypto_block_reencrypt_free(QCryptoBlockReencrypt *r)
 {
-    g_free(r);
+    if (r) {
+        qemu_secbuf_free(r->chunk[0]);
+        qemu_secbuf_free(r->chunk[1]);
+        g_free(r);
+    }
 }
 
 int qcrypto_block_reencrypt_recover(QCryptoBlockReencrypt *r, GError **errp)
@@ -448,33 +452,140 @@ bool qcrypto_block_reencrypt_next(QCryptoBlockReencrypt *r, uint64_t *offset,
     return true;
 }
 
-/* Write the protection of the raw old hotzone into the reencrypt area. */
-static int reenc_protect(QCryptoBlockReencrypt *r, const guint8 *raw,
-                         size_t len, GError **errp)
+/* ---- one hotzone, a chunk at a time ---- */
+
+/* The two chunk buffers, made at the first step, kept to the end. */
+static void reenc_chunks_alloc(QCryptoBlockReencrypt *r)
+{
+    if (!r->chunk[0]) {
+        r->chunk_len = MAX(REENC_CHUNK / r->align, 1) * r->align;
+        r->chunk[0] = qemu_secbuf_new(r->chunk_len);
+        r->chunk[1] = qemu_secbuf_new(r->chunk_len);
+    }
+}
+
+static size_t chunk_at(QCryptoBlockReencrypt *r, uint64_t pos)
+{
+    return MIN(r->chunk_len, r->hz_len - pos);
+}
+
+/* Chunk i's buffer: they alternate, one in work, one in I/O. */
+static guint8 *chunk_buf(QCryptoBlockReencrypt *r, uint64_t pos)
+{
+    return r->chunk[(pos / r->chunk_len) % 2]->data;
+}
+
+/*
+ * Pass 1: read the raw old hotzone; journal: write it as it is into the
+ * reencrypt area; checksum: hash its blocks (on threads, while the next
+ * chunk is read) and write the hashes back to back at the area offset.
+ * Then flush the header storage.  When the hotzone is one chunk, that
+ * chunk's buffer still holds the raw data afterwards.
+ */
+static int reenc_protect(QCryptoBlockReencrypt *r, GError **errp)
 {
     const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+    bool csum = re->resilience == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM;
     g_autoptr(QemuSecBuf) sums = NULL;
-    const guint8 *out = raw;
-    size_t n = len;
+    size_t n = r->hz_len;
+    ReencWork w = { 0 };
+    int ret = 0;
 
-    if (re->resilience == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM) {
-        n = (len + re->csum_sector_size - 1) / re->csum_sector_size *
+    if (csum) {
+        n = (r->hz_len + re->csum_sector_size - 1) / re->csum_sector_size *
             qcrypto_hash_digest_len(re->hash);
         sums = qemu_secbuf_new(n);
-        if (qcrypto_reenc_checksums(re->hash, re->csum_sector_size, raw, len,
-                                    sums->data, errp) < 0) {
+    }
+    if (n > re->area_size) {
+        error_setg(errp, "Reencryption: cannot write the hotzone protection: "
+                   "%zu bytes do not fit the %" G_GUINT64_FORMAT "-byte "
+                   "reencrypt area", n, re->area_size);
+        return -1;
+    }
+    if (qcrypto_reenc_read(r, r->hz_off, chunk_buf(r, 0), chunk_at(r, 0),
+                           errp) < 0) {
+        return -1;
+    }
+    for (uint64_t pos = 0; pos < r->hz_len && ret == 0;
+         pos += r->chunk_len) {
+        uint64_t next = pos + r->chunk_len;
+
+        if (csum) {
+            qcrypto_reenc_work_start(&w, r, r->hz_off + pos,
+                                     chunk_buf(r, pos), chunk_at(r, pos),
+                                     sums->data + pos / re->csum_sector_size *
+                                     qcrypto_hash_digest_len(re->hash));
+        } else if (r->writefunc(r->block, re->area_offset + pos,
+                                chunk_buf(r, pos), chunk_at(r, pos),
+                                r->hdr_opaque, errp) < 0) {
+            error_prepend(errp, "Reencryption: cannot write the hotzone "
+                          "protection: ");
             return -1;
         }
-        out = sums->data;
+        if (next < r->hz_len) {
+            ret = qcrypto_reenc_read(r, r->hz_off + next, chunk_buf(r, next),
+                                     chunk_at(r, next), errp);
+        }
+        if (qcrypto_reenc_work_finish(&w, ret < 0 ? NULL : errp) < 0) {
+            ret = -1;
+        }
     }
-    if (n > re->area_size ||
-        r->writefunc(r->block, re->area_offset, out, n, r->hdr_opaque,
-                     errp) < 0) {
+    if (ret < 0) {
+        return -1;
+    }
+    if (csum && r->writefunc(r->block, re->area_offset, sums->data, n,
+                             r->hdr_opaque, errp) < 0) {
         error_prepend(errp, "Reencryption: cannot write the hotzone "
                       "protection: ");
         return -1;
     }
     return qcrypto_reenc_flush_header(r, errp);
+}
+
+/*
+ * Pass 2: read, convert, write each chunk; the conversion of a chunk runs
+ * on threads while the next one is read and the previous one written.
+ * The writes go out in order, all of them after the hot commit.
+ */
+static int reenc_rewrite(QCryptoBlockReencrypt *r, bool have_first,
+                         GError **errp)
+{
+    ReencWork w;
+    int ret = 0;
+
+    if (!have_first &&
+        qcrypto_reenc_read(r, r->hz_off, chunk_buf(r, 0), chunk_at(r, 0),
+                           errp) < 0) {
+        return -1;
+    }
+    qcrypto_reenc_work_start(&w, r, r->hz_off, chunk_buf(r, 0),
+                             chunk_at(r, 0), NULL);
+    for (uint64_t pos = 0; pos < r->hz_len; pos += r->chunk_len) {
+        uint64_t next = pos + r->chunk_len;
+        bool more = next < r->hz_len;
+
+        /* The other buffer is free: its chunk was written. */
+        if (more) {
+            ret = qcrypto_reenc_read(r, r->hz_off + next, chunk_buf(r, next),
+                                     chunk_at(r, next), errp);
+        }
+        if (qcrypto_reenc_work_finish(&w, ret < 0 ? NULL : errp) < 0 ||
+            ret < 0) {
+            return -1;
+        }
+        if (more) {
+            qcrypto_reenc_work_start(&w, r, r->hz_off + next,
+                                     chunk_buf(r, next), chunk_at(r, next),
+                                     NULL);
+        }
+        ret = qcrypto_reenc_write(r, r->hz_off + pos, chunk_buf(r, pos),
+                                  chunk_at(r, pos), errp);
+        if (ret < 0) {
+            qcrypto_reenc_work_finish(&w, NULL);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -499,7 +610,7 @@ static int reenc_finish_last(QCryptoBlockReencrypt *r, GError **errp)
 int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp)
 {
     const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
-    g_autoptr(QemuSecBuf) buf = NULL;
+    bool protect = re->resilience != Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE;
     ReencRange ranges[3];
     bool last;
     int n;
@@ -510,22 +621,17 @@ int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp)
     }
     last = qcrypto_block_reencrypt_finishing(r);
     r->hz_ready = false;
-    /* Plaintext passes through this buffer: locked and wiped. */
-    buf = qemu_secbuf_new(r->hz_len);
-    if (qcrypto_reenc_read(r, r->hz_off, buf->data, r->hz_len, errp) < 0) {
-        return -1;
-    }
-    if (re->resilience != Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE) {
+    reenc_chunks_alloc(r);
+    if (protect) {
         n = qcrypto_reenc_ranges(re->direction, r->size, r->boundary,
                                  r->hz_off, r->hz_len, ranges);
-        if (reenc_protect(r, buf->data, r->hz_len, errp) < 0 ||
+        if (reenc_protect(r, errp) < 0 ||
             qcrypto_reenc_commit_ranges(r, ranges, n, errp) < 0) {
             return -1;
         }
-        re = &reenc_luks2(r->block)->meta.reenc;
     }
-    if (qcrypto_reenc_convert(r, r->hz_off, buf->data, r->hz_len, errp) < 0 ||
-        qcrypto_reenc_write(r, r->hz_off, buf->data, r->hz_len, errp) < 0) {
+    /* A one-chunk hotzone is still in its buffer from the protection. */
+    if (reenc_rewrite(r, protect && r->hz_len <= r->chunk_len, errp) < 0) {
         return -1;
     }
     if (last) {

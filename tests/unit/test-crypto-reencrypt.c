@@ -131,6 +131,50 @@ static void test_round_trip(gconstpointer opaque)
     g_free(pl.data);
 }
 
+/*
+ * Hotzones of several 8 MiB chunks, the last one partial: read ahead,
+ * conversion and checksums on threads, the journal written a chunk at a
+ * time.  21 MiB in hotzones of 21 MiB (first) and then what is left.
+ */
+static void test_chunked(gconstpointer opaque)
+{
+    const Case *c = opaque;
+    const size_t len = 21 * MiB;
+    QCryptoBlockReencryptOptions o = reenc_opts(c->mode, c->res, 12 * MiB);
+    TestStore hdr = { 0 }, pl = { 0 };
+    g_autofree guint8 *plain = g_malloc(len);
+    g_autoptr(QCryptoBlock) blk = NULL;
+    g_autoptr(GError) err = NULL;
+    uint64_t off = 0, hlen = 0;
+
+    /*
+     * A journal hotzone is at most the area, the largest gap between the
+     * keyslots: make it hold 12 MiB (encrypt: the header is made with
+     * these options).
+     */
+    o.keyslots_size = 64 * MiB;
+    o.has_sector_size = c->new_sector != 0;
+    o.sector_size = c->new_sector;
+    o.has_direction = c->backward;
+    o.direction = Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_BACKWARD;
+    blk = reenc_start(&o, &hdr, &pl, plain, len, c->old_sector);
+    g_assert_cmpint(run_to_end(blk, &o, &hdr, &pl, &off, &hlen, &err), ==, 0);
+    g_assert_no_error(err);
+    /* Two hotzones: 12 MiB (two chunks) and 9 MiB (a chunk and a bit). */
+    g_assert_cmpuint(hlen, ==, 9 * MiB);
+    g_assert_cmpuint(off, ==, c->backward ? 0 : 12 * MiB);
+    check_plain(c->mode, &hdr, &pl, plain, 0, 0);
+    g_free(hdr.data);
+    g_free(pl.data);
+}
+
+static const Case chunked_cases[] = {
+    { "rekey-checksum", REK, CSUM, 512, 4096 },
+    { "encrypt-journal", ENC, JOURNAL, 0, 512 },
+    { "encrypt-checksum-backward", ENC, CSUM, 0, 0, 0, true },
+    { "decrypt-none", DEC, NONE, 0, 0 },
+};
+
 /* Misuse is refused before anything is written. */
 static void test_refusals(void)
 {
@@ -429,6 +473,11 @@ int main(int argc, char **argv)
         g_test_add_data_func(path, &cases[i], test_round_trip);
     }
     g_test_add_func("/crypto/reencrypt/refusals", test_refusals);
+    for (size_t i = 0; i < G_N_ELEMENTS(chunked_cases); i++) {
+        g_autofree char *path = g_strdup_printf(
+            "/crypto/reencrypt/chunked/%s", chunked_cases[i].name);
+        g_test_add_data_func(path, &chunked_cases[i], test_chunked);
+    }
     g_test_add_data_func("/crypto/reencrypt/last-step/encrypt-checksum",
                          &cases[0], test_last_step_finishes);
     g_test_add_data_func("/crypto/reencrypt/last-step/decrypt-none",
