@@ -437,28 +437,6 @@ static guint children_besides_backing(BlockDriverState *bs)
     return n;
 }
 
-/*
- * QEMU's "strong" runtime options of a driver: the ones that change what
- * the node shows, so that a node opened with one of them cannot be named
- * by its file alone.  A dotted name stays one key in the json: name, as
- * in QEMU.
- */
-static const char *const *strong_options(BlockdevDriver driver)
-{
-    static const char *const file[] = { "filename", NULL };
-    static const char *const raw[] = { "offset", "size", NULL };
-    static const char *const luks[] = { "key-secret", NULL };
-    static const char *const qcow2[] = { "encrypt.key-secret", NULL };
-
-    switch (driver) {
-    case BLOCKDEV_DRIVER_FILE: return file;
-    case BLOCKDEV_DRIVER_RAW: return raw;
-    case BLOCKDEV_DRIVER_LUKS: return luks;
-    case BLOCKDEV_DRIVER_QCOW2: return qcow2;
-    default: return NULL;
-    }
-}
-
 static JsonNode *dotted_member(JsonObject *obj, const char *key)
 {
     g_auto(GStrv) parts = g_strsplit(key, ".", -1);
@@ -482,7 +460,7 @@ static void copy_plain_members(JsonObject *in, JsonObject *out,
 
 static JsonNode *full_options(BlockDriverState *bs, bool *strong)
 {
-    const char *const *names = strong_options(bs->options->driver);
+    const char *const *names = bs->drv->strong_runtime_opts;
     g_autoptr(JsonNode) given = qapi_BlockdevOptions_to_json(bs->options);
     JsonObject *in = json_node_get_object(given);
     JsonObject *out = json_object_new();

@@ -918,7 +918,10 @@ static bool luks_probe(const guint8 *buf, size_t len)
 
 static const char *const luks_child_roles[] = { "file", "header", NULL };
 
+static const char *const luks_strong_opts[] = { "key-secret", NULL };
+
 const BlockDriver bdrv_luks = {
+    .strong_runtime_opts = luks_strong_opts,
     .format_name = "luks",
     .instance_size = sizeof(BlockCrypto),
     .is_encrypted = true,

@@ -635,7 +635,10 @@ static bool file_has_zero_init(BlockDriverState *bs)
     return !s->is_blockdev;
 }
 
+static const char *const file_strong_opts[] = { "filename", NULL };
+
 const BlockDriver bdrv_file = {
+    .strong_runtime_opts = file_strong_opts,
     .format_name = "file",
     .instance_size = sizeof(BDRVFileState),
     .is_protocol = true,

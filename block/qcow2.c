@@ -654,7 +654,10 @@ static const char *const qcow2_child_roles[] = {
     "file", "data-file", "backing", NULL
 };
 
+static const char *const qcow2_strong_opts[] = { "encrypt.key-secret", NULL };
+
 const BlockDriver bdrv_qcow2 = {
+    .strong_runtime_opts = qcow2_strong_opts,
     .format_name = "qcow2",
     .supports_backing = true,
     .instance_size = sizeof(BDRVQcow2State),

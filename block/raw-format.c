@@ -191,7 +191,10 @@ static bool raw_has_zero_init(BlockDriverState *bs)
     return bdrv_has_zero_init(bs->file->bs);
 }
 
+static const char *const raw_strong_opts[] = { "offset", "size", NULL };
+
 const BlockDriver bdrv_raw = {
+    .strong_runtime_opts = raw_strong_opts,
     .format_name = "raw",
     .instance_size = sizeof(BDRVRawState),
     .bdrv_open = raw_open,

@@ -61,6 +61,13 @@ struct BlockDriver {
      */
     bool supports_backing;
     /*
+     * QEMU's "strong" runtime options: the ones that change what the node
+     * shows, so that a node opened with one of them cannot be named by its
+     * file alone (its name becomes json:{...}).  A dotted name stays one
+     * key of that name.  NULL: every option the node was opened with.
+     */
+    const char *const *strong_runtime_opts;
+    /*
      * The roles of the children this driver may have, in the order it
      * attaches them, NULL-terminated (NULL: none).  The same names are the
      * BlockdevRef members of its open and create options, so the generic
