@@ -14,6 +14,9 @@
 #include <string.h>
 #include "qcow2.h"
 #include "crypto/block.h"
+#include "crypto/secret.h"
+#include "qemu/bswap.h"
+#include "qemu/secmem.h"
 #include "qemu/error.h"
 
 static int qcow2_crypto_area_check(BDRVQcow2State *s, size_t offset,
@@ -89,6 +92,63 @@ static int qcow2_crypto_image_format(const BDRVQcow2State *s)
     }
 }
 
+/*
+ * The legacy AES method: the key is the passphrase's first 16 bytes
+ * (zero-padded), AES-128-CBC per 512-byte sector with the guest sector
+ * number as IV (plain64).  Weak by design, so as QEMU's tools allow it,
+ * for reading the data out (qemu-img convert) only.
+ */
+static int aes_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
+                    GError **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autoptr(QemuSecBuf) pass = NULL;
+    g_autoptr(QemuSecBuf) key = qemu_secbuf_new(16);
+
+    if (!bs->read_only) {
+        error_setg(errp, "AES-CBC encrypted qcow2 images can only be opened "
+                   "read-only, to convert them to another encryption");
+        return -EACCES;
+    }
+    if (!enc || !enc->key_secret) {
+        error_setg(errp, "Parameter 'encrypt.key-secret' is required for "
+                   "cipher");
+        return -EINVAL;
+    }
+    pass = qcrypto_secret_lookup(enc->key_secret, errp);
+    if (!pass) {
+        return -EINVAL;
+    }
+    memcpy(key->data, pass->data, MIN(pass->len, (size_t)16));
+    s->aes = qcrypto_cipher_new(QCRYPTO_CIPHER_ALGO_AES_128,
+                                QCRYPTO_CIPHER_MODE_CBC, key->data, 16, errp);
+    if (!s->aes) {
+        return -EINVAL;
+    }
+    g_mutex_init(&s->aes_lock);
+    bs->request_alignment = MAX(bs->request_alignment, 512);
+    return 0;
+}
+
+static int aes_decrypt(BDRVQcow2State *s, uint64_t guest, guint8 *buf,
+                       size_t len)
+{
+    int ret = 0;
+
+    g_mutex_lock(&s->aes_lock);
+    for (size_t i = 0; i < len && ret == 0; i += 512) {
+        guint8 iv[16] = { 0 };
+
+        stq_le_p(iv, (guest + i) >> 9);
+        if (qcrypto_cipher_setiv(s->aes, iv, sizeof(iv), NULL) < 0 ||
+            qcrypto_cipher_decrypt(s->aes, buf + i, buf + i, 512, NULL) < 0) {
+            ret = -EIO;
+        }
+    }
+    g_mutex_unlock(&s->aes_lock);
+    return ret;
+}
+
 int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
                       bool no_io, GError **errp)
 {
@@ -113,12 +173,7 @@ int qcow2_crypto_open(BlockDriverState *bs, const BlockdevQcow2Encryption *enc,
         return -EINVAL;
     }
     if (fmt == BLOCKDEV_QCOW2_ENCRYPTION_FORMAT_AES) {
-        if (no_io) {
-            return 0;       /* info and check need no cipher */
-        }
-        error_setg(errp, "Use of AES-CBC encrypted qcow2 images is no longer "
-                   "supported in system emulators");
-        return -ENOTSUP;
+        return no_io ? 0 : aes_open(bs, enc, errp);  /* info and check: none */
     }
     if (!s->hdr.crypto_header_offset || !s->hdr.crypto_header_length) {
         error_setg(errp, "Could not read encryption header: the image says "
@@ -154,6 +209,10 @@ void qcow2_crypto_close(BlockDriverState *bs)
     BDRVQcow2State *s = bs->opaque;
 
     g_clear_pointer(&s->crypto, qcrypto_block_free);
+    if (s->aes) {
+        g_clear_pointer(&s->aes, qcrypto_cipher_free);
+        g_mutex_clear(&s->aes_lock);
+    }
 }
 
 /*
@@ -276,8 +335,9 @@ int qcow2_data_pwritev(BlockDriverState *bs, uint64_t host, uint64_t bytes,
     return ret;
 }
 
-int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t bytes,
-                        const struct iovec *iov, int niov, size_t pos)
+int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t guest,
+                        uint64_t bytes, const struct iovec *iov, int niov,
+                        size_t pos)
 {
     BDRVQcow2State *s = bs->opaque;
     size_t chunk = MIN(bytes, QCOW2_CRYPTO_CHUNK);
@@ -302,7 +362,8 @@ int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t bytes,
                              0);
         }
         if (ret == 0) {
-            ret = qcow2_crypto_decrypt(s, at, buf, n);
+            ret = s->aes ? aes_decrypt(s, guest + done, buf, n)
+                         : qcow2_crypto_decrypt(s, at, buf, n);
         }
         if (ret == 0) {
             bdrv_iov_from_buf(iov, niov, pos + done, buf, n);

@@ -330,8 +330,9 @@ static int read_range(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
             bdrv_iov_memset(iov, niov, pos, 0, n);
             break;
         case QCOW2_CLUSTER_NORMAL:
-            ret = s->crypto
-                ? qcow2_crypto_preadv(bs, host, n, iov, niov, pos)
+            ret = s->crypto || s->aes
+                ? qcow2_crypto_preadv(bs, host, offset + pos, n, iov, niov,
+                                      pos)
                 : read_child_clamped(s->data_file, host, n, iov, niov, pos,
                                      sl);
             break;

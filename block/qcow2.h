@@ -23,6 +23,7 @@
 #include <glib.h>
 #include "block/block_int.h"
 #include "crypto/block.h"
+#include "crypto/cipher.h"
 
 #define QCOW2_MAGIC             0x514649fbu     /* "QFI\xfb" */
 #define QCOW2_MIN_CLUSTER_BITS  9
@@ -191,6 +192,10 @@ typedef struct BDRVQcow2State {
     BdrvChild *data_file;           /* bs->file unless an external one */
     BdrvChild *backing;             /* NULL: none */
     QCryptoBlock *crypto;           /* encrypt.format=luks, else NULL */
+    /* encrypt.format=aes (legacy, read-only): AES-128-CBC, the IV the
+     * guest sector number; aes_lock serialises its IV and state. */
+    QCryptoCipher *aes;
+    GMutex aes_lock;
     uint64_t free_cluster_index;    /* allocation hint */
     uint64_t free_byte_offset;      /* for packing compressed clusters */
     bool lazy_refcounts;
@@ -494,8 +499,9 @@ int qcow2_crypto_create(BlockDriverState *bs, QCryptoBlockCreateOptions *opts,
  */
 int qcow2_data_pwritev(BlockDriverState *bs, uint64_t host, uint64_t bytes,
                        const struct iovec *iov, int niov);
-int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t bytes,
-                        const struct iovec *iov, int niov, size_t pos);
+int qcow2_crypto_preadv(BlockDriverState *bs, uint64_t host, uint64_t guest,
+                        uint64_t bytes, const struct iovec *iov, int niov,
+                        size_t pos);
 int qcow2_crypto_decrypt(BDRVQcow2State *s, uint64_t host_offset,
                          guint8 *buf, size_t len);
 int qcow2_crypto_encrypt_to(BDRVQcow2State *s, uint64_t host_offset,

@@ -165,6 +165,49 @@ class Qcow2Luks(iotests.QemuTestCase):
             [REF_IO] + self.sec + list(objs) + ['--image-opts',
              self.opts(img, 'sec1'), '-c', 'read -P 0x6b 0 64k']))
 
+    def test_legacy_aes_read_for_conversion(self):
+        """encrypt.format=aes (written by QEMU 7.2): ours reads it
+        read-only (the IV is the guest sector: data written out of order
+        sits at other host offsets) and converts it to a luks volume with
+        a detached header; a read-write open is refused, and info needs no
+        key."""
+        img = self.path('aes.qcow2')
+        r = iotests.run([REF_IMG, 'create', '-q', '-f', 'qcow2'] + self.sec +
+                        ['-o', 'encrypt.format=aes,encrypt.key-secret=sec0',
+                         img, '4M'])
+        self.assertSuccess(r)
+        self.io(REF_IO, img, 'write -P 0x61 1M 64k', 'write -P 0x62 0 4k',
+                'write -P 0x63 3M 1536')
+        argv = [iotests.qemu_io_prog, '-r'] + self.sec + [
+            '--image-opts', self.opts(img)]
+        self.assertIOOk(iotests.run(argv + [
+            '-c', 'read -P 0x61 1M 64k', '-c', 'read -P 0x62 0 4k',
+            '-c', 'read -P 0x63 3M 1536', '-c', 'read -P 0 4k 60k']))
+        r = iotests.run([iotests.qemu_io_prog] + self.sec + [
+            '--image-opts', self.opts(img), '-c', 'read 0 4k'])
+        self.assertNotEqual(r.rc, 0)
+        self.assertIn('can only be opened read-only', r.err)
+        info = iotests.qemu_img('info', img)
+        self.assertSuccess(info)
+        self.assertIn('format: aes', info.out)
+        pay, hdr = self.path('out.img'), self.path('out-hdr.img')
+        self.assertSuccess(iotests.qemu_img(
+            'create', '-q', '-f', 'luks', *self.sec, '-o',
+            'key-secret=sec0,iter-time=10,detached-header=true', hdr))
+        iotests.make_sparse(pay, 4 * 1024 * 1024)
+        self.assertSuccess(iotests.run([
+            iotests.qemu_img_prog, 'convert', '-n'] + self.sec + [
+            '--image-opts', self.opts(img), '--target-image-opts',
+            'driver=luks,key-secret=sec0,file.filename=%s,header.filename=%s'
+            % (pay, hdr)]))
+        # (QEMU 7.2 has no detached headers: ours reads the result)
+        self.assertIOOk(iotests.run(
+            [iotests.qemu_io_prog] + self.sec + ['--image-opts',
+             'driver=luks,key-secret=sec0,file.filename=%s,'
+             'header.filename=%s' % (pay, hdr),
+             '-c', 'read -P 0x61 1M 64k', '-c', 'read -P 0x62 0 4k',
+             '-c', 'read -P 0x63 3M 1536']))
+
     def test_header_and_independent_decryption(self):
         img, hdr = self.path('x.qcow2'), self.path('x.hdr')
         self.create(iotests.qemu_img_prog, img)
