@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+import bench_nbd_client
 import bench_qcow2
 import bench_reencrypt
 
@@ -430,6 +431,10 @@ class Bench:
         """qcow2 against QEMU_IMG_REF: scripts/bench_qcow2.py."""
         bench_qcow2.section(self)
 
+    def nbd_client_section(self):
+        """The nbd block driver: scripts/bench_nbd_client.py."""
+        bench_nbd_client.section(self)
+
     def print_table(self):
         print()
         print("%-48s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
@@ -449,7 +454,7 @@ class Bench:
 
 # The table's sections, in the order they run (each is Bench.NAME_section).
 SECTIONS = ("io", "convert", "nbd", "qemu_nbd", "fuse", "crypto", "sparse",
-            "reencrypt", "qcow2")
+            "reencrypt", "qcow2", "nbd_client")
 
 
 def main():
