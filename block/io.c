@@ -164,6 +164,26 @@ bool bdrv_has_zero_init(BlockDriverState *bs)
            bs->drv->bdrv_has_zero_init(bs);
 }
 
+int bdrv_snapshot_op(BlockDriverState *bs, BdrvSnapshotOp op,
+                     const char *name, GError **errp)
+{
+    const BlockDriver *drv = bs->drv;
+    int (*fn)(BlockDriverState *, const char *, GError **) =
+        op == BDRV_SNAPSHOT_CREATE ? drv->bdrv_snapshot_create :
+        op == BDRV_SNAPSHOT_DELETE ? drv->bdrv_snapshot_delete :
+                                     drv->bdrv_snapshot_goto;
+
+    if (!fn) {
+        error_setg(errp, "Operation not supported");
+        return -ENOTSUP;
+    }
+    if (bdrv_is_read_only(bs)) {
+        error_setg(errp, "Block node is read-only");
+        return -EACCES;
+    }
+    return fn(bs, name, errp);
+}
+
 /* ---- checks ---- */
 
 static int check_request(BlockDriverState *bs, int64_t offset, int64_t bytes)

@@ -98,16 +98,23 @@ int qcow2_snapshot_parse_entry(const guint8 *p, size_t avail,
  * used; -EAGAIN (no error set) when buf ends early, *table_size then
  * being the bytes needed at least; -EFBIG with errp for a bad entry.
  */
+GArray *qcow2_snapshots_new(guint reserve)
+{
+    GArray *arr = g_array_sized_new(FALSE, TRUE, sizeof(Qcow2Snapshot),
+                                    reserve);
+
+    g_array_set_clear_func(arr, (GDestroyNotify)snapshot_clear);
+    return arr;
+}
+
 int qcow2_snapshot_parse_table(const guint8 *buf, size_t len, uint32_t nb,
                                uint64_t image_size, bool drop_extra,
                                GArray **snapshots, uint64_t *table_size,
                                GError **errp)
 {
-    g_autoptr(GArray) arr = g_array_sized_new(FALSE, TRUE,
-                                              sizeof(Qcow2Snapshot), nb);
+    g_autoptr(GArray) arr = qcow2_snapshots_new(nb);
     size_t pos = 0;
 
-    g_array_set_clear_func(arr, (GDestroyNotify)snapshot_clear);
     for (uint32_t i = 0; i < nb; i++) {
         Qcow2Snapshot sn;
         size_t elen;

@@ -453,6 +453,15 @@ typedef struct Qcow2Snapshot {
 int qcow2_read_snapshots(BlockDriverState *bs, GArray **snapshots,
                          GError **errp);   /* GArray of Qcow2Snapshot */
 void qcow2_free_snapshots(GArray *snapshots);
+/* An empty GArray of Qcow2Snapshot that frees its entries' strings. */
+GArray *qcow2_snapshots_new(guint reserve);
+/* qcow2-snapshot-ops.c: qemu-img snapshot -c / -d / -a (by name). */
+int qcow2_snapshot_create(BlockDriverState *bs, const char *name,
+                          GError **errp);
+int qcow2_snapshot_delete(BlockDriverState *bs, const char *name,
+                          GError **errp);
+int qcow2_snapshot_goto(BlockDriverState *bs, const char *name,
+                        GError **errp);
 /* As qcow2_read_snapshots, also giving the table's size in bytes; errors
  * name the table `name` ("snapshot table" in check's messages).  With
  * drop_extra, extra data over QEMU's limit is dropped (repair) instead of

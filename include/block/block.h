@@ -90,6 +90,15 @@ int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
 /* A newly created image on this node reads as zeros where nothing was
  * written (false when not known). */
 bool bdrv_has_zero_init(BlockDriverState *bs);
+/* Internal snapshots (qemu-img snapshot): 0, or -errno with errp set
+ * (-ENOTSUP: the format has none). */
+typedef enum BdrvSnapshotOp {
+    BDRV_SNAPSHOT_CREATE,
+    BDRV_SNAPSHOT_DELETE,
+    BDRV_SNAPSHOT_GOTO,
+} BdrvSnapshotOp;
+int bdrv_snapshot_op(BlockDriverState *bs, BdrvSnapshotOp op,
+                     const char *name, GError **errp);
 int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
                   GError **errp);
 

@@ -131,6 +131,14 @@ struct BlockDriver {
                            GError **errp);
     int (*bdrv_amend)(BlockDriverState *bs, BlockdevAmendOptions *options,
                       bool force, GError **errp);
+    /* Internal snapshots by name (qemu-img snapshot -c, -d, -a); NULL:
+     * the format has none. */
+    int (*bdrv_snapshot_create)(BlockDriverState *bs, const char *name,
+                                GError **errp);
+    int (*bdrv_snapshot_delete)(BlockDriverState *bs, const char *name,
+                                GError **errp);
+    int (*bdrv_snapshot_goto)(BlockDriverState *bs, const char *name,
+                              GError **errp);
     /* blockdev-create for this driver (options->driver == this driver). */
     int (*bdrv_create)(BlockdevCreateOptions *options, GError **errp);
     /*
