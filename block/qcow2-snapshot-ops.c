@@ -279,6 +279,9 @@ static int run_locked(BlockDriverState *bs, const char *name, SnapshotOp op,
     if (ret == 0) {
         ret = qcow2_flush_all(bs);
     }
+    if (ret < 0 && errp && !*errp) {
+        error_setg(errp, "%s", g_strerror(-ret));
+    }
     return ret;
 }
 

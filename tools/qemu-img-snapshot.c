@@ -110,7 +110,7 @@ int img_snapshot(int argc, char **argv)
         ret = bdrv_snapshot_op(bs, op, name, &err) < 0;
         if (ret) {
             error_report("Could not %s snapshot '%s': %s", op_verb[op], name,
-                         err->message);
+                         err ? err->message : "Input/output error");
             g_clear_error(&err);
         }
     }
