@@ -7,8 +7,10 @@ certificate of A's CA that is not in A's revocation list (ca-crl.pem).
 Daemon B (the host that runs the volume) opens `luks` with `header` = an
 `nbd` child over TLS (its own client certificate) and a local payload file,
 and exports the decrypted volume over plain NBD on a Unix socket.  Debian's
-QEMU 7.2 qemu-io writes and reads through B; the payload is decrypted
-independently (python3-cryptography) with the key cryptsetup reports.
+QEMU 7.2 qemu-io writes and reads through B, and a VM (Debian's
+qemu-system-x86_64, TCG) boots with B's export as its virtio disk; the
+payload is decrypted independently (python3-cryptography) with the key
+cryptsetup reports.
 
 Then what must not open: no client certificate, a certificate of another
 CA, a revoked one, no TLS at all; and once A withdraws the header export,
@@ -27,6 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'
 import iotests
 from iotests import MiB
 from qmp import QSD, QMPClient
+import vm
 from vm import doc_commands
 
 DEBIAN_QEMU_IO = '/usr/bin/qemu-io'
@@ -200,6 +203,35 @@ class KeyServer(iotests.QemuTestCase):
         self.assertEqual(iotests.file_state(self.hdr), before)
         self.assertEqual(self.b.stop(), 0)
         self.assertEqual(self.a.stop(), 0)
+
+    def test_vm_disk_from_key_server_header(self):
+        """A real guest's disk is B's export of the volume whose header B
+        holds only over TLS from A: the guest reads the first MiB as it was
+        encrypted in independently, writes 1 MiB with fsync and powers off;
+        the write is on the payload, encrypted under the volume key."""
+        first = iotests.varied_data(MiB, b'keyserver-vm')
+        iotests.encrypt_into_payload(self.payload, self.mk, 0, first)
+        r = self.add_volume()
+        self.assertNotIn('error', r, r)
+        q = self.b.qmp
+        q.cmd('nbd-server-start',
+              addr={'type': 'unix', 'data': {'path': self.vol_sock}})
+        q.cmd('block-export-add', type='nbd', id='vol1-export',
+              writable=True, **{'node-name': 'vol1', 'name': 'vol1'})
+        boot = vm.boot_qemu(vm.Guest(self.dir),
+                            vm.nbd_disk_args(self.vol_sock, 'vol1'),
+                            vm.disk_job(), self.dir)
+        self.assertEqual(boot.rc, 0, boot)
+        seen = vm.parse_console(boot.console)
+        self.assertEqual(seen.get('GUEST-SIZE'), str(SIZE), boot)
+        self.assertEqual(seen.get('GUEST-READ'), vm.sha256(first), boot)
+        self.assertIn('GUEST-WRITE-OK', seen, boot)
+        self.assertEqual(seen.get('GUEST-READBACK'),
+                         vm.sha256(vm.written_pattern()), boot)
+        q.cmd('block-export-del', id='vol1-export')
+        q.cmd('blockdev-del', node_name='vol1')
+        self.assertDecryptsTo(self.payload, self.mk,
+                              vm.WRITE_OFFSET_MIB * MiB, vm.written_pattern())
 
     def test_refused_clients(self):
         drops = self.drops_logged()
