@@ -9,6 +9,7 @@ decryption), TLS with x509 and PSK, reconnect-delay and open-timeout."""
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -412,6 +413,42 @@ class NbdClient(iotests.QemuTestCase):
         r = iotests.qemu_io('-f', 'raw', '-c', 'write 0 4k',
                             self.unix_uri(sock=ro))
         self.assertCleanError(r, 'Read-only NBD export')
+
+    def test_server_errors_reported_as_qemu_does(self):
+        """Errors a blkdebug node behind our daemon's export injects
+        (EIO, then ENOSPC on writes) reach the client as NBD errors; our
+        qemu-io over driver=nbd prints exactly the lines Debian's QEMU 7.2
+        qemu-io prints for the same server (on stdout, no prefix)."""
+        cmds = ['read 0 4k', 'read 4k 4k', 'write -P 0x11 0 4k',
+                'write -P 0x12 8k 4k', 'flush']
+        outs = []
+        for prog in (iotests.qemu_io_prog, DEBIAN_QEMU_IO):
+            port = iotests.free_tcp_port()
+            d = iotests.start_qsd(
+                self.dir,
+                '--blockdev', 'driver=file,node-name=f0,filename=%s'
+                % self.img,
+                '--blockdev', 'driver=blkdebug,node-name=r0,file=f0,'
+                'fail-on=read,fail-after=2,counter=rd%d' % len(outs),
+                '--blockdev', 'driver=blkdebug,node-name=w0,file=r0,'
+                'fail-on=write,fail-after=2,error-code=28,counter=wr%d'
+                % len(outs),
+                '--nbd-server',
+                'addr.type=inet,addr.host=127.0.0.1,addr.port=%d' % port,
+                '--export', 'nbd,id=e0,node-name=w0,name=disk,writable=on')
+            argv = [prog, '-f', 'raw']
+            for c in cmds:
+                argv += ['-c', c]
+            r = iotests.run(argv + ['nbd://127.0.0.1:%d/disk' % port])
+            d.stop()
+            outs.append(r)
+        lines = [[re.sub(r'\(.*\)', '(...)', l) for l in r.out.splitlines()
+                  if not re.match(r'^[0-9.]+ [KMG]?i?B, ', l)]
+                 for r in outs]
+        self.assertIn('read failed: Input/output error', lines[1])
+        self.assertIn('write failed: No space left on device', lines[1])
+        self.assertEqual(lines[0], lines[1], outs)
+        self.assertEqual(outs[0].rc, outs[1].rc, outs)
 
     def test_reconnect_delay(self):
         """The server goes away and comes back: a request issued meanwhile
