@@ -125,6 +125,18 @@ class KeyServer(iotests.QemuTestCase):
             'file': {'driver': 'file', 'filename': self.payload},
             'header': self.header_child(**child)})
 
+    def serve_volume(self):
+        """B opens the volume (header from A) and exports it, writable, on
+        its Unix socket; B's QMP client."""
+        r = self.add_volume()
+        self.assertNotIn('error', r, r)
+        q = self.b.qmp
+        q.cmd('nbd-server-start',
+              addr={'type': 'unix', 'data': {'path': self.vol_sock}})
+        q.cmd('block-export-add', type='nbd', id='vol1-export',
+              writable=True, **{'node-name': 'vol1', 'name': 'vol1'})
+        return q
+
     def client_creds(self, oid, d, extra=None):
         args = {'qom-type': 'tls-creds-x509', 'id': oid, 'dir': d,
                 'endpoint': 'client'}
@@ -165,13 +177,7 @@ class KeyServer(iotests.QemuTestCase):
     # ----------------------------------------------------------------------
 
     def test_designated_host_serves_volume(self):
-        r = self.add_volume()
-        self.assertNotIn('error', r, r)
-        q = self.b.qmp
-        q.cmd('nbd-server-start',
-              addr={'type': 'unix', 'data': {'path': self.vol_sock}})
-        q.cmd('block-export-add', type='nbd', id='vol1-export',
-              writable=True, **{'node-name': 'vol1', 'name': 'vol1'})
+        q = self.serve_volume()
         self.assertIOOk(self.volume_io('write -P 0x5c 0 1M',
                                        'write -P 0xc5 %d 64k' % (SIZE - 65536),
                                        'flush'))
@@ -211,13 +217,7 @@ class KeyServer(iotests.QemuTestCase):
         the write is on the payload, encrypted under the volume key."""
         first = iotests.varied_data(MiB, b'keyserver-vm')
         iotests.encrypt_into_payload(self.payload, self.mk, 0, first)
-        r = self.add_volume()
-        self.assertNotIn('error', r, r)
-        q = self.b.qmp
-        q.cmd('nbd-server-start',
-              addr={'type': 'unix', 'data': {'path': self.vol_sock}})
-        q.cmd('block-export-add', type='nbd', id='vol1-export',
-              writable=True, **{'node-name': 'vol1', 'name': 'vol1'})
+        q = self.serve_volume()
         boot = vm.boot_qemu(vm.Guest(self.dir),
                             vm.nbd_disk_args(self.vol_sock, 'vol1'),
                             vm.disk_job(), self.dir)
