@@ -124,8 +124,10 @@ static int64_t qcrypto_argon2_time_one(QCryptoArgon2Type type, uint32_t time,
 
 /*
  * Like cryptsetup's benchmark: cost grows linearly with memory x passes, so
- * time single passes on a moderate amount of memory (growing it until the
- * run is long enough to measure) and extrapolate.  Unless the memory cost is
+ * time passes on a moderate amount of memory (at most 16 MiB, adding passes
+ * until the run is long enough to measure) and extrapolate.  Memory is never
+ * grown for the trial: it would set the tool's peak RSS (a 64 MiB trial
+ * made a whole in-place reencryption peak at 89 MiB).  Unless the memory cost is
  * fixed, it is lowered when even the minimum time cost would overrun the
  * budget, as cryptsetup does for short iteration times.
  */
@@ -141,7 +143,7 @@ uint32_t qcrypto_argon2_calibrate(QCryptoArgon2Type type,
     if (qcrypto_argon2_check(1, *memory_kib, lanes, nout, errp) < 0) {
         return 0;
     }
-    /* Grow the memory, then the passes, until a run is long enough. */
+    /* Add passes until a run is long enough to time. */
     for (;;) {
         ns1 = qcrypto_argon2_time_one(type, k, trial, lanes, nout, errp);
         ns3 = ns1 < 0 ? -1 :
@@ -152,11 +154,7 @@ uint32_t qcrypto_argon2_calibrate(QCryptoArgon2Type type,
         if (ns3 >= 30 * 1000 * 1000 || k >= (1u << 20)) {
             break;
         }
-        if (trial < *memory_kib) {
-            trial = MIN((uint64_t)trial * 4, *memory_kib);
-        } else {
-            k *= 2;
-        }
+        k *= 2;
     }
     /*
      * Cost per KiB and pass, plus a one-off part per KiB (allocating and
