@@ -271,6 +271,12 @@ QCryptoBlockCipherCtx *qcrypto_block_cipher_ctx_new(
         if (!ctx->ivgen) {
             goto fail;
         }
+        /* IVs the cipher can compute itself, a whole request per call */
+        if (spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_PLAIN64) {
+            ctx->iv_mask = UINT64_MAX;
+        } else if (spec->ivgen_alg == QCRYPTO_IV_GEN_ALGO_PLAIN) {
+            ctx->iv_mask = 0xffffffffULL;
+        }
     }
     return ctx;
 
@@ -308,6 +314,15 @@ int qcrypto_block_cipher_ctx_run_to(QCryptoBlockCipherCtx *ctx, bool encrypt,
     uint64_t ivs_per_sector = sector_size / iv_unit;
 
     g_assert(len % sector_size == 0 && ctx->niv <= sizeof(iv));
+    if (ctx->iv_mask) {
+        QCryptoCipherSectors run = {
+            .first_iv = first_iv, .iv_step = ivs_per_sector,
+            .iv_mask = ctx->iv_mask, .sector_size = sector_size,
+        };
+
+        return qcrypto_cipher_crypt_sectors(ctx->cipher, encrypt, &run, src,
+                                            dst, len, errp);
+    }
     for (size_t done = 0; done < len; done += sector_size) {
         uint64_t ivnum = first_iv + (done / sector_size) * ivs_per_sector;
         int ret;

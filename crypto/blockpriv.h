@@ -26,6 +26,7 @@ typedef struct QCryptoBlockCipherCtx {
     QCryptoCipher *cipher;
     QCryptoIVGen *ivgen;               /* NULL for ecb */
     size_t niv;
+    uint64_t iv_mask;                  /* plain(64): sectors in one call */
 } QCryptoBlockCipherCtx;
 
 /*

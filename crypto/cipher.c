@@ -1,7 +1,8 @@
 /*
  * Cipher dispatch: validates arguments once, then hands the work to the
- * backend that serves the algorithm/mode pair (GnuTLS for accelerated AES,
- * Nettle for everything else).  Callers never see which one it is.
+ * backend that serves the algorithm/mode pair (AES-XTS: crypto/xts-aesni.c
+ * where the CPU runs it; other accelerated AES: GnuTLS; Nettle for
+ * everything else).  Callers never see which one it is.
  */
 #include "qemu/error.h"
 #include "crypto/cipherpriv.h"
@@ -129,9 +130,22 @@ QCryptoCipher *qcrypto_cipher_new_backend(QCryptoCipherBackend backend,
             return NULL;
         }
         return qcrypto_cipher_nettle_new(alg, mode, key, nkey, errp);
+    case QCRYPTO_CIPHER_BACKEND_XTS_AESNI:
+    case QCRYPTO_CIPHER_BACKEND_XTS_VAES:
+        return qcrypto_cipher_xts_x86_new(alg, mode, key, nkey,
+                                          backend ==
+                                          QCRYPTO_CIPHER_BACKEND_XTS_VAES,
+                                          errp);
     case QCRYPTO_CIPHER_BACKEND_AUTO:
     default:
         break;
+    }
+    /* Multi-sector XTS; below that, the libraries' per-call speed. */
+    if (qcrypto_cipher_xts_x86_supports(alg, mode) &&
+        qcrypto_cipher_xts_x86_usable(false)) {
+        return qcrypto_cipher_xts_x86_new(alg, mode, key, nkey,
+                                          qcrypto_cipher_xts_x86_usable(true),
+                                          errp);
     }
     if (qcrypto_cipher_gnutls_supports(alg, mode)) {
         QCryptoCipher *c = qcrypto_cipher_gnutls_new(alg, mode, key, nkey,
@@ -219,4 +233,65 @@ int qcrypto_cipher_decrypt(QCryptoCipher *cipher, const void *in, void *out,
         return 0;
     }
     return cipher->driver->decrypt(cipher, in, out, len, errp);
+}
+
+/* Per sector through setiv + encrypt: the backends without crypt_sectors. */
+static int cipher_sectors_loop(QCryptoCipher *cipher, bool encrypt,
+                               const QCryptoCipherSectors *s, const guint8 *in,
+                               guint8 *out, size_t len, GError **errp)
+{
+    size_t blen = cipher_info[cipher->alg].block_len;
+    uint64_t ivnum = s->first_iv;
+
+    for (size_t off = 0; off < len; off += s->sector_size) {
+        guint8 iv[16] = { 0 };
+        uint64_t v = ivnum & s->iv_mask;
+        int ret;
+
+        for (size_t i = 0; i < blen && i < 8; i++) {
+            iv[i] = (guint8)(v >> (8 * i));
+        }
+        cipher->driver->setiv(cipher, iv, blen);
+        ret = encrypt ?
+            cipher->driver->encrypt(cipher, in + off, out + off,
+                                    s->sector_size, errp) :
+            cipher->driver->decrypt(cipher, in + off, out + off,
+                                    s->sector_size, errp);
+        if (ret < 0) {
+            return -1;
+        }
+        ivnum += s->iv_step;
+    }
+    return 0;
+}
+
+int qcrypto_cipher_crypt_sectors(QCryptoCipher *cipher, bool encrypt,
+                                 const QCryptoCipherSectors *s,
+                                 const void *in, void *out, size_t len,
+                                 GError **errp)
+{
+    if (cipher->mode == QCRYPTO_CIPHER_MODE_ECB) {
+        error_setg(errp, "Initialization vector not used in ECB mode");
+        return -1;
+    }
+    if (s->sector_size == 0 || !cipher_check_len(cipher, s->sector_size,
+                                                 errp)) {
+        if (s->sector_size == 0) {
+            error_setg(errp, "Sector size must not be zero");
+        }
+        return -1;
+    }
+    if (len % s->sector_size) {
+        error_setg(errp, "Length %zu must be a multiple of the sector size "
+                   "%zu", len, s->sector_size);
+        return -1;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    if (cipher->driver->crypt_sectors) {
+        cipher->driver->crypt_sectors(cipher, encrypt, s, in, out, len);
+        return 0;
+    }
+    return cipher_sectors_loop(cipher, encrypt, s, in, out, len, errp);
 }

@@ -17,6 +17,13 @@ typedef struct QCryptoCipherDriver {
     int (*decrypt)(QCryptoCipher *cipher, const void *in, void *out,
                    size_t len, GError **errp);
     void (*free)(QCryptoCipher *cipher);
+    /*
+     * Optional: a run of sectors in one call (arguments validated).  The
+     * backends without it get setiv + encrypt per sector from cipher.c.
+     */
+    void (*crypt_sectors)(QCryptoCipher *cipher, bool encrypt,
+                          const QCryptoCipherSectors *s, const void *in,
+                          void *out, size_t len);
 } QCryptoCipherDriver;
 
 /* Every backend object starts with this. */
@@ -30,6 +37,8 @@ typedef enum {
     QCRYPTO_CIPHER_BACKEND_AUTO,
     QCRYPTO_CIPHER_BACKEND_GNUTLS,
     QCRYPTO_CIPHER_BACKEND_NETTLE,
+    QCRYPTO_CIPHER_BACKEND_XTS_AESNI,   /* crypto/xts-aesni.c, 128-bit */
+    QCRYPTO_CIPHER_BACKEND_XTS_VAES,    /* crypto/xts-aesni.c, AVX-512 */
 } QCryptoCipherBackend;
 
 bool qcrypto_cipher_gnutls_supports(QCryptoCipherAlgo alg,
@@ -46,6 +55,16 @@ QCryptoCipher *qcrypto_cipher_nettle_new(QCryptoCipherAlgo alg,
                                          const guint8 *key, size_t nkey,
                                          GError **errp);
 
+/* AES-128/256 XTS on AES-NI (vaes false) or VAES + AVX-512 (vaes true). */
+bool qcrypto_cipher_xts_x86_supports(QCryptoCipherAlgo alg,
+                                     QCryptoCipherMode mode);
+/* Whether this CPU (and OS) runs that code: checked at run time. */
+bool qcrypto_cipher_xts_x86_usable(bool vaes);
+QCryptoCipher *qcrypto_cipher_xts_x86_new(QCryptoCipherAlgo alg,
+                                          QCryptoCipherMode mode,
+                                          const guint8 *key, size_t nkey,
+                                          bool vaes, GError **errp);
+
 /*
  * Like qcrypto_cipher_new() but with a chosen backend: the tests use it to
  * check that both backends agree where both serve a combination.
@@ -55,7 +74,8 @@ QCryptoCipher *qcrypto_cipher_new_backend(QCryptoCipherBackend backend,
                                           QCryptoCipherMode mode,
                                           const guint8 *key, size_t nkey,
                                           GError **errp);
-/* Name of the backend serving a cipher ("gnutls" or "nettle"). */
+/* Name of the backend serving a cipher ("gnutls", "nettle", "xts-vaes",
+ * "xts-aesni"). */
 const char *qcrypto_cipher_backend_name(const QCryptoCipher *cipher);
 
 /* Lower-case names as in the schema, for error messages. */

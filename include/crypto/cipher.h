@@ -1,12 +1,14 @@
 /*
  * Block ciphers in ecb, cbc, xts and ctr mode.  One interface; the backend
- * (GnuTLS for accelerated AES, Nettle for the rest) is chosen internally.
+ * (AES-NI/VAES code for AES-XTS, GnuTLS for other accelerated AES, Nettle
+ * for the rest) is chosen internally.
  */
 #ifndef QCRYPTO_CIPHER_H
 #define QCRYPTO_CIPHER_H
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <glib.h>
 #include "qapi/qapi-types-crypto.h"   /* QCryptoCipherAlgo, QCryptoCipherMode */
 
@@ -36,5 +38,28 @@ int qcrypto_cipher_encrypt(QCryptoCipher *cipher, const void *in, void *out,
                            size_t len, GError **errp);
 int qcrypto_cipher_decrypt(QCryptoCipher *cipher, const void *in, void *out,
                            size_t len, GError **errp);
+
+/*
+ * A run of consecutive sectors with plain64 / plain IVs: sector k (at
+ * in + k * sector_size) gets the IV LE(first_iv + k * iv_step) & iv_mask,
+ * zero padded to the block length (iv_mask ~0 for plain64, 0xffffffff for
+ * plain).
+ */
+typedef struct QCryptoCipherSectors {
+    uint64_t first_iv;
+    uint64_t iv_step;
+    uint64_t iv_mask;
+    size_t sector_size;    /* a multiple of the block length */
+} QCryptoCipherSectors;
+
+/*
+ * En/decrypt len bytes (a multiple of sector_size) as such a run.  Equal to
+ * setiv + encrypt per sector; the AES-XTS backend of AES-NI CPUs does it in
+ * one call.  Leaves the IV set by qcrypto_cipher_setiv() alone.
+ */
+int qcrypto_cipher_crypt_sectors(QCryptoCipher *cipher, bool encrypt,
+                                 const QCryptoCipherSectors *s,
+                                 const void *in, void *out, size_t len,
+                                 GError **errp);
 
 #endif
