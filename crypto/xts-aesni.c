@@ -195,9 +195,8 @@ void blocks_aesni(const __m128i *rk, int rounds, bool enc, const __m128i *tw,
 
 /* One data unit of len bytes (a multiple of 16) whose first tweak is t. */
 AESNI_FN static inline __attribute__((always_inline))
-void unit_aesni(const QCryptoCipherXts *c, bool enc,
-                                __m128i t, const guint8 *in, guint8 *out,
-                                size_t len)
+void unit_aesni(const QCryptoCipherXts *c, bool enc, __m128i t,
+                const guint8 *in, guint8 *out, size_t len)
 {
     const __m128i *rk = enc ? c->enc : c->dec;
     __m128i tw[8];
