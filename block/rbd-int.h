@@ -9,7 +9,7 @@
 
 /* The project's default for librados' client_mount_timeout (seconds):
  * librados alone waits 300 s for an unreachable monitor. */
-#define RBD_DEFAULT_MOUNT_TIMEOUT 20
+#define RBD_DEFAULT_MOUNT_TIMEOUT 10
 
 /* Fill obj (a node's options) with pool, namespace, image, snapshot,
  * conf, user and key-value-pairs from an rbd: filename; 0 or -errno. */

@@ -307,11 +307,13 @@ static int qemu_rbd_open_node(BlockDriverState *bs, BlockdevOptions *options,
     uint64_t features = 0, iflags = 0;
     int r;
 
-    if (o->snapshot) {
-        /* A snapshot is immutable: the node is read-only, and the
-         * generic code refuses every write to it. */
-        bs->read_only = true;
-        bs->open_flags &= ~BDRV_O_RDWR;
+    if (o->snapshot && (flags & BDRV_O_RDWR)) {
+        /* A snapshot is immutable; read-only, the generic code refuses
+         * every write to the node. */
+        error_setg(errp, "rbd snapshots are read-only: open snapshot '%s' "
+                   "of image '%s' read-only (read-only=on, qemu-io -r)",
+                   o->snapshot, o->image);
+        return -EROFS;
     }
     r = qemu_rbd_connect(o, &s->cluster, &s->io_ctx, errp);
     if (r < 0) {
