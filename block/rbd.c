@@ -157,7 +157,24 @@ static int configure(rados_t cluster, BlockdevOptionsRbd *o, GError **errp)
     return r < 0 ? r : set_auth(cluster, o, errp);
 }
 
-static void connect_error(rados_t cluster, int r, GError **errp)
+/* What librados' errors from rados_connect mean for the user. */
+static const char *connect_hint(int r, bool has_key)
+{
+    switch (r) {
+    case -ENOENT:
+        return " (no cephx key: give key-secret, or a keyring in the conf)";
+    case -EINVAL:
+        return has_key ? " (key-secret is not a valid cephx key)" : "";
+    case -EACCES:
+    case -EPERM:
+        return " (wrong cephx key for this user?)";
+    default:
+        return "";
+    }
+}
+
+static void connect_error(rados_t cluster, BlockdevOptionsRbd *o, int r,
+                          GError **errp)
 {
     char hosts[512] = "", timeout[64] = "";
 
@@ -169,8 +186,10 @@ static void connect_error(rados_t cluster, int r, GError **errp)
                    hosts[0] ? hosts : "(none configured)", timeout);
     } else {
         error_setg(errp, "error connecting to the Ceph cluster (monitors "
-                   "'%s'): %s", hosts[0] ? hosts : "(none configured)",
-                   g_strerror(-r));
+                   "'%s') as client.%s: %s%s",
+                   hosts[0] ? hosts : "(none configured)",
+                   o->user ? o->user : "admin",
+                   g_strerror(-r), connect_hint(r, o->key_secret != NULL));
     }
 }
 
@@ -190,7 +209,7 @@ static int qemu_rbd_connect(BlockdevOptionsRbd *o, rados_t *cluster,
     }
     r = rados_connect(*cluster);
     if (r < 0) {
-        connect_error(*cluster, r, errp);
+        connect_error(*cluster, o, r, errp);
         goto fail;
     }
     r = rados_ioctx_create(*cluster, o->pool, io_ctx);
@@ -261,7 +280,12 @@ static int load_encryption(rbd_image_t image, RbdEncryptionOptions *enc,
         }
         break;
     }
-    if (r < 0) {
+    if (r == -EPERM || r == -EACCES) {
+        error_setg(errp, "rbd: encryption load (format %s) failed: the "
+                   "passphrase in secret '%s' does not unlock the image",
+                   RbdImageEncryptionFormat_str(enc->format),
+                   enc->u.luks.key_secret);
+    } else if (r < 0) {
         error_setg_errno(errp, -r, "rbd: encryption load (format %s) failed",
                          RbdImageEncryptionFormat_str(enc->format));
     }

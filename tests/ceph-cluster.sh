@@ -10,6 +10,10 @@
 #   tests/ceph-cluster.sh stop DIR    # stops the daemons from their pid
 #                                     # files: osd, mgr, then mon
 #
+# CEPH_AUTH=cephx starts it with cephx required everywhere: every daemon
+# has its own key, client.admin's is in DIR/client.admin.keyring (named in
+# the conf's [client] section, so the ceph and rbd tools just work).
+#
 # Callers stop it from an EXIT trap (or a test fixture's cleanup) so that a
 # failed test leaves no daemon running.  CEPH_START_TIMEOUT (seconds,
 # default 120) bounds the whole start.
@@ -23,6 +27,11 @@ if [ -z "$cmd" ] || [ -z "$dir" ]; then
 fi
 conf=$dir/ceph.conf
 limit=${CEPH_START_TIMEOUT:-120}
+auth=${CEPH_AUTH:-none}
+case $auth in
+none | cephx) ;;
+*) echo "$0: CEPH_AUTH must be none or cephx" >&2; exit 2 ;;
+esac
 
 # A free TCP port on 127.0.0.1: the mon retries a busy port for 15 s and
 # then exits, so ask the kernel for one that is free now.
@@ -129,9 +138,9 @@ public network = 127.0.0.0/8
 cluster network = 127.0.0.0/8
 ms bind ipv6 = false
 ms bind msgr1 = false
-auth cluster required = none
-auth service required = none
-auth client required = none
+auth cluster required = $auth
+auth service required = $auth
+auth client required = $auth
 run dir = $dir/run
 crash dir = $dir/crash
 pid file = $dir/run/\$name.pid
@@ -153,12 +162,15 @@ osd mon report interval = 1
 
 [mon]
 mon data = $dir/mon/\$name
+keyring = $dir/mon/\$name/keyring
 
 [mgr]
 mgr data = $dir/mgr/\$name
+keyring = $dir/mgr/\$name/keyring
 
 [osd]
 osd data = $dir/osd/\$name
+keyring = $dir/osd/\$name/keyring
 osd objectstore = bluestore
 bluestore block create = true
 bluestore block size = 4G
@@ -167,8 +179,37 @@ osd memory target = 1073741824
 
 [client]
 log file = $dir/log/client.log
+keyring = $dir/client.admin.keyring
 admin socket =
 EOF
+}
+
+# The monitors' and client.admin's keys (mon --mkfs takes both).
+make_keyrings() {
+    ceph-authtool --create-keyring "$dir/mon.keyring" --gen-key -n mon. \
+        --cap mon 'allow *' >/dev/null || fail "ceph-authtool failed"
+    ceph-authtool --create-keyring "$dir/client.admin.keyring" --gen-key \
+        -n client.admin --cap mon 'allow *' --cap osd 'allow *' \
+        --cap mgr 'allow *' --cap mds 'allow *' >/dev/null ||
+        fail "ceph-authtool failed"
+    ceph-authtool "$dir/mon.keyring" --import-keyring \
+        "$dir/client.admin.keyring" >/dev/null || fail "ceph-authtool failed"
+}
+
+# osd.0 in the OSD map; with cephx it gets its key in its data dir.
+new_osd() {
+    local uuid=$1 key
+    if [ "$auth" != cephx ]; then
+        [ "$(ceph_cli osd new "$uuid")" = 0 ]
+        return
+    fi
+    key=$(ceph-authtool --gen-print-key)
+    printf '{"cephx_secret": "%s"}' "$key" >"$dir/osd-secret.json"
+    [ "$(ceph_cli osd new "$uuid" -i "$dir/osd-secret.json")" = 0 ] ||
+        return 1
+    rm -f "$dir/osd-secret.json"
+    ceph-authtool --create-keyring "$dir/osd/osd.0/keyring" --name osd.0 \
+        --add-key "$key" >/dev/null
 }
 
 start_cluster() {
@@ -181,15 +222,26 @@ start_cluster() {
 
     monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$port]" \
         "$dir/monmap" >/dev/null || fail "monmaptool failed"
+    mon_keys=()
+    if [ "$auth" = cephx ]; then
+        make_keyrings
+        mon_keys=(--keyring "$dir/mon.keyring")
+    fi
     ceph-mon --conf "$conf" --mkfs -i a --monmap "$dir/monmap" \
-        >"$dir/log/mkfs-mon.out" 2>&1 || fail "ceph-mon --mkfs failed"
+        "${mon_keys[@]}" >"$dir/log/mkfs-mon.out" 2>&1 ||
+        fail "ceph-mon --mkfs failed"
     ceph-mon --conf "$conf" -i a || fail "ceph-mon did not start"
     wait_for "the monitor" ceph_cli mon stat
 
+    if [ "$auth" = cephx ]; then
+        ceph_cli auth get-or-create mgr.x mon 'allow profile mgr' \
+            osd 'allow *' mds 'allow *' -o "$dir/mgr/mgr.x/keyring" \
+            >/dev/null 2>&1 || fail "no key for mgr.x"
+    fi
     ceph-mgr --conf "$conf" -i x || fail "ceph-mgr did not start"
 
     uuid=$(python3 -c 'import uuid; print(uuid.uuid4())')
-    [ "$(ceph_cli osd new "$uuid")" = 0 ] || fail "ceph osd new failed"
+    new_osd "$uuid" || fail "ceph osd new failed"
     ceph-osd --conf "$conf" -i 0 --mkfs --osd-uuid "$uuid" \
         >"$dir/log/mkfs-osd.out" 2>&1 || fail "ceph-osd --mkfs failed"
     ceph-osd --conf "$conf" -i 0 >"$dir/log/osd-start.out" 2>&1 ||

@@ -32,7 +32,8 @@ def built_with_rbd():
 
 class Cluster:
 
-    def __init__(self):
+    def __init__(self, auth='none'):
+        self.auth = auth
         base = os.environ.get('IOTESTS_SCRATCH') or None
         self.dir = tempfile.mkdtemp(prefix='ceph-', dir=base)
         self.conf = None
@@ -40,7 +41,8 @@ class Cluster:
 
     def start(self):
         t0 = time.monotonic()
-        p = subprocess.run(['bash', SCRIPT, 'start', self.dir],
+        env = dict(os.environ, CEPH_AUTH=self.auth)
+        p = subprocess.run(['bash', SCRIPT, 'start', self.dir], env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=240)
         self.start_seconds = time.monotonic() - t0
@@ -85,6 +87,16 @@ class Cluster:
         """QEMU's legacy filename for image (conf= this cluster's)."""
         return 'rbd:%s/%s:conf=%s%s' % (pool, image, self.conf, extra)
 
+    def keyless_conf(self, path):
+        """A copy of the conf without the admin keyring: a user of it
+        has no key but the one it is given (key-secret)."""
+        with open(self.conf) as f:
+            lines = [l for l in f if not l.startswith('keyring = ') or
+                     'client.admin' not in l]
+        with open(path, 'w') as f:
+            f.writelines(lines)
+        return path
+
     def opts(self, image, prefix='', pool='rbd'):
         """Keyval options of an rbd node (prefix 'file.' for a child)."""
         return ('%sdriver=rbd,%spool=%s,%simage=%s,%sconf=%s'
@@ -101,8 +113,9 @@ def _stop_shared(*_args):
         shared = None
 
 
-def start_shared():
-    """Start this test file's cluster (once)."""
+def start_shared(auth='none'):
+    """Start this test file's cluster (once); auth='cephx' for one that
+    requires cephx (client.admin's key in a keyring its conf names)."""
     global shared
     if shared is None:
         atexit.register(_stop_shared)
@@ -114,7 +127,7 @@ def start_shared():
                 prev(signum, frame)
             raise SystemExit(128 + signum)
         signal.signal(signal.SIGTERM, on_term)
-        shared = Cluster()
+        shared = Cluster(auth)
         shared.start()
         if os.environ.get('IOTESTS_VERBOSE'):
             print('ceph cluster ready in %.1f s' % shared.start_seconds)
