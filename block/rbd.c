@@ -126,7 +126,8 @@ static int set_auth(rados_t cluster, BlockdevOptionsRbd *o, GError **errp)
     return 0;
 }
 
-static int configure(rados_t cluster, BlockdevOptionsRbd *o, GError **errp)
+static int configure(rados_t cluster, BlockdevOptionsRbd *o, bool cache,
+                     GError **errp)
 {
     int r;
 
@@ -153,6 +154,11 @@ static int configure(rados_t cluster, BlockdevOptionsRbd *o, GError **errp)
         g_autofree char *hosts = mon_host_string(o->server);
 
         r = conf_set(cluster, "mon_host", hosts, errp);
+    }
+    if (r == 0) {
+        /* QEMU's rule: librbd's writeback cache unless cache.direct=on
+         * (cache=none); a flush still makes what it covers durable. */
+        r = conf_set(cluster, "rbd_cache", cache ? "true" : "false", errp);
     }
     return r < 0 ? r : set_auth(cluster, o, errp);
 }
@@ -194,8 +200,9 @@ static void connect_error(rados_t cluster, BlockdevOptionsRbd *o, int r,
 }
 
 /* Connect to the cluster and open the pool (and namespace) of o. */
-static int qemu_rbd_connect(BlockdevOptionsRbd *o, rados_t *cluster,
-                       rados_ioctx_t *io_ctx, GError **errp)
+static int qemu_rbd_connect(BlockdevOptionsRbd *o, bool cache,
+                            rados_t *cluster, rados_ioctx_t *io_ctx,
+                            GError **errp)
 {
     int r = rados_create(cluster, o->user);
 
@@ -203,7 +210,7 @@ static int qemu_rbd_connect(BlockdevOptionsRbd *o, rados_t *cluster,
         error_setg_errno(errp, -r, "error initializing librados");
         return r;
     }
-    r = configure(*cluster, o, errp);
+    r = configure(*cluster, o, cache, errp);
     if (r < 0) {
         goto fail;
     }
@@ -339,7 +346,8 @@ static int qemu_rbd_open_node(BlockDriverState *bs, BlockdevOptions *options,
                    o->snapshot, o->image);
         return -EROFS;
     }
-    r = qemu_rbd_connect(o, &s->cluster, &s->io_ctx, errp);
+    r = qemu_rbd_connect(o, !(flags & BDRV_O_NOCACHE), &s->cluster,
+                         &s->io_ctx, errp);
     if (r < 0) {
         return r;
     }
@@ -451,19 +459,74 @@ static ssize_t wait_done(RBDWait *w, rbd_completion_t c, int submit_ret)
     return ret;
 }
 
-static int qemu_rbd_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                      const struct iovec *iov, int niov, int flags)
+/* One request: which rbd_aio_* call, and its arguments. */
+typedef enum { RBD_AIO_READ, RBD_AIO_WRITE, RBD_AIO_FLUSH, RBD_AIO_DISCARD,
+               RBD_AIO_ZEROES } RBDAioOp;
+
+typedef struct RBDAioReq {
+    RBDAioOp op;
+    int64_t offset, bytes;
+    const struct iovec *iov;
+    int niov;
+    int zero_flags;
+} RBDAioReq;
+
+static int submit(BDRVRBDState *s, const RBDAioReq *q, rbd_completion_t c)
 {
-    BDRVRBDState *s = bs->opaque;
+    switch (q->op) {
+    case RBD_AIO_READ:
+        return rbd_aio_readv(s->image, q->iov, q->niov, q->offset, c);
+    case RBD_AIO_WRITE:
+        return rbd_aio_writev(s->image, q->iov, q->niov, q->offset, c);
+    case RBD_AIO_FLUSH:
+        return rbd_aio_flush(s->image, c);
+    case RBD_AIO_DISCARD:
+        return rbd_aio_discard(s->image, q->offset, q->bytes, c);
+    default:
+        return rbd_aio_write_zeroes(s->image, q->offset, q->bytes, c,
+                                    q->zero_flags, 0);
+    }
+}
+
+/* Submit q and wait for librbd's callback: its result (bytes or -errno). */
+static ssize_t run_request(BlockDriverState *bs, const RBDAioReq *q)
+{
     rbd_completion_t c;
     RBDWait w;
-    ssize_t ret;
     int r = wait_init(&w, &c);
 
     if (r < 0) {
         return r;
     }
-    ret = wait_done(&w, c, rbd_aio_readv(s->image, iov, niov, offset, c));
+    return wait_done(&w, c, submit(bs->opaque, q, c));
+}
+
+static int qemu_rbd_flush(BlockDriverState *bs)
+{
+    RBDAioReq q = { .op = RBD_AIO_FLUSH };
+
+    return (int)run_request(bs, &q);
+}
+
+/* librbd has no FUA: a flush after the write gives the same durability. */
+static int write_request(BlockDriverState *bs, const RBDAioReq *q, int flags)
+{
+    ssize_t ret = run_request(bs, q);
+
+    if (ret < 0) {
+        return (int)ret;
+    }
+    return (flags & BDRV_REQ_FUA) ? qemu_rbd_flush(bs) : 0;
+}
+
+static int qemu_rbd_preadv(BlockDriverState *bs, int64_t offset,
+                           int64_t bytes, const struct iovec *iov, int niov,
+                           int flags)
+{
+    RBDAioReq q = { .op = RBD_AIO_READ, .offset = offset, .bytes = bytes,
+                    .iov = iov, .niov = niov };
+    ssize_t ret = run_request(bs, &q);
+
     if (ret < 0) {
         return (int)ret;
     }
@@ -474,73 +537,36 @@ static int qemu_rbd_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return 0;
 }
 
-static int qemu_rbd_flush(BlockDriverState *bs)
+static int qemu_rbd_pwritev(BlockDriverState *bs, int64_t offset,
+                            int64_t bytes, const struct iovec *iov, int niov,
+                            int flags)
 {
-    BDRVRBDState *s = bs->opaque;
-    rbd_completion_t c;
-    RBDWait w;
-    int r = wait_init(&w, &c);
+    RBDAioReq q = { .op = RBD_AIO_WRITE, .offset = offset, .bytes = bytes,
+                    .iov = iov, .niov = niov };
 
-    if (r < 0) {
-        return r;
-    }
-    return (int)wait_done(&w, c, rbd_aio_flush(s->image, c));
-}
-
-static int qemu_rbd_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
-                       const struct iovec *iov, int niov, int flags)
-{
-    BDRVRBDState *s = bs->opaque;
-    rbd_completion_t c;
-    RBDWait w;
-    ssize_t ret;
-    int r = wait_init(&w, &c);
-
-    if (r < 0) {
-        return r;
-    }
-    ret = wait_done(&w, c, rbd_aio_writev(s->image, iov, niov, offset, c));
-    if (ret < 0) {
-        return (int)ret;
-    }
-    /* librbd has no FUA: a flush gives the same durability. */
-    return (flags & BDRV_REQ_FUA) ? qemu_rbd_flush(bs) : 0;
+    return write_request(bs, &q, flags);
 }
 
 static int qemu_rbd_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
-                             int64_t bytes, int flags)
+                                  int64_t bytes, int flags)
 {
-    BDRVRBDState *s = bs->opaque;
     /* Without MAY_UNMAP the zeros must stay allocated. */
-    int zflags = (flags & BDRV_REQ_MAY_UNMAP)
-                 ? 0 : RBD_WRITE_ZEROES_FLAG_THICK_PROVISION;
-    rbd_completion_t c;
-    RBDWait w;
-    ssize_t ret;
-    int r = wait_init(&w, &c);
+    RBDAioReq q = {
+        .op = RBD_AIO_ZEROES, .offset = offset, .bytes = bytes,
+        .zero_flags = (flags & BDRV_REQ_MAY_UNMAP)
+                      ? 0 : RBD_WRITE_ZEROES_FLAG_THICK_PROVISION,
+    };
 
-    if (r < 0) {
-        return r;
-    }
-    ret = wait_done(&w, c, rbd_aio_write_zeroes(s->image, offset, bytes, c,
-                                                zflags, 0));
-    if (ret < 0) {
-        return (int)ret;
-    }
-    return (flags & BDRV_REQ_FUA) ? qemu_rbd_flush(bs) : 0;
+    return write_request(bs, &q, flags);
 }
 
-static int qemu_rbd_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
+static int qemu_rbd_pdiscard(BlockDriverState *bs, int64_t offset,
+                             int64_t bytes)
 {
-    BDRVRBDState *s = bs->opaque;
-    rbd_completion_t c;
-    RBDWait w;
-    int r = wait_init(&w, &c);
+    RBDAioReq q = { .op = RBD_AIO_DISCARD, .offset = offset,
+                    .bytes = bytes };
 
-    if (r < 0) {
-        return r;
-    }
-    return (int)wait_done(&w, c, rbd_aio_discard(s->image, offset, bytes, c));
+    return (int)run_request(bs, &q);
 }
 
 static int64_t qemu_rbd_getlength(BlockDriverState *bs)
@@ -693,7 +719,7 @@ static int qemu_rbd_create_image(BlockdevCreateOptions *options, GError **errp)
     if (r < 0) {
         return r;
     }
-    r = qemu_rbd_connect(loc, &cluster, &io_ctx, errp);
+    r = qemu_rbd_connect(loc, false, &cluster, &io_ctx, errp);
     if (r < 0) {
         return r;
     }

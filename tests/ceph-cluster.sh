@@ -9,6 +9,9 @@
 #                                     # on failure (daemons already stopped)
 #   tests/ceph-cluster.sh stop DIR    # stops the daemons from their pid
 #                                     # files: osd, mgr, then mon
+#   tests/ceph-cluster.sh osd-stop DIR   # stop only the OSD (fault tests)
+#   tests/ceph-cluster.sh osd-start DIR  # start it again, wait until it is
+#                                        # up and every PG active+clean
 #
 # CEPH_AUTH=cephx starts it with cephx required everywhere: every daemon
 # has its own key, client.admin's is in DIR/client.admin.keyring (named in
@@ -258,8 +261,18 @@ start_cluster() {
     echo "$conf"
 }
 
+restart_osd() {
+    deadline=$(( $(date +%s) + limit ))
+    ceph-osd --conf "$conf" -i 0 >>"$dir/log/osd-start.out" 2>&1 ||
+        fail "ceph-osd did not start"
+    wait_for "the OSD to be up and in" osd_up_in
+    wait_for "every PG to be active+clean" pgs_clean
+}
+
 case $cmd in
 start) start_cluster ;;
 stop) stop_cluster ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+osd-stop) stop_one "$dir/run/osd.0.pid" ;;
+osd-start) restart_osd ;;
+*) echo "usage: $0 start|stop|osd-stop|osd-start DIR" >&2; exit 2 ;;
 esac

@@ -61,6 +61,15 @@ class Cluster:
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 
+    def osd(self, action):
+        """osd-stop or osd-start (which waits until PGs are clean)."""
+        p = subprocess.run(['bash', SCRIPT, action, self.dir], timeout=240,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise AssertionError('%s failed:\n%s'
+                                 % (action, p.stderr.decode('utf-8',
+                                                            'replace')))
+
     def pids(self):
         """The daemons' pids from their pid files (for the tests)."""
         out = []

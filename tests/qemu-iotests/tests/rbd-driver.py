@@ -13,6 +13,7 @@ In a build without librbd the same names fail with the build's clear
 
 import json
 import os
+import select
 import sys
 import time
 
@@ -129,6 +130,54 @@ if HAVE_RBD:
             data = [(e['start'], e['length']) for e in m if e['data']]
             self.assertEqual(data, [(0, 4 * MiB)])
 
+    class Faults(RbdCase):
+
+        def test_osd_restart_mid_stream_loses_nothing_flushed(self):
+            self.create(16 * MiB)
+            io = iotests.QemuIOProcess('--image-opts', self.c.opts(self.img))
+            try:
+                io.cmd('write -P 0x61 0 4M', 'wrote 4194304/4194304')
+                # flush prints nothing: the read after it says it is done.
+                io.cmd('flush', '')
+                io.cmd('read -P 0x61 4096 512',
+                       'read 512/512 bytes at offset 4096')
+                self.c.osd('osd-stop')
+                # The stream goes on while the OSD is down (librbd's cache
+                # may take the writes); the flush stalls ...
+                t0 = time.monotonic()
+                for i in range(3):
+                    io.proc.stdin.write(('write -P 0x%02x %dM 1M\n'
+                                         % (0x62 + i, 4 + i)).encode())
+                io.proc.stdin.write(b'flush\nread -P 0x61 8192 512\n')
+                io.proc.stdin.flush()
+                time.sleep(3)
+                self.assertNotIn(b'at offset 8192', self._drain(io))
+                self.c.osd('osd-start')
+                # ... and completes once it is back.
+                io.wait_for('read 512/512 bytes at offset 8192', timeout=120)
+                self.assertGreater(time.monotonic() - t0, 3)
+                self.assertIn('wrote 1048576/1048576 bytes at offset 6291456',
+                              io.out.decode())
+            finally:
+                err = io.close()
+            self.assertEqual(err, '')
+            got = self.c.export(self.img, self.path('exp.raw'))
+            self.assertTrue(got[:4 * MiB] == b'\x61' * 4 * MiB)
+            for i in range(3):
+                self.assertTrue(got[(4 + i) * MiB:(5 + i) * MiB] ==
+                                bytes([0x62 + i]) * MiB)
+
+        @staticmethod
+        def _drain(io):
+            """What qemu-io printed so far, without waiting."""
+            fd = io.proc.stdout.fileno()
+            while select.select([fd], [], [], 0)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                io.out += chunk
+            return io.out
+
     class Images(RbdCase):
 
         def test_create_info_resize(self):
@@ -142,6 +191,7 @@ if HAVE_RBD:
                                                     self.fn()))
             j = json.loads(r.out)
             self.assertEqual(j['virtual-size'], 20 * MiB)
+            self.assertEqual(j['cluster-size'], 4 * MiB)
             child = j['children'][0]['info']
             self.assertEqual(child['format'], 'rbd')
             self.assertEqual(child['cluster-size'], 4 * MiB)
