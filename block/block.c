@@ -38,6 +38,8 @@ static const BlockDriver *driver_table(BlockdevDriver driver)
         return &bdrv_qcow2;
     case BLOCKDEV_DRIVER_NBD:
         return &bdrv_nbd;
+    case BLOCKDEV_DRIVER_RBD:
+        return &bdrv_rbd;
     default:
         return NULL;
     }

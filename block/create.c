@@ -7,6 +7,7 @@
 #include "block/block_int.h"
 #include "qemu/error.h"
 #include "qapi/qapi-visit-block-core.h"
+#include "qapi/parse-opts.h"
 
 int bdrv_create_blockdev(BlockdevCreateOptions *options, GError **errp)
 {
@@ -88,9 +89,60 @@ int bdrv_create_prepare(BlockdevCreateOptions *options, const char *filename,
     return drv->bdrv_create_prepare(options, filename, has_size, errp);
 }
 
+/* The protocol that makes filename's images itself, or NULL. */
+static const BlockDriver *creating_protocol(const char *filename)
+{
+    const BlockDriver *drv = bdrv_find_protocol(filename);
+
+    return drv && drv->bdrv_create_filename ? drv : NULL;
+}
+
+int bdrv_create_protocol_file(const char *filename, int64_t size,
+                              GError **errp)
+{
+    const BlockDriver *drv = creating_protocol(filename);
+
+    if (!drv) {
+        return 0;
+    }
+    return drv->bdrv_create_filename(filename, size, errp) < 0 ? -EIO : 1;
+}
+
+/* A definition of the protocol node filename names; NULL if it does not
+ * parse (the open reports that). */
+static BlockdevRef *protocol_ref_new(const BlockDriver *drv,
+                                     const char *filename)
+{
+    g_autoptr(JsonNode) root = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *obj = json_object_new();
+    BlockdevOptions *o;
+    BlockdevRef *ref;
+
+    json_node_take_object(root, obj);
+    json_object_set_string_member(obj, "driver", drv->format_name);
+    if (drv->bdrv_parse_filename(filename, obj, NULL) < 0) {
+        return NULL;
+    }
+    o = qapi_blockdev_options_from_tree(root, NULL);
+    if (!o) {
+        return NULL;
+    }
+    ref = g_new0(BlockdevRef, 1);
+    ref->type = QTYPE_QDICT;
+    ref->u.definition = *o;
+    g_free(o);
+    return ref;
+}
+
 BlockdevRef *bdrv_file_ref_new(const char *filename)
 {
-    BlockdevRef *ref = g_new0(BlockdevRef, 1);
+    const BlockDriver *proto = creating_protocol(filename);
+    BlockdevRef *ref = proto ? protocol_ref_new(proto, filename) : NULL;
+
+    if (ref) {
+        return ref;
+    }
+    ref = g_new0(BlockdevRef, 1);
 
     ref->type = QTYPE_QDICT;
     ref->u.definition.driver = BLOCKDEV_DRIVER_FILE;

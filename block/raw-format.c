@@ -191,6 +191,26 @@ static bool raw_has_zero_init(BlockDriverState *bs)
     return bdrv_has_zero_init(bs->file->bs);
 }
 
+/* QEMU's raw passes its protocol's cluster size on (rbd: the object
+ * size), so that qemu-img info shows it for the image. */
+static int raw_query_info(BlockDriverState *bs, ImageInfo *info,
+                          GError **errp)
+{
+    BlockDriverState *file = bs->file->bs;
+    g_autoptr(ImageInfo) fi = NULL;
+
+    if (!file->drv->is_protocol || !file->drv->bdrv_query_info) {
+        return 0;
+    }
+    fi = g_new0(ImageInfo, 1);
+    if (file->drv->bdrv_query_info(file, fi, errp) < 0) {
+        return -EIO;
+    }
+    info->has_cluster_size = fi->has_cluster_size;
+    info->cluster_size = fi->cluster_size;
+    return 0;
+}
+
 static const char *const raw_strong_opts[] = { "offset", "size", NULL };
 
 const BlockDriver bdrv_raw = {
@@ -208,5 +228,6 @@ const BlockDriver bdrv_raw = {
     .bdrv_truncate = raw_truncate,
     .bdrv_create = raw_create,
     .bdrv_measure = raw_measure,
+    .bdrv_query_info = raw_query_info,
     .child_roles = raw_child_roles,
 };

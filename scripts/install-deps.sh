@@ -13,6 +13,9 @@ pkgs=(
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
   python3-docutils  # test-docs-rst: the manual is well-formed reStructuredText
   libfuse3-dev fuse3 # FUSE exports of qemu-storage-daemon (-Dfuse)
+  librbd-dev librados-dev  # the rbd protocol driver (block/rbd.c)
+  ceph-mon ceph-mgr ceph-osd ceph-common  # the tests' one-node cluster
+  qemu-block-extra  # Debian QEMU 7.2's rbd driver: the interop peer
 )
 # The VM iotests (vm-*.py): a real guest under TCG and a libvirt domain.
 # Without recommends: libvirt-daemon-system would start system services.

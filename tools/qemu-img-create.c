@@ -106,7 +106,11 @@ static BlockdevCreateOptions *build_create_options(const char *filename,
 static int create_empty_file(const char *filename, GError **errp)
 {
     g_autoptr(BlockdevCreateOptions) file = g_new0(BlockdevCreateOptions, 1);
+    int ret = bdrv_create_protocol_file(filename, 0, errp);
 
+    if (ret != 0) {
+        return ret < 0 ? ret : 0;       /* an rbd: image, made or not */
+    }
     file->driver = BLOCKDEV_DRIVER_FILE;
     file->u.file.filename = g_strdup(filename);
     file->u.file.size = 0;
@@ -264,6 +268,11 @@ int img_create_image(const char *filename, const char *fmt, GPtrArray *opts,
     }
 
     if (options->driver == BLOCKDEV_DRIVER_FILE) {
+        /* raw on a protocol that makes its own images (rbd:...). */
+        ret = bdrv_create_protocol_file(filename, size, errp);
+        if (ret != 0) {
+            return ret < 0 ? ret : 0;
+        }
         /* raw: QEMU keeps what file-posix made of the file, as here. */
         ret = bdrv_create_blockdev(options, errp);
         if (ret < 0 && !existed) {

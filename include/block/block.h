@@ -220,8 +220,16 @@ bool bdrv_format_creates_plain_file(const char *format_name);
  */
 int bdrv_create_prepare(BlockdevCreateOptions *options, const char *filename,
                         bool has_size, GError **errp);
-/* A new reference to a file node opened by filename (driver file). */
+/* A new reference to a node opened by filename: driver file, or the
+ * protocol a prefix names when that protocol can create (rbd:...). */
 BlockdevRef *bdrv_file_ref_new(const char *filename);
+/*
+ * qemu-img create of a filename whose protocol driver creates images
+ * itself (rbd:pool/image): 1 when it made the empty image of `size` bytes,
+ * -errno with errp set when that failed, 0 when filename is a plain file.
+ */
+int bdrv_create_protocol_file(const char *filename, int64_t size,
+                              GError **errp);
 /*
  * The node names the create options refer to (their children given as
  * references, in the driver's role order): a job keeps them alive.  Free

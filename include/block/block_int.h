@@ -176,6 +176,13 @@ struct BlockDriver {
     const char *const *protocol_prefixes;
     int (*bdrv_parse_filename)(const char *filename, JsonObject *obj,
                                GError **errp);
+    /*
+     * qemu-img create of a protocol filename (rbd:pool/image): make the
+     * empty image of `size` bytes that the filename names (NULL: such
+     * filenames cannot be created).
+     */
+    int (*bdrv_create_filename)(const char *filename, int64_t size,
+                                GError **errp);
 
     /*
      * In-place reencryption (include/block/reencrypt.h; NULL: the format
@@ -215,6 +222,8 @@ extern const BlockDriver bdrv_luks;
 extern const BlockDriver bdrv_blkdebug;
 extern const BlockDriver bdrv_qcow2;
 extern const BlockDriver bdrv_nbd;
+/* block/rbd.c, or block/rbd-absent.c in a build without librbd. */
+extern const BlockDriver bdrv_rbd;
 
 /*
  * blkdebug: requests counted so far on the shared counter `counter` (while

@@ -24,7 +24,8 @@ RULES = [
     ('no luks option member outside the driver and the registry',
      re.compile(r'\bBLOCKDEV_DRIVER_LUKS\b|\bu\.luks\b'),
      {'block/block.c': 'the driver registry (driver_table)',
-      'block/qcow2-crypto.c': 'LUKS inside qcow2 (encrypt.format=luks)'}),
+      'block/qcow2-crypto.c': 'LUKS inside qcow2 (encrypt.format=luks)',
+      'block/rbd.c': "librbd's own LUKS (rbd encrypt.format=luks)"}),
 ]
 
 
