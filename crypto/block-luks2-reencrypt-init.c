@@ -174,6 +174,15 @@ int qcrypto_reenc_change_resilience(QCryptoBlock *block,
     if (!o || re->hotzone >= 0) {
         return 0;
     }
+    if (re->datashift) {
+        if (o->has_resilience || o->has_hash) {
+            error_setg(errp, "Reencryption: a data shift has no resilience "
+                       "to choose (its hotzones are at most the shift and "
+                       "are redone after a crash)");
+            return -1;
+        }
+        return 0;
+    }
     if (reenc_iter_time(o, &iter_time, errp) < 0) {
         return -1;
     }

@@ -16,6 +16,10 @@ void qcrypto_luks2_setup_block(QCryptoBlock *block)
     block->spec = seg->spec;
     block->payload_offset = seg->offset;
     block->payload_size = seg->dynamic ? 0 : seg->size;
+    /* A data shift keeps the data size (backup-previous) until it ends. */
+    if (qcrypto_luks2_shifted(&l->meta)) {
+        block->payload_size = l->meta.segments[l->meta.reenc.seg_previous].size;
+    }
     block->sector_size = seg->sector_size;
     block->iv_unit = LUKS2_SECTOR;
     block->iv_offset = seg->iv_tweak;
