@@ -589,6 +589,13 @@ int qcrypto_luks2_reencrypt_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached
             re.hotzone = i;
         }
     }
+    /* Before the one-segment parse, whose overlap checks say less. */
+    if (re.datashift && re.seg_moved < 0) {
+        error_setg(errp, "LUKS2 datashift reencryption without a moved "
+                   "segment (cryptsetup --header with --reduce-device-size) "
+                   "is not supported");
+        return -1;
+    }
     if (re.seg_final >= 0 && !m->segments[re.seg_final].linear) {
         main_id = m->segments[re.seg_final].id;
     } else if (re.seg_previous >= 0 && !m->segments[re.seg_previous].linear) {

@@ -47,13 +47,8 @@ static int shift_check_backups(const LUKS2Meta *m, const LUKS2Reencrypt *re,
                    "is not supported");
         return -1;
     }
-    if (!mv) {
-        error_setg(errp, "LUKS2 datashift reencryption without a moved "
-                   "segment (cryptsetup --header with --reduce-device-size) "
-                   "is not supported");
-        return -1;
-    }
-    if (!prev || !final || !prev->linear || final->linear || !mv->linear ||
+    /* (A missing moved segment was refused by the parser already.) */
+    if (!mv || !prev || !final || !prev->linear || final->linear || !mv->linear ||
         prev->dynamic || mv->dynamic) {
         error_setg(errp, "LUKS2 datashift reencryption: backup-previous and "
                    "backup-moved-segment must be linear with a size, "
