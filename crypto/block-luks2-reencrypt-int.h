@@ -58,9 +58,8 @@ typedef struct ReencLayout {
     const LUKS2Segment *final;     /* backup-final: the new data */
     const char *dig_old;           /* digest id of the old key, or NULL */
     const char *dig_new;           /* digest id of the new key, or NULL */
-    const LUKS2Meta *meta;
-    bool shift;                    /* datashift: see -shift.c */
-    const LUKS2Segment *moved;     /* backup-moved-segment, or NULL */
+    const LUKS2Segment *moved;     /* datashift (see -shift.c): the
+                                    * backup-moved-segment; else NULL */
 } ReencLayout;
 
 /* At most this many ranges in a layout (old, hotzone, new). */
@@ -204,10 +203,10 @@ int qcrypto_reenc_work_run(QCryptoBlockReencrypt *r, uint64_t off,
 int qcrypto_reenc_shift_io(QCryptoBlockReencrypt *r, bool write, uint64_t off,
                            guint8 *buf, size_t len, GError **errp);
 /* The old ranges cut where the moved segment ends; returns the count. */
-int qcrypto_reenc_shift_split(const LUKS2Meta *m, const ReencRange *in, int n,
-                              ReencRange *out);
-/* The moved segment when rg is old data inside it, else NULL. */
-const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Meta *m,
+int qcrypto_reenc_shift_split(const LUKS2Segment *moved, const ReencRange *in,
+                              int n, ReencRange *out);
+/* moved when rg is old data inside it, else NULL. */
+const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Segment *moved,
                                              const ReencRange *rg);
 /* Commit "all new" if not yet, then overwrite the moved plaintext. */
 int qcrypto_reenc_shift_wipe_moved(QCryptoBlockReencrypt *r, GError **errp);

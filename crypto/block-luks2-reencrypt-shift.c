@@ -260,20 +260,19 @@ uint64_t qcrypto_block_data_map(QCryptoBlock *block, uint64_t offset,
 
 /* ---- the segments the engine writes ---- */
 
-int qcrypto_reenc_shift_split(const LUKS2Meta *m, const ReencRange *in, int n,
-                              ReencRange *out)
+int qcrypto_reenc_shift_split(const LUKS2Segment *moved, const ReencRange *in,
+                              int n, ReencRange *out)
 {
-    uint64_t msize = m->segments[m->reenc.seg_moved].size;
     int k = 0;
 
     for (int i = 0; i < n; i++) {
         const ReencRange *rg = &in[i];
 
-        if (rg->role == REENC_OLD && rg->lo < msize &&
-            rg->lo + rg->len > msize) {
-            out[k++] = (ReencRange) { REENC_OLD, rg->lo, msize - rg->lo };
-            out[k++] = (ReencRange) { REENC_OLD, msize,
-                                      rg->lo + rg->len - msize };
+        if (rg->role == REENC_OLD && rg->lo < moved->size &&
+            rg->lo + rg->len > moved->size) {
+            out[k++] = (ReencRange) { REENC_OLD, rg->lo, moved->size - rg->lo };
+            out[k++] = (ReencRange) { REENC_OLD, moved->size,
+                                      rg->lo + rg->len - moved->size };
         } else {
             out[k++] = *rg;
         }
@@ -281,14 +280,10 @@ int qcrypto_reenc_shift_split(const LUKS2Meta *m, const ReencRange *in, int n,
     return k;
 }
 
-const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Meta *m,
+const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Segment *moved,
                                              const ReencRange *rg)
 {
-    if (rg->role == REENC_OLD &&
-        rg->lo < m->segments[m->reenc.seg_moved].size) {
-        return &m->segments[m->reenc.seg_moved];
-    }
-    return NULL;
+    return rg->role == REENC_OLD && rg->lo < moved->size ? moved : NULL;
 }
 
 /*

@@ -33,8 +33,6 @@ void qcrypto_reenc_layout(QCryptoBlock *block, ReencLayout *lay)
     lay->final = &m->segments[re->seg_final];
     lay->dig_old = re->digest_old >= 0 ? m->digests[re->digest_old].id : NULL;
     lay->dig_new = re->digest_new >= 0 ? m->digests[re->digest_new].id : NULL;
-    lay->meta = m;
-    lay->shift = re->datashift;
     lay->moved = re->seg_moved >= 0 ? &m->segments[re->seg_moved] : NULL;
 }
 
@@ -89,7 +87,7 @@ void qcrypto_reenc_set_segments(JsonNode *root, const ReencLayout *lay,
                                 const ReencRange *in, int nin)
 {
     ReencRange ranges[2 * REENC_MAX_RANGES];
-    int n = lay->shift ? qcrypto_reenc_shift_split(lay->meta, in, nin, ranges)
+    int n = lay->moved ? qcrypto_reenc_shift_split(lay->moved, in, nin, ranges)
                        : nin;
     JsonObject *o = json_node_get_object(root);
     JsonObject *digs = json_object_get_object_member(o, "digests");
@@ -102,18 +100,18 @@ void qcrypto_reenc_set_segments(JsonNode *root, const ReencLayout *lay,
             json_object_get_object_member(digs, l->data), "segments",
             json_array_new());
     }
-    if (!lay->shift) {
+    if (!lay->moved) {
         memcpy(ranges, in, nin * sizeof(*in));
     }
     for (int i = 0; i < n; i++) {
         const ReencRange *rg = &ranges[i];
-        const LUKS2Segment *moved = lay->shift ?
-            qcrypto_reenc_shift_base(lay->meta, rg) : NULL;
+        const LUKS2Segment *moved = lay->moved ?
+            qcrypto_reenc_shift_base(lay->moved, rg) : NULL;
         const LUKS2Segment *base = moved ?: rg->role == REENC_OLD ? lay->prev
                                                                   : lay->final;
         /* With a shift, sizes are fixed until all the data is new. */
         bool dynamic = i == n - 1 && rg->role != REENC_HOT && base->dynamic &&
-                       (!lay->shift || n == 1);
+                       (!lay->moved || n == 1);
 
         g_snprintf(id, sizeof(id), "%d", i);
         json_object_set_object_member(segs, id,

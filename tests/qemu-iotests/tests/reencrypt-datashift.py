@@ -13,7 +13,10 @@ hotzones, or inside one).  Each state, as cryptsetup left it:
   and open --test-passphrase accept the result, it decrypts independently
   (python3-cryptography) to the original data with our writes, and the
   moved plaintext at the end is gone.
-Then ours killed mid-way is finished by cryptsetup the same way."""
+Then ours killed mid-way is finished by cryptsetup the same way.  And
+`qemu-img reencrypt --encrypt -o reduce-device-size=` starts one itself,
+with cryptsetup's layout (same config, same final data segment); killed,
+cryptsetup or we finish it."""
 
 import os
 import sys
@@ -96,7 +99,8 @@ class Datashift(reenc.KillTest):
         self.assertEqual((seg['0']['type'], int(seg['0']['offset']),
                           seg['0']['size']), ('crypt', SHIFT, 'dynamic'))
         mk = iotests.master_key(self.p, self.key)
-        self.assertDecryptsTo(self.p, mk, 0, expected, payload_offset=SHIFT)
+        self.assertDecryptsTo(self.p, mk, 0, expected, payload_offset=SHIFT,
+                              sector_size=seg['0']['sector_size'])
         tail = reenc.read_file(self.p)[SHIFT + DATA:]
         for i in range(0, SHIFT, 4 * KiB):
             self.assertNotEqual(tail[i:i + 4 * KiB],
@@ -183,6 +187,47 @@ class Datashift(reenc.KillTest):
         self.assertShiftRecorded()
         self.assertSuccess(cs_resume(self.key, self.p))
         self.assertFinishedShifted(bytes(expected))
+
+    def ours_encrypt_argv(self):
+        return reenc.ours_argv(self.obj, '--encrypt', self.p,
+                               opts='reduce-device-size=%d' % REDUCE)
+
+    def test_ours_started(self):
+        # cryptsetup's layout for the same file and reduction
+        cs_copy = self.path('cs.img')
+        with open(cs_copy, 'wb') as f:
+            f.write(self.orig)
+        self.assertSuccess(iotests.run(cs_encrypt_argv(self.key, cs_copy)))
+        self.assertSuccess(iotests.run(self.ours_encrypt_argv()))
+        ours, theirs = reenc.dump_json(self.p), reenc.dump_json(cs_copy)
+        self.assertEqual(ours['config'], theirs['config'])
+        for key in ('type', 'offset', 'size', 'iv_tweak', 'encryption'):
+            self.assertEqual(ours['segments']['0'][key],
+                             theirs['segments']['0'][key])
+        self.assertFinishedShifted(self.orig[:DATA])
+        # and it reads back through us at its new size
+        got = self.read_all()
+        self.assertEqual(len(got), SIZE - SHIFT)
+        self.assertTrue(got[:DATA] == self.orig[:DATA])
+
+    def test_ours_started_killed(self):
+        # killed anywhere once the header is there: cryptsetup finishes it
+        # (or we do, after a second kill)
+        for finisher in ('cryptsetup', 'ours'):
+            with self.subTest(finisher=finisher):
+                self.restore()
+                st = self.kill_midway(self.ours_encrypt_argv())
+                print('ours (started by us) killed: %s' % st)
+                self.assertShiftRecorded()
+                if finisher == 'cryptsetup':
+                    self.assertSuccess(cs_resume(self.key, self.p))
+                else:
+                    got = self.read_all() if st == 'clean' else None
+                    if got is not None:
+                        self.assertTrue(got == self.orig[:DATA])
+                    self.assertSuccess(reenc.ours(self.obj, '--resume-only',
+                                                  self.p))
+                self.assertFinishedShifted(self.orig[:DATA])
 
     def kill_midway(self, argv, **kw):
         # the watched file is the volume itself (attached header)
