@@ -208,7 +208,8 @@ int qcrypto_reenc_shift_split(const LUKS2Segment *moved, const ReencRange *in,
 /* moved when rg is old data inside it, else NULL. */
 const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Segment *moved,
                                              const ReencRange *rg);
-/* Commit "all new" if not yet, then overwrite the moved plaintext. */
-int qcrypto_reenc_shift_wipe_moved(QCryptoBlockReencrypt *r, GError **errp);
+/* After the final header: overwrite the moved plaintext at [off, +size). */
+int qcrypto_reenc_shift_wipe_moved(QCryptoBlockReencrypt *r, uint64_t off,
+                                   uint64_t size, GError **errp);
 
 #endif

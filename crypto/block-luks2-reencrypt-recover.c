@@ -279,16 +279,14 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
     const LUKS2Meta *m = &l->meta;
     LUKS2Keyslot wipe[LUKS2_MAX_KEYSLOTS];
     g_autoptr(QemuSecBuf) key = NULL;
-    uint64_t area_off, area_size;
+    uint64_t area_off, area_size, moved_off = 0, moved_size = 0;
     uint32_t old_slots = 0;
     JsonNode *root;
     int ret;
 
     if (m->reenc.datashift) {
-        if (qcrypto_reenc_shift_wipe_moved(r, errp) < 0) {
-            return -1;
-        }
-        m = &l->meta;
+        moved_off = m->segments[m->reenc.seg_moved].offset;
+        moved_size = m->segments[m->reenc.seg_moved].size;
     }
     if (m->reenc.digest_old >= 0 && m->reenc.digest_old != m->reenc.digest_new) {
         old_slots = m->digests[m->reenc.digest_old].keyslots;
@@ -329,7 +327,9 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
         }
     }
     /* The journal or checksums may describe plaintext: wipe them too. */
-    if (wipe_reencrypt_area(r, area_off, area_size, errp) < 0 ||
+    if ((moved_size &&
+         qcrypto_reenc_shift_wipe_moved(r, moved_off, moved_size, errp) < 0) ||
+        wipe_reencrypt_area(r, area_off, area_size, errp) < 0 ||
         qcrypto_reenc_flush_header(r, errp) < 0) {
         return -1;
     }

@@ -287,27 +287,19 @@ const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Segment *moved,
 }
 
 /*
- * Before the final header: the moved segment holds plaintext that nothing
- * needs any more; overwrite it with random bytes as cryptsetup does.  The
- * layout "every hotzone done" is committed first, so that no recorded
- * hotzone still reads from it.
+ * After the final header: the moved segment's plaintext copy of the data's
+ * start is not needed any more; overwrite it with random bytes (as
+ * cryptsetup does) and flush.  Not before: cryptsetup 2.6 commits the
+ * layout "all new" with the backups first, but then cannot resume that
+ * state itself ("Failed to set device segments"); with the final header
+ * first, a crash leaves a finished volume whose tail (beyond the data) may
+ * still hold that copy.
  */
-int qcrypto_reenc_shift_wipe_moved(QCryptoBlockReencrypt *r, GError **errp)
+int qcrypto_reenc_shift_wipe_moved(QCryptoBlockReencrypt *r, uint64_t off,
+                                   uint64_t size, GError **errp)
 {
-    const LUKS2Meta *m = &reenc_luks2(r->block)->meta;
-    const LUKS2Segment *mv = &m->segments[m->reenc.seg_moved];
-    uint64_t off = mv->offset, size = mv->size;
-    ReencRange all = { REENC_NEW, 0, r->size };
     g_autofree guint8 *buf = g_malloc(REENC_IO_CHUNK);
-    int ndata = 0;
 
-    for (int i = 0; i < m->nsegments; i++) {
-        ndata += !(m->segments[i].flags & LUKS2_SEG_BACKUP_MASK);
-    }
-    if ((ndata != 1 || m->reenc.hotzone >= 0) &&
-        qcrypto_reenc_commit_ranges(r, &all, 1, errp) < 0) {
-        return -1;
-    }
     for (uint64_t done = 0; done < size; done += REENC_IO_CHUNK) {
         size_t n = MIN(size - done, REENC_IO_CHUNK);
 

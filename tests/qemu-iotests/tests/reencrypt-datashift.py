@@ -172,6 +172,14 @@ class Datashift(reenc.KillTest):
         argv = cs_encrypt_argv(self.key, self.p)
         self.assertSuccess(iotests.run(argv[:3] + ['--init-only'] + argv[3:]))
         self.assertEqual(reenc.state(self.p), 'clean')
+        info = iotests.luks_info(iotests.img_info_json(
+            *self.obj, '--image-opts', self.opts()))
+        re = info['reencrypt']
+        self.assertEqual((re['mode'], re['direction'], re['shift-size'],
+                          re['done'], re['total']),
+                         ('encrypt', 'backward', SHIFT, 0, DATA))
+        self.assertIn(['backup-moved-segment'],
+                      [s.get('flags') for s in info['segments']])
         self.check_cs_state('clean')
 
     def test_ours_killed_cryptsetup_finishes(self):
