@@ -61,6 +61,10 @@ class Datashift(reenc.KillTest):
 
     def setUp(self):
         super().setUp()
+        # a killed cryptsetup leaves its temporary header in the cwd
+        self.cwd = os.getcwd()
+        os.chdir(self.dir)
+        self.addCleanup(os.chdir, self.cwd)
         self.orig = reenc.make_plain(self.p, SIZE)
         self.snapshot()
 
