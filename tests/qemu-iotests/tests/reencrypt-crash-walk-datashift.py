@@ -41,18 +41,6 @@ CS_LOCK = threading.Lock()
 WRITE = re.compile(r':bdrv_pwritev node=dbgp offset=(\d+) bytes=(\d+)')
 
 
-def cs_resume(key, payload):
-    argv = [iotests.cryptsetup_prog, 'reencrypt', '-q', '--resume-only',
-            '--force-offline-reencrypt', '--key-file', key, payload]
-    r = iotests.run(argv)
-    if r.rc != 0 and 'requires reencryption recovery' in r.err:
-        rep = iotests.cryptsetup('repair', '-q', '--key-file', key, payload)
-        if rep.rc != 0 or reenc.state(payload) == 'none':
-            return rep
-        r = iotests.run(argv)
-    return r
-
-
 class Walk(reenc.ReencTest):
 
     ORIG = os.urandom(SIZE)
@@ -106,7 +94,7 @@ class Walk(reenc.ReencTest):
             else:
                 # cryptsetup locks a reencryption by the volume's UUID
                 with CS_LOCK:
-                    r = cs_resume(self.key, p)
+                    r = reenc.cs_resume_attached(self.key, p)
             if r.rc != 0:
                 raise AssertionError('%s could not resume:\n%r' % (tool, r))
             try:

@@ -43,20 +43,6 @@ def cs_encrypt_argv(key, payload):
         reenc.CS_PBKDF + [payload]
 
 
-def cs_resume(key, payload):
-    """cryptsetup finishes it (offline, an interrupted hotzone needs
-    `repair` first)."""
-    argv = [iotests.cryptsetup_prog, 'reencrypt', '-q', '--resume-only',
-            '--force-offline-reencrypt', '--key-file', key, payload]
-    r = iotests.run(argv)
-    if r.rc != 0 and 'requires reencryption recovery' in r.err:
-        rep = iotests.cryptsetup('repair', '-q', '--key-file', key, payload)
-        if rep.rc != 0 or reenc.state(payload) == 'none':
-            return rep
-        r = iotests.run(argv)
-    return r
-
-
 class Datashift(reenc.KillTest):
 
     def setUp(self):
@@ -197,7 +183,7 @@ class Datashift(reenc.KillTest):
         self.assertIn(st, ('clean', 'crash'))
         print('ours killed: %s' % st)
         self.assertShiftRecorded()
-        self.assertSuccess(cs_resume(self.key, self.p))
+        self.assertSuccess(reenc.cs_resume_attached(self.key, self.p))
         self.assertFinishedShifted(bytes(expected))
 
     def ours_encrypt_argv(self):
@@ -232,7 +218,8 @@ class Datashift(reenc.KillTest):
                 print('ours (started by us) killed: %s' % st)
                 self.assertShiftRecorded()
                 if finisher == 'cryptsetup':
-                    self.assertSuccess(cs_resume(self.key, self.p))
+                    self.assertSuccess(
+                        reenc.cs_resume_attached(self.key, self.p))
                 else:
                     got = self.read_all() if st == 'clean' else None
                     if got is not None:
