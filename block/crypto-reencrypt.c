@@ -359,6 +359,73 @@ static int encrypt_write_header(BlockDriverState *payload,
     return flush_node(header, "header", errp);
 }
 
+/* Attached: the header storage is the payload; create must not resize. */
+static int attached_hdr_init(QCryptoBlock *block, size_t headerlen,
+                             void *opaque, GError **errp)
+{
+    return 0;
+}
+
+/*
+ * Encryption with a data shift, first part (cryptsetup's order): copy the
+ * data's first shift bytes to the end of the payload (into the reduced
+ * space, which must be unused), make that durable, then write the header
+ * whose moved segment points at the copy over the data's start.  A crash
+ * before the header is whole leaves no header (as with cryptsetup: the
+ * copy is at the end, the keyslot area over the data's start).
+ */
+static int encrypt_write_attached(BlockDriverState *payload,
+                                  QCryptoBlockReencryptOptions *o,
+                                  GError **errp)
+{
+    int64_t size = bdrv_getlength(payload);
+    uint64_t reduce = o->reduce_device_size, shift = reduce / 2;
+    g_autofree guint8 *buf = g_malloc(1024 * 1024);
+    QCryptoBlock *block;
+
+    if (size < 0) {
+        error_setg_errno(errp, (int)-size, "Could not get the size of '%s'",
+                         bdrv_get_filename(payload));
+        return -1;
+    }
+    if (reduce == 0 || reduce % 8192 || (uint64_t)size <= reduce + shift ||
+        (uint64_t)size % 512) {
+        error_setg(errp, "reduce-device-size %" PRIu64 " does not fit '%s' "
+                   "(%" PRId64 " bytes): it must be a multiple of 8 KiB, and "
+                   "the data left more than half of it", reduce,
+                   bdrv_get_filename(payload), size);
+        return -1;
+    }
+    for (uint64_t done = 0; done < shift; done += 1024 * 1024) {
+        size_t n = MIN(shift - done, 1024 * 1024);
+        int ret = bdrv_pread(payload, done, n, buf, 0);
+
+        if (ret >= 0) {
+            ret = bdrv_pwrite(payload, size - shift + done, n, buf, 0);
+        }
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not move the start of the "
+                             "data of '%s'", bdrv_get_filename(payload));
+            return -1;
+        }
+    }
+    if (flush_node(payload, "payload", errp) < 0) {
+        return -1;
+    }
+    o->has_mode = true;
+    o->mode = Q_CRYPTO_BLOCK_REENCRYPT_MODE_ENCRYPT;
+    block = qcrypto_block_reencrypt_create(o, (uint64_t)size,
+                                           attached_hdr_init,
+                                           block_crypto_hdr_read,
+                                           block_crypto_hdr_write, payload,
+                                           errp);
+    if (!block) {
+        return -1;
+    }
+    qcrypto_block_free(block);
+    return flush_node(payload, "payload", errp);
+}
+
 void *block_crypto_reencrypt_begin_encrypt(BlockDriverState *payload,
                                            BlockDriverState *header,
                                            QCryptoBlockReencryptOptions *opts,
@@ -375,7 +442,20 @@ void *block_crypto_reencrypt_begin_encrypt(BlockDriverState *payload,
     void *ctx;
 
     *out = NULL;
-    if (encrypt_write_header(payload, header, o, errp) < 0) {
+    if (header == payload) {
+        if (!o->has_reduce_device_size) {
+            error_setg(errp, "In-place encryption with an attached header "
+                       "needs reduce-device-size");
+            return NULL;
+        }
+        if (encrypt_write_attached(payload, o, errp) < 0) {
+            return NULL;
+        }
+    } else if (o->has_reduce_device_size) {
+        error_setg(errp, "reduce-device-size is for an attached header: "
+                   "with a detached one the data does not move");
+        return NULL;
+    } else if (encrypt_write_header(payload, header, o, errp) < 0) {
         return NULL;
     }
     /* The encrypted node over the two: the new keyslot opens it. */
@@ -383,7 +463,7 @@ void *block_crypto_reencrypt_begin_encrypt(BlockDriverState *payload,
     href.u.reference = (char *)bdrv_get_node_name(header);
     lo.node_name = (char *)node_name;
     lo.u.luks.file = &fref;
-    lo.u.luks.header = &href;
+    lo.u.luks.header = header == payload ? NULL : &href;
     lo.u.luks.key_secret = o->new_secret ? o->new_secret : o->key_secret;
     bs = bdrv_open_blockdev(&lo, BDRV_O_RDWR, errp);
     if (!bs) {

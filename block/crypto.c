@@ -19,6 +19,7 @@
 
 #include "block/crypto.h"
 #include "block/crypto-parallel.h"
+#include "crypto/reencrypt.h"
 #include "qemu/error.h"
 #include "qemu/trace.h"
 #include "qapi/qapi-visit-block-core.h"
@@ -487,6 +488,32 @@ static void luks_close(BlockDriverState *bs)
 
 /* ---- data path ---- */
 
+/*
+ * Raw payload I/O of data [offset, offset+n): at payload offset + offset,
+ * or piece by piece where a data shift put it (qcrypto_block_data_map).
+ */
+static int luks_payload_io(BlockDriverState *bs, bool write, int64_t offset,
+                           size_t n, guint8 *buf, int flags)
+{
+    BlockCrypto *s = bs->opaque;
+
+    for (size_t done = 0; done < n;) {
+        uint64_t len;
+        uint64_t host = qcrypto_block_data_map(s->block, offset + done,
+                                               n - done, &len);
+        int ret = write ? bdrv_pwrite(bs->file->bs, host, len, buf + done,
+                                      flags)
+                        : bdrv_pread(bs->file->bs, host, len, buf + done,
+                                     flags);
+
+        if (ret < 0) {
+            return ret;
+        }
+        done += len;
+    }
+    return 0;
+}
+
 /* Read through a bounce buffer: for iovecs not cut on sector boundaries. */
 static int luks_preadv_bounce(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, const struct iovec *iov, int niov)
@@ -498,8 +525,7 @@ static int luks_preadv_bounce(BlockDriverState *bs, int64_t offset,
 
     while (done < bytes) {
         size_t n = (size_t)MIN(bytes - done, (int64_t)s->pool.buf_size);
-        ret = bdrv_pread(bs->file->bs, s->payload_offset + offset + done, n,
-                         buf, 0);
+        ret = luks_payload_io(bs, false, offset + done, n, buf, 0);
         if (ret < 0) {
             break;
         }
@@ -525,7 +551,8 @@ static int luks_do_preadv(BlockDriverState *bs, int64_t offset,
         return ret;
     }
     for (int i = 0; i < niov; i++) {
-        if (iov[i].iov_len % s->sector_size) {
+        if (iov[i].iov_len % s->sector_size ||
+            qcrypto_block_data_shifted(s->block)) {
             return luks_preadv_bounce(bs, offset, bytes, iov, niov);
         }
     }
@@ -579,8 +606,8 @@ static int luks_write_chunks(BlockDriverState *bs, int64_t offset,
         if (ret < 0) {
             break;
         }
-        ret = bdrv_pwrite(bs->file->bs, s->payload_offset + offset + done, n,
-                          buf, flags & BDRV_REQ_FUA);
+        ret = luks_payload_io(bs, true, offset + done, n, buf,
+                              flags & BDRV_REQ_FUA);
         if (ret < 0) {
             break;
         }
@@ -637,12 +664,11 @@ static int luks_zero_partial(BlockDriverState *bs, int64_t sector_start,
 {
     BlockCrypto *s = bs->opaque;
     guint8 *buf = block_crypto_bounce_pool_get(&s->pool);
-    uint64_t host = s->payload_offset + sector_start;
     int ret;
 
     ret = luks_check_data_io(s, sector_start, s->sector_size);
     if (ret == 0) {
-        ret = bdrv_pread(bs->file->bs, host, s->sector_size, buf, 0);
+        ret = luks_payload_io(bs, false, sector_start, s->sector_size, buf, 0);
     }
     if (ret == 0) {
         ret = luks_crypt(s, sector_start, buf, s->sector_size, false);
@@ -652,8 +678,8 @@ static int luks_zero_partial(BlockDriverState *bs, int64_t sector_start,
         ret = luks_crypt(s, sector_start, buf, s->sector_size, true);
     }
     if (ret == 0) {
-        ret = bdrv_pwrite(bs->file->bs, host, s->sector_size, buf,
-                          flags & BDRV_REQ_FUA);
+        ret = luks_payload_io(bs, true, sector_start, s->sector_size, buf,
+                              flags & BDRV_REQ_FUA);
     }
     block_crypto_bounce_pool_put(&s->pool, buf);
     return ret;
@@ -727,8 +753,10 @@ static int luks_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
     BlockCrypto *s = bs->opaque;
 
-    /* discard=ignore (the default): the payload keeps its ciphertext. */
-    if (!(s->open_flags & BDRV_O_UNMAP) || s->metadata_only) {
+    /* discard=ignore (the default): the payload keeps its ciphertext.
+     * During a data shift the data's bytes move: nothing is discarded. */
+    if (!(s->open_flags & BDRV_O_UNMAP) || s->metadata_only ||
+        qcrypto_block_data_shifted(s->block)) {
         return 0;
     }
     if (offset < 0 || bytes < 0 ||

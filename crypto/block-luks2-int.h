@@ -116,13 +116,23 @@ typedef struct LUKS2Reencrypt {
     int hotzone;                   /* index of the in-reencryption data
                                     * segment, -1 when between hotzones */
     uint8_t version;               /* 2 for online-reencrypt-v2 */
+    /*
+     * Area type "datashift" (cryptsetup's encryption with
+     * --reduce-device-size): the data moves by shift_size bytes; the
+     * first shift_size bytes of it wait in the moved segment.  resilience
+     * is NONE then (nothing is written to the area), but every hotzone is
+     * committed (see block-luks2-reencrypt-shift.c).
+     */
+    bool datashift;
+    uint64_t shift_size;
+    int seg_moved;                 /* backup-moved-segment index, or -1 */
 } LUKS2Reencrypt;
 
 /* Segment flags (the JSON "flags" array). */
 #define LUKS2_SEG_IN_REENCRYPTION  (1u << 0)   /* the hotzone */
 #define LUKS2_SEG_BACKUP_PREVIOUS  (1u << 1)   /* old data's parameters */
 #define LUKS2_SEG_BACKUP_FINAL     (1u << 2)   /* new data's parameters */
-#define LUKS2_SEG_BACKUP_MOVED     (1u << 3)   /* datashift (refused) */
+#define LUKS2_SEG_BACKUP_MOVED     (1u << 3)   /* datashift: the moved data */
 #define LUKS2_SEG_BACKUP_MASK      (LUKS2_SEG_BACKUP_PREVIOUS | \
                                     LUKS2_SEG_BACKUP_FINAL | \
                                     LUKS2_SEG_BACKUP_MOVED)
@@ -141,6 +151,9 @@ typedef struct LUKS2Segment {
     QCryptoBlockCipherSpec spec;
     uint32_t sector_size;
     uint32_t key_size;             /* from the digest's keyslots */
+    uint64_t pos;                  /* data segments: where in the data it
+                                    * starts (offset - payload offset,
+                                    * except with a datashift) */
 } LUKS2Segment;
 
 /* The validated metadata plus the JSON tree it came from (for rewrites). */
@@ -422,5 +435,16 @@ int qcrypto_luks2_reencrypt_digest_verify(QCryptoBlock *block,
 int qcrypto_luks2_reencrypt_digest_create(QCryptoBlock *block,
                                           JsonNode *root, uint64_t iter_time,
                                           GError **errp);
+
+/* ---- block-luks2-reencrypt-shift.c ---- */
+
+/* The metadata records a reencryption with a data shift. */
+bool qcrypto_luks2_shifted(const LUKS2Meta *m);
+/*
+ * Check a datashift reencryption's segments against what cryptsetup
+ * writes and set each data segment's pos.
+ */
+int qcrypto_reenc_shift_validate(LUKS2Meta *m, const LUKS2Reencrypt *re,
+                                 GError **errp);
 
 #endif

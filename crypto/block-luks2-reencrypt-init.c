@@ -31,6 +31,7 @@ typedef struct ReencParams {
     QCryptoBlockReencryptResilience res;
     QCryptoHashAlgo hash;
     uint64_t iter_time;            /* of the verification digest */
+    uint64_t shift;                /* datashift: shift_size; else 0 */
 } ReencParams;
 
 /* The user's iter-time (the new keyslot's), which new digests follow. */
@@ -47,6 +48,7 @@ static int reenc_params(QCryptoBlockReencryptOptions *o,
                         GError **errp)
 {
     p->mode = mode;
+    p->shift = 0;
     p->dir = o->has_direction ? o->direction
                               : Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_FORWARD;
     p->res = o->has_resilience ? o->resilience
@@ -174,6 +176,15 @@ int qcrypto_reenc_change_resilience(QCryptoBlock *block,
     if (!o || re->hotzone >= 0) {
         return 0;
     }
+    if (re->datashift) {
+        if (o->has_resilience || o->has_hash) {
+            error_setg(errp, "Reencryption: a data shift has no resilience "
+                       "to choose (its hotzones are at most the shift and "
+                       "are redone after a crash)");
+            return -1;
+        }
+        return 0;
+    }
     if (reenc_iter_time(o, &iter_time, errp) < 0) {
         return -1;
     }
@@ -229,6 +240,10 @@ static int add_reencrypt_keyslot(QCryptoBlock *block, JsonNode *root,
         return -1;
     }
     set_area(area, p->res, p->hash, off, size);
+    if (p->shift) {
+        json_object_set_string_member(area, "type", "datashift");
+        qcrypto_luks2_json_set_u64(area, "shift_size", p->shift);
+    }
     json_object_set_string_member(ks, "type", "reencrypt");
     json_object_set_int_member(ks, "key_size", 1);
     json_object_set_string_member(ks, "mode",
@@ -528,6 +543,41 @@ static int held_back_init(QCryptoBlock *block, size_t len, void *opaque,
     return h->initfunc(block, len, h->opaque, errp);
 }
 
+/*
+ * Encryption with an attached header and a data shift, as cryptsetup's
+ * --reduce-device-size lays it out: the header takes the first half of
+ * the reduction, the data (payload size - reduction) moves there, the
+ * moved segment (the data's first shift bytes, copied by the caller) is
+ * the payload's last shift bytes; backward, resilience datashift.
+ */
+static int shift_params(QCryptoBlockReencryptOptions *o, uint64_t size,
+                        ReencParams *p, LUKS2Segment *plain,
+                        LUKS2Segment *moved, GError **errp)
+{
+    uint64_t reduce = o->reduce_device_size;
+
+    if (o->has_resilience || o->has_direction || o->has_hash) {
+        error_setg(errp, "With reduce-device-size the resilience is the data "
+                   "shift and the direction backward: they cannot be chosen");
+        return -1;
+    }
+    if (reduce == 0 || reduce % 8192 || size <= reduce + reduce / 2) {
+        error_setg(errp, "reduce-device-size %" G_GUINT64_FORMAT " does not "
+                   "fit %" G_GUINT64_FORMAT " bytes of payload (a multiple "
+                   "of 8 KiB, and more than half of it must stay for the "
+                   "data)", reduce, size);
+        return -1;
+    }
+    p->shift = reduce / 2;
+    p->dir = Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_BACKWARD;
+    p->res = Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE;
+    plain->dynamic = false;
+    plain->size = size - reduce;
+    moved->offset = p->shift + plain->size;
+    moved->size = p->shift;
+    return 0;
+}
+
 QCryptoBlock *qcrypto_block_reencrypt_create(
     QCryptoBlockReencryptOptions *options, uint64_t payload_size,
     QCryptoBlockInitFunc initfunc, QCryptoBlockReadFunc readfunc,
@@ -539,6 +589,7 @@ QCryptoBlock *qcrypto_block_reencrypt_create(
                     .opaque = opaque };
     g_autoptr(QCryptoBlock) block = NULL;
     LUKS2Segment plain = { .linear = true, .digest = -1, .dynamic = true };
+    LUKS2Segment moved = { .linear = true, .digest = -1 };
     ReencLayout lay = { .prev = &plain };
     QCryptoBlockLUKS2 *l;
     ReencParams p;
@@ -554,7 +605,11 @@ QCryptoBlock *qcrypto_block_reencrypt_create(
     }
     if (options->has_data_offset && options->data_offset) {
         error_setg(errp, "Encryption in place needs data-offset 0 (a data "
-                   "shift is not supported)");
+                   "shift comes from reduce-device-size)");
+        return NULL;
+    }
+    if (options->has_reduce_device_size &&
+        shift_params(options, payload_size, &p, &plain, &moved, errp) < 0) {
         return NULL;
     }
     *o = *qapi_QCryptoBlockReencryptOptions_base(options);
@@ -563,15 +618,17 @@ QCryptoBlock *qcrypto_block_reencrypt_create(
     }
     o->has_luks_version = true;
     o->luks_version = 2;
-    o->has_detached_header = o->detached_header = true;
+    o->has_detached_header = true;
+    o->detached_header = !p.shift;
     o->has_data_offset = true;
-    o->data_offset = 0;
+    o->data_offset = p.shift;
     if (!o->has_sector_size) {
         o->has_sector_size = true;
-        o->sector_size = payload_size % 4096 ? 512 : 4096;
+        o->sector_size = (payload_size - 2 * p.shift) % 4096 ? 512 : 4096;
     }
     block = qcrypto_block_create(&co, held_back_init, held_back_write, &hb,
-                                 QCRYPTO_BLOCK_CREATE_DETACHED, errp);
+                                 p.shift ? 0 : QCRYPTO_BLOCK_CREATE_DETACHED,
+                                 errp);
     if (!block) {
         return NULL;
     }
@@ -581,8 +638,12 @@ QCryptoBlock *qcrypto_block_reencrypt_create(
     qcrypto_luks2_set_digest_key(block, l->meta.seg_digest,
                                  qemu_secbuf_dup(block->master_key->data,
                                                  block->master_key->len));
+    if (p.shift) {
+        lay.moved = &moved;
+    }
     if (reenc_record(block, qcrypto_luks2_tree_copy(&l->meta), &lay, &p,
-                     payload_size, writefunc, opaque, errp) < 0) {
+                     payload_size - 2 * p.shift, writefunc, opaque,
+                     errp) < 0) {
         return NULL;
     }
     return g_steal_pointer(&block);

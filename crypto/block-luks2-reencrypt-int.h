@@ -10,6 +10,8 @@
  *                                    and the final header
  *   block-luks2-reencrypt-work.c     the CPU work of a hotzone chunk on
  *                                    threads, beside the caller's I/O
+ *   block-luks2-reencrypt-shift.c    the data shift (--reduce-device-size):
+ *                                    where data is, its checks, its layouts
  *
  * The engine works in DATA offsets (0 = first byte of data); payload I/O
  * adds the payload offset.  The metadata it reads is LUKS2Meta (parsed by
@@ -56,7 +58,12 @@ typedef struct ReencLayout {
     const LUKS2Segment *final;     /* backup-final: the new data */
     const char *dig_old;           /* digest id of the old key, or NULL */
     const char *dig_new;           /* digest id of the new key, or NULL */
+    const LUKS2Segment *moved;     /* datashift (see -shift.c): the
+                                    * backup-moved-segment; else NULL */
 } ReencLayout;
+
+/* At most this many ranges in a layout (old, hotzone, new). */
+#define REENC_MAX_RANGES 3
 
 struct QCryptoBlockReencrypt {
     QCryptoBlock *block;
@@ -189,5 +196,20 @@ int qcrypto_reenc_work_finish(ReencWork *w, GError **errp);
 int qcrypto_reenc_work_run(QCryptoBlockReencrypt *r, uint64_t off,
                            guint8 *buf, size_t len, guint8 *hash_sums,
                            GError **errp);
+
+/* ---- block-luks2-reencrypt-shift.c ---- */
+
+/* Payload I/O with a data shift: read the old data, write the new. */
+int qcrypto_reenc_shift_io(QCryptoBlockReencrypt *r, bool write, uint64_t off,
+                           guint8 *buf, size_t len, GError **errp);
+/* The old ranges cut where the moved segment ends; returns the count. */
+int qcrypto_reenc_shift_split(const LUKS2Segment *moved, const ReencRange *in,
+                              int n, ReencRange *out);
+/* moved when rg is old data inside it, else NULL. */
+const LUKS2Segment *qcrypto_reenc_shift_base(const LUKS2Segment *moved,
+                                             const ReencRange *rg);
+/* After the final header: overwrite the moved plaintext at [off, +size). */
+int qcrypto_reenc_shift_wipe_moved(QCryptoBlockReencrypt *r, uint64_t off,
+                                   uint64_t size, GError **errp);
 
 #endif

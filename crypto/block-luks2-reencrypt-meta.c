@@ -166,7 +166,8 @@ static unsigned seg_flags(JsonObject *s)
 
     return (array_has(a, "in-reencryption") ? LUKS2_SEG_IN_REENCRYPTION : 0) |
            (array_has(a, "backup-previous") ? LUKS2_SEG_BACKUP_PREVIOUS : 0) |
-           (array_has(a, "backup-final") ? LUKS2_SEG_BACKUP_FINAL : 0);
+           (array_has(a, "backup-final") ? LUKS2_SEG_BACKUP_FINAL : 0) |
+           (array_has(a, "backup-moved-segment") ? LUKS2_SEG_BACKUP_MOVED : 0);
 }
 
 static int parse_seg(JsonObject *s, const char *id, LUKS2Segment *g)
@@ -234,9 +235,16 @@ static int parse_reenc_keyslot(JsonObject *ks, LUKS2Reencrypt *re,
         re->resilience = Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL;
     } else if (g_str_equal(t, "none")) {
         re->resilience = Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE;
+    } else if (g_str_equal(t, "datashift")) {
+        /* Nothing goes to the area: see block-luks2-reencrypt-shift.c. */
+        re->resilience = Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE;
+        re->datashift = true;
+        qcrypto_luks2_json_parse_u64(json_object_get_string_member(a,
+                                     "shift_size"), &re->shift_size);
     } else {
         error_setg(errp, "LUKS2 reencryption with resilience '%.32s' is not "
-                   "supported (only checksum, journal and none)", t);
+                   "supported (only checksum, journal, none and the "
+                   "datashift of cryptsetup's encryption)", t);
         return -1;
     }
     re->version = 2;
@@ -264,6 +272,7 @@ static int parse_plain(LUKS2Meta *m, JsonObject *o, const char *id)
 
 static const char *const seg_flag_names[] = {
     "in-reencryption", "backup-previous", "backup-final",
+    "backup-moved-segment",
 };
 
 static int validate_flags(JsonObject *s, const char *id, GError **errp)
@@ -290,7 +299,7 @@ static int validate_flags(JsonObject *s, const char *id, GError **errp)
         }
         if (!known) {
             error_setg(errp, "LUKS2 segment %s has flag '%.32s', which is not "
-                       "supported (datashift reencryption is not)", id, f);
+                       "supported", id, f);
             return -1;
         }
     }
@@ -369,6 +378,11 @@ static int validate_reencrypt_keyslot(JsonObject *ks, GError **errp)
     if (!g_str_equal(dir, "forward") && !g_str_equal(dir, "backward")) {
         error_setg(errp, "LUKS2 reencryption direction '%.32s' is unknown",
                    dir);
+        return -1;
+    }
+    if (g_str_has_prefix(type, "datashift") &&
+        qcrypto_luks2_json_u64(a, "shift_size", "reencrypt area", &v,
+                               errp) < 0) {
         return -1;
     }
     if (g_str_equal(type, "checksum")) {
@@ -475,7 +489,10 @@ static int validate_layout(const LUKS2Meta *m, const LUKS2Reencrypt *re,
         if (g->flags & LUKS2_SEG_BACKUP_MASK) {
             continue;
         }
-        if (prev && (prev->dynamic || g->offset != prev->offset + prev->size)) {
+        /* With a datashift, offsets follow the data's moves instead. */
+        if (prev && (prev->dynamic ||
+                     (!re->datashift &&
+                      g->offset != prev->offset + prev->size))) {
             error_setg(errp, "LUKS2 segment %s does not follow segment %s "
                        "(segments overlap, leave a gap, or a dynamic one is "
                        "not last)", g->id, prev->id);
@@ -523,7 +540,9 @@ int qcrypto_luks2_reencrypt_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached
     JsonObject *cdigs = json_object_get_object_member(c, "digests");
     g_autoptr(GList) names = NULL;
     LUKS2Reencrypt re = { .keyslot = -1, .hotzone = -1, .digest_verify = -1,
-                          .seg_previous = -1, .seg_final = -1 };
+                          .seg_previous = -1, .seg_final = -1,
+                          .seg_moved = -1 };
+    uint64_t pos = 0;
     const char *main_id = NULL;
     char rid[16] = "";
     g_autofree char *json = NULL;
@@ -564,9 +583,18 @@ int qcrypto_luks2_reencrypt_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached
             re.seg_previous = i;
         } else if (m->segments[i].flags & LUKS2_SEG_BACKUP_FINAL) {
             re.seg_final = i;
+        } else if (m->segments[i].flags & LUKS2_SEG_BACKUP_MOVED) {
+            re.seg_moved = i;
         } else if (m->segments[i].flags & LUKS2_SEG_IN_REENCRYPTION) {
             re.hotzone = i;
         }
+    }
+    /* Before the one-segment parse, whose overlap checks say less. */
+    if (re.datashift && re.seg_moved < 0) {
+        error_setg(errp, "LUKS2 datashift reencryption without a moved "
+                   "segment (cryptsetup --header with --reduce-device-size) "
+                   "is not supported");
+        return -1;
     }
     if (re.seg_final >= 0 && !m->segments[re.seg_final].linear) {
         main_id = m->segments[re.seg_final].id;
@@ -667,6 +695,20 @@ int qcrypto_luks2_reencrypt_parse(LUKS2Meta *m, uint64_t hdr_size, bool detached
     if (validate_layout(m, &re, errp) < 0) {
         return -1;
     }
+    for (int i = 0; i < n; i++) {
+        if (!(m->segments[i].flags & LUKS2_SEG_BACKUP_MASK)) {
+            m->segments[i].pos = pos;
+            pos += m->segments[i].size;
+        }
+    }
+    if (re.seg_moved >= 0 && !re.datashift) {
+        error_setg(errp, "LUKS2 reencryption has a backup-moved-segment but "
+                   "no datashift");
+        return -1;
+    }
+    if (re.datashift && qcrypto_reenc_shift_validate(m, &re, errp) < 0) {
+        return -1;
+    }
     if (re.keyslot >= 0) {
         m->in_reencryption = true;
         re.digest_old = m->segments[re.seg_previous].digest;
@@ -754,7 +796,7 @@ static QemuSecBuf *verification_blob(QCryptoBlock *block, JsonNode *root,
     JsonObject *slots = json_object_get_object_member(o, "keyslots");
     g_autoptr(GList) names = json_object_get_members(segs);
     g_autoptr(GList) snames = json_object_get_members(slots);
-    JsonObject *prev = NULL, *fin = NULL, *ks = NULL, *a;
+    JsonObject *prev = NULL, *fin = NULL, *moved = NULL, *ks = NULL, *a;
     const char *pid = NULL, *fid = NULL, *dp, *df;
     GByteArray *b = g_byte_array_new();
     QemuSecBuf *out;
@@ -767,6 +809,8 @@ static QemuSecBuf *verification_blob(QCryptoBlock *block, JsonNode *root,
         } else if (f & LUKS2_SEG_BACKUP_FINAL) {
             fin = json_object_get_object_member(segs, i->data);
             fid = i->data;
+        } else if (f & LUKS2_SEG_BACKUP_MOVED) {
+            moved = json_object_get_object_member(segs, i->data);
         }
     }
     for (GList *i = snames; i; i = i->next) {
@@ -805,12 +849,20 @@ static QemuSecBuf *verification_blob(QCryptoBlock *block, JsonNode *root,
     blob_str(b, json_object_get_string_member(a, "type"));
     blob_u64s(b, a, "offset");
     blob_u64s(b, a, "size");
-    if (g_str_equal(json_object_get_string_member(a, "type"), "checksum")) {
+    if (g_str_has_suffix(json_object_get_string_member(a, "type"),
+                         "checksum")) {
         blob_str(b, json_object_get_string_member(a, "hash"));
         blob_u32(b, json_object_get_int_member(a, "sector_size"));
     }
+    if (g_str_has_prefix(json_object_get_string_member(a, "type"),
+                         "datashift")) {
+        blob_u64s(b, a, "shift_size");
+    }
     blob_segment(b, prev);
     blob_segment(b, fin);
+    if (moved) {
+        blob_segment(b, moved);
+    }
     out = qemu_secbuf_dup(b->data, b->len);
     qemu_secmem_wipe(b->data, b->len);
     g_byte_array_unref(b);

@@ -112,12 +112,33 @@ static int recover_finish(QCryptoBlockReencrypt *r, GError **errp)
     return qcrypto_reenc_finish_commit(r, errp);
 }
 
+/* The new data of the hotzone [off, off+len) into buf, as recorded. */
+static int recover_data(QCryptoBlockReencrypt *r, uint64_t off, guint8 *buf,
+                        uint64_t len, GError **errp)
+{
+    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
+
+    if (re->datashift) {
+        /* The source is intact (a hotzone is at most the shift): redo it. */
+        return qcrypto_reenc_read(r, off, buf, len, errp) < 0 ||
+               qcrypto_reenc_convert(r, off, buf, len, errp) < 0 ? -1 : 0;
+    }
+    switch (re->resilience) {
+    case Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM:
+        return recover_checksum(r, off, buf, len, errp);
+    case Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL:
+        return recover_journal(r, off, buf, len, errp);
+    default:
+        error_setg(errp, "Reencryption: a hotzone without protection "
+                   "(resilience none) cannot be recovered");
+        return -1;
+    }
+}
+
 int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
                                   uint64_t len, GError **errp)
 {
-    const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
     g_autoptr(QemuSecBuf) buf = NULL;
-    int ret;
 
     if (len > REENC_MAX_HOTZONE) {
         error_setg(errp, "Reencryption: the recorded hotzone of %"
@@ -126,19 +147,8 @@ int qcrypto_reenc_recover_hotzone(QCryptoBlockReencrypt *r, uint64_t off,
         return -1;
     }
     buf = qemu_secbuf_new(len);
-    switch (re->resilience) {
-    case Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_CHECKSUM:
-        ret = recover_checksum(r, off, buf->data, len, errp);
-        break;
-    case Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL:
-        ret = recover_journal(r, off, buf->data, len, errp);
-        break;
-    default:
-        error_setg(errp, "Reencryption: a hotzone without protection "
-                   "(resilience none) cannot be recovered");
-        return -1;
-    }
-    if (ret < 0 || qcrypto_reenc_write(r, off, buf->data, len, errp) < 0) {
+    if (recover_data(r, off, buf->data, len, errp) < 0 ||
+        qcrypto_reenc_write(r, off, buf->data, len, errp) < 0) {
         return -1;
     }
     if (recover_is_last(r, off, len)) {
@@ -269,11 +279,15 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
     const LUKS2Meta *m = &l->meta;
     LUKS2Keyslot wipe[LUKS2_MAX_KEYSLOTS];
     g_autoptr(QemuSecBuf) key = NULL;
-    uint64_t area_off, area_size;
+    uint64_t area_off, area_size, moved_off = 0, moved_size = 0;
     uint32_t old_slots = 0;
     JsonNode *root;
     int ret;
 
+    if (m->reenc.datashift) {
+        moved_off = m->segments[m->reenc.seg_moved].offset;
+        moved_size = m->segments[m->reenc.seg_moved].size;
+    }
     if (m->reenc.digest_old >= 0 && m->reenc.digest_old != m->reenc.digest_new) {
         old_slots = m->digests[m->reenc.digest_old].keyslots;
     }
@@ -313,7 +327,9 @@ int qcrypto_reenc_finish_commit(QCryptoBlockReencrypt *r, GError **errp)
         }
     }
     /* The journal or checksums may describe plaintext: wipe them too. */
-    if (wipe_reencrypt_area(r, area_off, area_size, errp) < 0 ||
+    if ((moved_size &&
+         qcrypto_reenc_shift_wipe_moved(r, moved_off, moved_size, errp) < 0) ||
+        wipe_reencrypt_area(r, area_off, area_size, errp) < 0 ||
         qcrypto_reenc_flush_header(r, errp) < 0) {
         return -1;
     }

@@ -33,6 +33,7 @@ void qcrypto_reenc_layout(QCryptoBlock *block, ReencLayout *lay)
     lay->final = &m->segments[re->seg_final];
     lay->dig_old = re->digest_old >= 0 ? m->digests[re->digest_old].id : NULL;
     lay->dig_new = re->digest_new >= 0 ? m->digests[re->digest_new].id : NULL;
+    lay->moved = re->seg_moved >= 0 ? &m->segments[re->seg_moved] : NULL;
 }
 
 static JsonArray *flag_array(const char *flag)
@@ -83,8 +84,11 @@ static void link_segment(JsonObject *digs, const char *dig, const char *seg)
 }
 
 void qcrypto_reenc_set_segments(JsonNode *root, const ReencLayout *lay,
-                                const ReencRange *ranges, int n)
+                                const ReencRange *in, int nin)
 {
+    ReencRange ranges[2 * REENC_MAX_RANGES];
+    int n = lay->moved ? qcrypto_reenc_shift_split(lay->moved, in, nin, ranges)
+                       : nin;
     JsonObject *o = json_node_get_object(root);
     JsonObject *digs = json_object_get_object_member(o, "digests");
     JsonObject *segs = json_object_new();
@@ -96,11 +100,18 @@ void qcrypto_reenc_set_segments(JsonNode *root, const ReencLayout *lay,
             json_object_get_object_member(digs, l->data), "segments",
             json_array_new());
     }
+    if (!lay->moved) {
+        memcpy(ranges, in, nin * sizeof(*in));
+    }
     for (int i = 0; i < n; i++) {
         const ReencRange *rg = &ranges[i];
-        const LUKS2Segment *base = rg->role == REENC_OLD ? lay->prev
-                                                         : lay->final;
-        bool dynamic = i == n - 1 && rg->role != REENC_HOT && base->dynamic;
+        const LUKS2Segment *moved = lay->moved ?
+            qcrypto_reenc_shift_base(lay->moved, rg) : NULL;
+        const LUKS2Segment *base = moved ?: rg->role == REENC_OLD ? lay->prev
+                                                                  : lay->final;
+        /* With a shift, sizes are fixed until all the data is new. */
+        bool dynamic = i == n - 1 && rg->role != REENC_HOT && base->dynamic &&
+                       (!lay->moved || n == 1);
 
         g_snprintf(id, sizeof(id), "%d", i);
         json_object_set_object_member(segs, id,
@@ -129,6 +140,12 @@ void qcrypto_reenc_set_segments(JsonNode *root, const ReencLayout *lay,
                      "backup-final"));
     if (!lay->final->linear) {
         link_segment(digs, lay->dig_new, id);
+    }
+    if (lay->moved) {
+        g_snprintf(id, sizeof(id), "%d", n + 2);
+        json_object_set_object_member(segs, id,
+            segment_json(lay->moved, 0, lay->moved->size,
+                         "backup-moved-segment"));
     }
     json_object_set_object_member(o, "segments", segs);
 }
@@ -194,6 +211,9 @@ static uint64_t reenc_poff(QCryptoBlockReencrypt *r)
 int qcrypto_reenc_read(QCryptoBlockReencrypt *r, uint64_t off, guint8 *buf,
                        size_t len, GError **errp)
 {
+    if (qcrypto_luks2_shifted(&reenc_luks2(r->block)->meta)) {
+        return qcrypto_reenc_shift_io(r, false, off, buf, len, errp);
+    }
     if (r->io.read(r->io.opaque, reenc_poff(r) + off, buf, len, errp) < 0) {
         error_prepend(errp, "Reencryption: cannot read the data at %"
                       G_GUINT64_FORMAT ": ", off);
@@ -207,6 +227,9 @@ int qcrypto_reenc_write(QCryptoBlockReencrypt *r, uint64_t off,
 {
     uint64_t poff = reenc_poff(r);
 
+    if (qcrypto_luks2_shifted(&reenc_luks2(r->block)->meta)) {
+        return qcrypto_reenc_shift_io(r, true, off, (guint8 *)buf, len, errp);
+    }
     for (size_t done = 0; done < len; done += REENC_IO_CHUNK) {
         size_t n = MIN(len - done, REENC_IO_CHUNK);
 
@@ -240,7 +263,7 @@ int qcrypto_reenc_commit_done(QCryptoBlockReencrypt *r, uint64_t off,
         reenc_luks2(r->block)->meta.reenc.direction;
     uint64_t b = dir == Q_CRYPTO_BLOCK_REENCRYPT_DIRECTION_FORWARD ? off + len
                                                                   : off;
-    ReencRange ranges[3];
+    ReencRange ranges[REENC_MAX_RANGES];
     int n = qcrypto_reenc_ranges(dir, r->size, b, 0, 0, ranges);
 
     /* The new data must be durable before the header says it is there. */
@@ -280,6 +303,15 @@ static uint64_t reenc_boundary(QCryptoBlockReencrypt *r)
         const LUKS2Segment *h = &m->segments[re->hotzone];
         return fwd ? h->offset - poff : h->offset - poff + h->size;
     }
+    if (re->datashift) {
+        /* Backward: the new data starts at the first crypt segment. */
+        for (int i = 0; i < k; i++) {
+            if (!m->segments[i].linear) {
+                return m->segments[i].pos;
+            }
+        }
+        return r->size;
+    }
     if (k == 1) {
         return segment_is_new(&m->segments[0], final) == fwd ? r->size : 0;
     }
@@ -313,6 +345,10 @@ static int reenc_hotzone_cap(QCryptoBlockReencrypt *r,
                        re->csum_sector_size);
     } else if (re->resilience == Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_JOURNAL) {
         cap = MIN(cap, re->area_size);
+    }
+    if (re->datashift) {
+        /* Longer, a hotzone would overwrite its own source. */
+        cap = MIN(cap, re->shift_size);
     }
     r->hz_cap = cap / r->align * r->align;
     if (!r->hz_cap) {
@@ -611,7 +647,7 @@ int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp)
 {
     const LUKS2Reencrypt *re = &reenc_luks2(r->block)->meta.reenc;
     bool protect = re->resilience != Q_CRYPTO_BLOCK_REENCRYPT_RESILIENCE_NONE;
-    ReencRange ranges[3];
+    ReencRange ranges[REENC_MAX_RANGES];
     bool last;
     int n;
 
@@ -622,13 +658,15 @@ int qcrypto_block_reencrypt_step(QCryptoBlockReencrypt *r, GError **errp)
     last = qcrypto_block_reencrypt_finishing(r);
     r->hz_ready = false;
     reenc_chunks_alloc(r);
-    if (protect) {
+    if (protect || re->datashift) {
         n = qcrypto_reenc_ranges(re->direction, r->size, r->boundary,
                                  r->hz_off, r->hz_len, ranges);
-        if (reenc_protect(r, errp) < 0 ||
+        /* A datashift hotzone's source stays intact: nothing to save. */
+        if ((protect && reenc_protect(r, errp) < 0) ||
             qcrypto_reenc_commit_ranges(r, ranges, n, errp) < 0) {
             return -1;
         }
+        protect = protect && !re->datashift;
     }
     /* A one-chunk hotzone is still in its buffer from the protection. */
     if (reenc_rewrite(r, protect && r->hz_len <= r->chunk_len, errp) < 0) {

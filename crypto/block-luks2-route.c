@@ -32,11 +32,16 @@ void qcrypto_luks2_replace_meta(QCryptoBlock *block, LUKS2Meta *meta)
     g_rw_lock_writer_unlock(&l->route_lock);
 }
 
-/* Where data segment seg starts and ends, in bytes of data. */
-static void seg_extent(QCryptoBlock *block, const LUKS2Segment *seg,
-                       uint64_t *start, uint64_t *end)
+/*
+ * Where data segment seg starts and ends, in bytes of data, and the
+ * payload byte of its start (a data shift puts segments elsewhere).
+ */
+static void seg_extent(QCryptoBlock *block, const LUKS2Meta *m,
+                       const LUKS2Segment *seg, uint64_t *start,
+                       uint64_t *end)
 {
-    *start = seg->offset - block->payload_offset;
+    *start = qcrypto_luks2_shifted(m) ? seg->pos
+                                      : seg->offset - block->payload_offset;
     *end = seg->dynamic ? UINT64_MAX : *start + seg->size;
 }
 
@@ -50,10 +55,11 @@ static int route(QCryptoBlock *block, const LUKS2Meta *m, bool encrypt,
         uint64_t s, e, a, b;
 
         if (seg->flags & LUKS2_SEG_BACKUP_MASK ||
-            seg->offset < block->payload_offset) {
+            (seg->offset < block->payload_offset &&
+             !qcrypto_luks2_shifted(m))) {
             continue;
         }
-        seg_extent(block, seg, &s, &e);
+        seg_extent(block, m, seg, &s, &e);
         a = MAX(done, s);
         b = MIN(end, e);
         if (a >= b) {
@@ -70,7 +76,7 @@ static int route(QCryptoBlock *block, const LUKS2Meta *m, bool encrypt,
             return -1;
         }
         if (qcrypto_luks2_segment_crypt(block, seg, encrypt,
-                                        block->payload_offset + a,
+                                        seg->offset + (a - s),
                                         buf + (a - offset), b - a,
                                         errp) < 0) {
             return -1;

@@ -16,6 +16,10 @@ void qcrypto_luks2_setup_block(QCryptoBlock *block)
     block->spec = seg->spec;
     block->payload_offset = seg->offset;
     block->payload_size = seg->dynamic ? 0 : seg->size;
+    /* A data shift keeps the data size (backup-previous) until it ends. */
+    if (qcrypto_luks2_shifted(&l->meta)) {
+        block->payload_size = l->meta.segments[l->meta.reenc.seg_previous].size;
+    }
     block->sector_size = seg->sector_size;
     block->iv_unit = LUKS2_SECTOR;
     block->iv_offset = seg->iv_tweak;
@@ -141,7 +145,9 @@ static bool reenc_progress(const LUKS2Meta *m, uint64_t data_len,
     *done = 0;
     for (int k = 0; k < m->nsegments; k++) {
         const LUKS2Segment *g = &m->segments[k];
-        uint64_t lo = g->offset - final->offset, len;
+        uint64_t lo = qcrypto_luks2_shifted(m) ? g->pos
+                                               : g->offset - final->offset;
+        uint64_t len;
 
         if (g->flags & LUKS2_SEG_BACKUP_MASK) {
             continue;
@@ -184,6 +190,8 @@ void qcrypto_luks2_reencrypt_info(const LUKS2Meta *m, uint64_t data_len,
     ri->area_offset = re->area_offset;
     ri->area_size = re->area_size;
     ri->state = g_strdup(re->hotzone >= 0 ? "crash" : "clean");
+    ri->has_shift_size = re->datashift;
+    ri->shift_size = (int64_t)re->shift_size;
     ri->has_done = reenc_progress(m, data_len, &done, &total);
     ri->has_total = ri->has_done;
     ri->done = (int64_t)done;

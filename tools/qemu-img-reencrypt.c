@@ -31,7 +31,10 @@ static const char reencrypt_help[] =
 "reencryption its header records (started by qemu-img or cryptsetup).\n"
 "  --encrypt      FILENAME is plaintext: write a new detached LUKS2 header\n"
 "                 to -o header=FILE (which must not exist or be empty) and\n"
-"                 encrypt the data in place; the image keeps its size\n"
+"                 encrypt the data in place; the image keeps its size;\n"
+"                 or, with -o reduce-device-size=SIZE and no header=, an\n"
+"                 attached header: the data moves by SIZE/2 (cryptsetup's\n"
+"                 --reduce-device-size; the last SIZE bytes must be unused)\n"
 "  --decrypt      leave the plaintext data in place (a detached header is\n"
 "                 no longer needed afterwards)\n"
 "  --resume-only  only continue a reencryption already recorded\n"
@@ -55,6 +58,8 @@ static void reencrypt_opts_help(void)
 "  hash=<str>               - Checksum resilience hash (default sha256)\n"
 "  hotzone-size=<size>      - Maximum bytes rewritten per step\n"
 "  direction=<str>          - forward (default) or backward\n"
+"  reduce-device-size=<size> - --encrypt with an attached header, moving\n"
+"                             the data by size/2 (no header=)\n"
 "  cipher-alg=<str>, cipher-mode=<str>, ivgen-alg=<str>, hash-alg=<str>,\n"
 "  iter-time=<num>, sector-size=<num>, pbkdf=<str>, keyslot=<num>\n"
 "                           - The new volume key (as for qemu-img create)\n");
@@ -190,9 +195,10 @@ static int reencrypt_encrypt(ReencryptArgs *a, const char *filename,
     GError *err = NULL;
     int ret;
 
-    if (!a->header) {
+    if (!a->header && !ro->has_reduce_device_size) {
         return img_error_exit("--encrypt needs -o header=FILE (the new "
-                              "detached header)");
+                              "detached header), or -o reduce-device-size="
+                              "SIZE for an attached one");
     }
     payload = img_open(a->image_opts, filename,
                        a->image_opts ? NULL : (a->fmt ? a->fmt : "raw"),
@@ -200,7 +206,11 @@ static int reencrypt_encrypt(ReencryptArgs *a, const char *filename,
     if (!payload) {
         return 1;
     }
-    hbs = open_new_header(a);
+    /* Attached (a data shift): the payload is its own header storage. */
+    if (!a->header) {
+        bdrv_ref(payload);
+    }
+    hbs = a->header ? open_new_header(a) : payload;
     if (!hbs) {
         bdrv_unref(payload);
         return 1;

@@ -134,4 +134,17 @@ void qcrypto_block_reencrypt_free(QCryptoBlockReencrypt *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QCryptoBlockReencrypt,
                               qcrypto_block_reencrypt_free)
 
+/*
+ * During a reencryption with a data shift (cryptsetup's encryption with
+ * --reduce-device-size) the data is not at payload offset + offset: part
+ * of it already moved, part waits in the moved segment.  Payload I/O asks
+ * data_map() where data offset `offset` is in the payload storage; it
+ * says how many of the len bytes from there are contiguous (the caller
+ * asks again for the rest).  Without a shift: payload offset + offset, all
+ * of len.  Call it while holding the data range (it changes at a step).
+ */
+bool qcrypto_block_data_shifted(QCryptoBlock *block);
+uint64_t qcrypto_block_data_map(QCryptoBlock *block, uint64_t offset,
+                                uint64_t len, uint64_t *contig);
+
 #endif

@@ -90,6 +90,20 @@ def cs_resume(header, keyfile, payload):
     return r
 
 
+def cs_resume_attached(keyfile, payload):
+    """cs_resume() of a volume with an attached header (a data shift)."""
+    argv = [iotests.cryptsetup_prog, 'reencrypt', '-q', '--resume-only',
+            '--force-offline-reencrypt', '--key-file', keyfile, payload]
+    r = iotests.run(argv)
+    if r.rc != 0 and 'requires reencryption recovery' in r.err:
+        rep = iotests.cryptsetup('repair', '-q', '--key-file', keyfile,
+                                 payload)
+        if rep.rc != 0 or state(payload) == 'none':
+            return rep
+        r = iotests.run(argv)
+    return r
+
+
 def dump_json(header):
     r = iotests.cryptsetup('luksDump', '--dump-json-metadata', header)
     if r.rc != 0:
