@@ -130,6 +130,7 @@ static bool bench_parse_int(const char *arg, const char *what, int *out)
 typedef struct BenchArgs {
     const char *fmt, *cache;
     bool image_opts, quiet, force_share, no_drain;
+    int aio_flags;      /* -i / -n, as BDRV_O_NATIVE_AIO / BDRV_O_IO_URING */
     int depth;
     int64_t step_arg;
 } BenchArgs;
@@ -165,10 +166,9 @@ static int bench_parse(int argc, char **argv, BenchState *b, BenchArgs *a)
             }
             break;
         case 'f': a->fmt = optarg; break;
-        case 'n': break;   /* native AIO: every request is a thread here */
+        case 'n': a->aio_flags |= BDRV_O_NATIVE_AIO; break;
         case 'i':
-            if (strcmp(optarg, "threads") && strcmp(optarg, "native") &&
-                strcmp(optarg, "io_uring")) {
+            if (!tool_parse_aio(optarg, &a->aio_flags)) {
                 error_report("Invalid aio option: %s", optarg);
                 return 1;
             }
@@ -267,6 +267,7 @@ int img_bench(int argc, char **argv)
     }
     flags |= b.write ? BDRV_O_RDWR : 0;
     flags |= a.force_share ? BDRV_O_FORCE_SHARE : 0;
+    flags |= a.aio_flags;
     b.step = a.step_arg ? a.step_arg : b.bufsize;
 
     b.bs = img_open(a.image_opts, argv[optind], a.fmt, NULL, flags, a.quiet);

@@ -29,6 +29,10 @@ enum {
     /* qemu-img check: a format whose header is damaged still opens (with
      * no data I/O) so that bdrv_check() can report what is wrong. */
     BDRV_O_CHECK       = (1 << 6),
+    /* The tools' -i/-n/-k: the file driver's aio= default when the
+     * options do not name one (QEMU's flags of the same names). */
+    BDRV_O_NATIVE_AIO  = (1 << 7),
+    BDRV_O_IO_URING    = (1 << 8),
 };
 
 /* Request flags */
