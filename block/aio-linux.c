@@ -1,8 +1,9 @@
 /*
- * aio=native: the AioRing backend over libaio (aio-ring.h).  Each request
- * carries its own iocb; queued ones wait in `pending` for one io_submit.
- * Only reads and writes go here: Linux AIO has no fdatasync on most file
- * systems, so the file driver flushes aio=native nodes synchronously.
+ * aio=native: the AioRing backend over libaio (aio-ring.h); one context
+ * per thread.  Each request carries its own iocb; queued ones wait in
+ * `pending` for one io_submit.  Only reads and writes go here: Linux AIO
+ * has no fdatasync on most file systems, so the file driver flushes
+ * aio=native nodes with a plain fdatasync.
  */
 #include <errno.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 /* Requests in the kernel or queued for it at a time. */
 #define LAIO_EVENTS 128
+#define REAP_BATCH 64
 
 typedef struct LinuxAio {
     io_context_t ctx;
@@ -62,7 +64,7 @@ static int laio_flush(AioRing *r)
             AioRingReq *req = s->pending[0]->data;
 
             laio_shift(r, 1);
-            aio_ring_complete(r, req, ret);
+            req->cb(req, ret);
             continue;
         }
         laio_shift(r, ret);
@@ -71,21 +73,26 @@ static int laio_flush(AioRing *r)
     return 0;
 }
 
-static int laio_reap(AioRing *r, AioRingReq **reqs, ssize_t *results,
-                     int max)
+static int laio_reap(AioRing *r, bool wait)
 {
     LinuxAio *s = r->backend;
-    struct io_event ev[64];
+    struct io_event ev[REAP_BATCH];
+    struct timespec zero = { 0, 0 };
     int n;
 
     do {
-        n = io_getevents(s->ctx, 1, MIN(max, (int)G_N_ELEMENTS(ev)), ev,
-                         NULL);
+        n = io_getevents(s->ctx, wait ? 1 : 0, REAP_BATCH, ev,
+                         wait ? NULL : &zero);
     } while (n == -EINTR);
+    if (n <= 0) {
+        return n;
+    }
+    r->inflight -= n;
     for (int i = 0; i < n; i++) {
-        reqs[i] = ev[i].obj->data;
+        AioRingReq *req = ev[i].obj->data;
+
         /* res carries -errno in an unsigned long. */
-        results[i] = (ssize_t)(long)ev[i].res;
+        req->cb(req, (ssize_t)(long)ev[i].res);
     }
     return n;
 }
@@ -98,8 +105,7 @@ static void laio_cleanup(AioRing *r)
     g_free(s);
 }
 
-const AioRingOps aio_ring_linux_ops = {
-    .name = "native",
+static const AioRingOps laio_ops = {
     .queue = laio_queue,
     .flush = laio_flush,
     .reap = laio_reap,
@@ -117,6 +123,6 @@ int aio_ring_linux_init(AioRing *r, GError **errp)
         return ret;
     }
     r->backend = s;
-    r->ops = &aio_ring_linux_ops;
+    r->ops = &laio_ops;
     return 0;
 }

@@ -1,13 +1,11 @@
 /*
- * The shared part of aio=native and aio=io_uring: the reaper hand-over
- * that lets synchronous callers share one kernel queue (aio-ring.h says
- * why).  The backends are aio-linux.c (libaio) and aio-uring.c (liburing).
+ * The shared part of aio=native and aio=io_uring: one ring per thread and
+ * mode, the batching and the synchronous wrapper (aio-ring.h says why).
+ * The backends are aio-linux.c (libaio) and aio-uring.c (liburing).
  */
 #include <errno.h>
 #include "block/aio-ring.h"
 #include "qemu/error.h"
-
-#define REAP_BATCH 64
 
 bool aio_ring_supported(BlockdevAioOptions mode)
 {
@@ -25,20 +23,24 @@ bool aio_ring_supported(BlockdevAioOptions mode)
     }
 }
 
-AioRing *aio_ring_new(BlockdevAioOptions mode, GError **errp)
+static void ring_free(gpointer p)
 {
-    const char *name = BlockdevAioOptions_str(mode);
-    AioRing *r;
+    AioRing *r = p;
+
+    r->ops->cleanup(r);
+    g_free(r);
+}
+
+static GPrivate ring_key[BLOCKDEV_AIO_OPTIONS__MAX] = {
+    G_PRIVATE_INIT(ring_free), G_PRIVATE_INIT(ring_free),
+    G_PRIVATE_INIT(ring_free),
+};
+
+static AioRing *ring_new(BlockdevAioOptions mode, GError **errp)
+{
+    AioRing *r = g_new0(AioRing, 1);
     int ret = -ENOTSUP;
 
-    if (!aio_ring_supported(mode)) {
-        error_setg(errp, "aio=%s was specified, but is not supported in this "
-                   "build.", name);
-        return NULL;
-    }
-    r = g_new0(AioRing, 1);
-    g_mutex_init(&r->lock);
-    g_queue_init(&r->waiters);
 #ifdef CONFIG_LINUX_AIO
     if (mode == BLOCKDEV_AIO_OPTIONS_NATIVE) {
         ret = aio_ring_linux_init(r, errp);
@@ -55,120 +57,99 @@ AioRing *aio_ring_new(BlockdevAioOptions mode, GError **errp)
          * say so rather than quietly measuring another one. */
         error_prepend(errp, mode == BLOCKDEV_AIO_OPTIONS_NATIVE
                       ? "Unable to use native AIO: " : "Unable to use io_uring: ");
-        g_mutex_clear(&r->lock);
         g_free(r);
         return NULL;
     }
     return r;
 }
 
-void aio_ring_free(AioRing *r)
+AioRing *aio_ring_get(BlockdevAioOptions mode, GError **errp)
 {
-    if (!r) {
-        return;
+    AioRing *r;
+
+    if (!aio_ring_supported(mode)) {
+        error_setg(errp, "aio=%s was specified, but is not supported in this "
+                   "build.", BlockdevAioOptions_str(mode));
+        return NULL;
     }
-    r->ops->cleanup(r);
-    g_mutex_clear(&r->lock);
-    g_free(r);
+    r = g_private_get(&ring_key[mode]);
+    if (!r) {
+        r = ring_new(mode, errp);
+        if (r) {
+            g_private_set(&ring_key[mode], r);
+        }
+    }
+    return r;
 }
 
-void aio_ring_complete(AioRing *r, AioRingReq *req, ssize_t result)
+AioRing *aio_ring_current(BlockdevAioOptions mode)
 {
-    req->result = result;
-    req->done = true;
-    g_cond_signal(&req->cond);
+    return g_private_get(&ring_key[mode]);
 }
 
-/*
- * One round as reaper, entered and left with the lock: submit what queued
- * up, wait for completions without the lock, then wake their owners.
- */
-static void reaper_round(AioRing *r)
+int aio_ring_pending(AioRing *r)
 {
-    AioRingReq *reqs[REAP_BATCH];
-    ssize_t results[REAP_BATCH];
-    int n;
+    return r->queued + r->inflight;
+}
 
-    if (r->queued && r->ops->flush(r) < 0 && !r->inflight) {
-        /* The kernel took nothing (no room: -EAGAIN) and nothing of ours
-         * in it will complete to make room: try again shortly. */
-        g_mutex_unlock(&r->lock);
+void aio_ring_submit(AioRing *r, AioRingReq *req)
+{
+    while (!r->ops->queue(r, req)) {
+        /* Full: make room by submitting, then by reaping. */
+        if (r->ops->flush(r) < 0 || r->queued) {
+            if (r->inflight) {
+                r->ops->reap(r, true);
+            } else {
+                g_usleep(100);  /* nothing out that could free room */
+            }
+        }
+    }
+}
+
+int aio_ring_poll(AioRing *r, bool wait)
+{
+    if (wait && r->queued && r->ops->flush_wait &&
+        r->ops->flush_wait(r) == 0) {
+        wait = false;           /* a completion is there */
+    } else if (r->queued && r->ops->flush(r) < 0 && !r->inflight) {
+        /* The kernel took nothing (no room) and nothing of ours in it will
+         * complete to make room: try again shortly. */
         g_usleep(100);
-        g_mutex_lock(&r->lock);
-        return;
+        return 0;
     }
     if (!r->inflight) {
-        return;                 /* the flush completed them (errors) */
+        return 0;
     }
-    g_mutex_unlock(&r->lock);
-    n = r->ops->reap(r, reqs, results, REAP_BATCH);
-    g_mutex_lock(&r->lock);
-    for (int i = 0; i < n; i++) {
-        r->inflight--;
-        aio_ring_complete(r, reqs[i], results[i]);
-    }
-    /* Those that found the queue full get the room just freed. */
-    for (GList *l = r->waiters.head; l && n > 0; l = l->next) {
-        AioRingReq *w = l->data;
+    int n = r->ops->reap(r, wait);
 
-        if (!w->queued && !w->done) {
-            w->queued = r->ops->queue(r, w);
-        }
-    }
+    return n > 0 ? n : 0;
 }
 
-/* Give the reaper role to a thread whose request is still out. */
-static void hand_over(AioRing *r)
-{
-    for (GList *l = r->waiters.head; l; l = l->next) {
-        AioRingReq *w = l->data;
+typedef struct SyncReq {
+    AioRingReq req;
+    ssize_t result;
+    bool done;
+} SyncReq;
 
-        if (!w->done) {
-            g_cond_signal(&w->cond);
-            return;
-        }
-    }
+static void sync_done(AioRingReq *req, ssize_t result)
+{
+    SyncReq *s = (SyncReq *)req;
+
+    s->result = result;
+    s->done = true;
 }
 
 ssize_t aio_ring_rw(AioRing *r, AioRingOp op, int fd,
                     const struct iovec *iov, int niov, int64_t offset)
 {
-    AioRingReq req = {
-        .op = op, .fd = fd, .iov = iov, .niov = niov, .offset = offset,
-        .link = { .data = &req },
+    SyncReq s = {
+        .req = { .op = op, .fd = fd, .iov = iov, .niov = niov,
+                 .offset = offset, .cb = sync_done },
     };
 
-    g_cond_init(&req.cond);
-    g_mutex_lock(&r->lock);
-    g_queue_push_tail_link(&r->waiters, &req.link);
-    while (!req.done) {
-        if (!req.queued) {
-            req.queued = r->ops->queue(r, &req);
-        }
-        if (!r->reaping) {
-            r->reaping = true;
-            reaper_round(r);
-            r->reaping = false;
-            continue;
-        }
-        /*
-         * A reaper is waiting in the kernel and will submit us with the
-         * next batch.  If more requests wait for that than the kernel has
-         * in hand, submit now, or low queue depths would run one request
-         * at a time.
-         */
-        if (req.queued && r->queued >= r->inflight) {
-            r->ops->flush(r);
-        }
-        if (!req.done) {
-            g_cond_wait(&req.cond, &r->lock);
-        }
+    aio_ring_submit(r, &s.req);
+    while (!s.done) {
+        aio_ring_poll(r, true);
     }
-    g_queue_unlink(&r->waiters, &req.link);
-    if (!r->reaping) {
-        hand_over(r);
-    }
-    g_mutex_unlock(&r->lock);
-    g_cond_clear(&req.cond);
-    return req.result;
+    return s.result;
 }

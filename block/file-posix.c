@@ -7,7 +7,8 @@
  * through a second descriptor without O_DIRECT.
  *
  * aio=native and aio=io_uring send reads and writes (and, for io_uring,
- * flushes) through a per-node AioRing (aio-ring.h); the default, threads,
+ * flushes) through the calling thread's AioRing (aio-ring.h), which also
+ * carries the asynchronous requests (bdrv_aio_rw); the default, threads,
  * makes the system calls in the requesting thread.
  *
  * Image locking follows QEMU's scheme so it interoperates with it: OFD
@@ -40,7 +41,6 @@ typedef struct BDRVFileState {
     bool locked;            /* holds OFD image locks on fd */
     uint32_t mem_align;
     BlockdevAioOptions aio;
-    AioRing *ring;          /* aio=native/io_uring, else NULL */
 } BDRVFileState;
 
 /* ---- image locking ---- */
@@ -261,12 +261,11 @@ static int file_open(BlockDriverState *bs, BlockdevOptions *options,
         bs->request_alignment = 1;
         s->mem_align = 1;
     }
-    if (s->aio != BLOCKDEV_AIO_OPTIONS_THREADS) {
-        s->ring = aio_ring_new(s->aio, errp);
-        if (!s->ring) {
-            file_close(bs);
-            return -EINVAL;
-        }
+    /* This thread's ring now, so that an io_uring the system refuses
+     * fails the open; other threads make theirs on first use. */
+    if (s->aio != BLOCKDEV_AIO_OPTIONS_THREADS && !aio_ring_get(s->aio, errp)) {
+        file_close(bs);
+        return -EINVAL;
     }
     qemu_trace("file_open", "filename=%s rdwr=%d direct=%d locking=%d "
                "blockdev=%d align=%u aio=%s", o->filename,
@@ -289,8 +288,6 @@ static void file_close(BlockDriverState *bs)
         close(s->fd_buffered);
     }
     s->fd = s->fd_buffered = -1;
-    aio_ring_free(s->ring);
-    s->ring = NULL;
 }
 
 /* ---- I/O ---- */
@@ -362,6 +359,21 @@ static int do_rw(AioRing *ring, int fd, bool write, int64_t offset,
     return ret;
 }
 
+/*
+ * The ring for I/O on fd in this thread, or NULL for plain system calls:
+ * with aio=threads, and for aio=native on the buffered descriptor of an
+ * odd-sized tail (Linux AIO is only asynchronous with O_DIRECT).  A thread
+ * whose ring cannot be made (the open's thread could) uses system calls.
+ */
+static AioRing *file_ring(BDRVFileState *s, int fd)
+{
+    if (s->aio == BLOCKDEV_AIO_OPTIONS_THREADS ||
+        (s->aio == BLOCKDEV_AIO_OPTIONS_NATIVE && fd != s->fd)) {
+        return NULL;
+    }
+    return aio_ring_get(s->aio, NULL);
+}
+
 /* Choose a descriptor: O_DIRECT needs aligned offset and length. */
 static int pick_fd(BlockDriverState *bs, int64_t offset, int64_t bytes)
 {
@@ -424,10 +436,7 @@ static int file_rw(BlockDriverState *bs, bool write, int64_t offset,
 {
     BDRVFileState *s = bs->opaque;
     int fd = pick_fd(bs, offset, bytes);
-    /* Linux AIO is only asynchronous with O_DIRECT: the buffered
-     * descriptor of an odd-sized tail does its I/O here. */
-    AioRing *ring = fd != s->fd && s->aio == BLOCKDEV_AIO_OPTIONS_NATIVE
-                    ? NULL : s->ring;
+    AioRing *ring = file_ring(s, fd);
 
     if (fd == s->fd && s->direct && !iov_aligned(s, iov, niov)) {
         qemu_trace("file_direct_fallback", "filename=%s reason=unaligned-buffer"
@@ -450,6 +459,72 @@ static int file_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return file_rw(bs, true, offset, bytes, iov, niov);
 }
 
+/* ---- asynchronous reads and writes (bdrv_aio_rw) ---- */
+
+typedef struct FileAio {
+    AioRingReq rr;              /* first: the ring hands it back */
+    BlockDriverState *bs;
+    bool write;
+    int64_t offset, bytes;
+    const struct iovec *iov;
+    int niov;
+    BdrvAioCb *cb;
+    void *opaque;
+} FileAio;
+
+/*
+ * A whole transfer completes the request.  The rare rest (a short read or
+ * write, -EAGAIN, -EINTR, end of file) is finished here synchronously by
+ * do_rw, which retries and zero-fills as the synchronous path does.
+ */
+static void file_aio_done(AioRingReq *rr, ssize_t res)
+{
+    FileAio *a = (FileAio *)rr;
+    int ret = 0;
+
+    if (res < 0 && res != -EAGAIN && res != -EINTR) {
+        ret = (int)res;
+    } else if (res < a->bytes) {
+        int64_t done = MAX(res, 0);
+        struct iovec local[64];
+        struct iovec *v = a->niov <= 64 ? local : g_new(struct iovec, a->niov);
+        int n = bdrv_iov_slice(a->iov, a->niov, done, a->bytes - done, v);
+
+        ret = do_rw(NULL, rr->fd, a->write, a->offset + done,
+                    a->bytes - done, v, n, 0);
+        if (v != local) {
+            g_free(v);
+        }
+    }
+    a->cb(a->opaque, ret);
+    g_free(a);
+}
+
+static int file_aio_rw(BlockDriverState *bs, bool write, int64_t offset,
+                       int64_t bytes, const struct iovec *iov, int niov,
+                       BdrvAioCb *cb, void *opaque)
+{
+    BDRVFileState *s = bs->opaque;
+    int fd = pick_fd(bs, offset, bytes);
+    AioRing *ring = file_ring(s, fd);
+    FileAio *a;
+
+    if (!ring || niov > IOV_MAX ||
+        (fd == s->fd && s->direct && !iov_aligned(s, iov, niov))) {
+        return -ENOTSUP;        /* bounce buffers: the synchronous path */
+    }
+    a = g_new(FileAio, 1);
+    *a = (FileAio) {
+        .rr = { .op = write ? AIO_RING_WRITE : AIO_RING_READ, .fd = fd,
+                .iov = iov, .niov = niov, .offset = offset,
+                .cb = file_aio_done },
+        .bs = bs, .write = write, .offset = offset, .bytes = bytes,
+        .iov = iov, .niov = niov, .cb = cb, .opaque = opaque,
+    };
+    aio_ring_submit(ring, &a->rr);
+    return 0;
+}
+
 static int file_flush(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
@@ -459,9 +534,11 @@ static int file_flush(BlockDriverState *bs)
     }
     /* Linux AIO has no fdatasync on most file systems (QEMU does these
      * in its thread pool too); io_uring has one. */
-    if (s->ring && s->aio == BLOCKDEV_AIO_OPTIONS_IO_URING) {
-        ssize_t r = aio_ring_rw(s->ring, AIO_RING_FDATASYNC, s->fd, NULL, 0,
-                                0);
+    AioRing *ring = s->aio == BLOCKDEV_AIO_OPTIONS_IO_URING
+                    ? file_ring(s, s->fd) : NULL;
+
+    if (ring) {
+        ssize_t r = aio_ring_rw(ring, AIO_RING_FDATASYNC, s->fd, NULL, 0, 0);
         if (r != -EAGAIN && r != -EINTR) {
             return r < 0 ? (int)r : 0;
         }
@@ -716,6 +793,7 @@ const BlockDriver bdrv_file = {
     .bdrv_close = file_close,
     .bdrv_preadv = file_preadv,
     .bdrv_pwritev = file_pwritev,
+    .bdrv_aio_rw = file_aio_rw,
     .bdrv_pwrite_zeroes = file_pwrite_zeroes,
     .bdrv_pdiscard = file_pdiscard,
     .bdrv_flush = file_flush,
