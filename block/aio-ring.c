@@ -6,6 +6,7 @@
 #include <errno.h>
 #include "block/aio-ring.h"
 #include "qemu/error.h"
+#include "qemu/trace.h"
 
 bool aio_ring_supported(BlockdevAioOptions mode)
 {
@@ -56,7 +57,7 @@ static AioRing *ring_new(BlockdevAioOptions mode, GError **errp)
          * io_uring_disabled sysctl): the user asked for this backend, so
          * say so rather than quietly measuring another one. */
         error_prepend(errp, mode == BLOCKDEV_AIO_OPTIONS_NATIVE
-                      ? "Unable to use native AIO: " : "Unable to use io_uring: ");
+                      ? "Unable to use native AIO" : "Unable to use io_uring");
         g_free(r);
         return NULL;
     }
@@ -78,6 +79,8 @@ AioRing *aio_ring_get(BlockdevAioOptions mode, GError **errp)
         if (r) {
             g_private_set(&ring_key[mode], r);
         }
+        qemu_trace("aio_ring_new", "mode=%s ok=%d",
+                   BlockdevAioOptions_str(mode), r != NULL);
     }
     return r;
 }
