@@ -13,6 +13,7 @@ pkgs=(
   gnutls-bin        # certtool/psktool: TLS credentials for the NBD TLS tests
   python3-docutils  # test-docs-rst: the manual is well-formed reStructuredText
   libfuse3-dev fuse3 # FUSE exports of qemu-storage-daemon (-Dfuse)
+  libaio-dev liburing-dev  # the file driver's aio=native and aio=io_uring
 )
 # The VM iotests (vm-*.py): a real guest under TCG and a libvirt domain.
 # Without recommends: libvirt-daemon-system would start system services.
