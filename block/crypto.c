@@ -959,6 +959,7 @@ const BlockDriver bdrv_luks = {
     .bdrv_close = luks_close,
     .bdrv_preadv = luks_preadv,
     .bdrv_pwritev = luks_pwritev,
+    .bdrv_aio_rw = block_crypto_aio_rw,
     .bdrv_pwrite_zeroes = luks_pwrite_zeroes,
     .bdrv_pdiscard = luks_pdiscard,
     .bdrv_flush = luks_flush,

@@ -56,6 +56,11 @@ typedef struct BlockCrypto {
     bool reencrypting;          /* a reencryption context exists */
 } BlockCrypto;
 
+/* Asynchronous reads and writes (block/crypto-aio.c; bdrv_aio_rw). */
+int block_crypto_aio_rw(BlockDriverState *bs, bool write, int64_t offset,
+                        int64_t bytes, const struct iovec *iov, int niov,
+                        BdrvAioCb *cb, void *opaque);
+
 /* Request side of the range lock (block/crypto.c's data path). */
 void block_crypto_range_enter(BlockCrypto *s, BlockCryptoRange *r,
                               uint64_t offset, uint64_t bytes);

@@ -6,6 +6,11 @@
  * last block of a file whose size is not a multiple of the alignment)
  * through a second descriptor without O_DIRECT.
  *
+ * aio=native and aio=io_uring send reads and writes (and, for io_uring,
+ * flushes) through the calling thread's AioRing (aio-ring.h), which also
+ * carries the asynchronous requests (bdrv_aio_rw); the default, threads,
+ * makes the system calls in the requesting thread.
+ *
  * Image locking follows QEMU's scheme so it interoperates with it: OFD
  * locks on byte 100 + n for each permission n the node holds and on byte
  * 200 + n for each permission it refuses to share with others.
@@ -20,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "block/aio-ring.h"
 #include "block/block_int.h"
 #include "qemu/error.h"
 #include "qemu/trace.h"
@@ -34,6 +40,7 @@ typedef struct BDRVFileState {
     bool is_blockdev;
     bool locked;            /* holds OFD image locks on fd */
     uint32_t mem_align;
+    BlockdevAioOptions aio;
 } BDRVFileState;
 
 /* ---- image locking ---- */
@@ -178,6 +185,24 @@ static uint32_t probe_alignment(int fd)
     return found;
 }
 
+static void file_close(BlockDriverState *bs);
+
+/* aio= if given, else what the tool's -i/-n/-k put in the flags (QEMU's
+ * BDRV_O_NATIVE_AIO / BDRV_O_IO_URING), else threads. */
+static BlockdevAioOptions file_aio_mode(BlockdevOptionsFile *o, int flags)
+{
+    if (o->has_aio) {
+        return o->aio;
+    }
+    if (flags & BDRV_O_NATIVE_AIO) {
+        return BLOCKDEV_AIO_OPTIONS_NATIVE;
+    }
+    if (flags & BDRV_O_IO_URING) {
+        return BLOCKDEV_AIO_OPTIONS_IO_URING;
+    }
+    return BLOCKDEV_AIO_OPTIONS_THREADS;
+}
+
 static int file_open(BlockDriverState *bs, BlockdevOptions *options,
                      int flags, GError **errp)
 {
@@ -196,6 +221,12 @@ static int file_open(BlockDriverState *bs, BlockdevOptions *options,
     g_strlcpy(bs->filename, o->filename, sizeof(bs->filename));
     s->direct = flags & BDRV_O_NOCACHE;
     s->no_flush = flags & BDRV_O_NO_FLUSH;
+    s->aio = file_aio_mode(o, flags);
+    if (s->aio == BLOCKDEV_AIO_OPTIONS_NATIVE && !s->direct) {
+        error_setg(errp, "aio=native was specified, but it requires "
+                   "cache.direct=on, which was not specified.");
+        return -EINVAL;
+    }
 
     s->fd = open(o->filename, oflags | (s->direct ? O_DIRECT : 0));
     if (s->fd < 0) {
@@ -230,9 +261,16 @@ static int file_open(BlockDriverState *bs, BlockdevOptions *options,
         bs->request_alignment = 1;
         s->mem_align = 1;
     }
+    /* This thread's ring now, so that an io_uring the system refuses
+     * fails the open; other threads make theirs on first use. */
+    if (s->aio != BLOCKDEV_AIO_OPTIONS_THREADS && !aio_ring_get(s->aio, errp)) {
+        file_close(bs);
+        return -EINVAL;
+    }
     qemu_trace("file_open", "filename=%s rdwr=%d direct=%d locking=%d "
-               "blockdev=%d align=%u", o->filename, !!(flags & BDRV_O_RDWR),
-               s->direct, locking, s->is_blockdev, bs->request_alignment);
+               "blockdev=%d align=%u aio=%s", o->filename,
+               !!(flags & BDRV_O_RDWR), s->direct, locking, s->is_blockdev,
+               bs->request_alignment, BlockdevAioOptions_str(s->aio));
     return 0;
 }
 
@@ -265,12 +303,29 @@ static bool iov_aligned(BDRVFileState *s, const struct iovec *iov, int niov)
     return true;
 }
 
+/* One preadv/pwritev2, through the ring when there is one. */
+static ssize_t rw_once(AioRing *ring, int fd, bool write, int64_t offset,
+                       const struct iovec *v, int n, int rwflags)
+{
+    if (ring) {
+        ssize_t r = aio_ring_rw(ring, write ? AIO_RING_WRITE : AIO_RING_READ,
+                                fd, v, n, offset);
+        if (r != -EAGAIN) {
+            return r >= 0 ? r : (errno = (int)-r, -1);
+        }
+        /* The kernel could not take it now: do this one here. */
+    }
+    return write ? pwritev2(fd, v, n, offset, rwflags)
+                 : preadv(fd, v, n, offset);
+}
+
 /*
  * Full-length preadv/pwritev (retries short transfers and EINTR).  Reads
  * past the end of the file return zeros, as for a hole.
  */
-static int do_rw(int fd, bool write, int64_t offset, int64_t bytes,
-                 const struct iovec *iov, int niov, int rwflags)
+static int do_rw(AioRing *ring, int fd, bool write, int64_t offset,
+                 int64_t bytes, const struct iovec *iov, int niov,
+                 int rwflags)
 {
     struct iovec local[64];
     struct iovec *v = niov <= 64 ? local : g_new(struct iovec, niov);
@@ -279,9 +334,8 @@ static int do_rw(int fd, bool write, int64_t offset, int64_t bytes,
 
     while (done < bytes) {
         int n = bdrv_iov_slice(iov, niov, done, bytes - done, v);
-        ssize_t r = write ? pwritev2(fd, v, MIN(n, IOV_MAX), offset + done,
-                                     rwflags)
-                          : preadv(fd, v, MIN(n, IOV_MAX), offset + done);
+        ssize_t r = rw_once(ring, fd, write, offset + done, v,
+                            MIN(n, IOV_MAX), rwflags);
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -303,6 +357,21 @@ static int do_rw(int fd, bool write, int64_t offset, int64_t bytes,
         g_free(v);
     }
     return ret;
+}
+
+/*
+ * The ring for I/O on fd in this thread, or NULL for plain system calls:
+ * with aio=threads, and for aio=native on the buffered descriptor of an
+ * odd-sized tail (Linux AIO is only asynchronous with O_DIRECT).  A thread
+ * whose ring cannot be made (the open's thread could) uses system calls.
+ */
+static AioRing *file_ring(BDRVFileState *s, int fd)
+{
+    if (s->aio == BLOCKDEV_AIO_OPTIONS_THREADS ||
+        (s->aio == BLOCKDEV_AIO_OPTIONS_NATIVE && fd != s->fd)) {
+        return NULL;
+    }
+    return aio_ring_get(s->aio, NULL);
 }
 
 /* Choose a descriptor: O_DIRECT needs aligned offset and length. */
@@ -338,7 +407,7 @@ static void *thread_bounce(void)
 }
 
 /* O_DIRECT with unaligned memory: copy through an aligned buffer. */
-static int bounce_rw(BlockDriverState *bs, int fd, bool write, int64_t offset,
+static int bounce_rw(AioRing *ring, int fd, bool write, int64_t offset,
                      int64_t bytes, const struct iovec *iov, int niov,
                      int rwflags)
 {
@@ -352,9 +421,9 @@ static int bounce_rw(BlockDriverState *bs, int fd, bool write, int64_t offset,
         struct iovec v = { buf, n };
         if (write) {
             bdrv_iov_to_buf(iov, niov, done, buf, n);
-            ret = do_rw(fd, true, offset + done, n, &v, 1, rwflags);
+            ret = do_rw(ring, fd, true, offset + done, n, &v, 1, rwflags);
         } else {
-            ret = do_rw(fd, false, offset + done, n, &v, 1, 0);
+            ret = do_rw(ring, fd, false, offset + done, n, &v, 1, 0);
             bdrv_iov_from_buf(iov, niov, done, buf, n);
         }
         done += n;
@@ -367,14 +436,15 @@ static int file_rw(BlockDriverState *bs, bool write, int64_t offset,
 {
     BDRVFileState *s = bs->opaque;
     int fd = pick_fd(bs, offset, bytes);
+    AioRing *ring = file_ring(s, fd);
 
     if (fd == s->fd && s->direct && !iov_aligned(s, iov, niov)) {
         qemu_trace("file_direct_fallback", "filename=%s reason=unaligned-buffer"
                    " offset=%" PRId64 " bytes=%" PRId64, bs->filename, offset,
                    bytes);
-        return bounce_rw(bs, fd, write, offset, bytes, iov, niov, 0);
+        return bounce_rw(ring, fd, write, offset, bytes, iov, niov, 0);
     }
-    return do_rw(fd, write, offset, bytes, iov, niov, 0);
+    return do_rw(ring, fd, write, offset, bytes, iov, niov, 0);
 }
 
 static int file_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
@@ -389,12 +459,89 @@ static int file_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
     return file_rw(bs, true, offset, bytes, iov, niov);
 }
 
+/* ---- asynchronous reads and writes (bdrv_aio_rw) ---- */
+
+typedef struct FileAio {
+    AioRingReq rr;              /* first: the ring hands it back */
+    BlockDriverState *bs;
+    bool write;
+    int64_t offset, bytes;
+    const struct iovec *iov;
+    int niov;
+    BdrvAioCb *cb;
+    void *opaque;
+} FileAio;
+
+/*
+ * A whole transfer completes the request.  The rare rest (a short read or
+ * write, -EAGAIN, -EINTR, end of file) is finished here synchronously by
+ * do_rw, which retries and zero-fills as the synchronous path does.
+ */
+static void file_aio_done(AioRingReq *rr, ssize_t res)
+{
+    FileAio *a = (FileAio *)rr;
+    int ret = 0;
+
+    if (res < 0 && res != -EAGAIN && res != -EINTR) {
+        ret = (int)res;
+    } else if (res < a->bytes) {
+        int64_t done = MAX(res, 0);
+        struct iovec local[64];
+        struct iovec *v = a->niov <= 64 ? local : g_new(struct iovec, a->niov);
+        int n = bdrv_iov_slice(a->iov, a->niov, done, a->bytes - done, v);
+
+        ret = do_rw(NULL, rr->fd, a->write, a->offset + done,
+                    a->bytes - done, v, n, 0);
+        if (v != local) {
+            g_free(v);
+        }
+    }
+    a->cb(a->opaque, ret);
+    g_free(a);
+}
+
+static int file_aio_rw(BlockDriverState *bs, bool write, int64_t offset,
+                       int64_t bytes, const struct iovec *iov, int niov,
+                       BdrvAioCb *cb, void *opaque)
+{
+    BDRVFileState *s = bs->opaque;
+    int fd = pick_fd(bs, offset, bytes);
+    AioRing *ring = file_ring(s, fd);
+    FileAio *a;
+
+    if (!ring || niov > IOV_MAX ||
+        (fd == s->fd && s->direct && !iov_aligned(s, iov, niov))) {
+        return -ENOTSUP;        /* bounce buffers: the synchronous path */
+    }
+    a = g_new(FileAio, 1);
+    *a = (FileAio) {
+        .rr = { .op = write ? AIO_RING_WRITE : AIO_RING_READ, .fd = fd,
+                .iov = iov, .niov = niov, .offset = offset,
+                .cb = file_aio_done },
+        .bs = bs, .write = write, .offset = offset, .bytes = bytes,
+        .iov = iov, .niov = niov, .cb = cb, .opaque = opaque,
+    };
+    aio_ring_submit(ring, &a->rr);
+    return 0;
+}
+
 static int file_flush(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
 
     if (s->no_flush) {
         return 0;
+    }
+    /* Linux AIO has no fdatasync on most file systems (QEMU does these
+     * in its thread pool too); io_uring has one. */
+    AioRing *ring = s->aio == BLOCKDEV_AIO_OPTIONS_IO_URING
+                    ? file_ring(s, s->fd) : NULL;
+
+    if (ring) {
+        ssize_t r = aio_ring_rw(ring, AIO_RING_FDATASYNC, s->fd, NULL, 0, 0);
+        if (r != -EAGAIN && r != -EINTR) {
+            return r < 0 ? (int)r : 0;
+        }
     }
     return fdatasync(s->fd) < 0 ? -errno : 0;
 }
@@ -646,6 +793,7 @@ const BlockDriver bdrv_file = {
     .bdrv_close = file_close,
     .bdrv_preadv = file_preadv,
     .bdrv_pwritev = file_pwritev,
+    .bdrv_aio_rw = file_aio_rw,
     .bdrv_pwrite_zeroes = file_pwrite_zeroes,
     .bdrv_pdiscard = file_pdiscard,
     .bdrv_flush = file_flush,

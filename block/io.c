@@ -764,3 +764,28 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
     bdrv_refresh_total_bytes(bs);
     return ret;
 }
+
+/* ---- for block/aio-request.c ---- */
+
+int bdrv_check_rw(BlockDriverState *bs, bool write, int64_t offset,
+                  int64_t bytes)
+{
+    return write ? check_write(bs, offset, bytes)
+                 : check_request(bs, offset, bytes);
+}
+
+bool bdrv_write_fast_begin(BlockDriverState *bs)
+{
+    BdrvTrackedReq req;
+
+    if (!write_begin(bs, &req, 0, 0)) {
+        return true;
+    }
+    tracked_end(bs, &req);      /* an RMW is live: go the synchronous way */
+    return false;
+}
+
+void bdrv_write_fast_end(BlockDriverState *bs)
+{
+    write_end(bs, NULL, false);
+}

@@ -82,6 +82,23 @@ static int raw_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
                         flags);
 }
 
+/* The window is checked already (the node's length is its size). */
+static int raw_aio_rw(BlockDriverState *bs, bool write, int64_t offset,
+                      int64_t bytes, const struct iovec *iov, int niov,
+                      BdrvAioCb *cb, void *opaque)
+{
+    BDRVRawState *s = bs->opaque;
+
+    if (write) {
+        bdrv_aio_pwritev(bs->file->bs, s->offset + offset, bytes, iov, niov,
+                         cb, opaque);
+    } else {
+        bdrv_aio_preadv(bs->file->bs, s->offset + offset, bytes, iov, niov,
+                        cb, opaque);
+    }
+    return 0;
+}
+
 static int raw_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, int flags)
 {
@@ -220,6 +237,7 @@ const BlockDriver bdrv_raw = {
     .bdrv_open = raw_open,
     .bdrv_preadv = raw_preadv,
     .bdrv_pwritev = raw_pwritev,
+    .bdrv_aio_rw = raw_aio_rw,
     .bdrv_pwrite_zeroes = raw_pwrite_zeroes,
     .bdrv_pdiscard = raw_pdiscard,
     .bdrv_getlength = raw_getlength,

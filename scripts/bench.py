@@ -365,6 +365,48 @@ class Bench:
         _, out, _ = self.run([tool])
         self.crypto_out = out
 
+    # --- the file driver's aio= modes (issue 16, section 2) ---
+
+    AIO_MODES = ("threads", "native", "io_uring")
+
+    def aio_args(self, name, write, count, mode, rand=True):
+        """bench_args for 4 KiB requests, 32 in flight, with -i mode."""
+        args = self.bench_args(name, write, 4096, count, rand)
+        i = args.index("-d")
+        args[i + 1] = "32"
+        return args[:1] + ["-i", mode] + args[1:]
+
+    def aio_section(self):
+        """Random 4 KiB IOPS of every image with -i threads|native|io_uring
+        (the ratio is against -i threads of the same image), then the
+        sequential 4 KiB raw lines against Debian's qemu-img with the same
+        -i (QEMU 7.2 has no --random)."""
+        count = min(self.size_mib * 256, 131072)
+        for write in (False, True):
+            kind = "write" if write else "read"
+            for name in ["raw"] + getattr(self, "luks", []):
+                t = self.interleaved([(m, self.img, self.aio_args(name, write, count, m))
+                                      for m in self.AIO_MODES])
+                for m in self.AIO_MODES:
+                    self.add("random 4 KiB %s %s -d 32 -i %s (vs threads)" % (kind, name, m),
+                             count / t[m], "IOPS", t["threads"] / t[m])
+        ref = "/usr/bin/qemu-img"
+        if not os.path.exists(ref):
+            return
+        for write in (False, True):
+            kind = "write" if write else "read"
+            variants = []
+            for m in self.AIO_MODES:
+                # the pattern for both: QEMU 7.2 has no --random-data
+                args = [a for a in self.aio_args("raw", write, count, m, rand=False)
+                        if a != "--random-data"]
+                variants.append(("ours " + m, self.img, args))
+                variants.append(("qemu " + m, ref, args))
+            t = self.interleaved(variants)
+            for m in self.AIO_MODES:
+                self.add("seq 4 KiB %s raw -d 32 -i %s, QEMU 7.2 (ours/QEMU)" % (kind, m),
+                         count / t["qemu " + m], "IOPS", t["qemu " + m] / t["ours " + m])
+
     # --- sparse copy: what block status saves (issue 12, section 4) ---
 
     SPARSE_DATA_MIB = (1, 100, 500, 1000)   # 2 MiB of data at each offset
@@ -455,6 +497,7 @@ class Bench:
 # The table's sections, in the order they run (each is Bench.NAME_section).
 SECTIONS = ("io", "convert", "nbd", "qemu_nbd", "fuse", "crypto", "sparse",
             "reencrypt", "qcow2", "nbd_client")
+SECTIONS += ("aio",)
 
 
 def main():

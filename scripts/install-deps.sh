@@ -16,6 +16,7 @@ pkgs=(
   librbd-dev librados-dev  # the rbd protocol driver (block/rbd.c)
   ceph-mon ceph-mgr ceph-osd ceph-common  # the tests' one-node cluster
   qemu-block-extra  # Debian QEMU 7.2's rbd driver: the interop peer
+  libaio-dev liburing-dev  # the file driver's aio=native and aio=io_uring
 )
 # The VM iotests (vm-*.py): a real guest under TCG and a libvirt domain.
 # Without recommends: libvirt-daemon-system would start system services.

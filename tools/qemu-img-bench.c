@@ -2,7 +2,9 @@
  * qemu-img bench: issue COUNT read or write requests of SIZE bytes, DEPTH of
  * them in flight at a time (one worker thread per in-flight request, all on
  * the same node), and report the wall time.  The command line is QEMU's so
- * the same run can be timed against another qemu-img.
+ * the same run can be timed against another qemu-img.  With -i native or
+ * io_uring (or -n) one thread keeps DEPTH asynchronous requests in flight
+ * instead, as QEMU's does, when the whole chain can (bdrv_aio_is_async).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -49,7 +51,49 @@ typedef struct BenchState {
     gint next;          /* next request number to issue */
     gint completed;
     gint failed;
+    int inflight;       /* -i native|io_uring: requests out */
 } BenchState;
+
+/* Request i's offset: wraps around at the end of the image, as in QEMU. */
+static int64_t bench_offset(BenchState *b, GRand *rand, int i)
+{
+    int64_t off = b->offset + (int64_t)i * b->step;
+
+    if (b->random_offsets && b->image_size > b->offset + b->bufsize) {
+        uint64_t slots =
+            (b->image_size - b->offset - b->bufsize) / b->step + 1;
+        uint64_t r = ((uint64_t)g_rand_int(rand) << 32) | g_rand_int(rand);
+        off = b->offset + (int64_t)(r % slots) * b->step;
+    } else if (b->image_size) {
+        off %= b->image_size;
+    } else {
+        off = 0;
+    }
+    return off;
+}
+
+/* The request's data: the pattern, or random bytes (fill_random). */
+static void bench_fill(BenchState *b, GRand *rand, guint8 *buf)
+{
+    if (b->random_data) {
+        for (int j = 0; j + 4 <= b->bufsize; j += 4) {
+            guint32 r = g_rand_int(rand);
+            memcpy(buf + j, &r, 4);
+        }
+    } else {
+        memset(buf, b->pattern, b->bufsize);
+    }
+}
+
+/* Make every sector unique, so that no dedup can favour it. */
+static void bench_stamp(BenchState *b, guint8 *buf, int64_t off)
+{
+    if (b->random_data) {
+        for (int j = 0; j + 8 <= b->bufsize; j += 512) {
+            memcpy(buf + j, &off, 8);
+        }
+    }
+}
 
 static gpointer bench_worker(gpointer opaque)
 {
@@ -62,36 +106,13 @@ static gpointer bench_worker(gpointer opaque)
         return NULL;
     }
     g_autoptr(GRand) rand = g_rand_new();
-    if (b->random_data) {
-        for (int j = 0; j + 4 <= b->bufsize; j += 4) {
-            guint32 r = g_rand_int(rand);
-            memcpy(buf + j, &r, 4);
-        }
-    } else {
-        memset(buf, b->pattern, b->bufsize);
-    }
+    bench_fill(b, rand, buf);
     while (!g_atomic_int_get(&b->failed) &&
            (i = g_atomic_int_add(&b->next, 1)) < b->count) {
-        /* Offsets wrap around at the end of the image, as in QEMU. */
-        int64_t off = b->offset + (int64_t)i * b->step;
+        int64_t off = bench_offset(b, rand, i);
         int ret;
 
-        if (b->random_offsets && b->image_size > b->offset + b->bufsize) {
-            uint64_t slots =
-                (b->image_size - b->offset - b->bufsize) / b->step + 1;
-            uint64_t r = ((uint64_t)g_rand_int(rand) << 32) | g_rand_int(rand);
-            off = b->offset + (int64_t)(r % slots) * b->step;
-        } else if (b->image_size) {
-            off %= b->image_size;
-        } else {
-            off = 0;
-        }
-        if (b->random_data) {
-            /* Make every sector unique, so that no dedup can favour it. */
-            for (int j = 0; j + 8 <= b->bufsize; j += 512) {
-                memcpy(buf + j, &off, 8);
-            }
-        }
+        bench_stamp(b, buf, off);
         ret = b->write ? bdrv_pwrite(b->bs, off, b->bufsize, buf, 0)
                        : bdrv_pread(b->bs, off, b->bufsize, buf, 0);
         if (ret < 0) {
@@ -109,6 +130,80 @@ static gpointer bench_worker(gpointer opaque)
     }
     free(buf);
     return NULL;
+}
+
+/* ---- -i native|io_uring: one thread, DEPTH asynchronous requests ---- */
+
+typedef struct BenchSlot {
+    BenchState *b;
+    GRand *rand;
+    guint8 *buf;
+    struct iovec v;
+} BenchSlot;
+
+static void bench_issue(BenchSlot *sl);
+
+static void bench_aio_done(void *opaque, int ret)
+{
+    BenchSlot *sl = opaque;
+    BenchState *b = sl->b;
+
+    b->inflight--;
+    if (ret < 0) {
+        b->failed = b->failed ? b->failed : ret;
+        return;
+    }
+    if (b->flush_interval && ++b->completed % b->flush_interval == 0) {
+        ret = bdrv_flush(b->bs);
+        if (ret < 0) {
+            b->failed = ret;
+            return;
+        }
+    }
+    bench_issue(sl);
+}
+
+static void bench_issue(BenchSlot *sl)
+{
+    BenchState *b = sl->b;
+    int64_t off;
+
+    if (b->failed || b->next >= b->count) {
+        return;
+    }
+    off = bench_offset(b, sl->rand, b->next++);
+    bench_stamp(b, sl->buf, off);
+    b->inflight++;
+    if (b->write) {
+        bdrv_aio_pwritev(b->bs, off, b->bufsize, &sl->v, 1, bench_aio_done, sl);
+    } else {
+        bdrv_aio_preadv(b->bs, off, b->bufsize, &sl->v, 1, bench_aio_done, sl);
+    }
+}
+
+static void bench_run_aio(BenchState *b, int depth)
+{
+    g_autofree BenchSlot *slots = g_new0(BenchSlot, depth);
+    g_autoptr(GRand) rand = g_rand_new();
+
+    for (int i = 0; i < depth; i++) {
+        slots[i] = (BenchSlot) { .b = b, .rand = rand };
+        if (posix_memalign((void **)&slots[i].buf, 4096,
+                           MAX(b->bufsize, 1))) {
+            abort();
+        }
+        slots[i].v = (struct iovec) { slots[i].buf, b->bufsize };
+        bench_fill(b, rand, slots[i].buf);
+    }
+    for (int i = 0; i < depth; i++) {
+        bench_issue(&slots[i]);
+    }
+    while (b->inflight > 0) {
+        bdrv_aio_poll(true);
+    }
+    for (int i = 0; i < depth; i++) {
+        free(slots[i].buf);
+    }
 }
 
 /* Parse a positive int option with QEMU's "Invalid X specified" message. */
@@ -130,6 +225,7 @@ static bool bench_parse_int(const char *arg, const char *what, int *out)
 typedef struct BenchArgs {
     const char *fmt, *cache;
     bool image_opts, quiet, force_share, no_drain;
+    int aio_flags;      /* -i / -n, as BDRV_O_NATIVE_AIO / BDRV_O_IO_URING */
     int depth;
     int64_t step_arg;
 } BenchArgs;
@@ -165,10 +261,9 @@ static int bench_parse(int argc, char **argv, BenchState *b, BenchArgs *a)
             }
             break;
         case 'f': a->fmt = optarg; break;
-        case 'n': break;   /* native AIO: every request is a thread here */
+        case 'n': a->aio_flags |= BDRV_O_NATIVE_AIO; break;
         case 'i':
-            if (strcmp(optarg, "threads") && strcmp(optarg, "native") &&
-                strcmp(optarg, "io_uring")) {
+            if (!tool_parse_aio(optarg, &a->aio_flags)) {
                 error_report("Invalid aio option: %s", optarg);
                 return 1;
             }
@@ -267,6 +362,7 @@ int img_bench(int argc, char **argv)
     }
     flags |= b.write ? BDRV_O_RDWR : 0;
     flags |= a.force_share ? BDRV_O_FORCE_SHARE : 0;
+    flags |= a.aio_flags;
     b.step = a.step_arg ? a.step_arg : b.bufsize;
 
     b.bs = img_open(a.image_opts, argv[optind], a.fmt, NULL, flags, a.quiet);
@@ -292,13 +388,17 @@ int img_bench(int argc, char **argv)
     }
 
     nthreads = MIN(a.depth, b.count);
-    threads = g_new0(GThread *, nthreads);
     t1 = tool_now();
-    for (int i = 0; i < nthreads; i++) {
-        threads[i] = g_thread_new("bench", bench_worker, &b);
-    }
-    for (int i = 0; i < nthreads; i++) {
-        g_thread_join(threads[i]);
+    if (a.aio_flags && bdrv_aio_is_async(b.bs)) {
+        bench_run_aio(&b, nthreads);
+    } else {
+        threads = g_new0(GThread *, nthreads);
+        for (int i = 0; i < nthreads; i++) {
+            threads[i] = g_thread_new("bench", bench_worker, &b);
+        }
+        for (int i = 0; i < nthreads; i++) {
+            g_thread_join(threads[i]);
+        }
     }
     t2 = tool_now();
     bdrv_unref(b.bs);

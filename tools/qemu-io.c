@@ -35,6 +35,9 @@ static void usage(const char *name)
 "  -f, --format FMT     specifies the block driver to use\n"
 "  -r, --read-only      export read-only\n"
 "  -n, --nocache        disable host cache, short for -t none\n"
+"  -k, --native-aio     use kernel AIO implementation\n"
+"                       (Linux only, prefer use of -i)\n"
+"  -i, --aio=MODE       use AIO mode (threads, native or io_uring)\n"
 "  -U, --force-share    force shared permissions\n"
 "  -d, --discard=MODE   use discard mode: ignore (or off), unmap (or on, the default)\n"
 "  -t, --cache=MODE     use the given cache mode for the image\n"
@@ -219,15 +222,15 @@ int main(int argc, char **argv)
         case 'r': readonly = true; break;
         case 'n': flags |= BDRV_O_NOCACHE; break;
         case 'U': flags |= BDRV_O_FORCE_SHARE; break;
-        case 'C': case 'm': case 'k': break;
+        case 'C': case 'm': break;
+        case 'k': flags |= BDRV_O_NATIVE_AIO; break;
         case 'T':
             if (!tool_trace_opt(optarg)) {
                 return 1;
             }
             break;
         case 'i':
-            if (strcmp(optarg, "threads") && strcmp(optarg, "native") &&
-                strcmp(optarg, "io_uring")) {
+            if (!tool_parse_aio(optarg, &flags)) {
                 error_report("Invalid aio option: %s", optarg);
                 return 1;
             }

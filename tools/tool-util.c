@@ -279,6 +279,23 @@ bool tool_parse_cache(const char *mode, int *flags)
     return true;
 }
 
+bool tool_parse_aio(const char *mode, int *flags)
+{
+    int aio;
+
+    if (!strcmp(mode, "threads")) {
+        aio = 0;
+    } else if (!strcmp(mode, "native")) {
+        aio = BDRV_O_NATIVE_AIO;
+    } else if (!strcmp(mode, "io_uring")) {
+        aio = BDRV_O_IO_URING;
+    } else {
+        return false;
+    }
+    *flags = (*flags & ~(BDRV_O_NATIVE_AIO | BDRV_O_IO_URING)) | aio;
+    return true;
+}
+
 /* --- "-o" option lists --- */
 
 static void tool_opt_free(gpointer p)

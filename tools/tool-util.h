@@ -51,6 +51,12 @@ void tool_dump_json_human(JsonObject *obj, int indentation);
  */
 bool tool_parse_cache(const char *mode, int *flags);
 
+/*
+ * -i threads|native|io_uring (QEMU's bdrv_parse_aio) to the BDRV_O_*
+ * flags that set the file driver's aio= default.  False on another name.
+ */
+bool tool_parse_aio(const char *mode, int *flags);
+
 /* A "-o key=value,key2=value2" list (QemuOpts syntax: ",," escapes ','). */
 typedef struct ToolOpt {
     char *key;

@@ -29,6 +29,10 @@ enum {
     /* qemu-img check: a format whose header is damaged still opens (with
      * no data I/O) so that bdrv_check() can report what is wrong. */
     BDRV_O_CHECK       = (1 << 6),
+    /* The tools' -i/-n/-k: the file driver's aio= default when the
+     * options do not name one (QEMU's flags of the same names). */
+    BDRV_O_NATIVE_AIO  = (1 << 7),
+    BDRV_O_IO_URING    = (1 << 8),
 };
 
 /* Request flags */
@@ -76,6 +80,34 @@ int bdrv_pread(BlockDriverState *bs, int64_t offset, int64_t bytes,
                void *buf, int flags);
 int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
                 const void *buf, int flags);
+
+/*
+ * Asynchronous reads and writes, for a caller that keeps many in flight
+ * from one thread (qemu-img bench with -i native|io_uring).  The request
+ * starts now; cb(opaque, ret) runs in this thread from a later
+ * bdrv_aio_poll(); iov and its buffers stay the caller's until then.
+ * Along a chain whose drivers can (raw, luks, file with aio=native or
+ * io_uring) the request reaches the kernel at the next poll, batched with
+ * the others; elsewhere it runs synchronously at once and only its
+ * callback waits for the poll.
+ */
+typedef void BdrvAioCb(void *opaque, int ret);
+void bdrv_aio_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                     const struct iovec *iov, int niov, BdrvAioCb *cb,
+                     void *opaque);
+void bdrv_aio_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                      const struct iovec *iov, int niov, BdrvAioCb *cb,
+                      void *opaque);
+/*
+ * One turn of this thread's loop: hand the queued requests to the kernel,
+ * run the callbacks of those that finished, waiting for one first if
+ * `wait` and any is out.  Returns the number of callbacks run (0: none
+ * were out).
+ */
+int bdrv_aio_poll(bool wait);
+/* Whether every node from bs down its "file" children to the protocol
+ * node has an asynchronous path (else requests run synchronously). */
+bool bdrv_aio_is_async(BlockDriverState *bs);
 int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
                        int flags);
 int bdrv_pdiscard(BlockDriverState *bs, int64_t offset, int64_t bytes);

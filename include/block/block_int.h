@@ -92,6 +92,16 @@ struct BlockDriver {
     int (*bdrv_pwritev_compressed)(BlockDriverState *bs, int64_t offset,
                                    int64_t bytes, const struct iovec *iov,
                                    int niov);
+    /*
+     * Start an aligned, in-bounds read or write asynchronously
+     * (bdrv_aio_preadv): return 0 and have cb(opaque, ret) run later from
+     * bdrv_aio_poll() in this thread, or return -ENOTSUP, without calling
+     * cb, to have the generic code run this one synchronously.  NULL:
+     * always synchronous.
+     */
+    int (*bdrv_aio_rw)(BlockDriverState *bs, bool write, int64_t offset,
+                       int64_t bytes, const struct iovec *iov, int niov,
+                       BdrvAioCb *cb, void *opaque);
     int (*bdrv_pwrite_zeroes)(BlockDriverState *bs, int64_t offset,
                               int64_t bytes, int flags);
     int (*bdrv_pdiscard)(BlockDriverState *bs, int64_t offset, int64_t bytes);
@@ -260,6 +270,16 @@ BdrvChild *bdrv_open_cow_child(BlockDriverState *parent, BlockdevRef *ref,
 /* Open a BlockdevRef as a standalone node (used by blockdev-create); the
  * same resolver as bdrv_open_child(), without a parent. */
 BlockDriverState *bdrv_open_ref(BlockdevRef *ref, int flags, GError **errp);
+
+/*
+ * For the asynchronous requests (block/aio-request.c): the request checks
+ * of bdrv_preadv/bdrv_pwritev (0 or their -errno), and the aligned-write
+ * fast path's entry (false: an RMW is live, go synchronous) and exit.
+ */
+int bdrv_check_rw(BlockDriverState *bs, bool write, int64_t offset,
+                  int64_t bytes);
+bool bdrv_write_fast_begin(BlockDriverState *bs);
+void bdrv_write_fast_end(BlockDriverState *bs);
 
 /* Convenience I/O on a child. */
 int bdrv_child_pread(BdrvChild *c, int64_t offset, int64_t bytes, void *buf);

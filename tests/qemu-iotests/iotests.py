@@ -564,6 +564,13 @@ class _Result(unittest.TextTestResult):
         super().addError(test, err)
         self._record(test, 'fail', self._exc_info_to_string(err, test))
 
+    def addSubTest(self, test, subtest, err):
+        # A failing subTest fails its case (unittest then calls neither
+        # addSuccess nor addFailure for the case itself).
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._record(subtest, 'fail', self._exc_info_to_string(err, test))
+
     def addSkip(self, test, reason):
         # The suite has no skips: a skipped case counts as a failure.
         super().addSkip(test, reason)
