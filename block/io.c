@@ -562,6 +562,9 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
 
 #define ZERO_CHUNK (1 << 20)
 
+/* QEMU's largest image: INT64_MAX aligned down to its largest alignment. */
+#define BDRV_MAX_LENGTH (INT64_MAX & ~(((int64_t)1 << 30) - 1))
+
 /* A shared, aligned, never-written buffer of zeros (drivers treat write
  * buffers as const). */
 static const void *zero_buffer(void)
@@ -751,6 +754,12 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
     if (offset < 0) {
         error_setg(errp, "Image size cannot be negative");
         return -EINVAL;
+    }
+    if (offset > BDRV_MAX_LENGTH) {
+        /* QEMU's limit and words: INT64_MAX aligned down to 1 GiB */
+        error_setg(errp, "offset(%" PRId64 ") exceeds maximum(%" PRId64 ")",
+                   offset, (int64_t)BDRV_MAX_LENGTH);
+        return -EFBIG;
     }
     if (bs->read_only) {
         error_setg(errp, "Image is read-only");
