@@ -1,6 +1,7 @@
 /*
  * qemu-img compare: are two images' contents (as the guest sees them) the
- * same?  Exit 0 identical, 1 different, 2 on an error, as QEMU's.
+ * same?  Exit as QEMU's: 0 identical, 1 different, 2 an image cannot be
+ * opened, 3 block status failed, 4 a read (or the size) failed.
  *
  * Like QEMU, a difference is located to the 512-byte sector it starts in
  * ("Content mismatch at offset N!" names that sector's offset), and without
@@ -27,7 +28,8 @@ static const char compare_help[] =
 "  -p        show progress\n"
 "  -q        quiet: print nothing, only set the exit status\n"
 "  -U        open the images without taking locks\n"
-"Exit status: 0 identical, 1 different, 2 an error.\n";
+"Exit status: 0 identical, 1 different, 2 open error, 3 block status\n"
+"error, 4 read error.\n";
 
 typedef struct CompareCtx {
     bool quiet, progress;
@@ -139,7 +141,7 @@ static int64_t status_mismatch(BlockDriverState *bs1, const char *f1,
     return len;
 }
 
-/* 0 same, 1 mismatch (reported), 2 error. */
+/* 0 same, 1 mismatch (reported), 4 read error. */
 static int compare_common(CompareCtx *c, BlockDriverState *bs1,
                           const char *f1, BlockDriverState *bs2,
                           const char *f2, int64_t len)
@@ -149,7 +151,7 @@ static int compare_common(CompareCtx *c, BlockDriverState *bs1,
 
         if (read_or_report(bs1, f1, off, n, c->buf1) < 0 ||
             read_or_report(bs2, f2, off, n, c->buf2) < 0) {
-            return 2;
+            return 4;
         }
         diff = find_difference(c->buf1, c->buf2, n);
         if (diff >= 0) {
@@ -173,7 +175,7 @@ static int compare_tail(CompareCtx *c, BlockDriverState *bs, const char *f,
         int64_t n = MIN(COMPARE_CHUNK, end - off), nz;
 
         if (read_or_report(bs, f, off, n, c->buf1) < 0) {
-            return 2;
+            return 4;
         }
         nz = find_nonzero(c->buf1, n);
         if (nz >= 0) {
@@ -198,7 +200,7 @@ static int compare_images(CompareCtx *c, bool strict,
     if (len1 < 0 || len2 < 0) {
         error_report("Can't get size of %s: %s", len1 < 0 ? f1 : f2,
                      g_strerror(-(len1 < 0 ? len1 : len2)));
-        return 2;
+        return 4;
     }
     if (len1 != len2) {
         if (strict) {
@@ -217,7 +219,7 @@ static int compare_images(CompareCtx *c, bool strict,
         int64_t bad = status_mismatch(bs1, f1, bs2, f2, len1);
 
         if (bad < 0) {
-            return 2;
+            return 3;
         }
         ret = compare_common(c, bs1, f1, bs2, f2, bad);
         if (ret == 0 && bad < len1) {

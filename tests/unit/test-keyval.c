@@ -248,9 +248,10 @@ static void test_blockdev_child_names(void)
     const char *const *names = qapi_blockdev_child_names();
 
     /* luks: file, header; qcow2: file, backing, data-file (BlockdevRef
-     * or BlockdevRefOrNull members), each name once. */
-    g_assert_cmpint(g_strv_length((char **)names), ==, 4);
+     * or BlockdevRefOrNull members); blkdebug: file, image; each once. */
+    g_assert_cmpint(g_strv_length((char **)names), ==, 5);
     g_assert_cmpstr(names[0], ==, "file");
+    g_assert_true(g_strv_contains(names, "image"));
     g_assert_true(g_strv_contains(names, "header"));
     g_assert_true(g_strv_contains(names, "backing"));
     g_assert_true(g_strv_contains(names, "data-file"));
