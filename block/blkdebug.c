@@ -1,6 +1,8 @@
 /*
- * blkdebug: a pass-through filter that injects one fault at the Nth request
- * of a kind, for tests of error handling and crash safety.
+ * blkdebug: a pass-through filter that injects faults, for tests of error
+ * handling and crash safety.  Two models: QEMU's rules (config file,
+ * inject-error, set-state; blkdebug-rules.c), checked first, and ours,
+ * one fault at the Nth request of a kind:
  *
  * mode=error fails that request (and later ones of the kind unless once);
  * mode=crash drops that request and every later modifying request, so the
@@ -11,6 +13,7 @@
 #include <errno.h>
 #include <string.h>
 #include "block/block_int.h"
+#include "block/blkdebug-int.h"
 #include "qemu/error.h"
 
 typedef struct BlkdebugCounter {
@@ -21,6 +24,8 @@ typedef struct BlkdebugCounter {
 } BlkdebugCounter;
 
 typedef struct BDRVBlkdebugState {
+    BdrvChild *child;           /* "file" (ours) or "image" (QEMU's) */
+    BlkdebugRules rules;
     BlkdebugCounter *counter;
     BlkdebugIOType fail_on;
     int64_t fail_after;
@@ -28,6 +33,12 @@ typedef struct BDRVBlkdebugState {
     int error_code;
     bool once;
 } BDRVBlkdebugState;
+
+/* The child node, whichever name the options gave it. */
+static BlockDriverState *s_child(BlockDriverState *bs)
+{
+    return ((BDRVBlkdebugState *)bs->opaque)->child->bs;
+}
 
 static GMutex counters_lock;
 static GHashTable *counters;    /* name -> BlkdebugCounter */
@@ -111,16 +122,27 @@ static int blkdebug_open(BlockDriverState *bs, BlockdevOptions *options,
         error_setg(errp, "error-code must be a positive errno value");
         return -EINVAL;
     }
+    if (!o->file == !o->image) {
+        error_setg(errp, o->file ? "Cannot use 'file' together with 'image'"
+                                 : "Parameter 'image' is missing");
+        return -EINVAL;
+    }
     /*
      * A filter passes requests on for its parent: under a metadata-only
      * luks node (qemu-img info) it carries the header reads the format
      * needs, like the protocol node it stands in for.
      */
     bs->open_flags &= ~BDRV_O_NO_IO;
-    file = bdrv_open_child(bs, o->file, "file", false, errp);
+    file = bdrv_open_child(bs, o->image ? o->image : o->file,
+                           o->image ? "image" : "file", false, errp);
     if (!file) {
         return -EINVAL;
     }
+    if (blkdebug_rules_init(&s->rules, o->config, o->inject_error,
+                            o->set_state, errp) < 0) {
+        return -EINVAL;
+    }
+    s->child = file;
     s->fail_on = o->has_fail_on ? o->fail_on : BLKDEBUG_IO_TYPE_WRITE;
     s->fail_after = o->has_fail_after ? o->fail_after : 0;
     s->mode = o->has_mode ? o->mode : BLKDEBUG_FAIL_MODE_ERROR;
@@ -136,6 +158,7 @@ static void blkdebug_close(BlockDriverState *bs)
 {
     BDRVBlkdebugState *s = bs->opaque;
 
+    blkdebug_rules_free(&s->rules);
     if (s->counter) {
         counter_put(s->counter);
         s->counter = NULL;
@@ -144,14 +167,19 @@ static void blkdebug_close(BlockDriverState *bs)
 
 /*
  * Decide the fate of a request: 0 = pass it on, 1 = drop it silently,
- * -errno = fail it.
+ * -errno = fail it.  QEMU's armed rules first, then the counting model.
  */
-static int inject(BlockDriverState *bs, BlkdebugIOType type)
+static int inject(BlockDriverState *bs, int64_t offset, int64_t bytes,
+                  BlkdebugIOType type)
 {
     BDRVBlkdebugState *s = bs->opaque;
     BlkdebugCounter *c = s->counter;
     bool modifies = type != BLKDEBUG_IO_TYPE_READ;
+    int err = blkdebug_rules_check(&s->rules, offset, bytes, type);
 
+    if (err) {
+        return err;
+    }
     if (s->mode == BLKDEBUG_FAIL_MODE_CRASH && modifies &&
         g_atomic_int_get(&c->triggered)) {
         return 1;
@@ -177,46 +205,46 @@ static int blkdebug_preadv(BlockDriverState *bs, int64_t offset,
                            int64_t bytes, const struct iovec *iov, int niov,
                            int flags)
 {
-    int ret = inject(bs, BLKDEBUG_IO_TYPE_READ);
+    int ret = inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_READ);
 
     if (ret) {
         return ret < 0 ? ret : 0;
     }
-    return bdrv_preadv(bs->file->bs, offset, bytes, iov, niov, flags);
+    return bdrv_preadv(s_child(bs), offset, bytes, iov, niov, flags);
 }
 
 static int blkdebug_pwritev(BlockDriverState *bs, int64_t offset,
                             int64_t bytes, const struct iovec *iov, int niov,
                             int flags)
 {
-    int ret = inject(bs, BLKDEBUG_IO_TYPE_WRITE);
+    int ret = inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE);
 
     if (ret) {
         return ret < 0 ? ret : 0;
     }
-    return bdrv_pwritev(bs->file->bs, offset, bytes, iov, niov, flags);
+    return bdrv_pwritev(s_child(bs), offset, bytes, iov, niov, flags);
 }
 
 static int blkdebug_pwrite_zeroes(BlockDriverState *bs, int64_t offset,
                                   int64_t bytes, int flags)
 {
-    int ret = inject(bs, BLKDEBUG_IO_TYPE_WRITE_ZEROES);
+    int ret = inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_WRITE_ZEROES);
 
     if (ret) {
         return ret < 0 ? ret : 0;
     }
-    return bdrv_pwrite_zeroes(bs->file->bs, offset, bytes, flags);
+    return bdrv_pwrite_zeroes(s_child(bs), offset, bytes, flags);
 }
 
 static int blkdebug_pdiscard(BlockDriverState *bs, int64_t offset,
                              int64_t bytes)
 {
-    int ret = inject(bs, BLKDEBUG_IO_TYPE_DISCARD);
+    int ret = inject(bs, offset, bytes, BLKDEBUG_IO_TYPE_DISCARD);
 
     if (ret) {
         return ret < 0 ? ret : 0;
     }
-    return bdrv_pdiscard(bs->file->bs, offset, bytes);
+    return bdrv_pdiscard(s_child(bs), offset, bytes);
 }
 
 /* The generic layer flushes the child after this unless it fails.  After a
@@ -224,24 +252,32 @@ static int blkdebug_pdiscard(BlockDriverState *bs, int64_t offset,
  * flush cannot make them durable. */
 static int blkdebug_flush(BlockDriverState *bs)
 {
-    int ret = inject(bs, BLKDEBUG_IO_TYPE_FLUSH);
+    int ret = inject(bs, 0, 0, BLKDEBUG_IO_TYPE_FLUSH);
 
     return ret < 0 ? ret : 0;
 }
 
 static int64_t blkdebug_getlength(BlockDriverState *bs)
 {
-    return bdrv_getlength(bs->file->bs);
+    return bdrv_getlength(s_child(bs));
 }
 
-/* Status is not an I/O type that faults: the child answers. */
+/* The child answers, unless a rule names block-status (QEMU's never
+ * does by default). */
 static int blkdebug_block_status(BlockDriverState *bs, int64_t offset,
                                  int64_t bytes, int64_t *pnum, int64_t *map,
                                  BlockDriverState **file)
 {
+    BDRVBlkdebugState *s = bs->opaque;
+    int err = blkdebug_rules_check(&s->rules, offset, bytes,
+                                   BLKDEBUG_IO_TYPE_BLOCK_STATUS);
+
+    if (err) {
+        return err;
+    }
     *pnum = bytes;
     *map = offset;
-    *file = bs->file->bs;
+    *file = s->child->bs;
     return BDRV_BLOCK_RAW | BDRV_BLOCK_OFFSET_VALID;
 }
 
@@ -254,10 +290,29 @@ static int blkdebug_truncate(BlockDriverState *bs, int64_t offset,
         g_atomic_int_get(&s->counter->triggered)) {
         return 0;           /* a crashed device changes nothing any more */
     }
-    return bdrv_truncate(bs->file->bs, offset, prealloc, errp);
+    return bdrv_truncate(s_child(bs), offset, prealloc, errp);
 }
 
-static const char *const blkdebug_child_roles[] = { "file", NULL };
+static void blkdebug_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+{
+    BDRVBlkdebugState *s = bs->opaque;
+
+    blkdebug_rules_event(&s->rules, event);
+}
+
+/*
+ * QEMU's BLKDBG_EVENT: the event goes to bs itself when its driver takes
+ * events (a blkdebug node), else nowhere, as in QEMU 7.2.
+ */
+void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event)
+{
+    if (bs && bs->drv && bs->drv->bdrv_debug_event) {
+        bs->drv->bdrv_debug_event(bs, event);
+    }
+}
+
+static const char *const blkdebug_child_roles[] = { "file", "image", NULL };
+static const char *const blkdebug_prefixes[] = { "blkdebug:", NULL };
 
 const BlockDriver bdrv_blkdebug = {
     .format_name = "blkdebug",
@@ -272,5 +327,8 @@ const BlockDriver bdrv_blkdebug = {
     .bdrv_getlength = blkdebug_getlength,
     .bdrv_block_status = blkdebug_block_status,
     .bdrv_truncate = blkdebug_truncate,
+    .bdrv_debug_event = blkdebug_debug_event,
     .child_roles = blkdebug_child_roles,
+    .protocol_prefixes = blkdebug_prefixes,
+    .bdrv_parse_filename = blkdebug_parse_filename,
 };

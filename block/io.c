@@ -528,6 +528,7 @@ int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
     }
     qemu_trace("bdrv_pwritev", "node=%s offset=%" PRId64 " bytes=%" PRId64
                " flags=0x%x", bs->node_name, offset, bytes, flags);
+    bdrv_debug_event(bs, BLKDBG_PWRITEV);
     if (is_aligned(bs, offset, bytes)) {
         tracked = write_begin(bs, &req, offset, bytes);
         ret = bs->drv->bdrv_pwritev(bs, offset, bytes, iov, niov,
@@ -536,6 +537,7 @@ int bdrv_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
     } else {
         ret = rmw_write(bs, offset, bytes, iov, niov, flags & ~BDRV_REQ_FUA);
     }
+    bdrv_debug_event(bs, BLKDBG_PWRITEV_DONE);
     if (ret == 0 && (flags & BDRV_REQ_FUA)) {
         ret = bdrv_flush(bs);
     }
@@ -561,6 +563,9 @@ int bdrv_pwrite(BlockDriverState *bs, int64_t offset, int64_t bytes,
 }
 
 #define ZERO_CHUNK (1 << 20)
+
+/* QEMU's largest image: INT64_MAX aligned down to its largest alignment. */
+#define BDRV_MAX_LENGTH (INT64_MAX & ~(((int64_t)1 << 30) - 1))
 
 /* A shared, aligned, never-written buffer of zeros (drivers treat write
  * buffers as const). */
@@ -637,6 +642,7 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     end = offset + bytes;
     head = offset % a ? MIN(end, offset - offset % a + a) : offset;
     tail_start = MAX(head, end - end % a);
+    bdrv_debug_event(bs, BLKDBG_PWRITEV_ZERO);
     if (head > offset) {
         ret = zero_edge(bs, offset, head - offset);
     }
@@ -647,6 +653,7 @@ int bdrv_pwrite_zeroes(BlockDriverState *bs, int64_t offset, int64_t bytes,
     if (ret == 0 && end > tail_start) {
         ret = zero_edge(bs, tail_start, end - tail_start);
     }
+    bdrv_debug_event(bs, BLKDBG_PWRITEV_DONE);
     if (ret == 0 && (flags & BDRV_REQ_FUA)) {
         ret = bdrv_flush(bs);
     }
@@ -724,11 +731,18 @@ int bdrv_flush(BlockDriverState *bs)
     if ((bs->open_flags & BDRV_O_NO_FLUSH) && bs->drv->is_protocol) {
         return 0;
     }
+    /* QEMU's blkdebug events, told to the node's file (bdrv_debug_event) */
+    if (bs->file) {
+        bdrv_debug_event(bs->file->bs, BLKDBG_FLUSH_TO_OS);
+    }
     if (bs->drv->bdrv_flush) {
         ret = bs->drv->bdrv_flush(bs);
     }
     if (bs->open_flags & BDRV_O_NO_FLUSH) {
         return ret;             /* written back, not synced */
+    }
+    if (ret == 0 && bs->file) {
+        bdrv_debug_event(bs->file->bs, BLKDBG_FLUSH_TO_DISK);
     }
     /* Then the storage below, so metadata written by the driver is stable. */
     for (guint i = 0; ret == 0 && i < bs->children->len; i++) {
@@ -751,6 +765,12 @@ int bdrv_truncate(BlockDriverState *bs, int64_t offset, PreallocMode prealloc,
     if (offset < 0) {
         error_setg(errp, "Image size cannot be negative");
         return -EINVAL;
+    }
+    if (offset > BDRV_MAX_LENGTH) {
+        /* QEMU's limit and words: INT64_MAX aligned down to 1 GiB */
+        error_setg(errp, "offset(%" PRId64 ") exceeds maximum(%" PRId64 ")",
+                   offset, (int64_t)BDRV_MAX_LENGTH);
+        return -EFBIG;
     }
     if (bs->read_only) {
         error_setg(errp, "Image is read-only");

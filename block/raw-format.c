@@ -69,6 +69,7 @@ static int raw_preadv(BlockDriverState *bs, int64_t offset, int64_t bytes,
 {
     BDRVRawState *s = bs->opaque;
 
+    bdrv_debug_event(bs->file->bs, BLKDBG_READ_AIO);
     return bdrv_preadv(bs->file->bs, s->offset + offset, bytes, iov, niov,
                        flags);
 }
@@ -78,6 +79,7 @@ static int raw_pwritev(BlockDriverState *bs, int64_t offset, int64_t bytes,
 {
     BDRVRawState *s = bs->opaque;
 
+    bdrv_debug_event(bs->file->bs, BLKDBG_WRITE_AIO);
     return bdrv_pwritev(bs->file->bs, s->offset + offset, bytes, iov, niov,
                         flags);
 }

@@ -26,9 +26,7 @@ static JsonNode *parse_tree(const char *optstr, const char *implied_key,
         p++;
     }
     if (*p == '{') {
-        g_autofree char *prefixed = g_strconcat("json:", p, NULL);
-
-        return qemu_parse_json_filename(prefixed, errp);
+        return qemu_parse_json_options(p, errp);
     }
     return qemuopts ? keyval_parse_qemuopts(optstr, implied_key, errp)
                     : keyval_parse(optstr, implied_key, errp);

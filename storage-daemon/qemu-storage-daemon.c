@@ -459,6 +459,14 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+hVT:", long_options, NULL)) != -1) {
         g_autoptr(GError) err = NULL;
         if (process_option(opt, optarg, &err) < 0) {
+            /* QEMU names the option and its argument first; not for
+             * --object, whose argument may hold a secret's data. */
+            if (opt == OPT_BLOCKDEV || opt == OPT_EXPORT ||
+                opt == OPT_NBD_SERVER) {
+                g_prefix_error(&err, "--%s %s: ", opt == OPT_BLOCKDEV
+                               ? "blockdev" : opt == OPT_EXPORT ? "export"
+                               : "nbd-server", optarg);
+            }
             error_report_err(g_steal_pointer(&err));
             cleanup();
             return 1;

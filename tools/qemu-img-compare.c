@@ -1,10 +1,13 @@
 /*
  * qemu-img compare: are two images' contents (as the guest sees them) the
- * same?  Exit 0 identical, 1 different, 2 on an error, as QEMU's.
+ * same?  Exit as QEMU's: 0 identical, 1 different, 2 an image cannot be
+ * opened, 3 block status failed, 4 a read (or the size) failed.
  *
  * Like QEMU, a difference is located to the 512-byte sector it starts in
  * ("Content mismatch at offset N!" names that sector's offset), and without
  * -s the longer image must read as zeros beyond the shorter one's end.
+ * With -s the sizes and the block status (allocated, data or zeros, as
+ * QEMU 7.2's flags) must be the same too.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,11 +24,12 @@ static const char compare_help[] =
 "\n"
 "Compare the contents of FILENAME1 and FILENAME2 as a guest sees them.\n"
 "  -f, -F    formats of the first and second image (probed if not given)\n"
-"  -s        strict: a difference in size is a mismatch\n"
+"  -s        strict: a difference in size or in allocation is a mismatch\n"
 "  -p        show progress\n"
 "  -q        quiet: print nothing, only set the exit status\n"
 "  -U        open the images without taking locks\n"
-"Exit status: 0 identical, 1 different, 2 an error.\n";
+"Exit status: 0 identical, 1 different, 2 open error, 3 block status\n"
+"error, 4 read error.\n";
 
 typedef struct CompareCtx {
     bool quiet, progress;
@@ -79,7 +83,65 @@ static int read_or_report(BlockDriverState *bs, const char *name,
     return r;
 }
 
-/* 0 same, 1 mismatch (reported), 2 error. */
+/* The flags QEMU 7.2's block status reports (COMPRESSED came later). */
+#define STRICT_FLAGS (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO | \
+                      BDRV_BLOCK_OFFSET_VALID | BDRV_BLOCK_ALLOCATED | \
+                      BDRV_BLOCK_EOF)
+
+/*
+ * The status of [off, off + bytes) as the guest sees it: from the first
+ * node down the backing chain that defines it (QEMU's status "above").
+ */
+static int status_above(BlockDriverState *bs, int64_t off, int64_t bytes,
+                        int64_t *pnum)
+{
+    int64_t map;
+    int ret;
+
+    for (;;) {
+        BlockDriverState *backing;
+
+        ret = bdrv_block_status(bs, off, bytes, pnum, &map, NULL);
+        if (ret < 0 || (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) ||
+            !(backing = bdrv_get_child(bs, "backing"))) {
+            return ret < 0 ? ret : ret & STRICT_FLAGS;
+        }
+        bytes = *pnum;
+        bs = backing;
+    }
+}
+
+/*
+ * -s: the first offset where the two images' block status differs (one
+ * allocated where the other is not, data against zeros...), len if none,
+ * or -1 after an error report.  QEMU compares status chunk by chunk
+ * before contents, so a content difference before it is still reported
+ * as such.
+ */
+static int64_t status_mismatch(BlockDriverState *bs1, const char *f1,
+                               BlockDriverState *bs2, const char *f2,
+                               int64_t len)
+{
+    int64_t off = 0, n1, n2;
+
+    while (off < len) {
+        int s1 = status_above(bs1, off, len - off, &n1);
+        int s2 = s1 < 0 ? 0 : status_above(bs2, off, len - off, &n2);
+
+        if (s1 < 0 || s2 < 0) {
+            error_report("Sector allocation test failed for %s",
+                         s1 < 0 ? f1 : f2);
+            return -1;
+        }
+        if (s1 != s2 || n1 <= 0 || n2 <= 0) {
+            return off;
+        }
+        off += MIN(n1, n2);
+    }
+    return len;
+}
+
+/* 0 same, 1 mismatch (reported), 4 read error. */
 static int compare_common(CompareCtx *c, BlockDriverState *bs1,
                           const char *f1, BlockDriverState *bs2,
                           const char *f2, int64_t len)
@@ -89,7 +151,7 @@ static int compare_common(CompareCtx *c, BlockDriverState *bs1,
 
         if (read_or_report(bs1, f1, off, n, c->buf1) < 0 ||
             read_or_report(bs2, f2, off, n, c->buf2) < 0) {
-            return 2;
+            return 4;
         }
         diff = find_difference(c->buf1, c->buf2, n);
         if (diff >= 0) {
@@ -113,7 +175,7 @@ static int compare_tail(CompareCtx *c, BlockDriverState *bs, const char *f,
         int64_t n = MIN(COMPARE_CHUNK, end - off), nz;
 
         if (read_or_report(bs, f, off, n, c->buf1) < 0) {
-            return 2;
+            return 4;
         }
         nz = find_nonzero(c->buf1, n);
         if (nz >= 0) {
@@ -138,7 +200,7 @@ static int compare_images(CompareCtx *c, bool strict,
     if (len1 < 0 || len2 < 0) {
         error_report("Can't get size of %s: %s", len1 < 0 ? f1 : f2,
                      g_strerror(-(len1 < 0 ? len1 : len2)));
-        return 2;
+        return 4;
     }
     if (len1 != len2) {
         if (strict) {
@@ -153,7 +215,23 @@ static int compare_images(CompareCtx *c, bool strict,
     }
     c->total = MAX(len1, len2);
     compare_progress(c);
-    ret = compare_common(c, bs1, f1, bs2, f2, MIN(len1, len2));
+    if (strict) {
+        int64_t bad = status_mismatch(bs1, f1, bs2, f2, len1);
+
+        if (bad < 0) {
+            return 3;
+        }
+        ret = compare_common(c, bs1, f1, bs2, f2, bad);
+        if (ret == 0 && bad < len1) {
+            if (!c->quiet) {
+                printf("Strict mode: Offset %" PRId64 " block status "
+                       "mismatch!\n", bad);
+            }
+            return 1;
+        }
+    } else {
+        ret = compare_common(c, bs1, f1, bs2, f2, MIN(len1, len2));
+    }
     if (ret == 0 && len1 != len2) {
         ret = len1 > len2 ? compare_tail(c, bs1, f1, len2, len1)
                           : compare_tail(c, bs2, f2, len1, len2);

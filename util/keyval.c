@@ -47,9 +47,24 @@ static bool valid_key(const char *key)
     return ok;
 }
 
+/*
+ * key names a scalar and the prefix of other keys.  QemuOpts keeps both and
+ * QEMU's block layer then refuses the reference with options; keyval
+ * refuses the string itself.
+ */
+static void inconsistent(const char *key, bool qemuopts, GError **errp)
+{
+    if (qemuopts) {
+        error_setg(errp, "Cannot reference an existing block device with "
+                   "additional options or a new filename");
+    } else {
+        error_setg(errp, "Parameters '%s.*' used inconsistently", key);
+    }
+}
+
 /* Store value at dotted key in root, creating intermediate objects. */
 static bool put_value(JsonObject *root, const char *key, const char *value,
-                      bool last_wins, GError **errp)
+                      bool qemuopts, GError **errp)
 {
     char **frags = g_strsplit(key, ".", -1);
     JsonObject *cur = root;
@@ -69,8 +84,7 @@ static bool put_value(JsonObject *root, const char *key, const char *value,
         } else if (JSON_NODE_HOLDS_OBJECT(n)) {
             cur = json_node_get_object(n);
         } else {
-            error_setg(errp, "Parameters '%s.*' used inconsistently",
-                       prefix->str);
+            inconsistent(prefix->str, qemuopts, errp);
             goto out;
         }
         g_string_append_c(prefix, '.');
@@ -79,13 +93,12 @@ static bool put_value(JsonObject *root, const char *key, const char *value,
         JsonNode *n = json_object_get_member(cur, frags[i]);
 
         if (JSON_NODE_HOLDS_OBJECT(n)) {
-            error_setg(errp, "Parameters '%s.*' used inconsistently", key);
-        } else if (last_wins) {
-            /* QemuOpts keeps every occurrence; its dictionary the last. */
+            inconsistent(key, qemuopts, errp);
+        } else {
+            /* A later value replaces an earlier one (QEMU's keyval since
+             * 6.0 and QemuOpts alike). */
             json_object_set_string_member(cur, frags[i], value);
             ok = true;
-        } else {
-            error_setg(errp, "Parameter '%s' is given more than once", key);
         }
         goto out;
     }
@@ -195,7 +208,7 @@ static JsonNode *listify(JsonNode *node, const char *path, GError **errp)
 }
 
 static JsonNode *parse(const char *params, const char *implied_key,
-                       bool last_wins, GError **errp)
+                       bool qemuopts, GError **errp)
 {
     JsonObject *root = json_object_new();
     JsonNode *node = json_node_new(JSON_NODE_OBJECT);
@@ -228,7 +241,7 @@ static JsonNode *parse(const char *params, const char *implied_key,
             p += klen + 1;
         }
         value = read_value(&p);
-        if (!put_value(root, key, value, last_wins, errp)) {
+        if (!put_value(root, key, value, qemuopts, errp)) {
             goto fail;
         }
         first = false;
@@ -254,7 +267,7 @@ JsonNode *keyval_parse_qemuopts(const char *params, const char *implied_key,
 
 /* Merge src (consumed) into member key of dst, merging nested objects. */
 static bool merge_member(JsonObject *dst, const char *key, JsonNode *src,
-                         const char *path, GError **errp)
+                         bool src_dotted, const char *path, GError **errp)
 {
     JsonNode *old = json_object_get_member(dst, key);
 
@@ -274,16 +287,28 @@ static bool merge_member(JsonObject *dst, const char *key, JsonNode *src,
             ok = merge_member(json_node_get_object(old), l->data,
                               json_node_copy(json_object_get_member(so,
                                                                     l->data)),
-                              sub, errp);
+                              src_dotted, sub, errp);
         }
         g_list_free(names);
         json_node_unref(src);
         return ok;
     }
+    if (!JSON_NODE_HOLDS_OBJECT(old) && !JSON_NODE_HOLDS_OBJECT(src)) {
+        /* A dotted member and a nested one name the same leaf (JSON
+         * refuses exact duplicates): the nested value wins, as QEMU's
+         * qdict_flatten puts it over the dotted key. */
+        if (!src_dotted) {
+            json_object_set_member(dst, key, src);
+        } else {
+            json_node_unref(src);
+        }
+        return true;
+    }
     error_setg(errp, "Parameter '%s' is given more than once", path);
     json_node_unref(src);
     return false;
 }
+
 
 static JsonNode *expand(JsonNode *node, const char *path, GError **errp)
 {
@@ -325,7 +350,7 @@ static JsonNode *expand(JsonNode *node, const char *path, GError **errp)
                     ? g_strdup_printf("%s.%s", path, frags[0])
                     : g_strdup(frags[0]);
 
-                ok = merge_member(out, frags[0], val, top, errp);
+                ok = merge_member(out, frags[0], val, n > 1, top, errp);
             }
         }
         g_strfreev(frags);
@@ -346,21 +371,14 @@ JsonNode *keyval_expand_dotted(JsonNode *obj, GError **errp)
 /* As QEMU's JSON parser: deeper json: options are refused, not parsed. */
 #define KEYVAL_JSON_MAX_DEPTH 1024
 
-JsonNode *qemu_parse_json_filename(const char *filename, GError **errp)
+JsonNode *qemu_parse_json_options(const char *json, GError **errp)
 {
     g_autoptr(JsonNode) root = NULL;
     GError *local = NULL;
 
-    if (!g_str_has_prefix(filename, "json:")) {
-        error_setg(errp, "'%s' is not a json: pseudo-filename", filename);
-        return NULL;
-    }
-    root = qemu_json_parse_unique(filename + 5, -1, KEYVAL_JSON_MAX_DEPTH,
-                                  &local);
+    root = qemu_json_parse_unique(json, -1, KEYVAL_JSON_MAX_DEPTH, &local);
     if (!root) {
-        error_setg(errp, "Could not parse the JSON options: "
-                   "JSON parse error, %s",
-                   local->message);
+        error_setg(errp, "JSON parse error, %s", local->message);
         g_error_free(local);
         return NULL;
     }
@@ -369,4 +387,23 @@ JsonNode *qemu_parse_json_filename(const char *filename, GError **errp)
         return NULL;
     }
     return keyval_expand_dotted(root, errp);
+}
+
+JsonNode *qemu_parse_json_filename(const char *filename, GError **errp)
+{
+    GError *local = NULL;
+    JsonNode *root;
+
+    if (!g_str_has_prefix(filename, "json:")) {
+        error_setg(errp, "'%s' is not a json: pseudo-filename", filename);
+        return NULL;
+    }
+    root = qemu_parse_json_options(filename + 5, &local);
+    if (local && g_str_has_prefix(local->message, "JSON parse error")) {
+        g_prefix_error(&local, "Could not parse the JSON options: ");
+    }
+    if (local) {
+        g_propagate_error(errp, local);
+    }
+    return root;
 }

@@ -184,6 +184,8 @@ struct BlockDriver {
      * Returns 0 or -errno with errp set.
      */
     const char *const *protocol_prefixes;
+    /* A QEMU BLKDBG_EVENT reached this node (blkdebug); NULL: ignored. */
+    void (*bdrv_debug_event)(BlockDriverState *bs, BlkdebugEvent event);
     int (*bdrv_parse_filename)(const char *filename, JsonObject *obj,
                                GError **errp);
     /*
@@ -245,6 +247,9 @@ int64_t bdrv_blkdebug_count(const char *counter);
 /* Registry of drivers, looked up by BlockdevDriver or by name. */
 const BlockDriver *bdrv_find_driver(BlockdevDriver driver);
 const BlockDriver *bdrv_find_format(const char *format_name);
+/* QEMU's BLKDBG_EVENT: tell bs of event if it takes events (blkdebug). */
+void bdrv_debug_event(BlockDriverState *bs, BlkdebugEvent event);
+
 /* The protocol driver whose protocol_prefixes match filename, or NULL. */
 const BlockDriver *bdrv_find_protocol(const char *filename);
 

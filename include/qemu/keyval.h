@@ -21,25 +21,33 @@
 /*
  * Parse params into a new JSON object tree (NULL + error on bad input).
  * implied_key (may be NULL) names the value of a first parameter that has
- * no "=".  Repeating a key is an error.
+ * no "=".  A repeated key takes its last value ("a=1,a=2" -> {"a":"2"}),
+ * as in QEMU's keyval (since 6.0: --blockdev, --object) and QemuOpts
+ * (--image-opts, -o); a key used both as a scalar and as an object is an
+ * error.
  */
 JsonNode *keyval_parse(const char *params, const char *implied_key,
                        GError **errp);
 
-/*
- * The same syntax with QemuOpts' rule for a repeated key: the last value
- * counts ("a=1,a=2" -> {"a":"2"}).  QEMU parses --image-opts and -o lists
- * with QemuOpts, and --blockdev, json: and QMP strictly; so do we.
- */
+/* The same, for the block options QEMU parses with QemuOpts (--image-opts,
+ * qemu-io open -o): a key that is a scalar and the prefix of others gets
+ * the block layer's "Cannot reference an existing block device with
+ * additional options or a new filename". */
 JsonNode *keyval_parse_qemuopts(const char *params, const char *implied_key,
                                 GError **errp);
 
 /*
  * Parse "json:{...}" into a new JSON object tree.  Dotted member names are
  * expanded into nested objects ({"file.filename":"x"} ->
- * {"file":{"filename":"x"}}), as QEMU does for json: filenames.
+ * {"file":{"filename":"x"}}), as QEMU does for json: filenames.  A member
+ * given twice is a JSON parse error; a leaf named both by a dotted member
+ * and inside a nested object takes the nested value, as QEMU's.
  */
 JsonNode *qemu_parse_json_filename(const char *filename, GError **errp);
+
+/* The same for bare JSON text (--blockdev '{...}'): errors without the
+ * "Could not parse the JSON options: " of json: filenames, as QEMU's. */
+JsonNode *qemu_parse_json_options(const char *json, GError **errp);
 
 /* Deep copy of object node obj with dotted member names expanded. */
 JsonNode *keyval_expand_dotted(JsonNode *obj, GError **errp);

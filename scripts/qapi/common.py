@@ -9,6 +9,7 @@ C_KEYWORDS = {
     'signed', 'sizeof', 'static', 'struct', 'switch', 'typedef', 'union',
     'unsigned', 'void', 'volatile', 'while', '_Bool', '_Complex',
     '_Imaginary', 'bool', 'true', 'false', 'asm', 'typeof', 'unix',
+    'errno',    # a macro of <errno.h>
 }
 
 

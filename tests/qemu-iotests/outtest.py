@@ -71,3 +71,37 @@ def qemu_io(*args, **kwargs):
 
 def exists(path):
     log('%s %s' % (path, 'exists' if os.path.exists(path) else 'is gone'))
+
+
+def qsd(args, qmp_lines=()):
+    """Start qemu-storage-daemon with args and a QMP monitor; show its
+    nodes (name, driver, file), then each raw QMP line with its reply's
+    return or error text.  A daemon that exits at once shows its stderr
+    and exit status instead."""
+    from qmp import QSD  # noqa: E402
+    log('$ qemu-storage-daemon %s' % ' '.join(shlex.quote(a) for a in args))
+    d = QSD(iotests.qsd_prog, args, os.getcwd())
+    try:
+        d.start()
+    except AssertionError:
+        for line in d.stderr().splitlines():
+            log('stderr: ' + filter_line(line))
+        log('[exit %d]' % d.proc.returncode)
+        return d.proc.returncode
+    try:
+        # Named nodes by name: generated names and their order differ.
+        nodes = d.qmp.cmd('query-named-block-nodes')
+        for n in sorted(nodes, key=lambda n: n['node-name']):
+            if not n['node-name'].startswith('#'):
+                log('node %s: %s %s' % (n['node-name'], n['drv'], n['file']))
+        for line in qmp_lines:
+            log('qmp> ' + line)
+            d.qmp.send_raw(line + '\n')
+            r = d.qmp.recv_response()
+            log('error: ' + r['error']['desc'] if 'error' in r
+                else 'return: %s' % (r['return'],))
+    finally:
+        rc = d.stop()
+    for line in d.stderr().splitlines():
+        log('stderr: ' + filter_line(line))
+    return rc

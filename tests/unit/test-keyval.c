@@ -67,8 +67,9 @@ static void test_keyval_implied(void)
     /* Only the first parameter may omit its key. */
     kv_err("id=sec0,secret", "qom-type",
            "Expected '=' after parameter 'secret'");
-    kv_err("secret,id=s,qom-type=secret", "qom-type",
-           "Parameter 'qom-type' is given more than once");
+    /* A repeated key takes its last value, the implied one too. */
+    kv_ok("secret,id=s,qom-type=other", "qom-type",
+          "{\"qom-type\":\"other\",\"id\":\"s\"}");
     kv_err("secret", NULL, "Expected '=' after parameter 'secret'");
 }
 
@@ -87,8 +88,8 @@ static void test_keyval_lists(void)
 
 static void test_keyval_errors(void)
 {
-    kv_err("a=1,a=2", NULL, "Parameter 'a' is given more than once");
-    kv_err("a.b=1,a.b=2", NULL, "Parameter 'a.b' is given more than once");
+    kv_ok("a=1,a=2", NULL, "{\"a\":\"2\"}");
+    kv_ok("a.b=1,a.b=2", NULL, "{\"a\":{\"b\":\"2\"}}");
     kv_err("a=1,a.b=2", NULL, "Parameters 'a.*' used inconsistently");
     kv_err("a.b=1,a=2", NULL, "Parameters 'a.*' used inconsistently");
     kv_err("a..b=1", NULL, "Invalid parameter 'a..b'");
@@ -118,14 +119,16 @@ static void test_keyval_qemuopts(void)
                     "{\"filename\":\"b.img\"},\"key-secret\":\"s1\"}");
     /* Mixing a scalar and an object is still refused. */
     g_assert_null(keyval_parse_qemuopts("a=1,a.b=2", NULL, &err));
-    g_assert_cmpstr(err->message, ==, "Parameters 'a.*' used inconsistently");
+    g_assert_cmpstr(err->message, ==, "Cannot reference an existing block "
+                    "device with additional options or a new filename");
     g_clear_error(&err);
-    /* The strict parser (--blockdev) refuses the same string. */
+    /* --blockdev's parser takes the last value too, as QEMU 7.2's keyval. */
     strict = qapi_parse_opts_tree(dup, "driver", &err);
-    g_assert_null(strict);
-    g_assert_cmpstr(err->message, ==,
-                    "Parameter 'file.filename' is given more than once");
-    g_clear_error(&err);
+    g_assert_no_error(err);
+    g_free(s);
+    s = json_to_string(strict, FALSE);
+    g_assert_cmpstr(s, ==, "{\"driver\":\"luks\",\"file\":"
+                    "{\"filename\":\"b.img\"},\"key-secret\":\"s1\"}");
     /* json: keeps JSON's rule even through the QemuOpts entry point. */
     js = qapi_parse_qemuopts_tree("json:{\"a\":\"1\",\"a\":\"2\"}", NULL,
                                   &err);
@@ -214,6 +217,19 @@ static void test_json_filename(void)
     g_assert_cmpstr(err->message, ==,
                     "Parameter 'file' is given more than once");
     g_clear_error(&err);
+    /* A leaf named dotted and nested: the nested value, either order. */
+    for (int i = 0; i < 2; i++) {
+        n = qemu_parse_json_filename(i ? "json:{\"file\":{\"filename\":"
+                                         "\"n\"},\"file.filename\":\"d\"}"
+                                       : "json:{\"file.filename\":\"d\","
+                                         "\"file\":{\"filename\":\"n\"}}",
+                                     &err);
+        g_assert_no_error(err);
+        s = json_to_string(n, FALSE);
+        g_assert_cmpstr(s, ==, "{\"file\":{\"filename\":\"n\"}}");
+        g_free(s);
+        json_node_unref(n);
+    }
 }
 
 static BlockdevOptions *bdo(const char *optstr)
@@ -232,9 +248,10 @@ static void test_blockdev_child_names(void)
     const char *const *names = qapi_blockdev_child_names();
 
     /* luks: file, header; qcow2: file, backing, data-file (BlockdevRef
-     * or BlockdevRefOrNull members), each name once. */
-    g_assert_cmpint(g_strv_length((char **)names), ==, 4);
+     * or BlockdevRefOrNull members); blkdebug: file, image; each once. */
+    g_assert_cmpint(g_strv_length((char **)names), ==, 5);
     g_assert_cmpstr(names[0], ==, "file");
+    g_assert_true(g_strv_contains(names, "image"));
     g_assert_true(g_strv_contains(names, "header"));
     g_assert_true(g_strv_contains(names, "backing"));
     g_assert_true(g_strv_contains(names, "data-file"));
@@ -325,8 +342,10 @@ static void test_blockdev_options(void)
             "Parameter 'header.x' is unexpected");
     bdo_err("driver=raw,file=f,offset=abc",
             "Parameter 'offset' expects an integer");
-    bdo_err("driver=luks,file=a,file=b",
-            "Parameter 'file' is given more than once");
+    /* A repeated key takes its last value, as QEMU 7.2's --blockdev. */
+    o = bdo("driver=raw,file=a,file=b");
+    g_assert_cmpstr(o->u.raw.file->u.reference, ==, "b");
+    qapi_free_BlockdevOptions(o);
     {
         GError *err = NULL;
 

@@ -1,99 +1,72 @@
 #!/usr/bin/python3
-"""A key given twice: --image-opts, -o lists and qemu-io's open -o follow
-QemuOpts (the last value counts); --blockdev, json: filenames and QMP input
-refuse the duplicate, with QEMU's messages."""
+"""A key given twice.  As QEMU 7.2: --image-opts, -o lists and qemu-io's
+open -o (QemuOpts) and --blockdev (keyval, which since QEMU 6.0 lets a
+later value replace an earlier one) take the last value; a key used as a
+scalar and as an object is an error; json: filenames, --blockdev '{...}'
+and QMP input refuse a duplicate JSON member; in json: a leaf named by a
+dotted member and inside a nested object takes the nested value.  The
+.out is QEMU 7.2's output (QEMU_IMG_PROG, QEMU_IO_PROG, QSD_PROG)."""
 
 import os
-import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
-import iotests
-from iotests import MiB
-from qmp import QSD
+from outtest import setup, log, qemu_img, qemu_io, qsd  # noqa: E402
 
+setup()
+with open('r.img', 'wb') as f:
+    f.write(b'\x5a' * 4096)
+    f.truncate(1024 * 1024)
 
-class DuplicateKeys(iotests.QemuTestCase):
+log('=== --image-opts: the last value counts ===')
+qemu_img('compare', '--image-opts',
+         'driver=raw,file.filename=missing.img,file.filename=r.img',
+         'driver=raw,file.filename=r.img')
+qemu_img('compare', '--image-opts',
+         'driver=raw,file.filename=r.img,file.filename=missing.img',
+         'driver=raw,file.filename=r.img')
+qemu_io('--image-opts', '-c', 'read -P 0x5a 0 4k',
+        'driver=raw,file.filename=missing.img,file.filename=r.img')
+qemu_io('--image-opts', '-c', 'read -P 0x5a 0 4k',
+        'driver=raw,driver=raw,file.driver=file,file.filename=r.img')
+qemu_img('info', '--image-opts', 'driver=raw,file=x,file.filename=r.img')
 
-    def setUp(self):
-        super().setUp()
-        self.raw = iotests.make_sparse(self.path('r.img'), 1 * MiB)
-        iotests.write_at(self.raw, 0, iotests.pattern(0x5a, 4096))
-        self.missing = self.path('missing.img')
+log('\n=== qemu-io open -o ===')
+qemu_io('-c', 'open -o driver=raw,file.filename=missing.img,'
+        'file.filename=r.img', '-c', 'read -P 0x5a 0 4k')
+qemu_io('-c', 'open -o driver=raw -o file.filename=missing.img '
+        '-o file.filename=r.img', '-c', 'read -P 0x5a 0 4k')
 
-    def test_image_opts_last_value_wins(self):
-        # QEMU's own tests pass file.filename twice; the second one counts.
-        opts = 'driver=raw,file.filename=%s,file.filename=%s' % (
-            self.missing, self.raw)
-        r = self.assertSuccess(iotests.qemu_img('info', '--image-opts', opts))
-        self.assertIn('virtual size: 1 MiB (1048576 bytes)', r.out)
-        r = iotests.qemu_io('--image-opts', opts, '-c', 'read -P 0x5a 0 4k')
-        self.assertIOOk(r)
-        self.assertIn('read 4096/4096 bytes at offset 0', r.out)
-        # The other order opens the missing file, so the last value is used.
-        opts = 'driver=raw,file.filename=%s,file.filename=%s' % (
-            self.raw, self.missing)
-        r = iotests.qemu_img('info', '--image-opts', opts)
-        self.assertCleanError(r, "Could not open '%s'" % self.missing)
+log('\n=== -o lists ===')
+qemu_img('create', '-f', 'raw', '-o', 'size=2M,size=1M', 'c.img')
+qemu_img('create', '-f', 'luks', '--object', 'secret,id=sec0,data=dup-key',
+         '-o', 'key-secret=nosuch,key-secret=sec0,iter-time=10', 'l.img',
+         '1M')
+qemu_io('--object', 'secret,id=sec0,data=dup-key', '--image-opts', '-c',
+        'length', 'driver=luks,key-secret=sec0,file.filename=l.img')
 
-    def test_qemu_io_open_o(self):
-        for cmd in ('open -o driver=raw,file.filename=%s,file.filename=%s'
-                    % (self.missing, self.raw),
-                    'open -o driver=raw,file.filename=%s -o file.filename=%s'
-                    % (self.missing, self.raw)):
-            r = iotests.qemu_io('-c', cmd, '-c', 'read -P 0x5a 0 4k')
-            self.assertIOOk(r)
-            self.assertIn('read 4096/4096 bytes at offset 0', r.out)
+log('\n=== json: ===')
+qemu_img('info', 'json:{"driver": "raw", "file": {"driver": "file", '
+         '"filename": "r.img", "filename": "r.img"}}')
+qemu_img('info', 'json:{"driver": "raw", "driver": "raw", '
+         '"file.filename": "r.img"}')
+qemu_img('info', 'json:{"driver": "raw", "file.filename": "r.img", '
+         '"file": {"filename": "missing.img"}}')
+qemu_img('info', 'json:{"driver": "raw", "file": {"filename": "missing.img"},'
+         ' "file.filename": "r.img"}')
+qemu_io('-c', 'read -P 0x5a 0 4k', 'json:{"driver": "raw", "file": '
+        '{"driver": "file", "filename": "r.img"}, "file.driver": "nbd"}')
 
-    def test_scalar_and_object_still_conflict(self):
-        r = iotests.qemu_img('info', '--image-opts',
-                             'driver=raw,file=x,file.filename=%s' % self.raw)
-        self.assertCleanError(r, "Parameters 'file.*' used inconsistently")
+log('\n=== --blockdev: the last value counts ===')
+qsd(['--blockdev', 'driver=file,node-name=a,node-name=b,'
+     'filename=missing.img,filename=r.img'])
+qsd(['--blockdev', 'driver=raw,node-name=fmt,file.driver=file,'
+     'file.filename=missing.img,file.filename=r.img'])
+qsd(['--blockdev', 'driver=raw,file.driver=file,file.filename=r.img,file=x'])
+qsd(['--blockdev', '{"driver": "file", "node-name": "a", '
+     '"filename": "r.img", "filename": "r.img"}'])
 
-    def test_create_o_last_value_wins(self):
-        key = self.keyfile('K', 'dup-key')
-        img = self.path('l.img')
-        r = iotests.qemu_img('create', '-f', 'luks',
-                             *iotests.secret_obj('sec0', key),
-                             '-o', 'key-secret=nosuch,key-secret=sec0,'
-                             'iter-time=10', img, '1M')
-        self.assertSuccess(r)
-        self.assertEqual(r.out, "Formatting '%s', fmt=luks size=1048576 "
-                         "key-secret=sec0 iter-time=10\n" % img)
-        self.assertTrue(iotests.test_passphrase(img, key))
-
-    def test_json_filename_refuses(self):
-        name = ('json:{"driver": "raw", "file": {"driver": "file", '
-                '"filename": "%s", "filename": "%s"}}' % (self.raw, self.raw))
-        r = iotests.qemu_img('info', name)
-        self.assertCleanError(r)
-        self.assertEqual(r.err, "qemu-img: Could not open '%s': Could not "
-                         "parse the JSON options: JSON parse error, "
-                         "duplicate key\n" % name)
-
-    def test_blockdev_refuses(self):
-        arg = 'driver=file,node-name=a,filename=%s,filename=%s' % (
-            self.raw, self.raw)
-        r = iotests.run([iotests.qsd_prog, '--blockdev', arg])
-        self.assertCleanError(r)
-        # QEMU puts "--blockdev ARG: " before the message; we do not (yet).
-        self.assertTrue(r.err.startswith('qemu-storage-daemon: '), r.err)
-        self.assertTrue(r.err.endswith(": Parameter 'filename' is given "
-                                       "more than once\n"), r.err)
-
-    def test_qmp_refuses(self):
-        d = QSD(iotests.qsd_prog, [], self.dir).start()
-        self.addCleanup(lambda: d.proc.poll() is None and
-                        d.stop(signal.SIGTERM))
-        d.qmp.send_raw(b'{"execute": "blockdev-add", "arguments": '
-                       b'{"driver": "file", "node-name": "x", '
-                       b'"filename": "a", "filename": "b"}}\n')
-        r = d.qmp.recv_response()
-        self.assertEqual(r, {'error': {'class': 'GenericError',
-                                       'desc': 'JSON parse error, '
-                                               'duplicate key'}})
-        self.assertEqual(d.qmp.cmd('query-named-block-nodes'), [])
-
-
-if __name__ == '__main__':
-    iotests.main()
+log('\n=== QMP refuses a duplicate member ===')
+qsd([], ['{"execute": "blockdev-add", "arguments": {"driver": "file", '
+         '"node-name": "x", "filename": "r.img", "filename": "r.img"}}',
+         '{"execute": "query-named-block-nodes"}'])

@@ -42,3 +42,35 @@ for args in (['a.img', 'a.img'], ['a.img', 'c.img'], ['-q', 'a.img', 'c.img'],
              ['a.img', 'q.qcow2'], ['q.qcow2', 'a.img'],
              ['a.img', 'nofile'], ['-q', 'a.img', 'nofile'], ['a.img']):
     qemu_img('compare', *args)
+
+log('\n=== compare -s: block status ===')
+# Same contents, different allocation: -s tells where the status differs.
+qemu_img('create', '-q', '-f', 'qcow2', 'qa.qcow2', '1M')
+qemu_img('create', '-q', '-f', 'qcow2', 'qb.qcow2', '1M')
+qemu_io('-c', 'write -q -P 0 0 64k', '-c', 'write -q -P 0 128k 64k',
+        'qa.qcow2')
+qemu_io('-c', 'write -q -P 0 0 64k', 'qb.qcow2')
+# A content difference before the first status difference wins.
+qemu_img('create', '-q', '-f', 'qcow2', 'qc.qcow2', '1M')
+qemu_img('create', '-q', '-f', 'qcow2', 'qd.qcow2', '1M')
+qemu_io('-c', 'write -q -P 1 0 64k', '-c', 'write -q -P 2 128k 64k',
+        'qc.qcow2')
+qemu_io('-c', 'write -q -P 3 0 64k', 'qd.qcow2')
+# An overlay reads its backing file's data.
+qemu_img('create', '-q', '-f', 'qcow2', '-b', 'qa.qcow2', '-F', 'qcow2',
+         'ov.qcow2')
+# A raw file with data against one without (sparse files made here:
+# QEMU's create allocates the first 4 KiB of a raw file, ours does not).
+for name in ('ra.img', 'rb.img'):
+    with open(name, 'wb') as f:
+        f.truncate(1024 * 1024)
+qemu_io('-f', 'raw', '-c', 'write -q -P 0 64k 64k', 'ra.img')
+for args in (['qa.qcow2', 'qb.qcow2'], ['-s', 'qa.qcow2', 'qb.qcow2'],
+             ['-s', 'qb.qcow2', 'qa.qcow2'], ['-s', '-q', 'qa.qcow2',
+                                              'qb.qcow2'],
+             ['-s', 'qa.qcow2', 'qa.qcow2'], ['-s', 'qc.qcow2', 'qd.qcow2'],
+             ['-s', 'ov.qcow2', 'qa.qcow2'], ['-s', 'qa.qcow2', 'ov.qcow2'],
+             ['-s', 'ra.img', 'rb.img'], ['-s', 'rb.img', 'rb.img'],
+             ['-s', '-f', 'qcow2', '-F', 'raw', 'qa.qcow2', 'rb.img'],
+             ['-s', '-f', 'raw', '-F', 'qcow2', 'ra.img', 'qa.qcow2']):
+    qemu_img('compare', *args)
