@@ -4,8 +4,11 @@
 Prints one table.  Every figure is the median of --runs runs; every ratio is
 taken against the raw figure of this run, on the same file system.
 Usage: scripts/bench.py [--build build] [--size-mib 1024] [--runs 3]
-Set QEMU_IMG_REF to another qemu-img to compare the same qemu-img lines
-(the qcow2 section compares against it, default Debian's /usr/bin/qemu-img).
+Set QEMU_IMG_REF to another qemu-img (e.g. QEMU 10.2's, built as
+docs/devel/performance.rst says) to run every qemu-img bench line also as a
+command line QEMU accepts, given unchanged to both tools, and print both
+rates with the ratio ours/reference (the qcow2 and nbd_client sections
+compare against it too, default Debian's /usr/bin/qemu-img).
 """
 import argparse
 import os
