@@ -77,6 +77,10 @@ struct NBDExport {
     unsigned nclients;          /* under server->lock */
 };
 
+/* The largest reply without data: an error chunk's header (20 + 6 bytes)
+ * and its message (at most 256). */
+#define CHUNK_TAIL_MAX (20 + 6 + 256)
+
 typedef struct NBDClient {
     NBDServer *server;
     NBDChannel ch;
@@ -88,6 +92,10 @@ typedef struct NBDClient {
     uint32_t contexts;          /* NBD_CTX_* bits chosen by SET_META_CONTEXT */
     char *contexts_export;      /* ... for this export name */
     GMutex send_lock;
+    /* Under send_lock: bytes of a reply a worker sent only in part, which
+     * must leave before any other (see nbd_try_send_reply). */
+    guint8 tail[CHUNK_TAIL_MAX];
+    size_t tail_len;
     gint dead;                  /* a reply could not be sent (atomic) */
     bool disc;                  /* the client said NBD_CMD_DISC */
     GAsyncQueue *replies;       /* finished NBDRequest *, for the sender */
@@ -114,6 +122,8 @@ typedef struct NBDRequest {
     unsigned nruns;
     /* BLOCK_STATUS: the whole reply (every chunk), built by the worker. */
     GByteArray *status;
+    /* The worker sent part of the reply: the sender sends the rest. */
+    bool tail_only;
 } NBDRequest;
 
 /* server.c */
@@ -148,6 +158,14 @@ void nbd_request_worker(gpointer data, gpointer user_data);
 uint32_t nbd_errno_to_nbd(int err);
 /* Send the reply of a finished request (simple or structured). */
 void nbd_send_reply(NBDClient *c, NBDRequest *req);
+/*
+ * From a worker: send the reply of a request that carries no data (WRITE,
+ * FLUSH, TRIM, WRITE_ZEROES) at once if that cannot block: plain socket,
+ * send lock free, room in the socket buffer.  True when the reply is dealt
+ * with; false leaves it to the sender thread (as before), which saves a
+ * thread hop per write when the socket keeps up.
+ */
+bool nbd_try_send_reply(NBDClient *c, NBDRequest *req);
 /* The structured BLOCK_STATUS reply of req (checked, in bounds) into
  * req->status; returns 0 or -errno. */
 int nbd_block_status_build(NBDClient *c, NBDRequest *req);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "nbd/nbd-internal.h"
 #include "qemu/bswap.h"
@@ -32,32 +33,61 @@ uint32_t nbd_errno_to_nbd(int err)
     }
 }
 
-/* Write a whole reply; a failure means the client is gone. */
+/* Called with the send lock: the client is gone, the reader must end. */
+static void mark_dead(NBDClient *c)
+{
+    g_atomic_int_set(&c->dead, 1);
+    nbd_channel_shutdown(&c->ch);
+}
+
+/*
+ * Write a whole reply (none: niov 0); a failure means the client is gone.
+ * The rest of a reply that a worker could only partly send goes first, so
+ * that no other reply lands inside it.
+ */
 static void send_iov(NBDClient *c, struct iovec *iov, int niov)
 {
     g_mutex_lock(&c->send_lock);
-    if (!c->dead && nbd_channel_writev(&c->ch, iov, niov)) {
-        /* Wake the reader so the connection ends. */
-        g_atomic_int_set(&c->dead, 1);
-        nbd_channel_shutdown(&c->ch);
+    if (!c->dead && c->tail_len) {
+        if (nbd_channel_write(&c->ch, c->tail, c->tail_len)) {
+            mark_dead(c);
+        }
+        c->tail_len = 0;
+    }
+    if (!c->dead && niov && nbd_channel_writev(&c->ch, iov, niov)) {
+        mark_dead(c);
     }
     g_mutex_unlock(&c->send_lock);
+}
+
+/* A reply without data: one header and, for an error chunk, its message. */
+typedef struct SmallReply {
+    guint8 hdr[CHUNK_HDR_SIZE + 6];
+    struct iovec iov[2];
+    int niov;
+} SmallReply;
+
+static void build_simple(SmallReply *m, uint64_t cookie, uint32_t err)
+{
+    stl_be_p(m->hdr, NBD_SIMPLE_REPLY_MAGIC);
+    stl_be_p(m->hdr + 4, err);
+    stq_be_p(m->hdr + 8, cookie);
+    m->iov[0] = (struct iovec){ .iov_base = m->hdr, .iov_len = 16 };
+    m->niov = 1;
 }
 
 /* `data` only accompanies a successful READ. */
 static void send_simple(NBDClient *c, uint64_t cookie, uint32_t err,
                         const void *data, uint32_t len)
 {
-    guint8 hdr[16];
-    struct iovec iov[2] = {
-        { .iov_base = hdr, .iov_len = sizeof(hdr) },
-        { .iov_base = (void *)data, .iov_len = len },
-    };
+    SmallReply m;
 
-    stl_be_p(hdr, NBD_SIMPLE_REPLY_MAGIC);
-    stl_be_p(hdr + 4, err);
-    stq_be_p(hdr + 8, cookie);
-    send_iov(c, iov, (!err && len) ? 2 : 1);
+    build_simple(&m, cookie, err);
+    if (!err && len) {
+        m.iov[m.niov++] = (struct iovec){ .iov_base = (void *)data,
+                                          .iov_len = len };
+    }
+    send_iov(c, m.iov, m.niov);
 }
 
 static void chunk_header(guint8 *p, uint16_t flags, uint16_t type,
@@ -70,31 +100,27 @@ static void chunk_header(guint8 *p, uint16_t flags, uint16_t type,
     stl_be_p(p + 16, len);
 }
 
-static void send_error_chunk(NBDClient *c, uint64_t cookie, uint32_t err)
+static void build_error_chunk(SmallReply *m, uint64_t cookie, uint32_t err)
 {
     /* The wire values are Linux errno values. */
     const char *msg = g_strerror(err);
     size_t mlen = MIN(strlen(msg), 256);
-    guint8 hdr[CHUNK_HDR_SIZE + 6];
-    struct iovec iov[2] = {
-        { .iov_base = hdr, .iov_len = sizeof(hdr) },
-        { .iov_base = (void *)msg, .iov_len = mlen },
-    };
 
-    chunk_header(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, cookie,
+    chunk_header(m->hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR, cookie,
                  6 + mlen);
-    stl_be_p(hdr + CHUNK_HDR_SIZE, err);
-    stw_be_p(hdr + CHUNK_HDR_SIZE + 4, mlen);
-    send_iov(c, iov, 2);
+    stl_be_p(m->hdr + CHUNK_HDR_SIZE, err);
+    stw_be_p(m->hdr + CHUNK_HDR_SIZE + 4, mlen);
+    m->iov[0] = (struct iovec){ .iov_base = m->hdr,
+                                .iov_len = CHUNK_HDR_SIZE + 6 };
+    m->iov[1] = (struct iovec){ .iov_base = (void *)msg, .iov_len = mlen };
+    m->niov = 2;
 }
 
-static void send_done_chunk(NBDClient *c, uint64_t cookie)
+static void build_done_chunk(SmallReply *m, uint64_t cookie)
 {
-    guint8 hdr[CHUNK_HDR_SIZE];
-    struct iovec iov = { .iov_base = hdr, .iov_len = sizeof(hdr) };
-
-    chunk_header(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, cookie, 0);
-    send_iov(c, &iov, 1);
+    chunk_header(m->hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, cookie, 0);
+    m->iov[0] = (struct iovec){ .iov_base = m->hdr, .iov_len = CHUNK_HDR_SIZE };
+    m->niov = 1;
 }
 
 /* A READ as data and hole chunks, in order, the last one DONE. */
@@ -133,12 +159,16 @@ static void send_read_chunks(NBDClient *c, NBDRequest *req)
 void nbd_send_reply(NBDClient *c, NBDRequest *req)
 {
     bool read_ok = req->type == NBD_CMD_READ && !req->err;
+    SmallReply m;
 
-    if (!c->structured) {
+    if (req->tail_only) {
+        send_iov(c, NULL, 0);   /* the rest of a reply a worker began */
+    } else if (!c->structured) {
         send_simple(c, req->cookie, req->err, read_ok ? req->buf : NULL,
                     read_ok ? req->len : 0);
     } else if (req->err) {
-        send_error_chunk(c, req->cookie, req->err);
+        build_error_chunk(&m, req->cookie, req->err);
+        send_iov(c, m.iov, m.niov);
     } else if (read_ok && req->len > 0) {
         send_read_chunks(c, req);
     } else if (req->type == NBD_CMD_BLOCK_STATUS && req->status) {
@@ -146,8 +176,73 @@ void nbd_send_reply(NBDClient *c, NBDRequest *req)
         send_iov(c, &iov, 1);
     } else {
         /* Includes a zero-length READ: a chunk must carry a byte. */
-        send_done_chunk(c, req->cookie);
+        build_done_chunk(&m, req->cookie);
+        send_iov(c, m.iov, m.niov);
     }
+}
+
+/* Keep what sendmsg left of m for the next writer under the send lock. */
+static void keep_tail(NBDClient *c, const SmallReply *m, size_t sent)
+{
+    c->tail_len = 0;
+    for (int i = 0; i < m->niov; i++) {
+        size_t skip = MIN(sent, m->iov[i].iov_len);
+
+        memcpy(c->tail + c->tail_len, (guint8 *)m->iov[i].iov_base + skip,
+               m->iov[i].iov_len - skip);
+        c->tail_len += m->iov[i].iov_len - skip;
+        sent -= skip;
+    }
+}
+
+bool nbd_try_send_reply(NBDClient *c, NBDRequest *req)
+{
+    struct msghdr msg = { 0 };
+    SmallReply m;
+    size_t total;
+    ssize_t n;
+
+    /* Data replies can be large: those stay with the sender thread. */
+    if (c->ch.tls || req->type == NBD_CMD_READ ||
+        req->type == NBD_CMD_BLOCK_STATUS) {
+        return false;
+    }
+    if (!g_mutex_trylock(&c->send_lock)) {
+        return false;           /* the sender is writing: it takes this too */
+    }
+    if (c->dead || c->tail_len) {
+        g_mutex_unlock(&c->send_lock);
+        return false;
+    }
+    if (!c->structured) {
+        build_simple(&m, req->cookie, req->err);
+    } else if (req->err) {
+        build_error_chunk(&m, req->cookie, req->err);
+    } else {
+        build_done_chunk(&m, req->cookie);
+    }
+    total = m.iov[0].iov_len + (m.niov > 1 ? m.iov[1].iov_len : 0);
+    msg.msg_iov = m.iov;
+    msg.msg_iovlen = m.niov;
+    do {
+        n = sendmsg(c->ch.fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        g_mutex_unlock(&c->send_lock);
+        return false;
+    }
+    if (n < 0) {
+        mark_dead(c);
+    } else if ((size_t)n < total) {
+        /* Rare (a nearly full socket buffer): the sender writes the rest
+         * before any other reply, blocking there and not here. */
+        keep_tail(c, &m, n);
+        req->tail_only = true;
+        g_mutex_unlock(&c->send_lock);
+        return false;
+    }
+    g_mutex_unlock(&c->send_lock);
+    return true;
 }
 
 /* ---- splitting a READ ---- */

@@ -121,6 +121,14 @@ void nbd_request_worker(gpointer data, gpointer user_data)
     NBDClient *c = req->client;
 
     req->err = nbd_errno_to_nbd(-request_run(c, req));
+    if (nbd_try_send_reply(c, req)) {
+        uint32_t charge = req->charge;
+
+        /* The slot goes last: once it is back the client may be freed. */
+        request_free(req);
+        inflight_release(c, charge);
+        return;
+    }
     g_async_queue_push(c->replies, req);
 }
 

@@ -4,8 +4,11 @@
 Prints one table.  Every figure is the median of --runs runs; every ratio is
 taken against the raw figure of this run, on the same file system.
 Usage: scripts/bench.py [--build build] [--size-mib 1024] [--runs 3]
-Set QEMU_IMG_REF to another qemu-img to compare the same qemu-img lines
-(the qcow2 section compares against it, default Debian's /usr/bin/qemu-img).
+Set QEMU_IMG_REF to another qemu-img (e.g. QEMU 10.2's, built as
+docs/devel/performance.rst says) to run every qemu-img bench line also as a
+command line QEMU accepts, given unchanged to both tools, and print both
+rates with the ratio ours/reference (the qcow2 and nbd_client sections
+compare against it too, default Debian's /usr/bin/qemu-img).
 """
 import argparse
 import os
@@ -22,6 +25,15 @@ import bench_qcow2
 import bench_reencrypt
 
 SECRET = "bench-passphrase"
+
+# qemu-img bench options of our own (tools/qemu-img-bench.c): never on a
+# command line given to a reference tool, which would refuse it.
+PROJECT_ONLY_OPTIONS = ("--random", "--random-data")
+
+# A 4 KiB step that is an odd number of slots: bench wraps the offset at the
+# end of the image, so each slot is visited once in an order far from
+# sequential (QEMU's bench has no --random; scripts/bench_qcow2.py too).
+SCATTER = 4096 * 7919
 
 
 class Bench:
@@ -80,21 +92,33 @@ class Bench:
                 "header.driver=file,header.filename=%s"
                 % (self.path(name + "-payload.img"), self.path(name + "-hdr.img")))
 
-    def bench_args(self, name, write, block, count, rand=False, zeros=False):
+    def image_args(self, name):
+        if name == "raw":
+            return ["-f", "raw", self.path("raw.img")]
+        return self.secret_args() + ["--image-opts", self.image_opts(name)]
+
+    def bench_args(self, name, write, block, count, rand=False, zeros=False,
+                   qemu_only=False):
+        """qemu-img bench arguments for one line.  qemu_only: the line as
+        QEMU's qemu-img bench can run it too (for QEMU_IMG_REF), where a
+        write writes --pattern=165 instead of --random-data and a random
+        line visits the 4 KiB slots in a scattered order (-S) instead of
+        --random; both tools then run the very same command line."""
         common = ["bench", "-c", str(count), "-d", "16", "-s", str(block),
-                  "-t", "none"] + (["-w"] if write else []) + \
-            (["--random"] if rand else [])
+                  "-t", "none"] + (["-w"] if write else [])
+        if rand:
+            common += ["-S", str(SCATTER)] if qemu_only else ["--random"]
         # Ciphertext is incompressible: raw writes data that is too (this
         # VM's disk writes zeros over twice as fast as random bytes).  luks
         # writes the same data, so that both pay the same for making it and
         # the volumes keep non-zero plaintext for the convert lines.
-        data = ["--random-data"] if write and not zeros else []
-        if name == "raw":
-            return common + data + ["-f", "raw", self.path("raw.img")]
-        return common + data + self.secret_args() + \
-            ["--image-opts", self.image_opts(name)]
+        if write and not zeros:
+            common += ["--pattern=165"] if qemu_only else ["--random-data"]
+        return common + self.image_args(name)
 
     def bench_once(self, img, args):
+        if img != self.img:
+            self.check_ref_argv(img, args)
         _, out, _ = self.run([img] + args)
         m = re.search(r"Run completed in ([0-9.]+) seconds", out)
         if not m:
@@ -110,35 +134,68 @@ class Bench:
         what the previous line wrote, the host's caching) drifts during a
         line, and running each variant back to back let that drift land on
         whichever came last (luks2 random writes read 0.70x that way, and
-        0.9-1.2x of raw once the runs were interleaved)."""
-        times = {key: [] for key, _, _ in variants}
+        0.9-1.2x of raw once the runs were interleaved).  Keys with the same
+        program and command line share their runs."""
+        runs = {}
+        for key, img, args in variants:
+            runs.setdefault((img, tuple(args)), []).append(key)
+        times = {cmd: [] for cmd in runs}
         for _ in range(self.runs):
-            for key, img, args in variants:
-                times[key].append(self.bench_once(img, args))
-        return {key: statistics.median(t) for key, t in times.items()}
+            for img, args in runs:
+                times[(img, args)].append(self.bench_once(img, list(args)))
+        return {key: statistics.median(times[cmd])
+                for cmd, keys in runs.items() for key in keys}
 
-    def usable_ref(self):
-        """QEMU_IMG_REF if it can run our bench command line on the detached
-        LUKS1 volume (--object, a header child: QEMU 9.0 or later); else
-        None, with one table row saying why."""
+    @staticmethod
+    def check_ref_argv(prog, args):
+        """A reference tool only ever gets options QEMU has."""
+        for a in args:
+            if a.split("=", 1)[0] in PROJECT_ONLY_OPTIONS:
+                sys.exit("bench: %s would get our own option %s: %s"
+                         % (prog, a, " ".join(args)))
+
+    def ref(self):
+        """(QEMU_IMG_REF, the images its bench can open: raw, luks1) or
+        (None, []).  Each image is probed with a one-request read on the
+        same command line the lines use; one table row says why an image
+        cannot be (QEMU before 10.1 has no --object for bench, before 9.0
+        no detached luks header)."""
+        if hasattr(self, "_ref"):
+            return self._ref
         ref = os.environ.get("QEMU_IMG_REF")
-        if not ref or "luks1" not in getattr(self, "luks", []):
-            return None
-        if not hasattr(self, "ref_ok"):
-            _, out, _ = self.run([ref] + self.bench_args("luks1", False, 4096, 1),
-                                 check=False)
-            self.ref_ok = "Run completed" in out
-            if not self.ref_ok:
-                self.add("QEMU_IMG_REF %s cannot open a detached luks header "
-                         "(needs --object and header=, QEMU >= 9.0): skipped" % ref,
-                         0, "")
-        return ref if self.ref_ok else None
+        self._ref = (None, [])
+        if not ref:
+            return self._ref
+        if not os.path.exists(ref):
+            self.add("QEMU_IMG_REF %s: not found, no reference lines" % ref, 0, "")
+            return self._ref
+        r = subprocess.run([ref, "--version"], capture_output=True, text=True)
+        version = (r.stdout.splitlines() or ["?"])[0]
+        self.add("reference lines: QEMU_IMG_REF=%s (%s), same command line as "
+                 "ours, ratio = ref seconds / ours" % (ref, version), 0, "")
+        names = []
+        for name in ["raw"] + [n for n in getattr(self, "luks", []) if n == "luks1"]:
+            args = self.bench_args(name, False, 4096, 1, qemu_only=True)
+            self.check_ref_argv(ref, args)
+            r = subprocess.run([ref] + args, capture_output=True, text=True)
+            if r.returncode == 0 and "Run completed" in r.stdout:
+                names.append(name)
+                continue
+            why = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[0]
+            self.add("  no %s reference lines: its bench cannot open the %s image: %s"
+                     % (name, name, why), 0, "")
+            if name == "luks1":
+                self.add("  (a detached LUKS1 volume needs qemu-img bench --object, "
+                         "QEMU >= 10.1, and the luks header child, QEMU >= 9.0)", 0, "")
+        self._ref = (ref, names)
+        return self._ref
 
     def add(self, label, value, unit, ratio=None):
         self.rows.append((label, value, unit, ratio))
 
     def io_section(self):
         total = self.size_mib * 1024 * 1024
+        ref, ref_names = self.ref()
         for title, block, rand in (("seq 1 MiB", 1 << 20, False), ("seq 4 KiB", 4096, False),
                                    ("random 4 KiB", 4096, True)):
             # 4 KiB lines: 131072 requests (about 1.3 s a run here); 32768
@@ -156,9 +213,9 @@ class Bench:
                 luks = getattr(self, "luks", [])
                 variants = [(name, self.img, self.bench_args(name, write, block, count, rand))
                             for name in ["raw"] + luks]
-                ref = self.usable_ref()
-                if ref and not rand and "luks1" in luks:
-                    variants.append(("ref", ref, self.bench_args("luks1", write, block, count)))
+                for name in ref_names:
+                    args = self.bench_args(name, write, block, count, rand, qemu_only=True)
+                    variants += [("ours-" + name, self.img, args), ("ref-" + name, ref, args)]
                 t = self.interleaved(variants)
                 rate = {k: count * block / v if block > 4096 else count / v for k, v in t.items()}
                 self.add("%s %s raw%s" % (title, kind, ", random data" if write else ""),
@@ -166,9 +223,12 @@ class Bench:
                 for name in luks:
                     self.add("%s %s %s detached" % (title, kind, name), rate[name] / scale, unit,
                              rate[name] / rate["raw"])
-                if "ref" in rate:
-                    self.add("%s %s luks1 (QEMU_IMG_REF)" % (title, kind), rate["ref"] / scale,
-                             unit, rate["ref"] / rate["raw"])
+                ref_title = ("scattered 4 KiB" if rand else title) + " " + kind
+                for name in ref_names:
+                    label = "  %s %s%s" % (ref_title, name, ", pattern" if write else "")
+                    self.add(label + ", ref", rate["ref-" + name] / scale, unit)
+                    self.add(label + ", ours (vs ref)", rate["ours-" + name] / scale, unit,
+                             rate["ours-" + name] / rate["ref-" + name])
 
     def convert_once(self, src_args, dst_fmt_args, dst):
         if os.path.exists(dst):
@@ -220,6 +280,8 @@ class Bench:
                 % (self.path(name + "-payload.img"), self.path(name + "-hdr.img")))
 
     def nbd_once(self, name, write):
+        """(seconds of one nbdcopy to or from a fresh daemon exporting name,
+        the daemon's CPU seconds, user + system)."""
         sock = self.path("nbd.sock")
         if os.path.exists(sock):
             os.unlink(sock)
@@ -239,23 +301,42 @@ class Bench:
             argv = ["nbdcopy", self.path("nbd-src.img"), uri] if write else \
                 ["nbdcopy", uri, "null:"]
             wall, _, _ = self.run(argv)
-            return wall
         finally:
             qsd.terminate()
-            qsd.wait()
+            _, _, rusage = os.wait4(qsd.pid, 0)
+            qsd.returncode = 0
+        return wall, rusage.ru_utime + rusage.ru_stime
 
     def nbd_section(self):
+        """nbdcopy from and to an export of raw, luks1 and luks2, the runs
+        of the three taken in turn as in interleaved(): run back to back,
+        the disk's drift during a line landed on one of them (the luks1
+        write line read 0.58x of raw that way, then 0.67x and 0.92x)."""
         if not shutil.which("nbdcopy") or not os.path.exists(self.qsd):
             print("note: nbdcopy or qemu-storage-daemon missing: no NBD lines")
             return
         shutil.copyfile(self.path("raw.img"), self.path("nbd-src.img"))
+        os.sync()
+        names = ["raw"] + getattr(self, "luks", [])
         for write in (False, True):
             kind = "to export (write)" if write else "from export (read)"
-            raw_t = self.median(lambda: self.nbd_once("raw", write))
-            self.add("nbdcopy %s raw" % kind, self.size_mib / raw_t, "MiB/s")
-            for name in getattr(self, "luks", []):
-                t = self.median(lambda: self.nbd_once(name, write))
-                self.add("nbdcopy %s %s" % (kind, name), self.size_mib / t, "MiB/s", raw_t / t)
+            runs = {name: [] for name in names}
+            for _ in range(self.runs):
+                for name in names:
+                    runs[name].append(self.nbd_once(name, write))
+            t = {name: statistics.median(w for w, _ in v) for name, v in runs.items()}
+            cpu = {name: statistics.median(c for _, c in v) for name, v in runs.items()}
+            self.add("nbdcopy %s raw" % kind, self.size_mib / t["raw"], "MiB/s")
+            for name in names[1:]:
+                self.add("nbdcopy %s %s" % (kind, name), self.size_mib / t[name], "MiB/s",
+                         t["raw"] / t[name])
+            # The daemon's CPU per run next to the rate (ratio column: times
+            # raw's): where the machine's CPUs are the limit (2 vCPUs shared
+            # with nbdcopy), the rate ratio follows this one; where the disk
+            # is, it does not.
+            for name in names:
+                self.add("  daemon CPU (user+sys), %s" % name, cpu[name], "s",
+                         cpu[name] / cpu["raw"] if name != "raw" else None)
         os.unlink(self.path("nbd-src.img"))
 
     def qemu_nbd_once(self, prog, image_args):
@@ -479,15 +560,15 @@ class Bench:
 
     def print_table(self):
         print()
-        print("%-48s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
+        print("%-52s %14s %-6s %8s" % ("benchmark (median of %d)" % self.runs, "value", "unit",
                                         "vs raw"))
-        print("-" * 80)
+        print("-" * 84)
         for label, value, unit, ratio in self.rows:
             if not unit:
                 print(label)
                 continue
             r = "" if ratio is None else "%.2fx" % ratio
-            fmt = "%-48s %14.2f %-6s %8s" if unit == "x" else "%-48s %14.1f %-6s %8s"
+            fmt = "%-52s %14.2f %-6s %8s" if unit in ("x", "s") else "%-52s %14.1f %-6s %8s"
             print(fmt % (label, value, unit, r))
         if getattr(self, "crypto_out", None):
             print()

@@ -353,6 +353,73 @@ static void test_disconnect_mid_request(void)
                         "-c 'read -P 0xa5 0 64k'", u), ==, 0);
 }
 
+/*
+ * Many replies while the client reads none: workers send write and flush
+ * replies themselves while the socket has room and leave them to the sender
+ * thread once it is full (first half: only such replies) or while the
+ * sender writes (second half: errors the sender answers are mixed in); the
+ * stream must stay whole either way.
+ */
+#define PILE_REQUESTS 6000
+
+static bool pile_is_error(int i)
+{
+    return i >= PILE_REQUESTS / 2 && i % 3 == 2;
+}
+
+static gpointer pile_writer(gpointer opaque)
+{
+    int fd = GPOINTER_TO_INT(opaque);
+    guint8 buf[512];
+
+    for (int i = 0; i < PILE_REQUESTS; i++) {
+        if (pile_is_error(i)) {
+            send_req(fd, 0, NBD_CMD_WRITE, i, DISK_SIZE, 512);
+            xwrite(fd, buf, sizeof(buf));
+        } else if (i % 2) {
+            send_req(fd, 0, NBD_CMD_FLUSH, i, 0, 0);
+        } else {
+            memset(buf, i & 0xff, sizeof(buf));
+            send_req(fd, 0, NBD_CMD_WRITE, i, (uint64_t)i * 512, 512);
+            xwrite(fd, buf, sizeof(buf));
+        }
+    }
+    return NULL;
+}
+
+static void test_reply_backpressure(void)
+{
+    int fd = raw_go("disk");
+    g_autofree guint8 *seen = g_malloc0(PILE_REQUESTS);
+    GThread *writer = g_thread_new("pile", pile_writer, GINT_TO_POINTER(fd));
+
+    g_usleep(300 * 1000);       /* replies pile up unread meanwhile */
+    for (int n = 0; n < PILE_REQUESTS; n++) {
+        guint8 r[16];
+        uint64_t cookie;
+
+        xread(fd, r, 16);
+        g_assert_cmphex(get32(r), ==, NBD_SIMPLE_REPLY_MAGIC);
+        cookie = get64(r + 8);
+        g_assert_cmpuint(cookie, <, PILE_REQUESTS);
+        g_assert_false(seen[cookie]);
+        seen[cookie] = 1;
+        g_assert_cmpuint(get32(r + 4), ==,
+                         pile_is_error(cookie) ? NBD_ENOSPC : 0);
+        if (n == PILE_REQUESTS / 4) {
+            g_usleep(100 * 1000);   /* and again, mid-stream */
+        }
+    }
+    g_thread_join(writer);
+    for (int i = 0; i < PILE_REQUESTS; i += 2) {
+        if (!pile_is_error(i)) {
+            g_assert_cmpint(t.disk.data[(size_t)i * 512 + 511], ==, i & 0xff);
+        }
+    }
+    send_req(fd, 0, NBD_CMD_DISC, 0, 0, 0);
+    close(fd);
+}
+
 static void test_export_remove(void)
 {
     g_autoptr(GError) err = NULL;
@@ -408,6 +475,7 @@ int main(int argc, char **argv)
     g_test_add_func("/nbd/protocol/export-name", test_protocol_export_name);
     g_test_add_func("/nbd/protocol/requests", test_protocol_requests);
     g_test_add_func("/nbd/protocol/disconnect", test_disconnect_mid_request);
+    g_test_add_func("/nbd/protocol/reply-backpressure", test_reply_backpressure);
     g_test_add_func("/nbd/export-remove", test_export_remove);
     ret = g_test_run();
 
