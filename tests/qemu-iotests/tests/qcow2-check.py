@@ -145,7 +145,11 @@ class DamagedImages(Qcow2CheckBase):
         self.assertEqual(after_ours.rc, after_ref.rc,
                          'Debian judges our repair differently:\n%r\n%r'
                          % (after_ours, after_ref))
-        self.assertEqual(ref_img('compare', ours, ref).rc, 0)
+        if after_ref.rc in (0, 3):
+            # Both repaired images are consistent: same guest data.  (An
+            # error check -r cannot mend, such as a misaligned data cluster,
+            # leaves both images corrupt, and Debian's compare refuses them.)
+            self.assertEqual(ref_img('compare', ours, ref).rc, 0)
         # Our own check agrees with Debian's on the repaired image.
         self.assertEqual(iotests.qemu_img('check', ours).rc, after_ours.rc)
         return rc, out, err
