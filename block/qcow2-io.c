@@ -48,9 +48,21 @@ int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end)
     if ((int64_t)end <= len) {
         return 0;
     }
-    chunk = MIN(MAX((uint64_t)len / 8, 1 << 20), 64 << 20);
+    chunk = QCOW2_ROUND_UP(MIN(MAX((uint64_t)len / 8, 1 << 20), 64 << 20),
+                           1 << 20);
+    /*
+     * Allocated (unwritten) extents rather than a hole: an O_DIRECT write
+     * into a hole allocates blocks under the inode lock held exclusively
+     * (ext4, xfs), so the writers run one at a time; into unwritten
+     * extents they run in parallel.  A protocol without fallocate grows
+     * sparse.
+     */
     ret = bdrv_truncate(child->bs, (int64_t)QCOW2_ROUND_UP(end, chunk),
-                        PREALLOC_MODE_OFF, NULL);
+                        PREALLOC_MODE_FALLOC, NULL);
+    if (ret < 0) {
+        ret = bdrv_truncate(child->bs, (int64_t)QCOW2_ROUND_UP(end, chunk),
+                            PREALLOC_MODE_OFF, NULL);
+    }
     if (ret < 0) {
         ret = bdrv_truncate(child->bs, (int64_t)end, PREALLOC_MODE_OFF, NULL);
     }
