@@ -33,23 +33,25 @@ bool qcow2_is_fresh(BlockDriverState *bs, BdrvChild *child, uint64_t off)
 }
 
 /*
- * Files grow ahead in chunks (an eighth of their size, 1..64 MiB): a
- * truncate per allocation would serialise the writers on the inode.  What
- * was really needed is remembered, and the file is cut back to it at close.
+ * Files grow ahead by a quarter of their size (4..128 MiB, QEMU's
+ * preallocate filter reserves up to 128 MiB too): growing waits for every
+ * write in flight (the file system drains direct I/O before it changes
+ * the size), so it must be rare.  What was really needed is remembered,
+ * and the file is cut back to it at close.
  */
 int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end)
 {
     int64_t len = __atomic_load_n(&child->bs->total_bytes, __ATOMIC_ACQUIRE);
     uint64_t *need = needed_end(bs, child);
-    uint64_t chunk;
+    uint64_t chunk, target;
     int ret;
 
     *need = MAX(*need, end);
     if ((int64_t)end <= len) {
         return 0;
     }
-    chunk = QCOW2_ROUND_UP(MIN(MAX((uint64_t)len / 8, 1 << 20), 64 << 20),
-                           1 << 20);
+    chunk = MIN(MAX((uint64_t)len / 4, 4 << 20), 128 << 20);
+    target = QCOW2_ROUND_UP(MAX(end, (uint64_t)len + chunk), 1 << 20);
     /*
      * Allocated (unwritten) extents rather than a hole: an O_DIRECT write
      * into a hole allocates blocks under the inode lock held exclusively
@@ -57,11 +59,11 @@ int qcow2_grow_child(BlockDriverState *bs, BdrvChild *child, uint64_t end)
      * extents they run in parallel.  A protocol without fallocate grows
      * sparse.
      */
-    ret = bdrv_truncate(child->bs, (int64_t)QCOW2_ROUND_UP(end, chunk),
-                        PREALLOC_MODE_FALLOC, NULL);
+    ret = bdrv_truncate(child->bs, (int64_t)target, PREALLOC_MODE_FALLOC,
+                        NULL);
     if (ret < 0) {
-        ret = bdrv_truncate(child->bs, (int64_t)QCOW2_ROUND_UP(end, chunk),
-                            PREALLOC_MODE_OFF, NULL);
+        ret = bdrv_truncate(child->bs, (int64_t)target, PREALLOC_MODE_OFF,
+                            NULL);
     }
     if (ret < 0) {
         ret = bdrv_truncate(child->bs, (int64_t)end, PREALLOC_MODE_OFF, NULL);
