@@ -163,9 +163,28 @@ static int cw_store(BlockDriverState *bs, uint64_t guest, const void *data,
     return 0;
 }
 
+/* The clusters [pos, pos + len) of the request that do not shrink, as one
+ * ordinary write: one allocation and one host write for the run instead
+ * of one per cluster. */
+static int cw_write_plain(BlockDriverState *bs, int64_t offset, size_t pos,
+                          size_t len, const struct iovec *iov, int niov)
+{
+    g_autofree struct iovec *v = NULL;
+    int k;
+
+    if (!len) {
+        return 0;
+    }
+    v = g_new(struct iovec, niov);
+    k = bdrv_iov_slice(iov, niov, pos, len, v);
+    return qcow2_pwritev(bs, offset + (int64_t)pos, (int64_t)len, v, k, 0);
+}
+
 /*
- * Whole clusters from a cluster boundary; the last cluster of the image
- * may be partial (the rest compresses as zeros), as in QEMU.
+ * Whole clusters from a cluster boundary; a request may end inside the
+ * last cluster of the image (a source whose size is not a multiple of 512
+ * ends before the rounded-up image size): the rest compresses as zeros,
+ * as in QEMU.
  */
 int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
                              int64_t bytes, const struct iovec *iov, int niov)
@@ -173,6 +192,7 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size;
     g_autofree guint8 *in = NULL, *out = NULL;
+    size_t plain_pos = 0, plain_len = 0;
     int64_t done = 0;
     int ret = 0;
 
@@ -180,7 +200,9 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
         return -ENOTSUP;    /* no compression with a data file or crypto */
     }
     if (offset < 0 || (uint64_t)offset % cs ||
-        ((uint64_t)bytes % cs && (uint64_t)(offset + bytes) != s->hdr.size)) {
+        ((uint64_t)bytes % cs &&
+         QCOW2_ROUND_UP((uint64_t)(offset + bytes), cs) !=
+         QCOW2_ROUND_UP(s->hdr.size, cs))) {
         return -EINVAL;
     }
     in = g_malloc(cs);
@@ -194,17 +216,26 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, int64_t offset,
         /* Less than a cluster, or it is stored as it is. */
         clen = qcow2_compress(s->hdr.compression_type, out, cs - 1, in, cs);
         if (clen == -ENOMEM) {
-            struct iovec v = { in, n };
-
-            ret = qcow2_pwritev(bs, offset + done, (int64_t)n, &v, 1, 0);
+            if (!plain_len) {
+                plain_pos = (size_t)done;
+            }
+            plain_len += n;
         } else if (clen < 0) {
             ret = (int)clen;
         } else {
-            g_mutex_lock(&s->lock);
-            ret = cw_store(bs, (uint64_t)(offset + done), out, (int)clen);
-            g_mutex_unlock(&s->lock);
+            /* in guest order: the plain run before this cluster first */
+            ret = cw_write_plain(bs, offset, plain_pos, plain_len, iov, niov);
+            plain_len = 0;
+            if (ret == 0) {
+                g_mutex_lock(&s->lock);
+                ret = cw_store(bs, (uint64_t)(offset + done), out, (int)clen);
+                g_mutex_unlock(&s->lock);
+            }
         }
         done += (int64_t)n;
+    }
+    if (ret == 0) {
+        ret = cw_write_plain(bs, offset, plain_pos, plain_len, iov, niov);
     }
     return ret;
 }

@@ -139,6 +139,28 @@ class Qcow2Tools(iotests.QemuTestCase):
         self.assertIn('100.00% compressed', chk.out)
         self.assertSameContent(src, out)
 
+    def test_convert_compressed_runs_odd_raw_size(self):
+        # runs of incompressible clusters (written as one plain write each)
+        # between compressible ones, from a raw file whose size is not a
+        # multiple of 512 (the image size is rounded up past the source)
+        raw = self.path('mix.raw')
+        with open(raw, 'wb') as f:
+            for i in range(40):
+                if i % 5 < 3:
+                    f.write(os.urandom(64 * 1024))
+                else:
+                    f.write(bytes([i]) * (64 * 1024))
+            f.write(os.urandom(1000))
+        out = self.path('mix.qcow2')
+        self.assertSuccess(iotests.qemu_img('convert', '-m', '16', '-W',
+                                            '-c', '-f', 'raw', '-O', 'qcow2',
+                                            raw, out))
+        chk = self.assertClean(out)
+        self.assertNotIn(' 0.00% compressed', chk.out)
+        self.assertNotIn('100.00% compressed', chk.out)
+        r = ref_img('compare', '-f', 'raw', '-F', 'qcow2', raw, out)
+        self.assertEqual(r.rc, 0, r)
+
     def test_convert_compressed_over_existing_or_backing(self):
         src = self.source()
         # -n: an existing target full of other data; zeros must be written
