@@ -11,6 +11,7 @@
 #include <errno.h>
 #include "block/crypto.h"
 #include "block/crypto-parallel.h"
+#include "crypto/reencrypt.h"
 
 #define LUKS_AIO_MAX (1 << 20)
 
@@ -65,8 +66,11 @@ int block_crypto_aio_rw(BlockDriverState *bs, bool write, int64_t offset,
     BlockCrypto *s = bs->opaque;
     LuksAio *a;
 
+    /* During a data shift the data is not at payload_offset + offset: the
+     * synchronous path maps it piece by piece (qcrypto_block_data_map). */
     if (s->no_io || s->metadata_only || bytes > LUKS_AIO_MAX ||
-        offset % s->sector_size || bytes % s->sector_size) {
+        offset % s->sector_size || bytes % s->sector_size ||
+        qcrypto_block_data_shifted(s->block)) {
         return -ENOTSUP;
     }
     for (int i = 0; !write && i < niov; i++) {
