@@ -526,20 +526,6 @@ QCryptoCipher *qcrypto_cipher_xts_x86_new(QCryptoCipherAlgo alg,
 
 #else /* not x86-64: the library backends serve XTS */
 
-/*
- * VAES and VPCLMULQDQ from cpuid leaf 7 (ECX bits 9 and 10): clang 14's
- * __builtin_cpu_supports knows neither name.
- */
-static bool cpu_has_vaes_vpclmulqdq(void)
-{
-    unsigned int a, b, c, d;
-
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
-        return false;
-    }
-    return (c & (1u << 9)) && (c & (1u << 10));
-}
-
 bool qcrypto_cipher_xts_x86_usable(bool vaes)
 {
     (void)vaes;
